@@ -1,0 +1,85 @@
+"""Safe defaults per environment for every sizing group.
+
+stg is one cheap host-sized footprint; prod is sized for a real company gateway (at least two
+LiteLLM and two Langfuse web tasks, Multi-AZ database, NAT per AZ). A stack overrides any key.
+"""
+
+from __future__ import annotations
+
+from config.images import DEFAULT_IMAGES
+
+GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
+    "network": {
+        "stg": {
+            "vpcCidr": "10.40.0.0/16", "azCount": 2, "natGateways": "single",
+            "interfaceEndpoints": False, "flowLogRetentionDays": 30,
+        },
+        "prod": {
+            "vpcCidr": "10.50.0.0/16", "azCount": 3, "natGateways": "perAz",
+            "interfaceEndpoints": False, "flowLogRetentionDays": 365,
+        },
+    },
+    "database": {
+        "stg": {
+            "engineVersion": "17", "instanceClass": "db.t4g.micro", "allocatedStorageGb": 20,
+            "maxAllocatedStorageGb": 100, "multiAz": False, "backupRetentionDays": 7,
+            "performanceInsights": False,
+        },
+        "prod": {
+            "engineVersion": "17", "instanceClass": "db.t4g.small", "allocatedStorageGb": 20,
+            "maxAllocatedStorageGb": 200, "multiAz": True, "backupRetentionDays": 14,
+            "performanceInsights": True,
+        },
+    },
+    "litellm": {
+        "stg": {
+            "image": DEFAULT_IMAGES["litellm"], "cpu": 512, "memory": 1024, "desiredCount": 1,
+            "maxCount": 2, "maxRequestsBeforeRestart": 10000,
+        },
+        "prod": {
+            "image": DEFAULT_IMAGES["litellm"], "cpu": 1024, "memory": 2048, "desiredCount": 2,
+            "maxCount": 6, "maxRequestsBeforeRestart": 10000,
+        },
+    },
+    "langfuse": {
+        "stg": {
+            "webImage": DEFAULT_IMAGES["langfuse-web"],
+            "workerImage": DEFAULT_IMAGES["langfuse-worker"],
+            "webCpu": 512, "webMemory": 1024, "webDesiredCount": 1, "webMaxCount": 2,
+            "workerCpu": 512, "workerMemory": 1024, "workerDesiredCount": 1,
+            "telemetryEnabled": False, "authDisableSignup": True,
+            "adminEmail": "admin@example.com", "organizationName": "llm-gateway",
+        },
+        "prod": {
+            "webImage": DEFAULT_IMAGES["langfuse-web"],
+            "workerImage": DEFAULT_IMAGES["langfuse-worker"],
+            "webCpu": 1024, "webMemory": 2048, "webDesiredCount": 2, "webMaxCount": 4,
+            "workerCpu": 1024, "workerMemory": 2048, "workerDesiredCount": 1,
+            "telemetryEnabled": False, "authDisableSignup": True,
+            "adminEmail": "admin@example.com", "organizationName": "llm-gateway",
+        },
+    },
+    "clickhouse": {
+        "stg": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.medium", "dataVolumeGb": 30},
+        "prod": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.large", "dataVolumeGb": 100},
+    },
+    "redis": {
+        "stg": {
+            "image": DEFAULT_IMAGES["redis"], "nodeType": "cache.t4g.micro",
+            "engineVersion": "8.0", "replicas": 0,
+        },
+        "prod": {
+            "image": DEFAULT_IMAGES["redis"], "nodeType": "cache.t4g.micro",
+            "engineVersion": "8.0", "replicas": 1,
+        },
+    },
+    "host": {
+        "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30},
+        "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30},
+    },
+}
+
+TOP_LEVEL_DEFAULTS: dict[str, dict[str, object]] = {
+    "stg": {"protect": False, "logRetentionDays": 30},
+    "prod": {"protect": True, "logRetentionDays": 365},
+}

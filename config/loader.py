@@ -1,0 +1,542 @@
+"""Turn raw Pulumi stack config into `Settings`, or fail with every problem at once.
+
+Input is the stack's whole config map as the Pulumi runtime holds it (`llm-gateway:teams` ->
+JSON text, `aws:region` -> text) plus the set of keys that were stored as secrets. No Pulumi
+import here: the loader is a pure function, tested table-driven.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
+from typing import Any
+
+from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
+from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
+from config.images import parse_image
+from config.settings import (
+    ClickhouseSettings,
+    DatabaseSettings,
+    HostSettings,
+    LangfuseKeyPair,
+    LangfuseSettings,
+    LitellmSettings,
+    Model,
+    NetworkSettings,
+    RedisSettings,
+    SecretText,
+    Settings,
+    Team,
+)
+
+NAMESPACE = "llm-gateway"
+TEAM_NAME = r"^[a-z][a-z0-9-]{1,30}$"
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+BEDROCK_MODEL = r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$"
+REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+DOMAIN = r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+HOSTED_ZONE_ID = r"^[A-Z0-9]{1,32}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|mo)$"
+GRAVITON_INSTANCE = r"^[a-z]+[0-9]+g[a-z]*\.[a-z0-9]+$"
+RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
+CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+# Fargate's accepted task sizes: CPU units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+MIN_LITELLM = (1, 104)  # Langfuse SDK v4 callback; also clears CVE-2026-42208 (< 1.83.7)
+MIN_CLICKHOUSE = (25, 12)  # Langfuse v4 floor
+MIN_REDIS = (7,)
+
+
+class SettingsError(ValueError):
+    """Every problem in a stack's config, one per line, each with its key path."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            f"invalid stack config ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+_INVALID = object()
+
+
+def _show(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else json.dumps(value)
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str, value: Any = _INVALID) -> object:
+        shown = "" if value is _INVALID else f" {_show(value)}"
+        self.items.append(f"{path}{shown} {message}")
+        return _INVALID
+
+
+Parser = Callable[[Any, str, _Problems], Any]
+
+
+def _string(pattern: str | None = None, choices: tuple[str, ...] = ()) -> Parser:
+    def parse(value: Any, path: str, problems: _Problems) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value:
+            return problems.add(path, "must be a non-empty string", value)
+        if choices and value not in choices:
+            return problems.add(path, f"must be one of: {', '.join(choices)}", value)
+        if pattern and not re.match(pattern, value):
+            return problems.add(path, f"must match {pattern}", value)
+        return value
+
+    return parse
+
+
+def _integer(minimum: int | None = None, maximum: int | None = None,
+             allowed: tuple[int, ...] = ()) -> Parser:
+    def parse(value: Any, path: str, problems: _Problems) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return problems.add(path, "must be an integer", value)
+        if allowed and value not in allowed:
+            return problems.add(path, f"must be one of: {', '.join(map(str, allowed))}", value)
+        if minimum is not None and value < minimum:
+            return problems.add(path, f"must be >= {minimum}", value)
+        if maximum is not None and value > maximum:
+            return problems.add(path, f"must be <= {maximum}", value)
+        return value
+
+    return parse
+
+
+def _number(minimum: float) -> Parser:
+    def parse(value: Any, path: str, problems: _Problems) -> Any:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return problems.add(path, "must be a number", value)
+        if value < minimum:
+            return problems.add(path, f"must be >= {minimum:g}", value)
+        return float(value)
+
+    return parse
+
+
+def _boolean(value: Any, path: str, problems: _Problems) -> Any:
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    if not isinstance(value, bool):
+        return problems.add(path, "must be true or false", value)
+    return value
+
+
+def _image(value: Any, path: str, problems: _Problems) -> Any:
+    if _string()(value, path, problems) is _INVALID:
+        return _INVALID
+    if parse_image(value) is None:
+        return problems.add(path, "must be an image reference name:tag or name:tag@sha256:<64 hex>", value)
+    return value
+
+
+def _cidr(value: Any, path: str, problems: _Problems) -> Any:
+    if not isinstance(value, str):
+        return problems.add(path, "must be an IPv4 CIDR such as 10.0.0.0/8", value)
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        return problems.add(path, f"is not a valid IPv4 CIDR ({error})", value)
+    if network.version != 4 or "/" not in value:
+        return problems.add(path, "must be an IPv4 CIDR such as 10.0.0.0/8", value)
+    return value
+
+
+def _list(item: Parser, *, non_empty: bool = False) -> Parser:
+    def parse(value: Any, path: str, problems: _Problems) -> Any:
+        if not isinstance(value, list):
+            return problems.add(path, "must be a list", value)
+        if non_empty and not value:
+            return problems.add(path, "must not be empty")
+        parsed = [item(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return _INVALID if _INVALID in parsed else tuple(parsed)
+
+    return parse
+
+
+def _object(value: Any, path: str, known: Collection[str], problems: _Problems) -> dict | None:
+    """The mapping at `path`, with every key not in `known` reported (typos)."""
+    if not isinstance(value, dict):
+        problems.add(path, "must be an object", value)
+        return None
+    for key in value:
+        if key not in known:
+            problems.add(_join(path, key), f"is not a known key{_suggest(key, known)}")
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _suggest(key: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(known))})"
+
+
+def _fields(raw: dict, path: str, spec: Mapping[str, Parser], defaults: Mapping[str, Any],
+            problems: _Problems) -> dict[str, Any] | None:
+    """Parse every field of `spec`, falling back to `defaults`; None if any field is invalid."""
+    parsed = {}
+    for key, parser in spec.items():
+        if key in raw:
+            parsed[key] = parser(raw[key], _join(path, key), problems)
+        elif key in defaults:
+            parsed[key] = defaults[key]
+        else:
+            parsed[key] = problems.add(_join(path, key), "is required")
+    return None if _INVALID in parsed.values() else parsed
+
+
+def _fargate_size(path: str, cpu_key: str, memory_key: str, values: dict, problems: _Problems) -> None:
+    cpu, memory = values[cpu_key], values[memory_key]
+    if cpu not in FARGATE_SIZES:
+        problems.add(_join(path, cpu_key), f"must be a Fargate CPU size ({', '.join(map(str, FARGATE_SIZES))})", cpu)
+    elif memory not in FARGATE_SIZES[cpu]:
+        allowed = FARGATE_SIZES[cpu]
+        problems.add(
+            _join(path, memory_key),
+            f"is not a Fargate memory size for cpu {cpu} ({allowed.start}-{allowed.stop - 1} MiB "
+            f"in steps of {allowed.step})",
+            memory,
+        )
+
+
+def _at_least(path: str, reference: str, minimum: tuple[int, ...], what: str, problems: _Problems) -> None:
+    version = parse_image(reference).version
+    if version is None or version[: len(minimum)] < minimum:
+        problems.add(path, f"must be {what} {'.'.join(map(str, minimum))} or newer", reference)
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config and scalars alike as text; recover the JSON value."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+GROUP_SPECS: dict[str, dict[str, Parser]] = {
+    "network": {
+        "vpcCidr": _cidr,
+        "azCount": _integer(2, 6),
+        "natGateways": _string(choices=("single", "perAz")),
+        "interfaceEndpoints": _boolean,
+        "flowLogRetentionDays": _integer(allowed=LOG_RETENTION_DAYS),
+    },
+    "database": {
+        "engineVersion": _string(choices=("16", "17")),
+        "instanceClass": _string(RDS_INSTANCE),
+        "allocatedStorageGb": _integer(20, 65536),
+        "maxAllocatedStorageGb": _integer(20, 65536),
+        "multiAz": _boolean,
+        "backupRetentionDays": _integer(1, 35),
+        "performanceInsights": _boolean,
+    },
+    "litellm": {
+        "image": _image,
+        "cpu": _integer(),
+        "memory": _integer(),
+        "desiredCount": _integer(1, 100),
+        "maxCount": _integer(1, 100),
+        "maxRequestsBeforeRestart": _integer(100),
+    },
+    "langfuse": {
+        "webImage": _image,
+        "workerImage": _image,
+        "webCpu": _integer(),
+        "webMemory": _integer(),
+        "webDesiredCount": _integer(1, 50),
+        "webMaxCount": _integer(1, 50),
+        "workerCpu": _integer(),
+        "workerMemory": _integer(),
+        "workerDesiredCount": _integer(1, 50),
+        "telemetryEnabled": _boolean,
+        "authDisableSignup": _boolean,
+        "adminEmail": _string(EMAIL),
+        "organizationName": _string(),
+    },
+    "clickhouse": {
+        "image": _image,
+        "instanceType": _string(GRAVITON_INSTANCE),
+        "dataVolumeGb": _integer(10, 16384),
+    },
+    "redis": {
+        "image": _image,
+        "nodeType": _string(CACHE_NODE),
+        "engineVersion": _string(r"^[0-9]+\.[0-9]+$"),
+        "replicas": _integer(0, 5),
+    },
+    "host": {
+        "instanceType": _string(GRAVITON_INSTANCE),
+        "dataVolumeGb": _integer(10, 16384),
+        "rootVolumeGb": _integer(20, 1024),
+    },
+}
+
+TOP_LEVEL_KEYS = (
+    "compute", "environment", "domain", "hostedZoneId", "allowedCidrs", "allowInsecureHttp",
+    "protect", "logRetentionDays", "models", "teams", "existingLangfuseKeys", *GROUP_SPECS,
+)
+
+
+def _check_groups(groups: dict[str, dict], environment: str, problems: _Problems) -> None:
+    """Rules that span keys of one group: what AWS or the apps would reject at deploy time."""
+    if groups.get("litellm"):
+        litellm = groups["litellm"]
+        _fargate_size("litellm", "cpu", "memory", litellm, problems)
+        if litellm["maxCount"] < litellm["desiredCount"]:
+            problems.add("litellm.maxCount", f"must be >= litellm.desiredCount ({litellm['desiredCount']})", litellm["maxCount"])
+        _at_least("litellm.image", litellm["image"], MIN_LITELLM, "LiteLLM", problems)
+    if groups.get("langfuse"):
+        langfuse = groups["langfuse"]
+        _fargate_size("langfuse", "webCpu", "webMemory", langfuse, problems)
+        _fargate_size("langfuse", "workerCpu", "workerMemory", langfuse, problems)
+        if langfuse["webMaxCount"] < langfuse["webDesiredCount"]:
+            problems.add("langfuse.webMaxCount", f"must be >= langfuse.webDesiredCount ({langfuse['webDesiredCount']})", langfuse["webMaxCount"])
+        web, worker = parse_image(langfuse["webImage"]), parse_image(langfuse["workerImage"])
+        if (web.version or (0,))[0] != 4:
+            problems.add("langfuse.webImage", "must be a Langfuse v4 image (tag 4.x)", langfuse["webImage"])
+        if web.tag != worker.tag:
+            problems.add("langfuse.workerImage", f"must have the web image's tag ({web.tag})", langfuse["workerImage"])
+    if groups.get("clickhouse"):
+        _at_least("clickhouse.image", groups["clickhouse"]["image"], MIN_CLICKHOUSE, "ClickHouse", problems)
+    if groups.get("redis"):
+        redis = groups["redis"]
+        _at_least("redis.image", redis["image"], MIN_REDIS, "Redis/Valkey", problems)
+        if int(redis["engineVersion"].split(".")[0]) < MIN_REDIS[0]:
+            problems.add("redis.engineVersion", "must be 7.0 or newer", redis["engineVersion"])
+    if groups.get("database"):
+        database = groups["database"]
+        if database["maxAllocatedStorageGb"] < database["allocatedStorageGb"]:
+            problems.add("database.maxAllocatedStorageGb", f"must be >= database.allocatedStorageGb ({database['allocatedStorageGb']})", database["maxAllocatedStorageGb"])
+        if environment == "prod" and database["backupRetentionDays"] < 7:
+            problems.add("database.backupRetentionDays", "must be >= 7 in prod", database["backupRetentionDays"])
+    if groups.get("network"):
+        prefix = ipaddress.ip_network(groups["network"]["vpcCidr"]).prefixlen
+        if not 16 <= prefix <= 22:
+            problems.add("network.vpcCidr", "must be a /16 to /22 network (subnets are carved as prefix+4)", groups["network"]["vpcCidr"])
+
+
+def _parse_models(raw: Any, region: str | None, problems: _Problems) -> tuple[Model, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.add("models", "must be a non-empty list of {name, bedrockModel, region?}", raw)
+        return ()
+    models, seen = [], {}
+    for i, entry in enumerate(raw):
+        path = f"models[{i}]"
+        entry = _object(entry, path, ("name", "bedrockModel", "region", "destinationRegions"), problems)
+        if entry is None:
+            continue
+        fields = _fields(
+            entry, path,
+            {"name": _string(MODEL_NAME), "bedrockModel": _string(BEDROCK_MODEL),
+             "region": _string(REGION), "destinationRegions": _list(_string(REGION))},
+            {"region": region, "destinationRegions": ()}, problems,
+        )
+        if fields is None or fields["region"] is None:
+            continue
+        if fields["name"] in seen:
+            problems.add(f"{path}.name", f"duplicates models[{seen[fields['name']]}].name", fields["name"])
+            continue
+        seen[fields["name"]] = i
+        geography = parse_model_id(fields["bedrockModel"]).geography
+        if geography not in (None, GLOBAL) and fields["region"] not in GEOGRAPHY_REGIONS[geography]:
+            problems.add(
+                f"{path}.region",
+                f"cannot call the {geography}. inference profile {fields['bedrockModel']} "
+                f"(regions: {', '.join(GEOGRAPHY_REGIONS[geography])})",
+                fields["region"],
+            )
+            continue
+        if fields["destinationRegions"] and geography is None:
+            problems.add(f"{path}.destinationRegions", "applies to inference profiles only", list(fields["destinationRegions"]))
+            continue
+        models.append(Model(fields["name"], fields["bedrockModel"], fields["region"], fields["destinationRegions"]))
+    return tuple(models)
+
+
+def _parse_teams(raw: Any, model_names: set[str], problems: _Problems) -> tuple[Team, ...]:
+    if not isinstance(raw, list):
+        problems.add("teams", "must be a list", raw)
+        return ()
+    teams, seen = [], {}
+    for i, entry in enumerate(raw):
+        path = f"teams[{i}]"
+        entry = _object(entry, path, ("name", "models", "maxBudget", "budgetDuration", "rpmLimit",
+                                      "tpmLimit", "langfuseKeys"), problems)
+        if entry is None:
+            continue
+        fields = _fields(
+            entry, path,
+            {"name": _string(TEAM_NAME), "models": _list(_string()), "maxBudget": _number(0),
+             "budgetDuration": _string(BUDGET_DURATION), "rpmLimit": _integer(0),
+             "tpmLimit": _integer(0), "langfuseKeys": _string(choices=("generate", "existing"))},
+            {"models": (), "maxBudget": None, "budgetDuration": None, "rpmLimit": None,
+             "tpmLimit": None, "langfuseKeys": "generate"},
+            problems,
+        )
+        if fields is None:
+            continue
+        if fields["name"] in seen:
+            problems.add(f"{path}.name", f"duplicates teams[{seen[fields['name']]}].name", fields["name"])
+            continue
+        seen[fields["name"]] = i
+        unknown = [(j, m) for j, m in enumerate(fields["models"]) if m not in model_names]
+        for j, name in unknown:
+            problems.add(f"{path}.models[{j}]", f"is not a configured model (known: {', '.join(sorted(model_names))})", name)
+        if fields["budgetDuration"] and fields["maxBudget"] is None:
+            problems.add(f"{path}.budgetDuration", "needs maxBudget", fields["budgetDuration"])
+        if not unknown:
+            teams.append(Team(
+                name=fields["name"], models=fields["models"], max_budget=fields["maxBudget"],
+                budget_duration=fields["budgetDuration"], rpm_limit=fields["rpmLimit"],
+                tpm_limit=fields["tpmLimit"], langfuse_keys=fields["langfuseKeys"],
+            ))
+    return tuple(teams)
+
+
+def _attach_existing_keys(teams: tuple[Team, ...], raw: Any, is_secret: bool,
+                          problems: _Problems) -> tuple[Team, ...]:
+    """Join `existingLangfuseKeys` (a secret config object) onto the teams that declared it."""
+    path = "existingLangfuseKeys"
+    wanted = {team.name for team in teams if team.langfuse_keys == "existing"}
+    if raw is None:
+        raw = {}
+    elif not is_secret:
+        problems.add(path, "must be set with `pulumi config set --secret --path ...`, never in plain text")
+        return teams
+    if not isinstance(raw, dict):
+        problems.add(path, "must be an object of team -> {publicKey, secretKey}")
+        return teams
+    for name in raw:
+        if name not in wanted:
+            problems.add(f"{path}.{name}", "is not a team with langfuseKeys: existing")
+    pairs = {}
+    for name in sorted(wanted):
+        entry = raw.get(name)
+        if not isinstance(entry, dict) or set(entry) != {"publicKey", "secretKey"}:
+            problems.add(f"{path}.{name}", "must hold publicKey and secretKey (team has langfuseKeys: existing)")
+            continue
+        # Values are secrets: report what is wrong, never the value.
+        for key, prefix in (("publicKey", "pk-lf-"), ("secretKey", "sk-lf-")):
+            if not isinstance(entry[key], str) or not entry[key].startswith(prefix):
+                problems.add(f"{path}.{name}.{key}", f"must start with {prefix}")
+        pairs[name] = LangfuseKeyPair(SecretText(str(entry["publicKey"])), SecretText(str(entry["secretKey"])))
+    return tuple(
+        replace(team, existing_keys=pairs[team.name]) if team.name in pairs else team
+        for team in teams
+    )
+
+
+def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], stack: str,
+                  project: str = NAMESPACE) -> Settings:
+    """Validate the stack config and return Settings; raise SettingsError listing every problem."""
+    problems = _Problems()
+    prefix = f"{project}:"
+    raw = {k[len(prefix):]: _decode(v) for k, v in raw_config.items() if k.startswith(prefix)}
+    _object(raw, "", TOP_LEVEL_KEYS, problems)
+
+    region = raw_config.get("aws:region")
+    if not region:
+        region = problems.add("aws:region", "is required (pulumi config set aws:region <region>)")
+    elif not re.match(REGION, region):
+        region = problems.add("aws:region", f"must match {REGION}", region)
+    region = None if region is _INVALID else region
+
+    compute = raw.get("compute")
+    if compute is None:
+        problems.add("compute", "is required (one of: ecs, ec2)")
+    else:
+        compute = _string(choices=("ecs", "ec2"))(compute, "compute", problems)
+
+    environment = raw.get("environment", stack if stack in ("stg", "prod") else None)
+    if environment is None:
+        problems.add("environment", f"is required for stack '{stack}' (one of: stg, prod)")
+    else:
+        environment = _string(choices=("stg", "prod"))(environment, "environment", problems)
+    env = environment if environment in ("stg", "prod") else "stg"
+
+    top = _fields(
+        raw, "",
+        {"domain": _string(DOMAIN), "hostedZoneId": _string(HOSTED_ZONE_ID),
+         "allowedCidrs": _list(_cidr, non_empty=True), "allowInsecureHttp": _boolean,
+         "protect": _boolean, "logRetentionDays": _integer(allowed=LOG_RETENTION_DAYS)},
+        {"domain": None, "hostedZoneId": None, "allowInsecureHttp": False, **TOP_LEVEL_DEFAULTS[env]},
+        problems,
+    ) or {}
+    if top.get("hostedZoneId") and not top.get("domain"):
+        problems.add("hostedZoneId", "needs domain", top["hostedZoneId"])
+    if "domain" in top and not top["domain"] and not top["allowInsecureHttp"]:
+        problems.add("domain", "is required unless allowInsecureHttp is true (plain HTTP on the load balancer name)")
+    if top.get("allowInsecureHttp") and env == "prod":
+        problems.add("allowInsecureHttp", "must not be true in prod", True)
+    if top.get("allowInsecureHttp") and top.get("domain"):
+        problems.add("allowInsecureHttp", "must not be set together with domain (HTTPS is used)", True)
+
+    groups: dict[str, dict] = {}
+    for group, spec in GROUP_SPECS.items():
+        value = _object(raw.get(group, {}), group, spec, problems)
+        if value is not None:
+            groups[group] = _fields(value, group, spec, GROUP_DEFAULTS[group][env], problems)
+    _check_groups(groups, env, problems)
+
+    models = _parse_models(raw.get("models"), region, problems)
+    teams = _parse_teams(raw.get("teams", []), {m.name for m in models}, problems)
+    teams = _attach_existing_keys(teams, raw.get("existingLangfuseKeys"),
+                                  f"{prefix}existingLangfuseKeys" in secret_keys, problems)
+
+    if problems.items:
+        raise SettingsError(problems.items)
+    return Settings(
+        stack=stack, environment=environment, region=region, compute=compute,
+        domain=top["domain"], hosted_zone_id=top["hostedZoneId"],
+        allowed_cidrs=top["allowedCidrs"], allow_insecure_http=top["allowInsecureHttp"],
+        protect=top["protect"], log_retention_days=top["logRetentionDays"],
+        models=models, teams=teams,
+        network=NetworkSettings(**_snake(groups["network"])),
+        database=DatabaseSettings(**_snake(groups["database"])),
+        litellm=LitellmSettings(**_snake(groups["litellm"])),
+        langfuse=LangfuseSettings(**_snake(groups["langfuse"])),
+        clickhouse=ClickhouseSettings(**_snake(groups["clickhouse"])),
+        redis=RedisSettings(**_snake(groups["redis"])),
+        host=HostSettings(**_snake(groups["host"])),
+        project=project,
+    )
+
+
+def _snake(values: dict[str, Any]) -> dict[str, Any]:
+    """camelCase config keys -> snake_case dataclass fields (`dataVolumeGb` -> `data_volume_gb`)."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in values.items()}

@@ -1,0 +1,177 @@
+"""The stack's settings: typed, immutable, validated once by `config.loader`.
+
+Everything downstream (renderers, service specs, components) receives these objects and never
+reads Pulumi config itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Environment = Literal["stg", "prod"]
+Compute = Literal["ecs", "ec2"]
+KeySource = Literal["generate", "existing"]
+
+
+class SecretText:
+    """A secret read from stack config; its value never shows up in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretText(***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretText) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str  # what clients send
+    bedrock_model: str  # foundation model id or inference profile id
+    region: str  # Bedrock Region the proxy calls
+    destination_regions: tuple[str, ...] = ()  # narrows a profile's routing Regions for IAM
+
+
+@dataclass(frozen=True)
+class LangfuseKeyPair:
+    public_key: SecretText
+    secret_key: SecretText
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    models: tuple[str, ...] = ()  # empty: every configured model
+    max_budget: float | None = None
+    budget_duration: str | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    langfuse_keys: KeySource = "generate"
+    existing_keys: LangfuseKeyPair | None = None  # set when langfuse_keys == "existing"
+
+    @property
+    def env_suffix(self) -> str:
+        """Deterministic, collision-free environment-variable suffix (`home-rentals` -> `HOME_RENTALS`)."""
+        return self.name.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_cidr: str
+    az_count: int
+    nat_gateways: Literal["single", "perAz"]
+    interface_endpoints: bool
+    flow_log_retention_days: int
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    engine_version: Literal["16", "17"]
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    multi_az: bool
+    backup_retention_days: int
+    performance_insights: bool
+
+
+@dataclass(frozen=True)
+class LitellmSettings:
+    image: str
+    cpu: int  # Fargate CPU units per task
+    memory: int  # MiB per task
+    desired_count: int
+    max_count: int
+    max_requests_before_restart: int
+
+
+@dataclass(frozen=True)
+class LangfuseSettings:
+    web_image: str
+    worker_image: str
+    web_cpu: int
+    web_memory: int
+    web_desired_count: int
+    web_max_count: int
+    worker_cpu: int
+    worker_memory: int
+    worker_desired_count: int
+    telemetry_enabled: bool
+    auth_disable_signup: bool
+    admin_email: str
+    organization_name: str
+
+
+@dataclass(frozen=True)
+class ClickhouseSettings:
+    image: str
+    instance_type: str
+    data_volume_gb: int
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    image: str  # container image where Redis runs as a container (EC2 host)
+    node_type: str  # ElastiCache node type (ECS mode)
+    engine_version: str  # ElastiCache Valkey version
+    replicas: int  # ElastiCache read replicas; >= 1 enables automatic failover
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    instance_type: str  # the single EC2 host (compute: ec2)
+    data_volume_gb: int
+    root_volume_gb: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    environment: Environment
+    region: str
+    compute: Compute
+    domain: str | None
+    hosted_zone_id: str | None
+    allowed_cidrs: tuple[str, ...]
+    allow_insecure_http: bool
+    protect: bool
+    log_retention_days: int
+    models: tuple[Model, ...]
+    teams: tuple[Team, ...]
+    network: NetworkSettings
+    database: DatabaseSettings
+    litellm: LitellmSettings
+    langfuse: LangfuseSettings
+    clickhouse: ClickhouseSettings
+    redis: RedisSettings
+    host: HostSettings
+    project: str = field(default="llm-gateway")
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix for AWS names: unique per stack, stable across updates."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def litellm_host(self) -> str | None:
+        return f"litellm.{self.domain}" if self.domain else None
+
+    @property
+    def langfuse_host(self) -> str | None:
+        return f"langfuse.{self.domain}" if self.domain else None
+
+    def team(self, name: str) -> Team:
+        return next(team for team in self.teams if team.name == name)

@@ -1,0 +1,38 @@
+"""The rendered proxy config, loaded by the real pinned LiteLLM proxy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from config.litellm_config import render_proxy_config
+from config.stack_file import settings_from_stack_file
+from tests.support.litellm_proxy import LITELLM, base_environment, random_master_key, running_proxy
+from tests.support.stacks import ROOT, SHIPPED_STACKS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
+    settings = settings_from_stack_file(ROOT, stack)
+    proxy_config = render_proxy_config(settings)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(proxy_config.text)
+
+    master_key = random_master_key()
+    env = base_environment()
+    # Dummy values for every variable of the contract except the database (none runs here).
+    env.update({name: f"dummy-{name.lower()}" for name in proxy_config.env.names if name != "DATABASE_URL"})
+    env.update({"LITELLM_MASTER_KEY": master_key, "LANGFUSE_HOST": "http://127.0.0.1:9"})
+
+    with running_proxy([str(LITELLM), "--config", str(config_path)], env, tmp_path) as proxy:
+        status, body = proxy.request("GET", "/v1/models", master_key)
+        assert status == 200, body
+        served = sorted(model["id"] for model in json.loads(body)["data"])
+        assert served == sorted(model.name for model in settings.models)
+
+        # Any other key is refused: without a database the proxy knows no virtual keys.
+        status, body = proxy.request("GET", "/v1/models", "sk-" + "0" * 48)
+        assert (status, json.loads(body)["error"]["type"]) == (400, "no_db_connection"), body

@@ -1,0 +1,105 @@
+"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+LITELLM = Path(sys.executable).parent / "litellm"
+STARTUP_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def random_master_key() -> str:
+    # The proxy refuses weak keys such as sk-1234.
+    return "sk-" + secrets.token_hex(24)
+
+
+def base_environment() -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell leaks into the proxy."""
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "SSL_CERT_FILE")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update({
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no network fetch of the price map
+        "LITELLM_TELEMETRY": "False",
+        "PYTHONUNBUFFERED": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    })
+    return env
+
+
+@dataclass
+class RunningProxy:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def request(self, method: str, path: str, token: str, body: dict | None = None,
+                timeout: float = 60) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+
+def wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"litellm exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url + "/health/liveliness", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"litellm not live after {STARTUP_SECONDS}s:\n{log_path.read_text()[-4000:]}")
+
+
+@contextmanager
+def running_proxy(argv: Sequence[str], env: Mapping[str, str], workdir: Path) -> Iterator[RunningProxy]:
+    """Run `argv` (a command that ends up exec-ing litellm) until the block ends."""
+    port = free_port()
+    log_path = workdir / f"litellm-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*argv, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_live(url, process, log_path)
+        yield RunningProxy(url, process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

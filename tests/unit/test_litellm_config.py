@@ -1,0 +1,148 @@
+"""The LiteLLM proxy config renderer: exact output, YAML round-trip, env contract, no secrets."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from config.litellm_config import render_proxy_config, team_key_vars
+from config.secret_refs import SecretRef
+from tests.support.settings import make_settings
+
+ONE_TEAM_EXPECTED = """\
+# LiteLLM proxy config for llm-gateway-stg: rendered by config/litellm_config.py, do not edit.
+model_list:
+- model_name: sonnet
+  litellm_params:
+    model: bedrock/us.anthropic.claude-sonnet-4-20250514-v1:0
+    aws_region_name: us-east-1
+- model_name: titan
+  litellm_params:
+    model: bedrock/amazon.titan-embed-text-v2:0
+    aws_region_name: eu-central-1
+router_settings:
+  routing_strategy: simple-shuffle
+  num_retries: 2
+  timeout: 600
+  allowed_fails: 3
+  cooldown_time: 30
+litellm_settings:
+  drop_params: true
+  request_timeout: 600
+  success_callback:
+  - langfuse
+  default_team_settings:
+  - team_id: home-rentals
+    success_callback:
+    - langfuse
+    langfuse_public_key: os.environ/LANGFUSE_PUBLIC_KEY_HOME_RENTALS
+    langfuse_secret_key: os.environ/LANGFUSE_SECRET_KEY_HOME_RENTALS
+    langfuse_host: os.environ/LANGFUSE_HOST
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+  database_url: os.environ/DATABASE_URL
+  store_model_in_db: false
+"""
+
+MODELS = [
+    {"name": "sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"},
+    {"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0", "region": "eu-central-1"},
+]
+
+
+def test_exact_output_for_one_team():
+    settings = make_settings(models=MODELS, teams=[{"name": "home-rentals"}])
+    assert render_proxy_config(settings).text == ONE_TEAM_EXPECTED
+
+
+@pytest.mark.parametrize("team_count", [0, 1, 3, 12])
+def test_one_team_entry_per_team_in_order(team_count):
+    names = [f"team-{i}" for i in range(team_count)]
+    settings = make_settings(models=MODELS, teams=[{"name": n} for n in names])
+    document = yaml.safe_load(render_proxy_config(settings).text)
+    entries = document["litellm_settings"]["default_team_settings"]
+    assert [e["team_id"] for e in entries] == names
+    for entry, name in zip(entries, names):
+        suffix = name.upper().replace("-", "_")
+        assert entry == {
+            "team_id": name,
+            "success_callback": ["langfuse"],
+            "langfuse_public_key": f"os.environ/LANGFUSE_PUBLIC_KEY_{suffix}",
+            "langfuse_secret_key": f"os.environ/LANGFUSE_SECRET_KEY_{suffix}",
+            "langfuse_host": "os.environ/LANGFUSE_HOST",
+        }
+
+
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ({"name": "a", "bedrockModel": "amazon.titan-embed-text-v2:0"},
+         {"model": "bedrock/amazon.titan-embed-text-v2:0", "aws_region_name": "us-east-1"}),
+        ({"name": "b", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0", "region": "eu-central-1"},
+         {"model": "bedrock/eu.anthropic.claude-3-haiku-20240307-v1:0", "aws_region_name": "eu-central-1"}),
+        ({"name": "c", "bedrockModel": "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+         {"model": "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws_region_name": "us-east-1"}),
+    ],
+)
+def test_model_entries(model, expected):
+    document = yaml.safe_load(render_proxy_config(make_settings(models=[model], teams=[])).text)
+    assert document["model_list"] == [{"model_name": model["name"], "litellm_params": expected}]
+
+
+def test_yaml_round_trips():
+    text = render_proxy_config(make_settings(models=MODELS, teams=[{"name": "mle"}, {"name": "ops"}])).text
+    document = yaml.safe_load(text)
+    assert yaml.safe_load(yaml.safe_dump(document)) == document
+
+
+def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
+    settings = make_settings(models=MODELS, teams=[{"name": "mle"}, {"name": "home-rentals"}])
+    config = render_proxy_config(settings)
+    referenced = {
+        value.removeprefix("os.environ/")
+        for value in _strings(yaml.safe_load(config.text))
+        if value.startswith("os.environ/")
+    }
+    assert referenced <= set(config.env.names)
+    assert config.env.plain == ("LANGFUSE_HOST",)
+    assert config.env.secrets == {
+        "LITELLM_MASTER_KEY": SecretRef("litellm", "masterKey"),
+        "LITELLM_SALT_KEY": SecretRef("litellm", "saltKey"),
+        "DATABASE_URL": SecretRef("litellm", "databaseUrl"),
+        "LANGFUSE_PUBLIC_KEY": SecretRef("langfuse-keys/platform", "publicKey"),
+        "LANGFUSE_SECRET_KEY": SecretRef("langfuse-keys/platform", "secretKey"),
+        "LANGFUSE_PUBLIC_KEY_MLE": SecretRef("langfuse-keys/teams/mle", "publicKey"),
+        "LANGFUSE_SECRET_KEY_MLE": SecretRef("langfuse-keys/teams/mle", "secretKey"),
+        "LANGFUSE_PUBLIC_KEY_HOME_RENTALS": SecretRef("langfuse-keys/teams/home-rentals", "publicKey"),
+        "LANGFUSE_SECRET_KEY_HOME_RENTALS": SecretRef("langfuse-keys/teams/home-rentals", "secretKey"),
+    }
+
+
+def test_team_variable_names_are_deterministic_and_distinct():
+    settings = make_settings(models=MODELS, teams=[{"name": "a-b"}, {"name": "ab"}, {"name": "a-b-c"}])
+    names = [var for team in settings.teams for var in team_key_vars(team)]
+    assert len(names) == len(set(names))
+    assert team_key_vars(settings.team("a-b")) == ("LANGFUSE_PUBLIC_KEY_A_B", "LANGFUSE_SECRET_KEY_A_B")
+
+
+def test_rendered_file_holds_no_secret_value():
+    settings = make_settings(
+        models=MODELS,
+        teams=[{"name": "mle", "langfuseKeys": "existing"}],
+        existing_keys={"mle": {"publicKey": "pk-lf-existing-public", "secretKey": "sk-lf-existing-secret"}},
+    )
+    text = render_proxy_config(settings).text
+    assert "pk-lf-existing-public" not in text and "sk-lf-existing-secret" not in text
+    for value in _strings(yaml.safe_load(text)):
+        assert not value.startswith(("sk-", "pk-lf-", "sk-lf-", "postgres")), value
+
+
+def _strings(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield node
