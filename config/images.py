@@ -24,6 +24,8 @@ DEFAULT_IMAGES: dict[str, str] = {
     "clickhouse": "docker.io/clickhouse/clickhouse-server:26.8",
     # Valkey: BSD-licensed Redis 7.2-compatible server, the same engine ElastiCache runs for ECS.
     "redis": "docker.io/valkey/valkey:8.1",
+    # psql for the one-off job that creates the application databases and users.
+    "postgres-client": "docker.io/library/postgres:17-alpine",
 }
 
 _REFERENCE = re.compile(

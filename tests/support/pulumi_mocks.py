@@ -62,6 +62,7 @@ def plain_strings(value: Any) -> list[str]:
 class Registration:
     typ: str
     name: str
+    id: str
     inputs: dict
     outputs: dict
     urn: str
@@ -129,7 +130,7 @@ class RecordingMocks(Mocks):
         handler = self._call_results().get(args.token)
         if handler is None:
             raise NotImplementedError(f"unmocked invoke {args.token}({args.args}): add it to RecordingMocks deliberately")
-        return handler(args.args), None
+        return handler(args.args)
 
     # -- resources -------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs):
@@ -150,7 +151,8 @@ class RecordingMocks(Mocks):
     def _computed(self, typ: str, name: str, inputs: dict) -> dict:
         region, account = self.region, ACCOUNT_ID
         raw = unwrap(inputs)
-        arn_name = raw.get("name") or name
+        # AWS completes a name_prefix with a unique suffix.
+        arn_name = raw.get("name") or (raw["namePrefix"] + "20261124" if raw.get("namePrefix") else name)
         out: dict[str, Any] = {}
         if typ == "random:index/randomPassword:RandomPassword":
             value = self._generated(_random_string(raw))
@@ -243,13 +245,14 @@ class RecordingMonitor(MockMonitor):
             self.recording.registrations.append(Registration(
                 typ=request.type,
                 name=request.name,
+                id=response.id,
                 inputs=rpc.deserialize_properties(request.object),
                 outputs=dict(registration.state),
                 urn=response.urn,
                 custom=request.custom,
                 protect=request.protect,
                 parent=request.parent,
-                aliases=list(request.aliasSpecs) + list(request.aliasURNs),
+                aliases=list(request.aliases) + list(request.aliasURNs),
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
                 ignore_changes=list(request.ignoreChanges),
@@ -288,12 +291,13 @@ def run_pulumi(
     secret_keys: set[str] | None = None,
     region: str = "us-east-1",
     project: str = "llm-gateway",
+    mocks: RecordingMocks | None = None,
 ) -> ProgramRun:
     """Run `build` (a component factory or the whole program) under recording mocks.
 
     Waits for every output; an exception in the program or in an apply fails the call.
     """
-    mocks = RecordingMocks(region=region)
+    mocks = mocks or RecordingMocks(region=region)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     pulumi.runtime.set_all_config(config or {}, sorted(secret_keys or ()))
     run = ProgramRun(mocks)
@@ -316,12 +320,13 @@ def run_pulumi(
     return run
 
 
-def run_program(stack: str, config: dict[str, str], secret_keys: set[str] | None = None) -> ProgramRun:
+def run_program(stack: str, config: dict[str, str], secret_keys: set[str] | None = None,
+                mocks: RecordingMocks | None = None) -> ProgramRun:
     """The whole program (`__main__.py`) for `stack`, as `pulumi up` would run it."""
     region = config.get("aws:region", "us-east-1")
     return run_pulumi(
         lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
-        stack=stack, config=config, secret_keys=secret_keys, region=region,
+        stack=stack, config=config, secret_keys=secret_keys, region=region, mocks=mocks,
     )
 
 

@@ -34,7 +34,7 @@ def settings_config(
             team: {key: {"secure": "x"} for key in pair} for team, pair in existing_keys.items()
         }
     config.update(extra)
-    return config
+    return {key: value for key, value in config.items() if value is not None}  # None: leave the key out
 
 
 def make_settings(*, stack: str = "stg", existing_keys: dict | None = None, **kwargs: Any) -> Settings:

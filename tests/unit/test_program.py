@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.loader import SettingsError
-from tests.support.pulumi_mocks import run_program
+from tests.support.pulumi_mocks import RecordingMocks, run_program
 from tests.support.settings import settings_config
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
 
@@ -19,7 +19,9 @@ def test_shipped_stack_runs(stack):
 
 def test_bad_config_fails_before_any_resource_is_registered():
     config, secret_keys = to_runtime(settings_config(teams=[{"name": "Home Rentals"}], compute="k8s"))
+    mocks = RecordingMocks()
     with pytest.raises(SettingsError) as raised:
-        run_program("stg", config, secret_keys)
+        run_program("stg", config, secret_keys, mocks=mocks)
+    assert mocks.registrations == [] and mocks.calls == []
     assert "teams[0].name 'Home Rentals' must match" in str(raised.value)
     assert "compute 'k8s' must be one of: ecs, ec2" in str(raised.value)

@@ -1,0 +1,45 @@
+"""A Secrets Manager secret holding one JSON object of named values, encrypted with the stack key.
+
+Containers reference single keys (`arn:...:secret:<name>:<key>::`); the value only ever travels
+as a Pulumi secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import GatewayComponent
+
+
+def create_json_secret(
+    owner: GatewayComponent,
+    resource_name: str,
+    *,
+    secret_name: str,
+    description: str,
+    values: Mapping[str, pulumi.Input[str]],
+    kms_key_arn: pulumi.Input[str],
+    protect: bool,
+) -> aws.secretsmanager.Secret:
+    secret = aws.secretsmanager.Secret(
+        resource_name,
+        # A generated suffix keeps re-creation possible while a deleted twin waits out its recovery window.
+        name_prefix=f"{secret_name}-",
+        description=description,
+        kms_key_id=kms_key_arn,
+        opts=owner.child(protect=protect),
+    )
+    keys = list(values)
+    aws.secretsmanager.SecretVersion(
+        resource_name,
+        secret_id=secret.id,
+        secret_string=pulumi.Output.secret(
+            pulumi.Output.all(*values.values()).apply(lambda resolved: json.dumps(dict(zip(keys, resolved))))
+        ),
+        opts=owner.child(protect=protect),
+    )
+    return secret

@@ -1,0 +1,109 @@
+"""The network as data: subnet layout and the security-group graph, built from intent.
+
+The graph says who may talk to whom on which port. Data stores accept only the security groups
+of the applications that use them, never a CIDR; the load balancer alone faces `allowedCidrs`.
+The Network and SecurityGroups components render exactly this.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from config.litellm_config import PORT as LITELLM_PORT
+from config.services import (
+    CLICKHOUSE_HTTP_PORT,
+    CLICKHOUSE_NATIVE_PORT,
+    LANGFUSE_WEB_PORT,
+    POSTGRES_PORT,
+    REDIS_PORT,
+)
+from config.settings import Settings
+
+HTTPS, HTTP = 443, 80
+INTERNET = "0.0.0.0/0"
+# Interface endpoints behind `network.interfaceEndpoints`; SSM's trio serves Session Manager.
+INTERFACE_ENDPOINT_SERVICES = (
+    "bedrock-runtime", "secretsmanager", "logs", "ecr.api", "ecr.dkr", "ssm", "ssmmessages", "ec2messages",
+)
+
+
+@dataclass(frozen=True)
+class Subnet:
+    tier: str  # "public" | "private"
+    az_index: int
+    cidr: str
+
+
+def subnet_plan(vpc_cidr: str, az_count: int) -> tuple[Subnet, ...]:
+    """Public subnets take the first blocks of prefix+4, private ones start half-way up."""
+    blocks = list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=4))
+    half = len(blocks) // 2
+    return tuple(
+        Subnet(tier, i, str(blocks[offset + i]))
+        for tier, offset in (("public", 0), ("private", half))
+        for i in range(az_count)
+    )
+
+
+@dataclass(frozen=True, order=True)
+class Rule:
+    source: str  # a security-group role, or a CIDR for the load balancer's ingress
+    target: str  # a security-group role, or INTERNET for egress to AWS APIs and registries
+    port: int
+    description: str
+
+    @property
+    def source_is_cidr(self) -> bool:
+        return "/" in self.source
+
+    @property
+    def target_is_cidr(self) -> bool:
+        return "/" in self.target
+
+
+def listener_ports(settings: Settings) -> tuple[int, ...]:
+    """HTTPS plus the HTTP redirect, or plain HTTP only when the stack allows it."""
+    return (HTTP,) if settings.allow_insecure_http else (HTTPS, HTTP)
+
+
+def security_groups(settings: Settings) -> tuple[str, ...]:
+    """The security-group roles the stack needs, in creation order."""
+    if settings.compute == "ec2":
+        apps = ("gateway-host",)
+    else:
+        apps = ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse", "redis")
+    endpoints = ("endpoints",) if settings.network.interface_endpoints else ()
+    return ("load-balancer", *apps, "database", *endpoints)
+
+
+def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
+    rules = [
+        Rule(cidr, "load-balancer", port, f"clients from {cidr}")
+        for cidr in settings.allowed_cidrs
+        for port in listener_ports(settings)
+    ]
+    if settings.compute == "ec2":
+        rules += [
+            Rule("load-balancer", "gateway-host", LITELLM_PORT, "load balancer to LiteLLM"),
+            Rule("load-balancer", "gateway-host", LANGFUSE_WEB_PORT, "load balancer to Langfuse web"),
+            Rule("gateway-host", "database", POSTGRES_PORT, "host to PostgreSQL"),
+        ]
+        callers_of_aws = ("gateway-host",)
+    else:
+        langfuse = ("langfuse-web", "langfuse-worker")
+        rules += [
+            Rule("load-balancer", "litellm", LITELLM_PORT, "load balancer to LiteLLM"),
+            Rule("load-balancer", "langfuse-web", LANGFUSE_WEB_PORT, "load balancer to Langfuse web"),
+            Rule("litellm", "langfuse-web", LANGFUSE_WEB_PORT, "LiteLLM traces to Langfuse"),
+            *(Rule(app, "database", POSTGRES_PORT, f"{app} to PostgreSQL") for app in ("litellm", *langfuse, "db-init")),
+            *(Rule(app, "redis", REDIS_PORT, f"{app} to Redis") for app in langfuse),
+            *(Rule(app, "clickhouse", port, f"{app} to ClickHouse")
+              for app in langfuse for port in (CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT)),
+        ]
+        callers_of_aws = ("litellm", *langfuse, "db-init", "clickhouse")
+    # Bedrock, Secrets Manager, CloudWatch, S3 and image registries: HTTPS only.
+    rules += [Rule(app, INTERNET, HTTPS, f"{app} to AWS APIs and registries") for app in callers_of_aws]
+    if settings.network.interface_endpoints:
+        rules += [Rule(app, "endpoints", HTTPS, f"{app} to interface endpoints") for app in callers_of_aws]
+    return tuple(rules)

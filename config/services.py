@@ -1,0 +1,381 @@
+"""Every container of the platform, described once and platform-neutral.
+
+A `ServiceSpec` says what runs (image, entrypoint, command, ports), with which plain environment
+and which secret environment (references to Secrets Manager keys, never values), how its health
+is checked, what it needs in CPU/memory and volumes, and what must be up before it starts. The ECS
+task definitions and the EC2 host's compose file are renderings of these specs; deploy-time
+values (database host, Redis endpoint, bucket, URLs) arrive as plain strings in `Endpoints`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from config import secret_refs
+from config.database_init import APP_DATABASES, init_script
+from config.images import DEFAULT_IMAGES, parse_image
+from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
+from config.secret_refs import SecretRef
+from config.settings import Settings
+
+LANGFUSE_WEB_PORT = 3000
+LANGFUSE_WORKER_PORT = 3030
+CLICKHOUSE_HTTP_PORT = 8123
+CLICKHOUSE_NATIVE_PORT = 9000
+REDIS_PORT = 6379
+POSTGRES_PORT = 5432
+CLICKHOUSE_USER = "langfuse"
+DATABASE_ADMIN_USER = "gateway_admin"
+LANGFUSE_ORG_ID = "llm-gateway"
+LANGFUSE_PLATFORM_PROJECT_ID = "platform"
+LITELLM_CONFIG_PATH = "/tmp/litellm-config.yaml"
+# Below this ClickHouse version Langfuse v4 needs lazy materialization off (upgrade guide).
+CLICKHOUSE_LAZY_MATERIALIZATION_FROM = (26, 6)
+
+# The LiteLLM container's entrypoint: refuse to start when any variable of the proxy config's
+# contract is missing (LiteLLM would otherwise resolve it to None and silently send a team's
+# traces to the platform project), then write the config from the environment and exec the proxy.
+# The config travels in the task definition / compose file, so every change rolls out on deploy.
+LITELLM_STARTUP_GUARD = f"""\
+import os, sys
+missing = [n for n in os.environ["LITELLM_REQUIRED_ENV"].split(",") if not os.environ.get(n)]
+if missing:
+    sys.exit("llm-gateway: refusing to start LiteLLM, missing environment: " + ", ".join(missing))
+with open("{LITELLM_CONFIG_PATH}", "w") as config:
+    config.write(os.environ["LITELLM_PROXY_CONFIG"])
+os.execvp("litellm", ["litellm", "--config", "{LITELLM_CONFIG_PATH}", *sys.argv[1:]])
+"""
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    command: tuple[str, ...]  # exec form, run inside the container
+    interval: int = 30
+    timeout: int = 10
+    retries: int = 3
+    start_period: int = 60
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str  # a named, persistent volume on the host
+    container_path: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str
+    cpu: int | None = None  # CPU units (1024 = one vCPU); None: shares its host
+    memory: int | None = None  # MiB hard limit; None: shares its host
+    port: int | None = None
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, SecretRef] = field(default_factory=dict)
+    health_check: HealthCheck | None = None
+    http_health_path: str | None = None  # what a load balancer probes
+    volumes: tuple[Volume, ...] = ()
+    config_files: Mapping[str, str] = field(default_factory=dict)  # container path -> content
+    ulimit_nofile: int | None = None
+    user: str | None = None
+    stop_timeout: int = 30
+    # Services that must have started healthy ("healthy") or finished ("completed") first.
+    depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
+    one_off: bool = False  # runs to completion on each deploy (migrations, database setup)
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        return frozenset(ref.secret for ref in self.secrets.values())
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Deploy-time values the services need, already resolved to plain strings."""
+
+    region: str
+    database_host: str
+    redis_host: str
+    redis_tls: bool
+    clickhouse_host: str
+    langfuse_internal_url: str  # how LiteLLM reaches Langfuse web
+    langfuse_public_url: str  # NEXTAUTH_URL
+    bucket: str  # Langfuse events, media and exports (by prefix)
+
+
+def _python_http_probe(port: int, path: str) -> tuple[str, ...]:
+    code = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=5)"
+    return ("python3", "-c", code)
+
+
+def _node_http_probe(port: int, path: str) -> tuple[str, ...]:
+    # The Langfuse images have node but neither curl nor a reliable wget.
+    code = (
+        f"require('http').get('http://127.0.0.1:{port}{path}',"
+        "r=>process.exit(r.statusCode<400?0:1)).on('error',()=>process.exit(1))"
+    )
+    return ("node", "-e", code)
+
+
+def litellm_workers(cpu: int) -> int:
+    """One worker per vCPU of the task, at least one."""
+    return max(1, cpu // 1024)
+
+
+def _litellm_database_url() -> dict[str, SecretRef]:
+    return {"DATABASE_URL": SecretRef(secret_refs.LITELLM, "databaseUrl")}
+
+
+def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> ServiceSpec:
+    size = settings.litellm
+    return ServiceSpec(
+        name="litellm",
+        image=size.image,
+        cpu=size.cpu,
+        memory=size.memory,
+        port=LITELLM_PORT,
+        entrypoint=("python3", "-c", LITELLM_STARTUP_GUARD),
+        command=("--port", str(LITELLM_PORT)),
+        environment={
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_MODE": "PRODUCTION",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "NUM_WORKERS": str(litellm_workers(size.cpu)),
+            "MAX_REQUESTS_BEFORE_RESTART": str(size.max_requests_before_restart),
+            "DISABLE_SCHEMA_UPDATE": "true",  # the migrator owns the schema
+            "AWS_DEFAULT_REGION": endpoints.region,
+            LANGFUSE_HOST_VAR: endpoints.langfuse_internal_url,
+            "LITELLM_PROXY_CONFIG": proxy.text,
+            "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),
+        },
+        secrets=dict(proxy.env.secrets),
+        health_check=HealthCheck(_python_http_probe(LITELLM_PORT, "/health/liveliness"), start_period=90),
+        http_health_path="/health/readiness",
+        depends_on={"db-init": "completed", "litellm-migrator": "completed"},
+    )
+
+
+def litellm_migrator(settings: Settings) -> ServiceSpec:
+    """Applies LiteLLM's schema migrations once per deploy, then exits."""
+    return ServiceSpec(
+        name="litellm-migrator",
+        image=settings.litellm.image,
+        cpu=512,
+        memory=1024,
+        command=("--skip_server_startup",),
+        environment={"DISABLE_SCHEMA_UPDATE": "false", "LITELLM_LOG": "INFO"},
+        secrets=_litellm_database_url(),
+        depends_on={"db-init": "completed"},
+        one_off=True,
+    )
+
+
+def database_init(endpoints: Endpoints) -> ServiceSpec:
+    secrets = {"PGPASSWORD": SecretRef(secret_refs.POSTGRES, "password")}
+    owners = {"litellm": secret_refs.LITELLM, "langfuse": secret_refs.LANGFUSE}
+    for db in APP_DATABASES:
+        secrets[db.password_env] = SecretRef(owners[db.name], "databasePassword")
+    return ServiceSpec(
+        name="db-init",
+        image=DEFAULT_IMAGES["postgres-client"],
+        cpu=256,
+        memory=512,
+        entrypoint=("sh", "-c", init_script()),
+        environment={
+            "PGHOST": endpoints.database_host,
+            "PGPORT": str(POSTGRES_PORT),
+            "PGDATABASE": "postgres",
+            "PGUSER": DATABASE_ADMIN_USER,
+            "PGSSLMODE": "require",
+        },
+        secrets=secrets,
+        one_off=True,
+    )
+
+
+def _node_options(memory: int) -> str:
+    # Leave a quarter of the container's memory to everything that is not the V8 heap.
+    return f"--max-old-space-size={memory * 3 // 4}"
+
+
+def _langfuse_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
+    environment = {
+        "NEXTAUTH_URL": endpoints.langfuse_public_url,
+        "HOSTNAME": "0.0.0.0",
+        "TELEMETRY_ENABLED": str(settings.langfuse.telemetry_enabled).lower(),
+        "LANGFUSE_LOG_FORMAT": "json",
+        "CLICKHOUSE_URL": f"http://{endpoints.clickhouse_host}:{CLICKHOUSE_HTTP_PORT}",
+        "CLICKHOUSE_MIGRATION_URL": f"clickhouse://{endpoints.clickhouse_host}:{CLICKHOUSE_NATIVE_PORT}",
+        "CLICKHOUSE_USER": CLICKHOUSE_USER,
+        "CLICKHOUSE_CLUSTER_ENABLED": "false",
+        "REDIS_HOST": endpoints.redis_host,
+        "REDIS_PORT": str(REDIS_PORT),
+        "REDIS_TLS_ENABLED": str(endpoints.redis_tls).lower(),
+    }
+    version = parse_image(settings.clickhouse.image).version or ()
+    if version < CLICKHOUSE_LAZY_MATERIALIZATION_FROM:
+        environment["CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION"] = "true"
+    # No static keys: the SDK's default chain finds the task role / instance profile.
+    for kind, prefix in (("EVENT_UPLOAD", "events/"), ("MEDIA_UPLOAD", "media/"), ("BATCH_EXPORT", "exports/")):
+        environment[f"LANGFUSE_S3_{kind}_BUCKET"] = endpoints.bucket
+        environment[f"LANGFUSE_S3_{kind}_REGION"] = endpoints.region
+        environment[f"LANGFUSE_S3_{kind}_PREFIX"] = prefix
+    environment["LANGFUSE_S3_BATCH_EXPORT_ENABLED"] = "true"
+    return environment
+
+
+LANGFUSE_SECRETS = {
+    "DATABASE_URL": SecretRef(secret_refs.LANGFUSE, "databaseUrl"),
+    "SALT": SecretRef(secret_refs.LANGFUSE, "salt"),
+    "ENCRYPTION_KEY": SecretRef(secret_refs.LANGFUSE, "encryptionKey"),
+    "CLICKHOUSE_PASSWORD": SecretRef(secret_refs.CLICKHOUSE, "password"),
+    "REDIS_AUTH": SecretRef(secret_refs.REDIS, "authToken"),
+}
+
+
+def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
+    langfuse = settings.langfuse
+    return ServiceSpec(
+        name="langfuse-web",
+        image=langfuse.web_image,
+        cpu=langfuse.web_cpu,
+        memory=langfuse.web_memory,
+        port=LANGFUSE_WEB_PORT,
+        environment={
+            **_langfuse_environment(settings, endpoints),
+            "NODE_OPTIONS": _node_options(langfuse.web_memory),
+            "AUTH_DISABLE_SIGNUP": str(langfuse.auth_disable_signup).lower(),
+            # Headless init: the organization, the platform project and its key pair, the admin.
+            "LANGFUSE_INIT_ORG_ID": LANGFUSE_ORG_ID,
+            "LANGFUSE_INIT_ORG_NAME": langfuse.organization_name,
+            "LANGFUSE_INIT_PROJECT_ID": LANGFUSE_PLATFORM_PROJECT_ID,
+            "LANGFUSE_INIT_PROJECT_NAME": "platform",
+            "LANGFUSE_INIT_USER_EMAIL": langfuse.admin_email,
+            "LANGFUSE_INIT_USER_NAME": "Platform admin",
+        },
+        secrets={
+            **LANGFUSE_SECRETS,
+            "NEXTAUTH_SECRET": SecretRef(secret_refs.LANGFUSE, "nextauthSecret"),
+            "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "publicKey"),
+            "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "secretKey"),
+            "LANGFUSE_INIT_USER_PASSWORD": SecretRef(secret_refs.LANGFUSE, "adminPassword"),
+        },
+        # Web runs the Postgres and ClickHouse migrations before it serves: a long start period.
+        health_check=HealthCheck(_node_http_probe(LANGFUSE_WEB_PORT, "/api/public/health"), start_period=240),
+        http_health_path="/api/public/health",
+        stop_timeout=120,
+        depends_on={"db-init": "completed", "clickhouse": "healthy", "redis": "healthy"},
+    )
+
+
+def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
+    langfuse = settings.langfuse
+    return ServiceSpec(
+        name="langfuse-worker",
+        image=langfuse.worker_image,
+        cpu=langfuse.worker_cpu,
+        memory=langfuse.worker_memory,
+        port=LANGFUSE_WORKER_PORT,
+        environment={
+            **_langfuse_environment(settings, endpoints),
+            "NODE_OPTIONS": _node_options(langfuse.worker_memory),
+        },
+        secrets=dict(LANGFUSE_SECRETS),
+        health_check=HealthCheck(_node_http_probe(LANGFUSE_WORKER_PORT, "/api/health"), start_period=120),
+        stop_timeout=120,
+        depends_on={"langfuse-web": "healthy"},  # web owns the migrations
+    )
+
+
+CLICKHOUSE_CONFIG = """\
+<clickhouse>
+    <!-- Single node for Langfuse: keep system log tables small so idle disks stay idle. -->
+    <query_log><ttl>event_date + INTERVAL 7 DAY DELETE</ttl></query_log>
+    <query_thread_log remove="1"/>
+    <part_log remove="1"/>
+    <trace_log remove="1"/>
+    <metric_log remove="1"/>
+    <asynchronous_metric_log remove="1"/>
+    <text_log remove="1"/>
+    <processors_profile_log remove="1"/>
+    <logger><level>warning</level></logger>
+</clickhouse>
+"""
+
+
+def clickhouse(settings: Settings, memory: int | None = None) -> ServiceSpec:
+    return ServiceSpec(
+        name="clickhouse",
+        image=settings.clickhouse.image,
+        memory=memory,
+        port=CLICKHOUSE_HTTP_PORT,
+        environment={"CLICKHOUSE_DB": "default", "CLICKHOUSE_USER": CLICKHOUSE_USER},
+        secrets={"CLICKHOUSE_PASSWORD": SecretRef(secret_refs.CLICKHOUSE, "password")},
+        health_check=HealthCheck(
+            ("wget", "--no-verbose", "--tries=1", "--spider", f"http://127.0.0.1:{CLICKHOUSE_HTTP_PORT}/ping"),
+            interval=10, timeout=5, retries=10, start_period=30,
+        ),
+        volumes=(Volume("clickhouse-data", "/var/lib/clickhouse"), Volume("clickhouse-logs", "/var/log/clickhouse-server")),
+        config_files={"/etc/clickhouse-server/config.d/langfuse.xml": CLICKHOUSE_CONFIG},
+        ulimit_nofile=262144,
+        user="101:101",
+    )
+
+
+def redis(settings: Settings, memory: int = 256) -> ServiceSpec:
+    """Valkey as a container (EC2 host); ECS mode uses ElastiCache instead."""
+    return ServiceSpec(
+        name="redis",
+        image=settings.redis.image,
+        memory=memory,
+        port=REDIS_PORT,
+        # The password stays in the environment; `exec` keeps valkey as PID 1 for signals.
+        # noeviction: Langfuse keeps its queues here, so memory pressure must fail loudly.
+        entrypoint=("sh", "-c", (
+            'exec valkey-server --requirepass "$REDIS_AUTH" --maxmemory-policy noeviction '
+            f"--maxmemory {memory * 3 // 4}mb --appendonly yes --dir /data"
+        )),
+        secrets={
+            "REDIS_AUTH": SecretRef(secret_refs.REDIS, "authToken"),
+            "REDISCLI_AUTH": SecretRef(secret_refs.REDIS, "authToken"),  # for the health check
+        },
+        health_check=HealthCheck(("valkey-cli", "ping"), interval=10, timeout=5, retries=10, start_period=10),
+        volumes=(Volume("redis-data", "/data"),),
+    )
+
+
+# Secret references never depend on deploy-time endpoints; these stand in where only the
+# references matter (IAM: which secrets each workload may read).
+PLACEHOLDER_ENDPOINTS = Endpoints(
+    region="placeholder", database_host="placeholder", redis_host="placeholder", redis_tls=True,
+    clickhouse_host="placeholder", langfuse_internal_url="http://placeholder",
+    langfuse_public_url="http://placeholder", bucket="placeholder",
+)
+
+
+def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> dict[str, tuple[ServiceSpec, ...]]:
+    """Containers grouped by the IAM identity they run as."""
+    return {
+        "litellm": (litellm(settings, proxy, endpoints), litellm_migrator(settings)),
+        "langfuse": (langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints)),
+        "db-init": (database_init(endpoints),),
+        "clickhouse": (clickhouse(settings),),
+        "redis": (redis(settings),),
+    }
+
+
+def workload_secret_names(settings: Settings, proxy: ProxyConfig) -> dict[str, frozenset[str]]:
+    """The logical secrets each IAM identity reads: exactly its containers' references.
+
+    ECS gives every workload its own identity (Redis is ElastiCache there, no container); the
+    EC2 host runs every container under one instance profile.
+    """
+    by_workload = {
+        workload: frozenset().union(*(spec.secret_names for spec in specs))
+        for workload, specs in workload_specs(settings, proxy, PLACEHOLDER_ENDPOINTS).items()
+    }
+    if settings.compute == "ec2":
+        return {"gateway-host": frozenset().union(*by_workload.values())}
+    return {workload: names for workload, names in by_workload.items() if workload != "redis"}

@@ -1,0 +1,326 @@
+"""The AWS foundation under recording mocks: network, security groups, secrets, keys, database, IAM."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import string
+
+import pytest
+
+from config.bedrock import GEOGRAPHY_REGIONS
+from tests.support.program import run_config, run_shipped
+from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, unwrap
+
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+POLICY = "aws:iam/policy:Policy"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+
+
+def security_graph(run) -> set[tuple]:
+    """Every rule as (direction, group role, peer role or CIDR, port)."""
+    roles = {r.id: r.name.removeprefix("security-groups-") for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    edges = set()
+    for direction, typ in (("in", INGRESS), ("out", EGRESS)):
+        for rule in run.of_type(typ):
+            peer = rule.input("cidrIpv4") or roles[rule.input("referencedSecurityGroupId")]
+            assert rule.input("ipProtocol") == "tcp" and rule.input("fromPort") == rule.input("toPort")
+            edges.add((direction, roles[rule.input("securityGroupId")], peer, rule.input("fromPort")))
+    return edges
+
+
+def both_ways(source, target, port):
+    return {("in", target, source, port), ("out", source, target, port)}
+
+
+def test_security_group_graph_for_ecs():
+    run = run_config(compute="ecs", allowedCidrs=["10.0.0.0/8", "192.168.10.0/24"])
+    expected = {
+        ("in", "load-balancer", "10.0.0.0/8", 443), ("in", "load-balancer", "10.0.0.0/8", 80),
+        ("in", "load-balancer", "192.168.10.0/24", 443), ("in", "load-balancer", "192.168.10.0/24", 80),
+        *both_ways("load-balancer", "litellm", 4000),
+        *both_ways("load-balancer", "langfuse-web", 3000),
+        *both_ways("litellm", "langfuse-web", 3000),
+        *both_ways("litellm", "database", 5432),
+        *both_ways("langfuse-web", "database", 5432),
+        *both_ways("langfuse-worker", "database", 5432),
+        *both_ways("db-init", "database", 5432),
+        *both_ways("langfuse-web", "redis", 6379),
+        *both_ways("langfuse-worker", "redis", 6379),
+        *both_ways("langfuse-web", "clickhouse", 8123), *both_ways("langfuse-web", "clickhouse", 9000),
+        *both_ways("langfuse-worker", "clickhouse", 8123), *both_ways("langfuse-worker", "clickhouse", 9000),
+        *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse")},
+    }
+    assert security_graph(run) == expected
+
+
+def test_security_group_graph_for_ec2_with_plain_http_and_endpoints():
+    run = run_config(compute="ec2", domain=None, allowInsecureHttp=True, network={"interfaceEndpoints": True})
+    assert security_graph(run) == {
+        ("in", "load-balancer", "10.0.0.0/8", 80),
+        *both_ways("load-balancer", "gateway-host", 4000),
+        *both_ways("load-balancer", "gateway-host", 3000),
+        *both_ways("gateway-host", "database", 5432),
+        ("out", "gateway-host", "0.0.0.0/0", 443),
+        *both_ways("gateway-host", "endpoints", 443),
+    }
+    assert len(run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")) == 1 + 8  # S3 gateway + interface endpoints
+
+
+def test_data_stores_never_accept_a_cidr():
+    graph = security_graph(run_config(compute="ecs"))
+    for direction, group, peer, _ in graph:
+        if direction == "in" and group in ("database", "redis", "clickhouse"):
+            assert "/" not in peer
+
+
+@pytest.mark.parametrize(
+    "stack, azs, nats",
+    [("stg", 2, 1), ("prod", 3, 3)],
+)
+def test_network_per_environment(stack, azs, nats):
+    run = run_config(stack=stack)
+    subnets = run.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 2 * azs
+    assert {s.input("availabilityZone") for s in subnets} == {f"us-east-1{c}" for c in "abc"[:azs]}
+    assert all(s.input("mapPublicIpOnLaunch") is False for s in subnets)
+    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == nats
+    private_tables = [t for t in run.of_type("aws:ec2/routeTable:RouteTable") if "-private-" in t.name]
+    assert len({t.input("routes")[0]["natGatewayId"] for t in private_tables}) == nats
+    (flow_log,) = run.of_type("aws:ec2/flowLog:FlowLog")
+    assert flow_log.input("trafficType") == "ALL"
+    log_group = run.named("network-flow-logs", "aws:cloudwatch/logGroup:LogGroup")
+    assert log_group.input("retentionInDays") == {"stg": 30, "prod": 365}[stack]
+    assert log_group.input("kmsKeyId").startswith("arn:aws:kms:")
+    (default_sg,) = run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert not default_sg.input("ingress") and not default_sg.input("egress")
+    (s3,) = run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert s3.input("vpcEndpointType") == "Gateway" and len(s3.input("routeTableIds")) == azs
+
+
+def test_nat_gateways_are_configurable():
+    run = run_config(stack="prod", network={"natGateways": "single"})
+    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
+
+
+def secret_values(run) -> dict[str, dict]:
+    """Logical secret name -> its JSON value, read from what the program stores."""
+    by_arn = {r.outputs["arn"]: r for r in run.of_type(SECRET)}
+    values = {}
+    for version in run.of_type(SECRET_VERSION):
+        assert is_secret(version.inputs["secretString"]), version.name
+        secret = by_arn[version.input("secretId")] if version.input("secretId") in by_arn else None
+        name = (secret or run.named(version.name, SECRET)).input("namePrefix").removeprefix("llm-gateway-stg/").rstrip("-")
+        values[name] = json.loads(version.input("secretString"))
+    return values
+
+
+def test_secret_formats():
+    values = secret_values(run_config(teams=[{"name": "mle"}]))
+    alnum = set(string.ascii_letters + string.digits)
+    litellm, langfuse = values["litellm"], values["langfuse"]
+    assert re.fullmatch(r"sk-[0-9a-f]{48}", litellm["masterKey"])
+    assert re.fullmatch(r"sk-[0-9a-f]{64}", litellm["saltKey"])
+    assert re.fullmatch(r"[0-9a-f]{64}", langfuse["encryptionKey"])
+    for value in (langfuse["nextauthSecret"], langfuse["salt"]):
+        assert len(base64.b64decode(value, validate=True)) == 32
+    for value, length in (
+        (litellm["databasePassword"], 32), (langfuse["databasePassword"], 32), (langfuse["adminPassword"], 32),
+        (values["clickhouse"]["password"], 32), (values["redis"]["authToken"], 64), (values["postgres"]["password"], 40),
+    ):
+        assert len(value) == length and set(value) <= alnum
+    host = "llm-gateway-stg-postgres.abcdefghijkl.us-east-1.rds.amazonaws.com"
+    assert litellm["databaseUrl"] == f"postgresql://litellm:{litellm['databasePassword']}@{host}:5432/litellm?sslmode=require"
+    assert langfuse["databaseUrl"] == f"postgresql://langfuse:{langfuse['databasePassword']}@{host}:5432/langfuse?sslmode=require"
+    assert values["clickhouse"]["user"] == "langfuse" and values["postgres"]["username"] == "gateway_admin"
+    for pair in (values["langfuse-keys/platform"], values["langfuse-keys/teams/mle"]):
+        uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+        assert re.fullmatch(f"pk-lf-{uuid}", pair["publicKey"]) and re.fullmatch(f"sk-lf-{uuid}", pair["secretKey"])
+
+
+def test_secrets_are_encrypted_with_the_stack_key():
+    run = run_config()
+    key_arn = run.of_type("aws:kms/key:Key")[0].outputs["arn"]
+    assert {s.input("kmsKeyId") for s in run.of_type(SECRET)} == {key_arn}
+
+
+@pytest.mark.parametrize("team_count", [0, 1, 5])
+def test_one_key_secret_per_team(team_count):
+    names = [f"team-{i}" for i in range(team_count)]
+    run = run_config(teams=[{"name": n} for n in names])
+    team_secrets = [s.input("namePrefix") for s in run.of_type(SECRET) if "/langfuse-keys/teams/" in s.input("namePrefix")]
+    assert sorted(team_secrets) == sorted(f"llm-gateway-stg/langfuse-keys/teams/{n}-" for n in names)
+    assert set(run.outputs["teamLangfuseSecretArns"]) == set(names)
+    assert all(a.startswith("arn:aws:secretsmanager:") for a in run.outputs["teamLangfuseSecretArns"].values())
+
+
+def test_removing_a_team_removes_exactly_its_resources():
+    teams = [{"name": "mle"}, {"name": "home-rentals"}, {"name": "ops"}]
+    before = run_config(teams=teams)
+    after = run_config(teams=[t for t in teams if t["name"] != "home-rentals"])
+    removed = {(r.typ, r.name) for r in before.resources} - {(r.typ, r.name) for r in after.resources}
+    added = {(r.typ, r.name) for r in after.resources} - {(r.typ, r.name) for r in before.resources}
+    assert added == set()
+    assert {name for _, name in removed} == {
+        "langfuse-keys-team-home-rentals",
+        "langfuse-keys-team-home-rentals-public", "langfuse-keys-team-home-rentals-secret",
+    }
+    assert len(removed) == 5  # component, two UUIDs, secret, secret version
+
+
+def test_existing_team_keys_come_from_config_and_are_not_generated():
+    run = run_config(
+        teams=[{"name": "mle", "langfuseKeys": "existing"}],
+        existing_keys={"mle": {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}},
+    )
+    assert secret_values(run)["langfuse-keys/teams/mle"] == {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
+    assert not [r for r in run.resources if r.name.startswith("langfuse-keys-team-mle-p")]
+    for resource in run.resources:
+        assert not any("kept" in s for s in plain_strings(resource.inputs)), resource.name
+
+
+STATEFUL = {
+    "aws:rds/instance:Instance", SECRET, SECRET_VERSION, "aws:kms/key:Key",
+    "random:index/randomPassword:RandomPassword", "random:index/randomId:RandomId", "random:index/randomUuid:RandomUuid",
+}
+
+
+@pytest.mark.parametrize("stack, protected", [("stg", False), ("prod", True)])
+def test_protect_flags_per_environment(stack, protected):
+    run = run_config(stack=stack, teams=[{"name": "mle"}])
+    stateful = [r for r in run.resources if r.typ in STATEFUL]
+    assert stateful and all(r.protect is protected for r in stateful)
+    assert not any(r.protect for r in run.resources if r.typ not in STATEFUL)
+
+
+@pytest.mark.parametrize("stack", ["stg", "prod"])
+def test_database(stack):
+    run = run_config(stack=stack)
+    (db,) = run.of_type("aws:rds/instance:Instance")
+    prod = stack == "prod"
+    assert db.input("engine") == "postgres" and db.input("engineVersion") in ("16", "17")
+    assert db.input("publiclyAccessible") is False and db.input("storageEncrypted") is True
+    assert db.input("kmsKeyId").startswith("arn:aws:kms:")
+    assert db.input("multiAz") is prod
+    assert db.input("backupRetentionPeriod") >= (7 if prod else 1)
+    assert db.input("deletionProtection") is prod
+    assert db.input("skipFinalSnapshot") is not prod
+    assert (db.input("finalSnapshotIdentifier") == "llm-gateway-prod-postgres-final") if prod else db.input("finalSnapshotIdentifier") is None
+    assert db.input("vpcSecurityGroupIds") == ["sg-security-groups-database"]
+    (params,) = run.of_type("aws:rds/parameterGroup:ParameterGroup")
+    assert {"name": "rds.force_ssl", "value": "1"} in params.input("parameters")
+    (subnets,) = run.of_type("aws:rds/subnetGroup:SubnetGroup")
+    assert all("private" in s for s in subnets.input("subnetIds"))
+    assert is_secret(db.inputs["password"])
+
+
+def bedrock_policy(run) -> dict:
+    (policy,) = [p for p in run.of_type(POLICY) if "bedrock-invoke" in p.input("namePrefix")]
+    return json.loads(policy.input("policy"))
+
+
+def invoke_statements(document):
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        assert "*" not in statement["Resource"]
+        yield statement
+
+
+def test_bedrock_policy_for_a_foundation_model():
+    document = bedrock_policy(run_config(models=[{"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0"}]))
+    assert list(invoke_statements(document)) == [{
+        "Effect": "Allow",
+        "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        "Resource": ["arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"],
+    }]
+
+
+@pytest.mark.parametrize(
+    "stack_region, model_region, profile, geography",
+    [
+        ("us-east-1", None, "us.anthropic.claude-sonnet-4-20250514-v1:0", "us"),
+        ("eu-central-1", None, "eu.anthropic.claude-3-haiku-20240307-v1:0", "eu"),
+        ("us-east-1", "eu-central-1", "eu.anthropic.claude-3-haiku-20240307-v1:0", "eu"),
+    ],
+)
+def test_bedrock_policy_for_a_geographic_inference_profile(stack_region, model_region, profile, geography):
+    model = {"name": "m", "bedrockModel": profile, **({"region": model_region} if model_region else {})}
+    document = bedrock_policy(run_config(region=stack_region, models=[model]))
+    region = model_region or stack_region
+    profile_arn = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{profile}"
+    foundation = profile.split(".", 1)[1]
+    profile_statement, models_statement = invoke_statements(document)
+    assert profile_statement["Resource"] == [profile_arn] and "Condition" not in profile_statement
+    assert models_statement["Resource"] == sorted(
+        f"arn:aws:bedrock:{r}::foundation-model/{foundation}" for r in GEOGRAPHY_REGIONS[geography]
+    )
+    assert models_statement["Condition"] == {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}}
+
+
+def test_bedrock_policy_for_a_global_profile_and_narrowed_destinations():
+    models = [
+        {"name": "g", "bedrockModel": "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+        {"name": "u", "bedrockModel": "us.amazon.nova-pro-v1:0", "destinationRegions": ["us-east-1", "us-west-2"]},
+    ]
+    statements = list(invoke_statements(bedrock_policy(run_config(models=models))))
+    global_arn = f"arn:aws:bedrock:us-east-1:{ACCOUNT_ID}:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert statements[2] == {
+        "Effect": "Allow",
+        "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        "Resource": ["arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"],
+        "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": global_arn, "aws:RequestedRegion": "unspecified"}},
+    }
+    assert statements[4]["Resource"] == [
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+        "arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-pro-v1:0",
+    ]
+
+
+def secret_policies(run) -> dict[str, list[str]]:
+    """Workload -> the secret names its read policy grants."""
+    names = {r.outputs["arn"]: r.input("namePrefix").split("/", 1)[1].rstrip("-") for r in run.of_type(SECRET)}
+    grants = {}
+    for policy in run.of_type(POLICY):
+        match = re.fullmatch(r"llm-gateway-stg-(.+)-secrets-", policy.input("namePrefix"))
+        if match:
+            statements = json.loads(policy.input("policy"))["Statement"]
+            assert statements[0]["Action"] == "secretsmanager:GetSecretValue"
+            assert statements[1]["Action"] == "kms:Decrypt" and statements[1]["Resource"].startswith("arn:aws:kms:")
+            grants[match.group(1)] = sorted(names[arn] for arn in statements[0]["Resource"])
+    return grants
+
+
+def test_each_workload_reads_exactly_its_secrets():
+    assert secret_policies(run_config(compute="ecs", teams=[{"name": "mle"}])) == {
+        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm"],
+        "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "redis"],
+        "db-init": ["langfuse", "litellm", "postgres"],
+        "clickhouse": ["clickhouse"],
+    }
+    assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}])) == {
+        "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle",
+                         "litellm", "postgres", "redis"],
+    }
+
+
+@pytest.mark.parametrize("stack", ["stg", "prod"])
+def test_no_generated_value_appears_unwrapped(stack):
+    run = run_shipped(stack)
+    generated = [v for v in run.mocks.generated_secrets if len(v) >= 8]
+    assert generated
+    for resource in run.resources:
+        exposed = " ".join(plain_strings(resource.inputs))
+        assert not [v for v in generated if v in exposed], f"{resource.typ} {resource.name} exposes a generated value"
+    exposed_outputs = json.dumps(unwrap(run.outputs))
+    assert not [v for v in generated if v in exposed_outputs]
+    assert not run.secret_outputs  # outputs are ARNs and endpoints, none needs to be secret
+
+
+def test_outputs_are_endpoints_and_arns():
+    outputs = run_shipped("prod").outputs
+    assert outputs["masterKeySecretArn"].startswith("arn:aws:secretsmanager:")
+    assert set(outputs["teamLangfuseSecretArns"]) == {"mle", "home-rentals"}
