@@ -1,0 +1,36 @@
+"""Both dynamic providers survive the trip the engine gives them: dill by reference, loaded in a
+separate interpreter started in the project directory (and only there)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from components.litellm_team import LiteLLMTeamProvider
+from components.one_off_task import OneOffTaskProvider
+from tests.support.dynamic_providers import run_serialized_provider, serialized
+from tests.support.stacks import ROOT
+
+PROVIDERS = {
+    "one_off_task": (OneOffTaskProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
+    "litellm_team": (LiteLLMTeamProvider, "provider.diff('mle', {'team_id': 'mle'}, {'team_id': 'risk'}).replaces", "['team_id']"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(PROVIDERS))
+def test_provider_loads_in_a_fresh_process_started_in_the_project_dir(module):
+    provider_class, call, expected = PROVIDERS[module]
+    payload = serialized(provider_class())
+    # A pickle by reference: the class and its defaults are named, not embedded.
+    assert f"components.{module}".encode() in base64.b64decode(payload)
+    loaded = run_serialized_provider(payload, ROOT, call)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == [f"components.{module}", expected]
+
+
+@pytest.mark.parametrize("module", sorted(PROVIDERS))
+def test_provider_needs_the_project_dir_on_the_import_path(module, tmp_path):
+    loaded = run_serialized_provider(serialized(PROVIDERS[module][0]()), tmp_path, "0")
+    assert loaded.returncode != 0
+    assert "No module named 'components'" in loaded.stderr
