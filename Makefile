@@ -5,22 +5,26 @@ PYTHON := $(VENV)/bin/python
 STACK ?= stg
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test unit integration render bench clean
+.PHONY: test unit integration render bench clean system-deps
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-## Every test: config and renderers, Pulumi mocks, and the real tools (LiteLLM proxy, ...).
-test: $(INSTALLED)
+## Debian packages the integration tier drives (cloud-init, e2fsprogs); apt runs only when one is missing.
+system-deps:
+	scripts/install-system-deps.sh
+
+## Every test: config and renderers, Pulumi mocks, and the real tools (LiteLLM proxy, cloud-init, ...).
+test: $(INSTALLED) system-deps
 	$(PYTHON) -m pytest
 
 ## The fast tier only: no real tools started.
 unit: $(INSTALLED)
 	$(PYTHON) -m pytest -m "not integration"
 
-integration: $(INSTALLED)
+integration: $(INSTALLED) system-deps
 	$(PYTHON) -m pytest -m integration
 
 ## Write every generated artifact of STACK under build/STACK/ (no cloud credentials needed).

@@ -3,25 +3,43 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.access_logs import AccessLogs, AccessLogsArgs
 from components.bedrock_access import BedrockAccess, BedrockAccessArgs
+from components.cache import Cache, CacheArgs
+from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
 from components.database import Database, DatabaseArgs
+from components.ecs_platform import EcsPlatform, EcsPlatformArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.images import pinned_images
 from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
+from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from config import secret_refs
-from config.litellm_config import render_proxy_config
+from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config
 from config.network import security_group_rules, security_groups
-from config.services import workload_secret_names
+from config.services import (
+    CLICKHOUSE_HOST_PUBLISHED,
+    GATEWAY_HOST_PUBLISHED,
+    LANGFUSE_WEB_PORT,
+    PLACEHOLDER_ENDPOINTS,
+    Endpoints,
+    clickhouse_host_specs,
+    ecs_specs,
+    gateway_host_specs,
+    workload_secret_names,
+)
 from config.stack_config import read_settings
 
 settings = read_settings()  # raises before any resource is registered when the config is bad
 proxy_config = render_proxy_config(settings)
 prefix = settings.name_prefix
 account_id = aws.get_caller_identity_output().account_id
+ecs_mode = settings.compute == "ecs"
 
 # --- AWS foundation: key, network, database, secrets, IAM --------------------------------------
 key = EncryptionKey("encryption", EncryptionKeyArgs(prefix, settings.region, account_id, settings.protect))
@@ -39,7 +57,9 @@ database = Database("database", DatabaseArgs(
     prefix, settings.database, network.private_subnet_ids, firewall.ids["database"], key.arn,
     master_secret_name=f"{prefix}/{secret_refs.POSTGRES}", protect=settings.protect,
 ))
-secrets = PlatformSecrets("secrets", PlatformSecretsArgs(prefix, key.arn, database.address, settings.protect))
+secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
+    prefix, key.arn, database.address, settings.protect, settings.clickhouse,
+))
 platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
     f"{prefix}/{secret_refs.PLATFORM_KEYS}", "platform", key.arn, settings.protect,
 ))
@@ -60,10 +80,94 @@ secret_access = SecretAccess("secret-access", SecretAccessArgs(
     prefix, settings.region, key.arn, secret_arns, workload_secret_names(settings, proxy_config),
 ))
 
+# --- Shared edge and storage: load balancer, access logs, Langfuse bucket ----------------------
+access_logs = AccessLogs("access-logs", AccessLogsArgs(
+    prefix, settings.region, account_id, retention_days=settings.log_retention_days, protect=settings.protect,
+))
+storage = LangfuseStorage("langfuse-storage", LangfuseStorageArgs(prefix, key.arn, access_logs.bucket_name, settings.protect))
+load_balancer = LoadBalancer("load-balancer", LoadBalancerArgs(
+    settings, network.vpc_id, network.public_subnet_ids, firewall.ids["load-balancer"], access_logs.bucket_name,
+    target_type="ip" if ecs_mode else "instance",
+))
+
+# --- Compute: the same service specs on ECS Fargate, or on one EC2 host ------------------------
+host_common = dict(
+    name_prefix=prefix, region=settings.region, account_id=account_id, subnet_id=network.private_subnet_ids[0],
+    kms_key_arn=key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
+)
+if ecs_mode:
+    image_refs = {spec.image for spec in ecs_specs(settings, proxy_config, PLACEHOLDER_ENDPOINTS).values()}
+    if settings.clickhouse.hosted:
+        image_refs |= {spec.image for spec in clickhouse_host_specs(settings)}
+    images = pinned_images(image_refs)
+    cache = Cache("cache", CacheArgs(
+        prefix, settings.redis, network.private_subnet_ids, firewall.ids["redis"], secrets.redis_auth_token,
+        key.arn, settings.log_retention_days,
+    ))
+    clickhouse = ComposeHost("clickhouse-host", ComposeHostArgs(
+        **host_common, role="clickhouse", instance_type=settings.clickhouse.instance_type,
+        security_group_id=firewall.ids["clickhouse"], data_volume_gb=settings.clickhouse.data_volume_gb,
+        root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"]],
+        user_data=user_data_from_specs(
+            settings.region, clickhouse_host_specs(settings), images, secret_arns, CLICKHOUSE_HOST_PUBLISHED,
+        ),
+    )) if settings.clickhouse.hosted else None
+    platform = EcsPlatform("ecs", EcsPlatformArgs(
+        settings=settings, proxy=proxy_config, account_id=account_id, vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids, security_group_ids=firewall.ids, kms_key_arn=key.arn,
+        secret_arns=secret_arns, secrets_policy_arns=secret_access.policy_arns,
+        task_policy_arns={"litellm": [bedrock.policy_arn], "langfuse": [storage.policy_arn]},
+        images=images,
+        target_groups={"litellm": load_balancer.target_groups["litellm"].arn,
+                       "langfuse-web": load_balancer.target_groups["langfuse"].arn},
+        database_host=database.address, redis_host=cache.host,
+        clickhouse_ip=clickhouse.private_ip if clickhouse else None,
+        bucket=storage.bucket_name, langfuse_public_url=load_balancer.langfuse_url,
+        job_trigger=pulumi.Output.concat(
+            database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
+            secrets.versions[secret_refs.LANGFUSE],
+        ),
+    ))
+    pulumi.export("clusterName", platform.cluster_name)
+    if clickhouse:
+        pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
+else:
+    images = pinned_images({spec.image for spec in gateway_host_specs(settings, proxy_config, PLACEHOLDER_ENDPOINTS)})
+    endpoints = pulumi.Output.all(database.address, storage.bucket_name, load_balancer.langfuse_url).apply(
+        lambda v: Endpoints(
+            region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
+            clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
+            langfuse_public_url=v[2], bucket=v[1],
+        )
+    )
+    host = ComposeHost("gateway-host", ComposeHostArgs(
+        **host_common, role="gateway", instance_type=settings.host.instance_type,
+        security_group_id=firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
+        root_volume_gb=settings.host.root_volume_gb,
+        policy_arns=[secret_access.policy_arns["gateway-host"], bedrock.policy_arn, storage.policy_arn],
+        user_data=user_data_from_specs(
+            settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, proxy_config, e)),
+            images, secret_arns, GATEWAY_HOST_PUBLISHED,
+        ),
+        containers_use_instance_role=True,  # LiteLLM calls Bedrock and Langfuse S3 with the host's role
+        load_balancer_targets=[
+            (load_balancer.target_groups["litellm"].arn, LITELLM_PORT),
+            (load_balancer.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
+        ],
+    ))
+    pulumi.export("hostInstanceId", host.instance_id)
+
 # --- Outputs: endpoints and ARNs only, never a secret value ------------------------------------
 pulumi.export("environment", settings.environment)
+pulumi.export("litellmUrl", load_balancer.litellm_url)
+pulumi.export("langfuseUrl", load_balancer.langfuse_url)
+pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
+if not settings.allow_insecure_http and not settings.hosted_zone_id:
+    pulumi.export("certificateValidationRecords", load_balancer.certificate_validation_records)
+pulumi.export("resolvedImages", images)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("databaseAddress", database.address)
+pulumi.export("langfuseBucket", storage.bucket_name)
 pulumi.export("kmsKeyArn", key.arn)
 pulumi.export("masterKeySecretArn", secrets.arns[secret_refs.LITELLM])
 pulumi.export("langfuseSecretArn", secrets.arns[secret_refs.LANGFUSE])

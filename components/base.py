@@ -13,7 +13,11 @@ class GatewayComponent(pulumi.ComponentResource):
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"llm-gateway:index:{type(self).__name__}", name, None, opts)
         self.name = name
+        # Pulumi does not pass a component's depends_on to its children: "this component waits
+        # for X" must hold for everything it creates, so children carry it explicitly.
+        self._waits_for = list(opts.depends_on or []) if opts and isinstance(opts.depends_on, list) else []
 
-    def child(self, protect: bool = False, **options: Any) -> pulumi.ResourceOptions:
+    def child(self, protect: bool = False, depends_on: list | None = None, **options: Any) -> pulumi.ResourceOptions:
         """Options for a child resource: parented here, protected when asked."""
-        return pulumi.ResourceOptions(parent=self, protect=protect or None, **options)
+        waits_for = [*self._waits_for, *(depends_on or [])]
+        return pulumi.ResourceOptions(parent=self, protect=protect or None, depends_on=waits_for or None, **options)

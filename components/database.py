@@ -118,4 +118,5 @@ class Database(GatewayComponent):
         self.port = POSTGRES_PORT
         self.arn = self.instance.arn
         self.master_secret_arn = self.master_secret.arn
+        self.master_secret_version = self.master_secret.version_id
         self.register_outputs({"address": self.address, "arn": self.arn, "masterSecretArn": self.master_secret_arn})

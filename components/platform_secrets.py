@@ -9,7 +9,7 @@
 | langfuse | nextauthSecret, salt | 32 random bytes, base64 (SALT hashes API keys: never rotated) |
 | langfuse | encryptionKey | exactly 64 hex chars (256 bits) |
 | langfuse | adminPassword | 32 alphanumerics |
-| clickhouse | user, password | `langfuse`, 32 alphanumerics |
+| clickhouse | user, password | `langfuse`, 32 alphanumerics; or the external ClickHouse's, from secret config |
 | redis | authToken | 64 alphanumerics (ElastiCache allows 16-128) |
 """
 
@@ -24,6 +24,7 @@ from components.base import GatewayComponent
 from components.secret_json import create_json_secret
 from config import secret_refs
 from config.services import CLICKHOUSE_USER, POSTGRES_PORT
+from config.settings import ClickhouseSettings
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class PlatformSecretsArgs:
     kms_key_arn: pulumi.Input[str]
     database_address: pulumi.Input[str]
     protect: bool
+    clickhouse: ClickhouseSettings
 
 
 class PlatformSecrets(GatewayComponent):
@@ -41,6 +43,7 @@ class PlatformSecrets(GatewayComponent):
         litellm_db_password = self._alphanumeric("litellm-db-password", 32)
         langfuse_db_password = self._alphanumeric("langfuse-db-password", 32)
         self.arns: dict[str, pulumi.Output[str]] = {}
+        self.versions: dict[str, pulumi.Output[str]] = {}
         self._store(secret_refs.LITELLM, "LiteLLM proxy: master key, salt key, database", {
             "masterKey": pulumi.Output.concat("sk-", self._random_bytes("litellm-master-key", 24).hex),
             "saltKey": pulumi.Output.concat("sk-", self._random_bytes("litellm-salt-key", 32).hex),
@@ -55,13 +58,14 @@ class PlatformSecrets(GatewayComponent):
             "databaseUrl": self._database_url("langfuse", langfuse_db_password),
             "adminPassword": self._alphanumeric("langfuse-admin-password", 32),
         })
+        clickhouse = args.clickhouse
         self._store(secret_refs.CLICKHOUSE, "ClickHouse user for Langfuse", {
-            "user": CLICKHOUSE_USER,
-            "password": self._alphanumeric("clickhouse-password", 32),
+            "user": CLICKHOUSE_USER, "password": self._alphanumeric("clickhouse-password", 32),
+        } if clickhouse.hosted else {
+            "user": clickhouse.external_user, "password": pulumi.Output.secret(clickhouse.external_password.reveal()),
         })
-        self._store(secret_refs.REDIS, "Valkey/Redis auth token", {
-            "authToken": self._alphanumeric("redis-auth-token", 64),
-        })
+        self.redis_auth_token = self._alphanumeric("redis-auth-token", 64)  # ElastiCache takes it as an input
+        self._store(secret_refs.REDIS, "Valkey/Redis auth token", {"authToken": self.redis_auth_token})
         self.register_outputs({"arns": self.arns})
 
     def _alphanumeric(self, name: str, length: int) -> pulumi.Output[str]:
@@ -93,3 +97,4 @@ class PlatformSecrets(GatewayComponent):
             protect=self._args.protect,
         )
         self.arns[logical_name] = secret.arn
+        self.versions[logical_name] = secret.version_id

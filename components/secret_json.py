@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
+
+
+@dataclass(frozen=True)
+class JsonSecret:
+    arn: pulumi.Output[str]
+    version_id: pulumi.Output[str]  # changes whenever the value does
 
 
 def create_json_secret(
@@ -24,7 +31,7 @@ def create_json_secret(
     values: Mapping[str, pulumi.Input[str]],
     kms_key_arn: pulumi.Input[str],
     protect: bool,
-) -> aws.secretsmanager.Secret:
+) -> JsonSecret:
     secret = aws.secretsmanager.Secret(
         resource_name,
         # A generated suffix keeps re-creation possible while a deleted twin waits out its recovery window.
@@ -34,7 +41,7 @@ def create_json_secret(
         opts=owner.child(protect=protect),
     )
     keys = list(values)
-    aws.secretsmanager.SecretVersion(
+    version = aws.secretsmanager.SecretVersion(
         resource_name,
         secret_id=secret.id,
         secret_string=pulumi.Output.secret(
@@ -42,4 +49,4 @@ def create_json_secret(
         ),
         opts=owner.child(protect=protect),
     )
-    return secret
+    return JsonSecret(arn=secret.arn, version_id=version.version_id)

@@ -60,8 +60,10 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
         },
     },
     "clickhouse": {
-        "stg": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.medium", "dataVolumeGb": 30},
-        "prod": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.large", "dataVolumeGb": 100},
+        "stg": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.medium", "dataVolumeGb": 30,
+                "externalUrl": None, "externalUser": "default"},
+        "prod": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.large", "dataVolumeGb": 100,
+                 "externalUrl": None, "externalUser": "default"},
     },
     "redis": {
         "stg": {

@@ -18,6 +18,7 @@ from typing import Any
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.images import parse_image
+from config.instance_types import INSTANCE_TYPES
 from config.settings import (
     ClickhouseSettings,
     DatabaseSettings,
@@ -42,9 +43,9 @@ DOMAIN = r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$
 HOSTED_ZONE_ID = r"^[A-Z0-9]{1,32}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|mo)$"
-GRAVITON_INSTANCE = r"^[a-z]+[0-9]+g[a-z]*\.[a-z0-9]+$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
+HTTPS_URL = r"^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
@@ -290,8 +291,10 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
     },
     "clickhouse": {
         "image": _image,
-        "instanceType": _string(GRAVITON_INSTANCE),
+        "instanceType": _string(choices=tuple(INSTANCE_TYPES)),
         "dataVolumeGb": _integer(10, 16384),
+        "externalUrl": _string(HTTPS_URL),
+        "externalUser": _string(),
     },
     "redis": {
         "image": _image,
@@ -300,7 +303,7 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
         "replicas": _integer(0, 5),
     },
     "host": {
-        "instanceType": _string(GRAVITON_INSTANCE),
+        "instanceType": _string(choices=tuple(INSTANCE_TYPES)),
         "dataVolumeGb": _integer(10, 16384),
         "rootVolumeGb": _integer(20, 1024),
     },
@@ -308,7 +311,8 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
 
 TOP_LEVEL_KEYS = (
     "compute", "environment", "domain", "hostedZoneId", "allowedCidrs", "allowInsecureHttp",
-    "protect", "logRetentionDays", "models", "teams", "existingLangfuseKeys", *GROUP_SPECS,
+    "protect", "logRetentionDays", "models", "teams", "existingLangfuseKeys", "clickhouseExternalPassword",
+    *GROUP_SPECS,
 )
 
 
@@ -461,6 +465,26 @@ def _attach_existing_keys(teams: tuple[Team, ...], raw: Any, is_secret: bool,
     )
 
 
+def _external_clickhouse_password(clickhouse: dict | None, compute: str | None, password: Any,
+                                  is_secret: bool, problems: _Problems) -> SecretText | None:
+    """ClickHouse Cloud (or any external ClickHouse) instead of the stack's own host: ECS only."""
+    url = (clickhouse or {}).get("externalUrl")
+    if url is None:
+        if password is not None:
+            problems.add("clickhouseExternalPassword", "needs clickhouse.externalUrl")
+        return None
+    if compute == "ec2":
+        problems.add("clickhouse.externalUrl", "applies to compute: ecs (the EC2 host runs its own ClickHouse)", url)
+    if password is None:
+        problems.add("clickhouseExternalPassword", "is required with clickhouse.externalUrl "
+                     "(pulumi config set --secret clickhouseExternalPassword ...)")
+        return None
+    if not is_secret:
+        problems.add("clickhouseExternalPassword", "must be set with `pulumi config set --secret`, never in plain text")
+        return None
+    return SecretText(str(password))
+
+
 def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], stack: str,
                   project: str = NAMESPACE) -> Settings:
     """Validate the stack config and return Settings; raise SettingsError listing every problem."""
@@ -518,6 +542,11 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
     teams = _attach_existing_keys(teams, raw.get("existingLangfuseKeys"),
                                   f"{prefix}existingLangfuseKeys" in secret_keys, problems)
 
+    external_password = _external_clickhouse_password(
+        groups.get("clickhouse"), compute, raw.get("clickhouseExternalPassword"),
+        f"{prefix}clickhouseExternalPassword" in secret_keys, problems,
+    )
+
     if problems.items:
         raise SettingsError(problems.items)
     return Settings(
@@ -530,7 +559,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         database=DatabaseSettings(**_snake(groups["database"])),
         litellm=LitellmSettings(**_snake(groups["litellm"])),
         langfuse=LangfuseSettings(**_snake(groups["langfuse"])),
-        clickhouse=ClickhouseSettings(**_snake(groups["clickhouse"])),
+        clickhouse=ClickhouseSettings(**_snake(groups["clickhouse"]), external_password=external_password),
         redis=RedisSettings(**_snake(groups["redis"])),
         host=HostSettings(**_snake(groups["host"])),
         project=project,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
     CLICKHOUSE_HTTP_PORT,
     CLICKHOUSE_NATIVE_PORT,
+    CLICKHOUSE_NATIVE_TLS_PORT,
     LANGFUSE_WEB_PORT,
     POSTGRES_PORT,
     REDIS_PORT,
@@ -62,9 +64,20 @@ class Rule:
         return "/" in self.target
 
 
+# Without a domain there is no host to route on: Langfuse gets its own plain-HTTP listener.
+INSECURE_LANGFUSE_PORT = 3000
+
+
 def listener_ports(settings: Settings) -> tuple[int, ...]:
     """HTTPS plus the HTTP redirect, or plain HTTP only when the stack allows it."""
-    return (HTTP,) if settings.allow_insecure_http else (HTTPS, HTTP)
+    return (HTTP, INSECURE_LANGFUSE_PORT) if settings.allow_insecure_http else (HTTPS, HTTP)
+
+
+def public_urls(settings: Settings, load_balancer_dns: str) -> tuple[str, str]:
+    """(LiteLLM URL, Langfuse URL) as clients and browsers reach them."""
+    if settings.allow_insecure_http:
+        return f"http://{load_balancer_dns}", f"http://{load_balancer_dns}:{INSECURE_LANGFUSE_PORT}"
+    return f"https://{settings.litellm_host}", f"https://{settings.langfuse_host}"
 
 
 def security_groups(settings: Settings) -> tuple[str, ...]:
@@ -72,7 +85,8 @@ def security_groups(settings: Settings) -> tuple[str, ...]:
     if settings.compute == "ec2":
         apps = ("gateway-host",)
     else:
-        apps = ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse", "redis")
+        clickhouse = ("clickhouse",) if settings.clickhouse.hosted else ()
+        apps = ("litellm", "langfuse-web", "langfuse-worker", "db-init", *clickhouse, "redis")
     endpoints = ("endpoints",) if settings.network.interface_endpoints else ()
     return ("load-balancer", *apps, "database", *endpoints)
 
@@ -98,10 +112,15 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
             Rule("litellm", "langfuse-web", LANGFUSE_WEB_PORT, "LiteLLM traces to Langfuse"),
             *(Rule(app, "database", POSTGRES_PORT, f"{app} to PostgreSQL") for app in ("litellm", *langfuse, "db-init")),
             *(Rule(app, "redis", REDIS_PORT, f"{app} to Redis") for app in langfuse),
-            *(Rule(app, "clickhouse", port, f"{app} to ClickHouse")
-              for app in langfuse for port in (CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT)),
         ]
-        callers_of_aws = ("litellm", *langfuse, "db-init", "clickhouse")
+        if settings.clickhouse.hosted:
+            rules += [Rule(app, "clickhouse", port, f"{app} to ClickHouse")
+                      for app in langfuse for port in (CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT)]
+        else:
+            port = urlparse(settings.clickhouse.external_url).port or HTTPS
+            rules += [Rule(app, INTERNET, p, f"{app} to external ClickHouse")
+                      for app in langfuse for p in sorted({port, CLICKHOUSE_NATIVE_TLS_PORT} - {HTTPS})]
+        callers_of_aws = ("litellm", *langfuse, "db-init", *(("clickhouse",) if settings.clickhouse.hosted else ()))
     # Bedrock, Secrets Manager, CloudWatch, S3 and image registries: HTTPS only.
     rules += [Rule(app, INTERNET, HTTPS, f"{app} to AWS APIs and registries") for app in callers_of_aws]
     if settings.network.interface_endpoints:

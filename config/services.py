@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlparse
 
 from config import secret_refs
 from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
+from config.instance_types import INSTANCE_TYPES
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
 from config.settings import Settings
@@ -24,6 +26,7 @@ LANGFUSE_WEB_PORT = 3000
 LANGFUSE_WORKER_PORT = 3030
 CLICKHOUSE_HTTP_PORT = 8123
 CLICKHOUSE_NATIVE_PORT = 9000
+CLICKHOUSE_NATIVE_TLS_PORT = 9440
 REDIS_PORT = 6379
 POSTGRES_PORT = 5432
 CLICKHOUSE_USER = "langfuse"
@@ -153,7 +156,8 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
         secrets=dict(proxy.env.secrets),
         health_check=HealthCheck(_python_http_probe(LITELLM_PORT, "/health/liveliness"), start_period=90),
         http_health_path="/health/readiness",
-        depends_on={"db-init": "completed", "litellm-migrator": "completed"},
+        # Langfuse first, so not even the first call goes untraced.
+        depends_on={"db-init": "completed", "litellm-migrator": "completed", "langfuse-web": "healthy"},
     )
 
 
@@ -206,9 +210,7 @@ def _langfuse_environment(settings: Settings, endpoints: Endpoints) -> dict[str,
         "HOSTNAME": "0.0.0.0",
         "TELEMETRY_ENABLED": str(settings.langfuse.telemetry_enabled).lower(),
         "LANGFUSE_LOG_FORMAT": "json",
-        "CLICKHOUSE_URL": f"http://{endpoints.clickhouse_host}:{CLICKHOUSE_HTTP_PORT}",
-        "CLICKHOUSE_MIGRATION_URL": f"clickhouse://{endpoints.clickhouse_host}:{CLICKHOUSE_NATIVE_PORT}",
-        "CLICKHOUSE_USER": CLICKHOUSE_USER,
+        **_clickhouse_environment(settings, endpoints),
         "CLICKHOUSE_CLUSTER_ENABLED": "false",
         "REDIS_HOST": endpoints.redis_host,
         "REDIS_PORT": str(REDIS_PORT),
@@ -224,6 +226,24 @@ def _langfuse_environment(settings: Settings, endpoints: Endpoints) -> dict[str,
         environment[f"LANGFUSE_S3_{kind}_PREFIX"] = prefix
     environment["LANGFUSE_S3_BATCH_EXPORT_ENABLED"] = "true"
     return environment
+
+
+def _clickhouse_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
+    clickhouse = settings.clickhouse
+    if clickhouse.hosted:
+        return {
+            "CLICKHOUSE_URL": f"http://{endpoints.clickhouse_host}:{CLICKHOUSE_HTTP_PORT}",
+            "CLICKHOUSE_MIGRATION_URL": f"clickhouse://{endpoints.clickhouse_host}:{CLICKHOUSE_NATIVE_PORT}",
+            "CLICKHOUSE_USER": CLICKHOUSE_USER,
+        }
+    host = urlparse(clickhouse.external_url).hostname
+    return {
+        "CLICKHOUSE_URL": clickhouse.external_url.rstrip("/"),
+        # The native protocol over TLS, as managed ClickHouse serves it.
+        "CLICKHOUSE_MIGRATION_URL": f"clickhouse://{host}:{CLICKHOUSE_NATIVE_TLS_PORT}",
+        "CLICKHOUSE_MIGRATION_SSL": "true",
+        "CLICKHOUSE_USER": clickhouse.external_user,
+    }
 
 
 LANGFUSE_SECRETS = {
@@ -286,6 +306,27 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         health_check=HealthCheck(_node_http_probe(LANGFUSE_WORKER_PORT, "/api/health"), start_period=120),
         stop_timeout=120,
         depends_on={"langfuse-web": "healthy"},  # web owns the migrations
+    )
+
+
+def clickhouse_ready(settings: Settings, endpoints: Endpoints, timeout_seconds: int = 900) -> ServiceSpec:
+    """Waits until ClickHouse answers: on ECS it lives on its own host, outside any task, so
+    Langfuse web (whose start runs the ClickHouse migrations) must not start before it."""
+    url = f"http://{endpoints.clickhouse_host}:{CLICKHOUSE_HTTP_PORT}/ping"
+    code = (
+        f"const deadline = Date.now() + {timeout_seconds * 1000};"
+        "const retry = () => Date.now() > deadline ? process.exit(1) : setTimeout(probe, 5000);"
+        f"const probe = () => require('http').get('{url}', r => r.statusCode === 200 ? process.exit(0) : retry())"
+        ".on('error', retry);"
+        "probe();"
+    )
+    return ServiceSpec(
+        name="clickhouse-ready",
+        image=settings.langfuse.worker_image,  # already pulled for the worker; has node
+        cpu=256,
+        memory=512,
+        entrypoint=("node", "-e", code),
+        one_off=True,
     )
 
 
@@ -359,11 +400,60 @@ def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints)
     """Containers grouped by the IAM identity they run as."""
     return {
         "litellm": (litellm(settings, proxy, endpoints), litellm_migrator(settings)),
-        "langfuse": (langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints)),
+        "langfuse": (
+            langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints), clickhouse_ready(settings, endpoints),
+        ),
         "db-init": (database_init(endpoints),),
         "clickhouse": (clickhouse(settings),),
         "redis": (redis(settings),),
     }
+
+
+def ecs_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> dict[str, ServiceSpec]:
+    """What runs on Fargate, by name: ClickHouse has its own host (or is external) and Redis is
+    ElastiCache. An external ClickHouse is a managed service: nothing waits for it to boot."""
+    specs = workload_specs(settings, proxy, endpoints)
+    return {
+        spec.name: spec
+        for workload in ("litellm", "langfuse", "db-init")
+        for spec in specs[workload]
+        if settings.clickhouse.hosted or spec.name != "clickhouse-ready"
+    }
+
+
+# Memory the host's OS, docker and the agents keep for themselves.
+HOST_RESERVED_MIB = 512
+# Ports a host publishes: what the load balancer (gateway host) or Langfuse (ClickHouse host) reach.
+GATEWAY_HOST_PUBLISHED = {"litellm": (LITELLM_PORT,), "langfuse-web": (LANGFUSE_WEB_PORT,)}
+CLICKHOUSE_HOST_PUBLISHED = {"clickhouse": (CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT)}
+
+
+def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
+    """The single EC2 host (compute: ec2) runs every container; Postgres stays on RDS.
+
+    Fargate sizes become the apps' memory limits; ClickHouse, which sizes its caches to its
+    limit, gets a third of what is left on the host so it cannot starve the apps.
+    """
+    available = INSTANCE_TYPES[settings.host.instance_type].memory_mib - HOST_RESERVED_MIB
+    specs = workload_specs(settings, proxy, endpoints)
+    return (
+        *specs["db-init"],
+        *specs["litellm"],
+        *(spec for spec in specs["langfuse"] if spec.name != "clickhouse-ready"),  # compose waits on health itself
+        clickhouse(settings, memory=available // 3),
+        redis(settings),
+    )
+
+
+def clickhouse_host_specs(settings: Settings) -> tuple[ServiceSpec, ...]:
+    """The dedicated ClickHouse host of ECS mode: the whole instance is ClickHouse's."""
+    return (clickhouse(settings, memory=INSTANCE_TYPES[settings.clickhouse.instance_type].memory_mib - HOST_RESERVED_MIB),)
+
+
+def workload_of(settings: Settings, proxy: ProxyConfig) -> dict[str, str]:
+    """Service name -> the workload (IAM identity) it runs as on ECS."""
+    specs = workload_specs(settings, proxy, PLACEHOLDER_ENDPOINTS)
+    return {spec.name: workload for workload, group in specs.items() for spec in group}
 
 
 def workload_secret_names(settings: Settings, proxy: ProxyConfig) -> dict[str, frozenset[str]]:
@@ -378,4 +468,5 @@ def workload_secret_names(settings: Settings, proxy: ProxyConfig) -> dict[str, f
     }
     if settings.compute == "ec2":
         return {"gateway-host": frozenset().union(*by_workload.values())}
-    return {workload: names for workload, names in by_workload.items() if workload != "redis"}
+    on_ecs = {"litellm", "langfuse", "db-init", *(("clickhouse",) if settings.clickhouse.hosted else ())}
+    return {workload: names for workload, names in by_workload.items() if workload in on_ecs}

@@ -120,6 +120,14 @@ class ClickhouseSettings:
     image: str
     instance_type: str
     data_volume_gb: int
+    external_url: str | None = None  # e.g. ClickHouse Cloud https://<host>:8443; None: our own host
+    external_user: str = "default"
+    external_password: SecretText | None = None
+
+    @property
+    def hosted(self) -> bool:
+        """True when the stack runs ClickHouse itself."""
+        return self.external_url is None
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,13 @@ class RecordingMocks(Mocks):
             "aws:ssm/getParameter:getParameter": lambda a: {
                 "name": a["name"], "value": AMI_ID, "type": "String", "id": a["name"], "arn": f"arn:aws:ssm:{self.region}::parameter{a['name']}",
             },
+            "aws:ec2/getSubnet:getSubnet": lambda a: {
+                "id": a["id"], "availabilityZone": self.azs[int(a["id"].rsplit("-", 1)[-1]) % len(self.azs)],
+                "vpcId": "vpc-network-vpc",
+            },
+            "aws:elb/getServiceAccount:getServiceAccount": lambda a: {
+                "id": "127311923021", "arn": "arn:aws:iam::127311923021:root",
+            },
             "docker:index/getRegistryImage:getRegistryImage": lambda a: {
                 "name": a["name"], "id": a["name"],
                 "sha256Digest": "sha256:" + hashlib.sha256(a["name"].encode()).hexdigest(),
@@ -213,6 +220,9 @@ class RecordingMocks(Mocks):
             }
         elif typ == "aws:ec2/instance:Instance":
             out = {"privateIp": "10.40.1.10", "privateDns": f"ip-10-40-1-10.{region}.compute.internal", "arn": f"arn:aws:ec2:{region}:{account}:instance/i-{name}", "id": f"i-{name}"}
+        elif typ == "aws:ebs/volume:Volume":
+            volume = "vol-" + hashlib.sha256(name.encode()).hexdigest()[:17]
+            out = {"id": volume, "arn": f"arn:aws:ec2:{region}:{account}:volume/{volume}"}
         elif typ == "aws:ecs/cluster:Cluster":
             out = {"arn": f"arn:aws:ecs:{region}:{account}:cluster/{arn_name}", "name": arn_name}
         elif typ == "aws:ecs/taskDefinition:TaskDefinition":
@@ -298,6 +308,8 @@ def run_pulumi(
     Waits for every output; an exception in the program or in an apply fails the call.
     """
     mocks = mocks or RecordingMocks(region=region)
+    # A fresh root stack per run: set_mocks keeps an existing one, and with it earlier exports.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     pulumi.runtime.set_all_config(config or {}, sorted(secret_keys or ()))
     run = ProgramRun(mocks)

@@ -60,7 +60,7 @@ def test_security_group_graph_for_ecs():
 def test_security_group_graph_for_ec2_with_plain_http_and_endpoints():
     run = run_config(compute="ec2", domain=None, allowInsecureHttp=True, network={"interfaceEndpoints": True})
     assert security_graph(run) == {
-        ("in", "load-balancer", "10.0.0.0/8", 80),
+        ("in", "load-balancer", "10.0.0.0/8", 80), ("in", "load-balancer", "10.0.0.0/8", 3000),
         *both_ways("load-balancer", "gateway-host", 4000),
         *both_ways("load-balancer", "gateway-host", 3000),
         *both_ways("gateway-host", "database", 5432),
@@ -183,7 +183,7 @@ def test_existing_team_keys_come_from_config_and_are_not_generated():
 
 
 STATEFUL = {
-    "aws:rds/instance:Instance", SECRET, SECRET_VERSION, "aws:kms/key:Key",
+    "aws:rds/instance:Instance", SECRET, SECRET_VERSION, "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:ebs/volume:Volume",
     "random:index/randomPassword:RandomPassword", "random:index/randomId:RandomId", "random:index/randomUuid:RandomUuid",
 }
 

@@ -8,6 +8,7 @@ import yaml
 from config.litellm_config import render_proxy_config, team_key_vars
 from config.secret_refs import SecretRef
 from tests.support.settings import make_settings
+from tests.support.documents import strings_in
 
 ONE_TEAM_EXPECTED = """\
 # LiteLLM proxy config for llm-gateway-stg: rendered by config/litellm_config.py, do not edit.
@@ -100,7 +101,7 @@ def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
     config = render_proxy_config(settings)
     referenced = {
         value.removeprefix("os.environ/")
-        for value in _strings(yaml.safe_load(config.text))
+        for value in strings_in(yaml.safe_load(config.text))
         if value.startswith("os.environ/")
     }
     assert referenced <= set(config.env.names)
@@ -133,16 +134,5 @@ def test_rendered_file_holds_no_secret_value():
     )
     text = render_proxy_config(settings).text
     assert "pk-lf-existing-public" not in text and "sk-lf-existing-secret" not in text
-    for value in _strings(yaml.safe_load(text)):
+    for value in strings_in(yaml.safe_load(text)):
         assert not value.startswith(("sk-", "pk-lf-", "sk-lf-", "postgres")), value
-
-
-def _strings(node):
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-    elif isinstance(node, str):
-        yield node

@@ -194,7 +194,8 @@ def test_environment_can_be_set_for_other_stack_names():
          "network.flowLogRetentionDays 10 must be one of: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
          "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
         ({"clickhouse": {"instanceType": "m7i.large"}}, "stg",
-         "clickhouse.instanceType 'm7i.large' must match ^[a-z]+[0-9]+g[a-z]*\\.[a-z0-9]+$"),
+         "clickhouse.instanceType 'm7i.large' must be one of: t4g.small, t4g.medium, t4g.large, t4g.xlarge, "
+         "t4g.2xlarge, m7g.medium, m7g.large, m7g.xlarge, m7g.2xlarge, r7g.large, r7g.xlarge"),
         ({"redis": {"engineVersion": "6.2"}}, "stg", "redis.engineVersion '6.2' must be 7.0 or newer"),
         ({"protect": "yes"}, "stg", "protect 'yes' must be true or false"),
         ({"logRetentionDays": 0}, "stg",
@@ -258,6 +259,31 @@ def test_existing_langfuse_keys_come_from_secret_config():
 def test_existing_keys_problems(teams, keys, secret, expected):
     problems = problems_of(with_changes(teams=teams, existingLangfuseKeys=keys), secret=secret)
     assert expected in problems
+
+
+@pytest.mark.parametrize(
+    "changes, secret, expected",
+    [
+        ({"clickhouse": {"externalUrl": "https://abc.clickhouse.cloud:8443"}}, True,
+         "clickhouseExternalPassword is required with clickhouse.externalUrl "
+         "(pulumi config set --secret clickhouseExternalPassword ...)"),
+        ({"clickhouseExternalPassword": "pw"}, True, "clickhouseExternalPassword needs clickhouse.externalUrl"),
+        ({"clickhouse": {"externalUrl": "https://abc.clickhouse.cloud:8443"}, "clickhouseExternalPassword": "pw"}, False,
+         "clickhouseExternalPassword must be set with `pulumi config set --secret`, never in plain text"),
+        ({"clickhouse": {"externalUrl": "https://abc.clickhouse.cloud:8443"}, "clickhouseExternalPassword": "pw",
+          "compute": "ec2"}, True,
+         "clickhouse.externalUrl 'https://abc.clickhouse.cloud:8443' applies to compute: ecs (the EC2 host runs its own ClickHouse)"),
+        ({"clickhouse": {"externalUrl": "http://abc.clickhouse.cloud:8123"}}, True,
+         "clickhouse.externalUrl 'http://abc.clickhouse.cloud:8123' must match ^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"),
+    ],
+)
+def test_external_clickhouse_problems(changes, secret, expected):
+    raw, secret_keys = to_runtime(with_changes(**changes))
+    if secret:
+        secret_keys |= {"llm-gateway:clickhouseExternalPassword"}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(raw, secret_keys, stack="stg")
+    assert expected in raised.value.problems
 
 
 def test_secret_values_never_appear_in_errors():

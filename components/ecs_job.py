@@ -1,0 +1,53 @@
+"""A one-off Fargate job (database setup, schema migrations) run to completion on every deploy
+that changes it, before the services that depend on it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.base import GatewayComponent
+from components.ecs_task import create_task_definition
+from components.one_off_task import OneOffTask, OneOffTaskArgs
+from config.services import ServiceSpec
+
+
+@dataclass(frozen=True)
+class EcsJobArgs:
+    family: str
+    spec: ServiceSpec
+    container_definitions: pulumi.Input[str]
+    region: str
+    cluster_arn: pulumi.Input[str]
+    execution_role_arn: pulumi.Input[str]
+    task_role_arn: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    # Beyond the task definition itself, what the job's result depends on (e.g. secret versions).
+    trigger: pulumi.Input[str] = ""
+
+
+class EcsJob(GatewayComponent):
+    def __init__(self, name: str, args: EcsJobArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        self.task_definition = create_task_definition(
+            self, f"{name}-task",
+            family=args.family, spec=args.spec, container_definitions=args.container_definitions,
+            execution_role_arn=args.execution_role_arn, task_role_arn=args.task_role_arn,
+        )
+        self.run = OneOffTask(
+            f"{name}-run",
+            OneOffTaskArgs(
+                region=args.region,
+                cluster_arn=args.cluster_arn,
+                task_definition_arn=self.task_definition.arn,
+                container_name=args.spec.name,
+                subnet_ids=list(args.subnet_ids),
+                security_group_ids=[args.security_group_id],
+                trigger=args.trigger,
+            ),
+            opts=self.child(),
+        )
+        self.register_outputs({"taskDefinitionArn": self.task_definition.arn})

@@ -1,0 +1,177 @@
+"""ECS mode: the service specs rendered onto one Fargate (ARM64) cluster.
+
+Jobs (`db-init`, `litellm-migrator`, `clickhouse-ready`) run to completion before the services
+that depend on them; services (LiteLLM, Langfuse web and worker) roll out with circuit-breaker
+rollback, sit behind the load balancer's target groups, and autoscale on CPU. Langfuse web and
+the ClickHouse host get private DNS names so LiteLLM and Langfuse find them without the internet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import GatewayComponent
+from components.ecs_job import EcsJob, EcsJobArgs
+from components.ecs_service import EcsService, EcsServiceArgs
+from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from config.ecs import container_definition
+from config.litellm_config import ProxyConfig
+from config.services import (
+    LANGFUSE_WEB_PORT,
+    PLACEHOLDER_ENDPOINTS,
+    Endpoints,
+    ServiceSpec,
+    ecs_specs,
+    workload_of,
+)
+from config.settings import Settings
+
+# Jobs first, then services in dependency order (spec.depends_on names resolve through this order).
+ECS_ORDER = ("db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm")
+# On ECS, "ClickHouse is healthy" is the clickhouse-ready job; Redis is ElastiCache, ready once created.
+DEPENDENCY_STANDS_IN = {"clickhouse": "clickhouse-ready", "redis": None}
+SECURITY_GROUP_OF = {
+    "db-init": "db-init", "litellm-migrator": "litellm", "clickhouse-ready": "langfuse-worker",
+    "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
+}
+
+
+@dataclass(frozen=True)
+class EcsPlatformArgs:
+    settings: Settings
+    proxy: ProxyConfig
+    account_id: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: Mapping[str, pulumi.Input[str]]
+    kms_key_arn: pulumi.Input[str]
+    secret_arns: Mapping[str, pulumi.Input[str]]  # logical secret -> ARN
+    secrets_policy_arns: Mapping[str, pulumi.Input[str]]  # workload -> its secrets-read policy
+    task_policy_arns: Mapping[str, Sequence[pulumi.Input[str]]]  # workload -> its own permissions
+    images: Mapping[str, pulumi.Input[str]]  # image reference -> pinned name@sha256
+    target_groups: Mapping[str, pulumi.Input[str]]  # service -> target group ARN
+    database_host: pulumi.Input[str]
+    redis_host: pulumi.Input[str]
+    clickhouse_ip: pulumi.Input[str] | None  # the stack's ClickHouse host; None: external ClickHouse
+    bucket: pulumi.Input[str]
+    langfuse_public_url: pulumi.Input[str]
+    job_trigger: pulumi.Input[str]  # changes when what db-init applies changes (secret versions)
+
+
+class EcsPlatform(GatewayComponent):
+    def __init__(self, name: str, args: EcsPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        settings = args.settings
+        prefix = settings.name_prefix
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}], opts=self.child()
+        )
+        namespace = aws.servicediscovery.PrivateDnsNamespace(
+            f"{name}-namespace", name=f"{prefix}.internal", vpc=args.vpc_id, opts=self.child()
+        )
+        langfuse_registry = self._dns_name(name, "langfuse-web", namespace)
+        clickhouse_name = None
+        if args.clickhouse_ip is not None:
+            clickhouse_name = aws.servicediscovery.Instance(
+                f"{name}-clickhouse", instance_id="clickhouse",
+                service_id=self._dns_name(name, "clickhouse", namespace).id,
+                attributes={"AWS_INSTANCE_IPV4": args.clickhouse_ip}, opts=self.child(),
+            )
+        domain = f"{prefix}.internal"
+        endpoints = pulumi.Output.all(args.database_host, args.redis_host, args.bucket, args.langfuse_public_url).apply(
+            lambda v: Endpoints(
+                region=settings.region, database_host=v[0], redis_host=v[1], redis_tls=True,
+                clickhouse_host=f"clickhouse.{domain}",
+                langfuse_internal_url=f"http://langfuse-web.{domain}:{LANGFUSE_WEB_PORT}",
+                langfuse_public_url=v[3], bucket=v[2],
+            )
+        )
+
+        shapes = ecs_specs(settings, args.proxy, PLACEHOLDER_ENDPOINTS)  # names, sizes, ports: endpoint-free
+        workloads = workload_of(settings, args.proxy)
+        log_groups = {
+            spec_name: aws.cloudwatch.LogGroup(
+                f"{name}-{spec_name}-logs", name=f"/{prefix}/{spec_name}",
+                retention_in_days=settings.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
+            )
+            for spec_name in shapes
+        }
+        identities = {
+            workload: WorkloadIdentity(f"{name}-{workload}-identity", WorkloadIdentityArgs(
+                name_prefix=prefix, workload=workload, account_id=args.account_id,
+                secrets_policy_arn=args.secrets_policy_arns[workload],
+                log_group_arns=[log_groups[n].arn for n in shapes if workloads[n] == workload],
+                task_policy_arns=list(args.task_policy_arns.get(workload, ())),
+            ), opts=self.child())
+            for workload in sorted({workloads[n] for n in shapes})
+        }
+
+        def definitions(spec_name: str) -> pulumi.Output[str]:
+            return pulumi.Output.all(
+                endpoints=endpoints, images=dict(args.images), arns=dict(args.secret_arns), group=log_groups[spec_name].name,
+            ).apply(lambda v: json.dumps([container_definition(
+                ecs_specs(settings, args.proxy, v["endpoints"])[spec_name],
+                image=v["images"][shapes[spec_name].image], secret_arns=v["arns"], log_group=v["group"], region=settings.region,
+            )], indent=1))
+
+        ran: dict[str, pulumi.Resource] = {}
+        for spec_name in (n for n in ECS_ORDER if n in shapes):
+            spec = shapes[spec_name]
+            identity = identities[workloads[spec_name]]
+            depends_on = [ran[d] for d in _dependencies(spec) if d in ran]
+            if spec_name == "clickhouse-ready":
+                depends_on.append(clickhouse_name)  # probe the host's name once it resolves
+            common = dict(
+                family=f"{prefix}-{spec_name}", spec=spec, container_definitions=definitions(spec_name),
+                execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
+                subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[SECURITY_GROUP_OF[spec_name]],
+            )
+            if spec.one_off:
+                job = EcsJob(f"{name}-{spec_name}", EcsJobArgs(
+                    **common, region=settings.region, cluster_arn=self.cluster.arn,
+                    trigger=args.job_trigger if spec_name == "db-init" else "",
+                ), opts=self.child(depends_on=depends_on))
+                ran[spec_name] = job.run
+            else:
+                ran[spec_name] = EcsService(f"{name}-{spec_name}", EcsServiceArgs(
+                    **common, cluster_arn=self.cluster.arn, cluster_name=self.cluster.name,
+                    **self._scaling(spec_name, settings),
+                    target_group_arn=args.target_groups.get(spec_name),
+                    registry_arn=langfuse_registry.arn if spec_name == "langfuse-web" else None,
+                ), opts=self.child(depends_on=depends_on))
+
+        self.cluster_name = self.cluster.name
+        self.register_outputs({"clusterName": self.cluster_name})
+
+    def _dns_name(self, name: str, service: str, namespace: aws.servicediscovery.PrivateDnsNamespace):
+        return aws.servicediscovery.Service(
+            f"{name}-{service}-dns",
+            name=service,
+            dns_config={
+                "namespace_id": namespace.id,
+                "dns_records": [{"ttl": 10, "type": "A"}],
+                "routing_policy": "MULTIVALUE",
+            },
+            health_check_custom_config={"failure_threshold": 1} if service != "clickhouse" else None,
+            force_destroy=True,
+            opts=self.child(),
+        )
+
+    @staticmethod
+    def _scaling(spec_name: str, settings: Settings) -> dict:
+        litellm, langfuse = settings.litellm, settings.langfuse
+        return {
+            "litellm": {"desired_count": litellm.desired_count, "max_count": litellm.max_count, "health_check_grace_seconds": 120},
+            "langfuse-web": {"desired_count": langfuse.web_desired_count, "max_count": langfuse.web_max_count,
+                             "health_check_grace_seconds": 300},
+            "langfuse-worker": {"desired_count": langfuse.worker_desired_count},
+        }[spec_name]
+
+
+def _dependencies(spec: ServiceSpec) -> list[str]:
+    return [DEPENDENCY_STANDS_IN.get(d, d) for d in spec.depends_on if DEPENDENCY_STANDS_IN.get(d, d)]

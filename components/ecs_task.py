@@ -1,0 +1,36 @@
+"""The Fargate task definition every ECS service and job of the stack is rendered into."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import GatewayComponent
+from config.ecs import RUNTIME_PLATFORM, task_size
+from config.services import ServiceSpec
+
+
+def create_task_definition(
+    owner: GatewayComponent,
+    name: str,
+    *,
+    family: str,
+    spec: ServiceSpec,
+    container_definitions: pulumi.Input[str],
+    execution_role_arn: pulumi.Input[str],
+    task_role_arn: pulumi.Input[str],
+) -> aws.ecs.TaskDefinition:
+    cpu, memory = task_size(spec)
+    return aws.ecs.TaskDefinition(
+        name,
+        family=family,
+        cpu=cpu,
+        memory=memory,
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        runtime_platform=RUNTIME_PLATFORM,
+        execution_role_arn=execution_role_arn,
+        task_role_arn=task_role_arn,
+        container_definitions=container_definitions,
+        opts=owner.child(),
+    )

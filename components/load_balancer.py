@@ -1,0 +1,186 @@
+"""The public entry: an Application Load Balancer in front of LiteLLM and Langfuse web.
+
+With a domain: HTTPS only (TLS 1.2+, ACM certificate DNS-validated in the hosted zone, or its
+validation records printed and exported without one), HTTP redirected, host routing
+`litellm.<domain>` / `langfuse.<domain>`, Route53 aliases. Without one (allowInsecureHttp): plain
+HTTP on the load balancer's name, LiteLLM on :80 and Langfuse on :3000. Either way only
+`allowedCidrs` reach it (its security group), invalid headers are dropped, access logs go to S3,
+and the idle timeout outlives a streamed completion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import GatewayComponent
+from config.litellm_config import PORT as LITELLM_PORT, REQUEST_TIMEOUT_SECONDS
+from config.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
+from config.services import LANGFUSE_WEB_PORT
+from config.settings import Settings
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    settings: Settings
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    access_log_bucket: pulumi.Input[str]
+    target_type: str  # "ip" (Fargate tasks) or "instance" (the EC2 host)
+
+
+@dataclass(frozen=True)
+class _Route:
+    name: str
+    port: int
+    health_path: str
+    deregistration_delay: int
+    host: str | None
+
+
+class LoadBalancer(GatewayComponent):
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        settings = args.settings
+        prefix = settings.name_prefix
+        self.lb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=f"{prefix}-alb"[:32],
+            load_balancer_type="application",
+            internal=False,
+            subnets=list(args.subnet_ids),
+            security_groups=[args.security_group_id],
+            # Longer than the proxy's request timeout, so streamed completions are never cut.
+            idle_timeout=REQUEST_TIMEOUT_SECONDS + 60,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=settings.protect,
+            access_logs={"bucket": args.access_log_bucket, "prefix": "alb", "enabled": True},
+            opts=self.child(),
+        )
+        routes = (
+            # Draining waits for in-flight streams before a task or host leaves.
+            _Route("litellm", LITELLM_PORT, "/health/readiness", REQUEST_TIMEOUT_SECONDS, settings.litellm_host),
+            _Route("langfuse", LANGFUSE_WEB_PORT, "/api/public/health", 30, settings.langfuse_host),
+        )
+        self.target_groups = {route.name: self._target_group(name, route, args) for route in routes}
+
+        if settings.allow_insecure_http:
+            pulumi.log.warn(
+                f"{prefix}: no domain, serving plain HTTP on the load balancer name "
+                "(allowInsecureHttp). Keys and prompts cross the network unencrypted."
+            )
+            self.listeners = [
+                self._forward(name, HTTP, self.target_groups["litellm"]),
+                self._forward(name, INSECURE_LANGFUSE_PORT, self.target_groups["langfuse"]),
+            ]
+        else:
+            self.listeners = self._https(name, settings, routes)
+
+        self.dns_name = self.lb.dns_name
+        self.arn_suffix = self.lb.arn_suffix
+        urls = self.lb.dns_name.apply(lambda dns: public_urls(settings, dns))
+        self.litellm_url = urls.apply(lambda u: u[0])
+        self.langfuse_url = urls.apply(lambda u: u[1])
+        self.register_outputs({"dnsName": self.dns_name, "litellmUrl": self.litellm_url, "langfuseUrl": self.langfuse_url})
+
+    def _target_group(self, name: str, route: _Route, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
+        return aws.lb.TargetGroup(
+            f"{name}-{route.name}",
+            name_prefix=route.name[:6],
+            port=route.port,
+            protocol="HTTP",
+            target_type=args.target_type,
+            vpc_id=args.vpc_id,
+            deregistration_delay=route.deregistration_delay,
+            health_check={
+                "path": route.health_path, "matcher": "200", "interval": 15, "timeout": 5,
+                "healthy_threshold": 2, "unhealthy_threshold": 3,
+            },
+            opts=self.child(),
+        )
+
+    def _forward(self, name: str, port: int, target: aws.lb.TargetGroup) -> aws.lb.Listener:
+        return aws.lb.Listener(
+            f"{name}-http-{port}", load_balancer_arn=self.lb.arn, port=port, protocol="HTTP",
+            default_actions=[{"type": "forward", "target_group_arn": target.arn}], opts=self.child(),
+        )
+
+    def _https(self, name: str, settings: Settings, routes: Sequence[_Route]) -> list[aws.lb.Listener]:
+        certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=settings.litellm_host,
+            subject_alternative_names=[settings.langfuse_host],
+            validation_method="DNS",
+            opts=self.child(),
+        )
+        records = certificate.domain_validation_options.apply(lambda options: {
+            o.domain_name: {"name": o.resource_record_name, "type": o.resource_record_type, "value": o.resource_record_value}
+            for o in options
+        })
+        self.certificate_validation_records = records
+        if settings.hosted_zone_id:
+            fqdns = [
+                aws.route53.Record(
+                    f"{name}-validation-{route.name}",
+                    zone_id=settings.hosted_zone_id,
+                    name=records.apply(lambda r, host=route.host: r[host]["name"]),
+                    type=records.apply(lambda r, host=route.host: r[host]["type"]),
+                    records=[records.apply(lambda r, host=route.host: r[host]["value"])],
+                    ttl=300,
+                    allow_overwrite=True,
+                    opts=self.child(),
+                ).fqdn
+                for route in routes
+            ]
+        else:
+            records.apply(lambda r: pulumi.log.warn(
+                "Add these DNS records to validate the certificate (the update waits for it): "
+                + "; ".join(f"{x['name']} {x['type']} {x['value']}" for x in r.values())
+            ))
+            fqdns = None
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=fqdns, opts=self.child(),
+        )
+        https = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=self.lb.arn,
+            port=HTTPS,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=validation.certificate_arn,
+            default_actions=[{"type": "fixed-response", "fixed_response": {"content_type": "text/plain", "message_body": "not found", "status_code": "404"}}],
+            opts=self.child(),
+        )
+        for priority, route in enumerate(routes, start=10):
+            aws.lb.ListenerRule(
+                f"{name}-{route.name}",
+                listener_arn=https.arn,
+                priority=priority,
+                conditions=[{"host_header": {"values": [route.host]}}],
+                actions=[{"type": "forward", "target_group_arn": self.target_groups[route.name].arn}],
+                opts=self.child(),
+            )
+            if settings.hosted_zone_id:
+                aws.route53.Record(
+                    f"{name}-{route.name}-alias",
+                    zone_id=settings.hosted_zone_id,
+                    name=route.host,
+                    type="A",
+                    aliases=[{"name": self.lb.dns_name, "zone_id": self.lb.zone_id, "evaluate_target_health": True}],
+                    opts=self.child(),
+                )
+        redirect = aws.lb.Listener(
+            f"{name}-http-redirect",
+            load_balancer_arn=self.lb.arn,
+            port=HTTP,
+            protocol="HTTP",
+            default_actions=[{"type": "redirect", "redirect": {"port": str(HTTPS), "protocol": "HTTPS", "status_code": "HTTP_301"}}],
+            opts=self.child(),
+        )
+        return [https, redirect]

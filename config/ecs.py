@@ -1,0 +1,72 @@
+"""Render a ServiceSpec into an ECS container definition (pure: plain values in, a dict out).
+
+Secrets become `secrets[].valueFrom` references to one JSON key of a Secrets Manager secret
+(`<arn>:<key>::`); plain environment stays in `environment`. Nothing else is added or dropped,
+so the container gets exactly the spec's contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from config.services import ServiceSpec
+
+RUNTIME_PLATFORM = {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+
+
+def secret_value_from(secret_arn: str, key: str) -> str:
+    return f"{secret_arn}:{key}::"
+
+
+def container_definition(
+    spec: ServiceSpec,
+    *,
+    image: str,
+    secret_arns: Mapping[str, str],
+    log_group: str,
+    region: str,
+) -> dict:
+    definition: dict = {
+        "name": spec.name,
+        "image": image,
+        "essential": True,
+        "environment": [{"name": k, "value": v} for k, v in sorted(spec.environment.items())],
+        "secrets": [
+            {"name": k, "valueFrom": secret_value_from(secret_arns[ref.secret], ref.key)}
+            for k, ref in sorted(spec.secrets.items())
+        ],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": spec.name},
+        },
+        "stopTimeout": spec.stop_timeout,
+        # An init process reaps zombies and forwards signals, so tasks stop cleanly.
+        "linuxParameters": {"initProcessEnabled": True},
+    }
+    if spec.port is not None:
+        definition["portMappings"] = [{"containerPort": spec.port, "protocol": "tcp", "name": spec.name}]
+    if spec.entrypoint is not None:
+        definition["entryPoint"] = list(spec.entrypoint)
+    if spec.command is not None:
+        definition["command"] = list(spec.command)
+    if spec.health_check is not None:
+        check = spec.health_check
+        definition["healthCheck"] = {
+            "command": ["CMD", *check.command],
+            "interval": check.interval,
+            "timeout": check.timeout,
+            "retries": check.retries,
+            "startPeriod": check.start_period,
+        }
+    if spec.ulimit_nofile is not None:
+        definition["ulimits"] = [{"name": "nofile", "softLimit": spec.ulimit_nofile, "hardLimit": spec.ulimit_nofile}]
+    if spec.user is not None:
+        definition["user"] = spec.user
+    return definition
+
+
+def task_size(spec: ServiceSpec) -> tuple[str, str]:
+    """Fargate task CPU and memory (the whole task is this one container)."""
+    if spec.cpu is None or spec.memory is None:
+        raise ValueError(f"{spec.name} has no CPU/memory size: it cannot run on Fargate")
+    return str(spec.cpu), str(spec.memory)

@@ -1,0 +1,275 @@
+"""Render the cloud-init user data of a compose host (Ubuntu 24.04 LTS, arm64, EC2).
+
+At first boot cloud-init installs docker and compose from Ubuntu's own archive, prepares the data
+EBS volume (an ext4 filesystem only when the volume is blank, never a reformat), writes the
+compose file, the services' config files, the secrets fetcher and its input, and enables
+`llm-gateway.service`. That unit does the rest on every boot: it refuses to start without the
+data volume, creates the volume directories, writes each service's secret env file from Secrets
+Manager, and brings the project up with `docker compose up --wait`.
+
+The user data holds ARNs, names and plain config only; secret values exist on the host only in
+root-only env files on tmpfs and in the containers. Files travel as plain text when the document
+fits EC2's 16 KB limit, else all gzip+base64 (a stack with many teams: the proxy config grows).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+import yaml
+
+from config.compose import (
+    AwsLogs,
+    HostPaths,
+    YAML_WIDTH,
+    LiteralDumper,
+    host_config_files,
+    render_compose,
+    secret_env,
+    volume_dirs,
+)
+from config.services import ServiceSpec
+
+PACKAGES = ("docker.io", "docker-compose-v2", "python3-boto3")  # Ubuntu's archive, no third-party repos
+USER_DATA_LIMIT = 16 * 1024  # EC2: raw bytes, before base64
+UNIT = "llm-gateway.service"
+UNIT_FILE = f"/etc/systemd/system/{UNIT}"
+COMPOSE_FILE = "/etc/llm-gateway/compose.yaml"
+SECRETS_PLAN = "/etc/llm-gateway/secrets.json"
+FETCHER = "/usr/local/sbin/llm-gateway-fetch-secrets"
+DATA_VOLUME_SCRIPT = "/usr/local/sbin/llm-gateway-data-volume"
+FSTAB = "/etc/fstab"
+# Image pulls on a new host plus Langfuse's migrations (its start period alone is 240 s).
+WAIT_TIMEOUT_SECONDS = 900
+START_TIMEOUT_SECONDS = 1800
+STOP_MARGIN_SECONDS = 60
+_VOLUME_ID = re.compile(r"^vol-[0-9a-f]{8,17}$")
+
+# Reads each secret once, writes each env file root-only and atomically, never prints a value.
+# The env file syntax is docker compose's: inside double quotes it expands \\ \" \$ \n \r and
+# `$$` (the same in every compose v2), so any value reaches the container byte for byte.
+FETCH_SECRETS = r'''#!/usr/bin/python3
+"""Write the llm-gateway services' secret env files from AWS Secrets Manager.
+
+Usage: llm-gateway-fetch-secrets PLAN, where PLAN (JSON, ARNs only) is
+{"region": ..., "env_files": {path: [{"env": ..., "secret_arn": ..., "key": ...}, ...]}}.
+"""
+import json
+import os
+import sys
+import tempfile
+
+import boto3
+
+ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$", "\n": "\\n", "\r": "\\r"})
+
+
+def env_line(name, value):
+    return f'{name}="{value.translate(ESCAPES)}"\n'
+
+
+def read_secret(client, arn):
+    try:
+        secret = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+    except ValueError:
+        sys.exit(f"llm-gateway: secret {arn} is not JSON")
+    if not isinstance(secret, dict):
+        sys.exit(f"llm-gateway: secret {arn} is not a JSON object")
+    return secret
+
+
+def write_private(path, text):
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".env-")  # mode 0600
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def main(plan_path):
+    os.umask(0o077)
+    with open(plan_path) as plan_file:
+        plan = json.load(plan_file)
+    client = boto3.client("secretsmanager", region_name=plan["region"])
+    secrets = {}
+    for path, variables in sorted(plan["env_files"].items()):
+        lines = []
+        for variable in variables:
+            arn, key = variable["secret_arn"], variable["key"]
+            if arn not in secrets:
+                secrets[arn] = read_secret(client, arn)
+            value = secrets[arn].get(key)
+            if not isinstance(value, str):
+                sys.exit(f"llm-gateway: secret {arn} has no string key {key!r}")
+            lines.append(env_line(variable["env"], value))
+        write_private(path, "".join(lines))
+    print(f"llm-gateway: wrote {len(plan['env_files'])} env files from {len(secrets)} secrets")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+'''
+
+DATA_VOLUME = r'''#!/bin/bash
+# Prepare the data EBS volume: wait for it, give it an ext4 filesystem only when it is blank,
+# add it to fstab by UUID (nofail) and mount it. Idempotent; never reformats.
+# Usage: llm-gateway-data-volume DEVICE MOUNT_POINT FSTAB
+set -euo pipefail
+device=$1 target=$2 fstab=$3
+
+# The volume is attached after the instance starts: wait for it rather than race the attachment.
+for _ in $(seq 600); do
+  [ -e "$device" ] && break
+  sleep 1
+done
+if [ ! -e "$device" ]; then
+  echo "llm-gateway: data volume $device did not appear" >&2
+  exit 1
+fi
+
+# Blank means both: blkid finds no filesystem or partition table (exit 2), and the first MiB
+# reads as zeros as on a new EBS volume. Anything else is data, or a doubt: refuse.
+status=0
+blkid -p "$device" >/dev/null || status=$?
+if [ "$status" -eq 2 ] && cmp -s -n 1048576 "$device" /dev/zero; then
+  mkfs.ext4 -q -L gateway-data "$device"
+elif [ "$status" -ne 0 ]; then
+  echo "llm-gateway: $device has no recognisable filesystem but is not blank; not formatting it" >&2
+  exit 1
+fi
+
+uuid=$(blkid -p -s UUID -o value "$device")
+fstype=$(blkid -p -s TYPE -o value "$device")
+if [ -z "$uuid" ] || [ -z "$fstype" ]; then
+  echo "llm-gateway: $device holds no filesystem with a UUID; not mounting it" >&2
+  exit 1
+fi
+if ! grep -q "^UUID=$uuid " "$fstab"; then
+  echo "UUID=$uuid $target $fstype defaults,nofail 0 2" >> "$fstab"
+fi
+mkdir -p "$target"
+mountpoint -q "$target" || mount --fstab "$fstab" "$target"
+'''
+
+
+@dataclass(frozen=True)
+class ComposeHostPlan:
+    """Everything one compose host runs; all values are plain strings (resolved Pulumi outputs)."""
+
+    specs: tuple[ServiceSpec, ...]
+    images: Mapping[str, str]  # service -> image reference to run (pinned at the edge)
+    secret_arns: Mapping[str, str]  # logical secret name -> Secrets Manager ARN
+    region: str
+    data_volume_id: str  # vol-...
+    published: Mapping[str, Collection[int]]  # service -> ports a load balancer reaches on the host
+    log_group: str | None = None  # CloudWatch log group; None: rotated json-file logs
+    paths: HostPaths = field(default_factory=HostPaths)
+
+
+def data_volume_device(volume_id: str) -> str:
+    """The stable NVMe name of an EBS volume on a Nitro instance, whatever device name it was given."""
+    if not _VOLUME_ID.match(volume_id):
+        raise ValueError(f"not an EBS volume id: {volume_id!r}")
+    return f"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{volume_id.replace('-', '')}"
+
+
+def render_compose_file(plan: ComposeHostPlan) -> str:
+    logs = AwsLogs(plan.log_group, plan.region) if plan.log_group else None
+    return render_compose(plan.specs, plan.images, published=plan.published, paths=plan.paths, logs=logs)
+
+
+def render_secrets_plan(plan: ComposeHostPlan) -> str:
+    """The fetcher's input: per env file, which variable comes from which secret ARN and key."""
+    env_files = {
+        plan.paths.env_file(service): [{"env": s.env, "secret_arn": s.arn, "key": s.key} for s in variables]
+        for service, variables in secret_env(plan.specs, plan.secret_arns).items()
+    }
+    return json.dumps({"region": plan.region, "env_files": env_files}, indent=2, sort_keys=True) + "\n"
+
+
+def render_unit(plan: ComposeHostPlan) -> str:
+    data_dir = plan.paths.data_dir
+    directories = ""
+    for path, owner in volume_dirs(plan.specs, plan.paths).items():
+        uid, gid = owner.split(":")
+        directories += f"ExecStartPre=/usr/bin/install -d -o {uid} -g {gid} -m 0750 {path}\n"
+    compose = f"/usr/bin/docker compose --file {COMPOSE_FILE}"
+    # Compose stops dependants first, so the sum of the grace periods bounds a full stop.
+    stop_timeout = sum(spec.stop_timeout for spec in plan.specs) + STOP_MARGIN_SECONDS
+    return f"""\
+[Unit]
+Description=llm-gateway containers (docker compose)
+Requires=docker.service
+After=docker.service network-online.target
+Wants=network-online.target
+RequiresMountsFor={data_dir}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+# Never start on the root volume: no data volume, no start.
+ExecStartPre=/usr/bin/mountpoint -q {data_dir}
+{directories}ExecStartPre={FETCHER} {SECRETS_PLAN}
+ExecStart={compose} up --detach --remove-orphans --wait --wait-timeout {WAIT_TIMEOUT_SECONDS}
+ExecStop={compose} down
+# A transient failure at boot (registry, Secrets Manager, a slow migration) retries, not strands.
+Restart=on-failure
+RestartSec=30
+TimeoutStartSec={START_TIMEOUT_SECONDS}
+TimeoutStopSec={stop_timeout}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def render_user_data(plan: ComposeHostPlan) -> str:
+    """The `#cloud-config` document of the host; raises when it would exceed EC2's limit."""
+    files = [  # path, mode, content
+        (DATA_VOLUME_SCRIPT, "0755", DATA_VOLUME),
+        (FETCHER, "0755", FETCH_SECRETS),
+        (SECRETS_PLAN, "0600", render_secrets_plan(plan)),
+        (COMPOSE_FILE, "0644", render_compose_file(plan)),
+        *((path, "0644", content) for path, content in host_config_files(plan.specs, plan.paths).items()),
+        (UNIT_FILE, "0644", render_unit(plan)),
+    ]
+    text = _cloud_config(plan, files, compress=False)
+    if len(text.encode()) > USER_DATA_LIMIT:
+        # Plain text is preferred: readable in the console, and the same bytes whatever zlib renders it.
+        text = _cloud_config(plan, files, compress=True)
+    size = len(text.encode())
+    if size > USER_DATA_LIMIT:
+        raise ValueError(f"user data is {size} bytes compressed, over EC2's limit of {USER_DATA_LIMIT}")
+    return text
+
+
+def _cloud_config(plan: ComposeHostPlan, files: list[tuple[str, str, str]], *, compress: bool) -> str:
+    def entry(path: str, mode: str, content: str) -> dict[str, str]:
+        if compress:
+            # mtime=0: the same input gives the same bytes, so a preview shows no spurious change.
+            packed = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
+            return {"path": path, "owner": "root:root", "permissions": mode, "encoding": "gz+b64", "content": packed}
+        return {"path": path, "owner": "root:root", "permissions": mode, "content": content}
+
+    document = {
+        "package_update": True,
+        "packages": list(PACKAGES),
+        "write_files": [entry(*file) for file in files],
+        "runcmd": [
+            [DATA_VOLUME_SCRIPT, data_volume_device(plan.data_volume_id), plan.paths.data_dir, FSTAB],
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", UNIT],
+        ],
+    }
+    return "#cloud-config\n" + yaml.dump(document, Dumper=LiteralDumper, sort_keys=False, width=YAML_WIDTH)

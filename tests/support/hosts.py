@@ -1,0 +1,74 @@
+"""The two compose hosts (staging gateway host, ECS-mode ClickHouse host) as the tests build them."""
+
+from __future__ import annotations
+
+import hashlib
+
+from config.litellm_config import render_proxy_config
+from config.services import (
+    CLICKHOUSE_HOST_PUBLISHED,
+    GATEWAY_HOST_PUBLISHED,
+    Endpoints,
+    ServiceSpec,
+    clickhouse_host_specs,
+    gateway_host_specs,
+)
+from config.settings import Settings
+from config.user_data import ComposeHostPlan
+from tests.support.settings import make_settings
+
+# The single staging host: every service on one compose network, Postgres on RDS.
+STAGING_ENDPOINTS = Endpoints(
+    region="us-east-1",
+    database_host="llm-gateway-stg.abcdefghijkl.us-east-1.rds.amazonaws.com",
+    redis_host="redis",
+    redis_tls=False,
+    clickhouse_host="clickhouse",
+    langfuse_internal_url="http://langfuse-web:3000",
+    langfuse_public_url="https://langfuse.llm.example.com",
+    bucket="llm-gateway-stg-langfuse",
+)
+STAGING_PORTS = GATEWAY_HOST_PUBLISHED
+CLICKHOUSE_PORTS = CLICKHOUSE_HOST_PUBLISHED
+VOLUME_ID = "vol-0123456789abcdef0"
+
+
+def staging_settings(team_count: int = 2) -> Settings:
+    return make_settings(compute="ec2", teams=[{"name": f"team-{i}"} for i in range(team_count)])
+
+
+def staging_specs(settings: Settings | None = None) -> tuple[ServiceSpec, ...]:
+    settings = settings or staging_settings()
+    return gateway_host_specs(settings, render_proxy_config(settings), STAGING_ENDPOINTS)
+
+
+def clickhouse_specs() -> tuple[ServiceSpec, ...]:
+    return clickhouse_host_specs(make_settings(compute="ecs"))
+
+
+def pinned_images(specs) -> dict[str, str]:
+    return {spec.name: f"{spec.image.split(':')[0]}@sha256:{hashlib.sha256(spec.name.encode()).hexdigest()}" for spec in specs}
+
+
+def secret_arns(specs) -> dict[str, str]:
+    names = {name for spec in specs for name in spec.secret_names}
+    return {name: f"arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-gateway-stg/{name}-AbCdEf" for name in names}
+
+
+def staging_plan(settings: Settings | None = None) -> ComposeHostPlan:
+    specs = staging_specs(settings)
+    return ComposeHostPlan(
+        specs=specs, images=pinned_images(specs), secret_arns=secret_arns(specs), region="us-east-1",
+        data_volume_id=VOLUME_ID, published=STAGING_PORTS, log_group="/llm-gateway-stg/gateway-host",
+    )
+
+
+def clickhouse_plan() -> ComposeHostPlan:
+    specs = clickhouse_specs()
+    return ComposeHostPlan(
+        specs=specs, images=pinned_images(specs), secret_arns=secret_arns(specs), region="us-east-1",
+        data_volume_id=VOLUME_ID, published=CLICKHOUSE_PORTS, log_group="/llm-gateway-prod/clickhouse-host",
+    )
+
+
+PLANS = {"staging": staging_plan, "clickhouse": clickhouse_plan}

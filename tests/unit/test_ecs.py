@@ -1,0 +1,285 @@
+"""ECS mode under recording mocks: task definitions, services, jobs, load balancer, data stores."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from config.litellm_config import render_proxy_config
+from config.stack_file import settings_from_stack_file
+from tests.support.program import run_config, run_shipped
+from tests.support.pulumi_mocks import is_secret, plain_strings, run_program, unwrap
+from tests.support.settings import settings_config
+from tests.support.stacks import ROOT, to_runtime
+from tests.support.documents import strings_in
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+SERVICE = "aws:ecs/service:Service"
+DIGEST = re.compile(r"^[a-z0-9./-]+@sha256:[0-9a-f]{64}$")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_shipped("prod")
+
+
+def containers(run) -> dict[str, dict]:
+    """Container name -> its definition, from every task definition's JSON."""
+    found = {}
+    for task in run.of_type(TASK_DEFINITION):
+        (definition,) = json.loads(task.input("containerDefinitions"))
+        found[definition["name"]] = {**definition, "_task": task}
+    return found
+
+
+def test_every_container_of_the_platform_is_a_fargate_arm64_task(prod):
+    assert set(containers(prod)) == {"db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm"}
+    for task in prod.of_type(TASK_DEFINITION):
+        assert task.input("requiresCompatibilities") == ["FARGATE"] and task.input("networkMode") == "awsvpc"
+        assert task.input("runtimePlatform") == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+        assert task.input("executionRoleArn") and task.input("taskRoleArn")
+
+
+def test_every_image_runs_by_digest(prod):
+    for name, definition in containers(prod).items():
+        assert DIGEST.match(definition["image"]), (name, definition["image"])
+    assert all(DIGEST.match(pinned) for pinned in prod.outputs["resolvedImages"].values())
+    looked_up = {call.args["name"] for call in prod.mocks.calls if call.token.startswith("docker:")}
+    assert looked_up == set(prod.outputs["resolvedImages"])  # tag-only references resolved at deploy time
+
+
+def test_a_digest_in_config_is_used_without_a_registry_lookup():
+    pinned = "ghcr.io/berriai/litellm-database:v1.105.3@sha256:" + "b" * 64
+    run = run_config(compute="ecs", litellm={"image": pinned})
+    assert containers(run)["litellm"]["image"] == "ghcr.io/berriai/litellm-database@sha256:" + "b" * 64
+    assert "ghcr.io/berriai/litellm-database:v1.105.3" not in {c.args["name"] for c in run.mocks.calls if c.token.startswith("docker:")}
+
+
+def test_litellm_container_contract(prod):
+    litellm = containers(prod)["litellm"]
+    environment = {e["name"]: e["value"] for e in litellm["environment"]}
+    secrets = {s["name"]: s["valueFrom"] for s in litellm["secrets"]}
+    config = yaml.safe_load(environment["LITELLM_PROXY_CONFIG"])
+    referenced = {v.removeprefix("os.environ/") for v in strings_in(config) if v.startswith("os.environ/")}
+    assert referenced <= set(environment) | set(secrets)
+    assert set(environment["LITELLM_REQUIRED_ENV"].split(",")) == referenced | {"LITELLM_SALT_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"}
+    arns = prod.outputs["teamLangfuseSecretArns"]
+    assert secrets["LANGFUSE_PUBLIC_KEY_HOME_RENTALS"] == arns["home-rentals"] + ":publicKey::"
+    assert secrets["LITELLM_MASTER_KEY"] == prod.outputs["masterKeySecretArn"] + ":masterKey::"
+    assert environment["LANGFUSE_HOST"] == "http://langfuse-web.llm-gateway-prod.internal:3000"
+    assert environment["NUM_WORKERS"] == "1" and environment["DISABLE_SCHEMA_UPDATE"] == "true"
+    assert litellm["healthCheck"]["command"][1] == "python3"
+    assert containers(prod)["litellm-migrator"]["command"] == ["--skip_server_startup"]
+    migrator_env = {e["name"]: e["value"] for e in containers(prod)["litellm-migrator"]["environment"]}
+    assert migrator_env["DISABLE_SCHEMA_UPDATE"] == "false"
+
+
+def test_langfuse_reaches_its_data_stores_privately(prod):
+    environment = {e["name"]: e["value"] for e in containers(prod)["langfuse-web"]["environment"]}
+    assert environment["CLICKHOUSE_URL"] == "http://clickhouse.llm-gateway-prod.internal:8123"
+    assert environment["REDIS_HOST"] == "master.cache-valkey.abc123.use1.cache.amazonaws.com"
+    assert environment["REDIS_TLS_ENABLED"] == "true"
+    assert environment["NEXTAUTH_URL"] == "https://langfuse.llm.example.com"
+    assert environment["LANGFUSE_S3_EVENT_UPLOAD_BUCKET"] == prod.outputs["langfuseBucket"]
+
+
+def test_no_secret_value_in_any_environment_and_every_secret_by_reference(prod):
+    generated = [v for v in prod.mocks.generated_secrets if len(v) >= 8]
+    for name, definition in containers(prod).items():
+        text = json.dumps(definition["environment"])
+        assert not [v for v in generated if v in text], name
+        for secret in definition["secrets"]:
+            assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:[\w/+=.@-]+:\w+::", secret["valueFrom"]), secret
+
+
+def test_health_checks_and_stop_timeouts(prod):
+    defined = containers(prod)
+    for name in ("litellm", "langfuse-web", "langfuse-worker"):
+        check = defined[name]["healthCheck"]
+        assert check["command"][0] == "CMD" and not {"curl", "wget"} & set(check["command"])
+        assert 0 < check["startPeriod"] <= 300 and check["retries"] >= 1
+    assert defined["langfuse-web"]["stopTimeout"] == defined["langfuse-worker"]["stopTimeout"] == 120
+
+
+def test_services_roll_back_and_wait_and_stay_private(prod):
+    for service in prod.of_type(SERVICE):
+        assert service.input("launchType") == "FARGATE"
+        assert service.input("deploymentCircuitBreaker") == {"enable": True, "rollback": True}
+        assert service.input("waitForSteadyState") is True
+        network = service.input("networkConfiguration")
+        assert network["assignPublicIp"] is False and all("private" in s for s in network["subnets"])
+    by_name = {s.input("name"): s for s in prod.of_type(SERVICE)}
+    assert by_name["litellm"].input("desiredCount") == 2 and by_name["langfuse-web"].input("desiredCount") == 2
+    assert by_name["litellm"].input("loadBalancers")[0]["containerPort"] == 4000
+    assert by_name["langfuse-web"].input("serviceRegistries")["registryArn"].startswith("arn:aws:servicediscovery:")
+
+
+def urns(run, *names):
+    return {r.urn for r in run.resources if r.name in names}
+
+
+def test_jobs_run_before_the_services_that_need_them(prod):
+    services = {s.input("name"): s for s in prod.of_type(SERVICE)}
+    assert urns(prod, "ecs-db-init-run", "ecs-litellm-migrator-run") <= set(services["litellm"].dependencies)
+    assert urns(prod, "ecs-db-init-run", "ecs-clickhouse-ready-run") <= set(services["langfuse-web"].dependencies)
+    migrator = prod.named("ecs-litellm-migrator-run")
+    assert urns(prod, "ecs-db-init-run") <= set(migrator.dependencies)
+    assert urns(prod, "ecs-clickhouse") <= set(prod.named("ecs-clickhouse-ready-run").dependencies)
+    db_init = prod.named("ecs-db-init-run")
+    assert db_init.input("container_name") == "db-init" and db_init.input("trigger").count("/") == 2
+
+
+def test_autoscaling_for_litellm_and_langfuse_web_only(prod):
+    targets = {t.input("resourceId").rsplit("/", 1)[-1]: t for t in prod.of_type("aws:appautoscaling/target:Target")}
+    assert {k: (t.input("minCapacity"), t.input("maxCapacity")) for k, t in targets.items()} == {
+        "litellm": (2, 6), "langfuse-web": (2, 4),
+    }
+    for policy in prod.of_type("aws:appautoscaling/policy:Policy"):
+        config = policy.input("targetTrackingScalingPolicyConfiguration")
+        assert config["predefinedMetricSpecification"]["predefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    services = {s.input("name"): s for s in prod.of_type(SERVICE)}
+    assert services["litellm"].ignore_changes == ["desiredCount"] and services["langfuse-worker"].ignore_changes == []
+
+
+def test_changing_the_proxy_config_changes_only_the_litellm_task_definition():
+    models = [{"name": "sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"}]
+    before = containers(run_config(compute="ecs", models=models))
+    after = containers(run_config(compute="ecs", models=[*models, {"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0"}]))
+    changed = {name for name in before if _definition(before[name]) != _definition(after[name])}
+    assert changed == {"litellm"}
+
+
+def _definition(container: dict) -> str:
+    return json.dumps({k: v for k, v in container.items() if k != "_task"}, sort_keys=True)
+
+
+def test_load_balancer_https_routing(prod):
+    (alb,) = prod.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert alb.input("idleTimeout") >= 300 and alb.input("dropInvalidHeaderFields") is True
+    assert alb.input("enableDeletionProtection") is True and alb.input("accessLogs")["enabled"] is True
+    assert alb.input("internal") is False and all("public" in s for s in alb.input("subnets"))
+    listeners = {listener.input("port"): listener for listener in prod.of_type("aws:lb/listener:Listener")}
+    assert set(listeners) == {443, 80}
+    assert listeners[443].input("protocol") == "HTTPS" and listeners[443].input("sslPolicy").startswith("ELBSecurityPolicy-TLS13")
+    assert listeners[80].input("defaultActions")[0]["redirect"] == {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}
+    rules = {r.input("conditions")[0]["hostHeader"]["values"][0]: r.input("actions")[0]["targetGroupArn"]
+             for r in prod.of_type("aws:lb/listenerRule:ListenerRule")}
+    groups = {g.name: g.outputs["arn"] for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert rules == {"litellm.llm.example.com": groups["load-balancer-litellm"], "langfuse.llm.example.com": groups["load-balancer-langfuse"]}
+    health = {g.name: (g.input("healthCheck")["path"], g.input("targetType")) for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert health == {"load-balancer-litellm": ("/health/readiness", "ip"), "load-balancer-langfuse": ("/api/public/health", "ip")}
+    assert not prod.of_type("aws:route53/record:Record")  # no zone: validation records are exported
+    assert set(prod.outputs["certificateValidationRecords"]) == {"litellm.llm.example.com", "langfuse.llm.example.com"}
+
+
+def test_hosted_zone_validates_the_certificate_and_aliases_both_names():
+    run = run_config(compute="ecs", hostedZoneId="Z0123456789ABC")
+    records = {r.input("name"): r for r in run.of_type("aws:route53/record:Record")}
+    assert {r.input("type") for r in records.values()} == {"CNAME", "A"}
+    assert records["litellm.llm.example.com"].input("aliases")[0]["evaluateTargetHealth"] is True
+    (validation,) = run.of_type("aws:acm/certificateValidation:CertificateValidation")
+    assert len(validation.input("validationRecordFqdns")) == 2
+    assert "certificateValidationRecords" not in run.outputs
+
+
+def test_plain_http_only_when_allowed():
+    run = run_config(compute="ecs", domain=None, allowInsecureHttp=True)
+    listeners = {listener.input("port"): listener.input("protocol") for listener in run.of_type("aws:lb/listener:Listener")}
+    assert listeners == {80: "HTTP", 3000: "HTTP"}
+    assert not run.of_type("aws:acm/certificate:Certificate")
+    dns = run.outputs["loadBalancerDnsName"]
+    assert (run.outputs["litellmUrl"], run.outputs["langfuseUrl"]) == (f"http://{dns}", f"http://{dns}:3000")
+
+
+def test_cache_is_private_encrypted_and_never_evicts(prod):
+    (group,) = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert group.input("engine") == "valkey" and group.input("transitEncryptionEnabled") is True
+    assert group.input("atRestEncryptionEnabled") is True and group.input("kmsKeyId").startswith("arn:aws:kms:")
+    assert is_secret(group.inputs["authToken"])
+    assert group.input("numCacheClusters") == 2 and group.input("automaticFailoverEnabled") is True
+    assert group.input("securityGroupIds") == ["sg-security-groups-redis"]
+    (parameters,) = prod.of_type("aws:elasticache/parameterGroup:ParameterGroup")
+    assert {"name": "maxmemory-policy", "value": "noeviction"} in parameters.input("parameters")
+
+
+def test_clickhouse_host_keeps_its_data_on_a_separate_protected_volume(prod):
+    (instance,) = prod.of_type("aws:ec2/instance:Instance")
+    (volume,) = prod.of_type("aws:ebs/volume:Volume")
+    (attachment,) = prod.of_type("aws:ec2/volumeAttachment:VolumeAttachment")
+    assert volume.protect is True and volume.input("encrypted") is True and volume.input("type") == "gp3"
+    assert instance.protect is False and instance.delete_before_replace is True
+    assert attachment.input("volumeId") == volume.id and attachment.input("instanceId") == instance.id
+    assert volume.input("availabilityZone") == "us-east-1a"  # the instance's subnet, private-0
+    assert instance.input("subnetId") == "subnet-network-private-0"
+    assert instance.input("metadataOptions")["httpTokens"] == "required"
+    assert instance.input("rootBlockDevice")["encrypted"] is True
+    assert not instance.input("keyName") and instance.input("associatePublicIpAddress") is False
+    user_data = unwrap(instance.inputs["userData"])
+    assert user_data.startswith("#cloud-config") and volume.id.replace("-", "") in user_data
+    registration = prod.named("ecs-clickhouse", "aws:servicediscovery/instance:Instance")
+    assert registration.input("attributes") == {"AWS_INSTANCE_IPV4": "10.40.1.10"}
+
+
+def test_task_roles_carry_only_their_workload_permissions(prod):
+    policies = {p.outputs["arn"]: p.input("namePrefix") for p in prod.of_type("aws:iam/policy:Policy")}
+    attached = {}
+    for attachment in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        if "-identity-task-" in attachment.name:
+            attached.setdefault(attachment.name.split("-identity-")[0], []).append(policies[attachment.input("policyArn")])
+    assert attached == {
+        "ecs-litellm": ["llm-gateway-prod-bedrock-invoke-"],
+        "ecs-langfuse": ["llm-gateway-prod-langfuse-storage-"],
+    }
+
+
+def test_bucket_is_private_encrypted_versioned_and_tls_only(prod):
+    buckets = {b.input("bucketPrefix"): b for b in prod.of_type("aws:s3/bucket:Bucket")}
+    assert set(buckets) == {"llm-gateway-prod-langfuse-", "llm-gateway-prod-access-logs-"}
+    for block in prod.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        assert all(block.input(k) is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    for policy in prod.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        statements = json.loads(policy.input("policy"))["Statement"]
+        assert statements[0]["Effect"] == "Deny" and statements[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    algorithms = sorted(
+        e.input("rules")[0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
+        for e in prod.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    )
+    assert algorithms == ["AES256", "aws:kms"]  # ALB log delivery accepts SSE-S3 only
+    assert all(v.input("versioningConfiguration")["status"] == "Enabled" for v in prod.of_type("aws:s3/bucketVersioning:BucketVersioning"))
+
+
+def test_log_groups_keep_their_retention_and_are_encrypted(prod):
+    settings = settings_from_stack_file(ROOT, "prod")
+    for group in prod.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert group.input("retentionInDays") == settings.log_retention_days or "flow" in group.name
+        assert group.input("kmsKeyId").startswith("arn:aws:kms:")
+
+
+def test_shipped_prod_config_renders_a_proxy_config_the_task_carries(prod):
+    text = render_proxy_config(settings_from_stack_file(ROOT, "prod")).text
+    environment = {e["name"]: e["value"] for e in containers(prod)["litellm"]["environment"]}
+    assert environment["LITELLM_PROXY_CONFIG"] == text
+
+
+def test_external_clickhouse_replaces_the_host():
+    config, secret_keys = to_runtime(settings_config(
+        compute="ecs", clickhouse={"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"},
+        clickhouseExternalPassword="external-clickhouse-password",
+    ))
+    run = run_program("stg", config, secret_keys | {"llm-gateway:clickhouseExternalPassword"})
+    assert not run.of_type("aws:ec2/instance:Instance") and not run.of_type("aws:ebs/volume:Volume")
+    assert "clickhouse-ready" not in containers(run)
+    environment = {e["name"]: e["value"] for e in containers(run)["langfuse-web"]["environment"]}
+    assert (environment["CLICKHOUSE_URL"], environment["CLICKHOUSE_MIGRATION_URL"], environment["CLICKHOUSE_USER"]) == (
+        "https://abc.clickhouse.cloud:8443", "clickhouse://abc.clickhouse.cloud:9440", "lf",
+    )
+    assert environment["CLICKHOUSE_MIGRATION_SSL"] == "true"
+    egress = {(r.name.split("-to-")[0].removeprefix("security-groups-"), r.input("fromPort"))
+              for r in run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") if r.input("cidrIpv4")}
+    assert {("langfuse-web", 8443), ("langfuse-web", 9440), ("langfuse-worker", 8443), ("langfuse-worker", 9440)} <= egress
+    assert "security-groups-clickhouse" not in {g.name for g in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    for resource in run.resources:  # the configured password travels only as a secret
+        assert not any("external-clickhouse-password" in s for s in plain_strings(resource.inputs))

@@ -1,0 +1,187 @@
+"""Service specs and their ECS rendering: the env and secret contract of every container."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from config.cost import cost_table, fixed_monthly_cost
+from config.ecs import container_definition, task_size
+from config.litellm_config import render_proxy_config
+from config.secret_refs import SecretRef
+from config.services import (
+    LITELLM_STARTUP_GUARD,
+    Endpoints,
+    clickhouse,
+    database_init,
+    ecs_specs,
+    langfuse_web,
+    langfuse_worker,
+    litellm,
+    litellm_workers,
+    redis,
+    workload_specs,
+)
+from config.stack_file import settings_from_stack_file
+from tests.support.settings import make_settings
+from tests.support.stacks import ROOT
+from tests.support.documents import strings_in
+
+ENDPOINTS = Endpoints(
+    region="us-east-1", database_host="db.example.internal", redis_host="redis.example.internal", redis_tls=True,
+    clickhouse_host="clickhouse.example.internal", langfuse_internal_url="http://langfuse-web.example.internal:3000",
+    langfuse_public_url="https://langfuse.llm.example.com", bucket="langfuse-bucket",
+)
+SETTINGS = make_settings(teams=[{"name": "mle"}, {"name": "home-rentals"}])
+PROXY = render_proxy_config(SETTINGS)
+ARNS = {
+    name: f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name.replace('/', '-')}-AbCdEf"
+    for name in ("litellm", "langfuse", "postgres", "clickhouse", "redis", "langfuse-keys/platform",
+                 "langfuse-keys/teams/mle", "langfuse-keys/teams/home-rentals")
+}
+
+
+def render(spec):
+    return container_definition(spec, image="registry/image@sha256:" + "a" * 64, secret_arns=ARNS,
+                                log_group=f"/llm-gateway-stg/{spec.name}", region="us-east-1")
+
+
+def test_litellm_container_gets_every_variable_the_proxy_config_references():
+    definition = render(litellm(SETTINGS, PROXY, ENDPOINTS))
+    environment = {e["name"]: e["value"] for e in definition["environment"]}
+    secrets = {s["name"]: s["valueFrom"] for s in definition["secrets"]}
+    referenced = {
+        v.removeprefix("os.environ/") for v in strings_in(yaml.safe_load(PROXY.text)) if v.startswith("os.environ/")
+    }
+    assert referenced <= set(environment) | set(secrets)
+    assert set(secrets) == set(PROXY.env.secrets)
+    assert secrets["LANGFUSE_PUBLIC_KEY_HOME_RENTALS"] == ARNS["langfuse-keys/teams/home-rentals"] + ":publicKey::"
+    assert secrets["LITELLM_MASTER_KEY"] == ARNS["litellm"] + ":masterKey::"
+    assert environment["LITELLM_PROXY_CONFIG"] == PROXY.text
+    assert environment["LITELLM_REQUIRED_ENV"].split(",") == list(PROXY.env.names)
+    assert environment["LANGFUSE_HOST"] == "http://langfuse-web.example.internal:3000"
+    assert {k: environment[k] for k in ("LITELLM_LOG", "LITELLM_MODE", "LITELLM_LOCAL_MODEL_COST_MAP", "DISABLE_SCHEMA_UPDATE")} == {
+        "LITELLM_LOG": "ERROR", "LITELLM_MODE": "PRODUCTION", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "DISABLE_SCHEMA_UPDATE": "true",
+    }
+    assert definition["entryPoint"] == ["python3", "-c", LITELLM_STARTUP_GUARD]
+    assert definition["healthCheck"]["command"][:3] == ["CMD", "python3", "-c"]
+    assert "curl" not in json.dumps(definition["healthCheck"]) and "wget" not in json.dumps(definition["healthCheck"])
+    assert "/health/liveliness" in definition["healthCheck"]["command"][3]
+    assert definition["portMappings"] == [{"containerPort": 4000, "protocol": "tcp", "name": "litellm"}]
+
+
+@pytest.mark.parametrize("cpu, workers", [(256, 1), (512, 1), (1024, 1), (2048, 2), (4096, 4)])
+def test_litellm_workers_match_vcpus(cpu, workers):
+    assert litellm_workers(cpu) == workers
+
+
+def test_langfuse_containers_contract():
+    web, worker = render(langfuse_web(SETTINGS, ENDPOINTS)), render(langfuse_worker(SETTINGS, ENDPOINTS))
+    web_env = {e["name"]: e["value"] for e in web["environment"]}
+    worker_env = {e["name"]: e["value"] for e in worker["environment"]}
+    web_secrets = {s["name"]: s["valueFrom"] for s in web["secrets"]}
+    worker_secrets = {s["name"]: s["valueFrom"] for s in worker["secrets"]}
+    shared = {
+        "CLICKHOUSE_URL": "http://clickhouse.example.internal:8123",
+        "CLICKHOUSE_MIGRATION_URL": "clickhouse://clickhouse.example.internal:9000",
+        "CLICKHOUSE_USER": "langfuse",
+        "CLICKHOUSE_CLUSTER_ENABLED": "false",
+        "REDIS_HOST": "redis.example.internal", "REDIS_PORT": "6379", "REDIS_TLS_ENABLED": "true",
+        "NEXTAUTH_URL": "https://langfuse.llm.example.com",
+        "HOSTNAME": "0.0.0.0",
+        "TELEMETRY_ENABLED": "false",
+        "LANGFUSE_S3_EVENT_UPLOAD_BUCKET": "langfuse-bucket", "LANGFUSE_S3_EVENT_UPLOAD_REGION": "us-east-1",
+        "LANGFUSE_S3_EVENT_UPLOAD_PREFIX": "events/",
+        "LANGFUSE_S3_MEDIA_UPLOAD_BUCKET": "langfuse-bucket", "LANGFUSE_S3_MEDIA_UPLOAD_PREFIX": "media/",
+        "LANGFUSE_S3_BATCH_EXPORT_ENABLED": "true", "LANGFUSE_S3_BATCH_EXPORT_PREFIX": "exports/",
+    }
+    for environment in (web_env, worker_env):
+        assert shared.items() <= environment.items()
+        assert not [k for k in environment if "ACCESS_KEY" in k or "SECRET_ACCESS" in k]  # task role, no static keys
+    assert web_env["NODE_OPTIONS"] == "--max-old-space-size=768" and worker_env["NODE_OPTIONS"] == "--max-old-space-size=768"
+    assert web_env["AUTH_DISABLE_SIGNUP"] == "true"
+    assert {k: web_env[k] for k in ("LANGFUSE_INIT_ORG_ID", "LANGFUSE_INIT_PROJECT_ID", "LANGFUSE_INIT_USER_EMAIL")} == {
+        "LANGFUSE_INIT_ORG_ID": "llm-gateway", "LANGFUSE_INIT_PROJECT_ID": "platform", "LANGFUSE_INIT_USER_EMAIL": "admin@example.com",
+    }
+    assert web_secrets == {
+        "DATABASE_URL": ARNS["langfuse"] + ":databaseUrl::",
+        "SALT": ARNS["langfuse"] + ":salt::",
+        "ENCRYPTION_KEY": ARNS["langfuse"] + ":encryptionKey::",
+        "NEXTAUTH_SECRET": ARNS["langfuse"] + ":nextauthSecret::",
+        "CLICKHOUSE_PASSWORD": ARNS["clickhouse"] + ":password::",
+        "REDIS_AUTH": ARNS["redis"] + ":authToken::",
+        "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": ARNS["langfuse-keys/platform"] + ":publicKey::",
+        "LANGFUSE_INIT_PROJECT_SECRET_KEY": ARNS["langfuse-keys/platform"] + ":secretKey::",
+        "LANGFUSE_INIT_USER_PASSWORD": ARNS["langfuse"] + ":adminPassword::",
+    }
+    assert worker_secrets == {k: v for k, v in web_secrets.items() if not k.startswith(("NEXTAUTH", "LANGFUSE_INIT"))}
+    assert web["healthCheck"]["command"][:2] == ["CMD", "node"] and "/api/public/health" in web["healthCheck"]["command"][3]
+    assert worker["healthCheck"]["command"][:2] == ["CMD", "node"] and "/api/health" in worker["healthCheck"]["command"][3]
+    assert web["stopTimeout"] == worker["stopTimeout"] == 120
+    assert web["portMappings"][0]["containerPort"] == 3000 and worker["portMappings"][0]["containerPort"] == 3030
+
+
+@pytest.mark.parametrize("image, disabled", [
+    ("clickhouse/clickhouse-server:25.12", True), ("clickhouse/clickhouse-server:26.5.1", True),
+    ("clickhouse/clickhouse-server:26.6", False), ("clickhouse/clickhouse-server:26.8", False),
+])
+def test_lazy_materialization_follows_the_clickhouse_version(image, disabled):
+    settings = make_settings(clickhouse={"image": image})
+    environment = langfuse_web(settings, ENDPOINTS).environment
+    assert ("CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION" in environment) is disabled
+
+
+def test_no_secret_material_in_any_plain_environment():
+    for specs in workload_specs(SETTINGS, PROXY, ENDPOINTS).values():
+        for spec in specs:
+            for name, value in spec.environment.items():
+                assert not any(word in name for word in ("PASSWORD", "SECRET_KEY", "MASTER_KEY", "SALT", "AUTH_TOKEN")), name
+                assert "sk-" not in value.replace("sk-lf-", "") or name == "LITELLM_PROXY_CONFIG", name
+
+
+def test_db_init_runs_with_the_master_user_and_app_passwords_by_reference():
+    spec = database_init(ENDPOINTS)
+    assert spec.one_off and spec.entrypoint[:2] == ("sh", "-c")
+    assert spec.environment["PGHOST"] == "db.example.internal" and spec.environment["PGSSLMODE"] == "require"
+    assert spec.secrets == {
+        "PGPASSWORD": SecretRef("postgres", "password"),
+        "LITELLM_DB_PASSWORD": SecretRef("litellm", "databasePassword"),
+        "LANGFUSE_DB_PASSWORD": SecretRef("langfuse", "databasePassword"),
+    }
+
+
+def test_clickhouse_and_redis_specs():
+    ch = clickhouse(SETTINGS)
+    assert ch.secrets == {"CLICKHOUSE_PASSWORD": SecretRef("clickhouse", "password")}
+    assert ch.environment["CLICKHOUSE_USER"] == "langfuse"
+    assert [v.container_path for v in ch.volumes] == ["/var/lib/clickhouse", "/var/log/clickhouse-server"]
+    valkey = redis(SETTINGS, memory=512)
+    assert "--maxmemory-policy noeviction" in valkey.entrypoint[2] and "$REDIS_AUTH" in valkey.entrypoint[2]
+    assert "--maxmemory 384mb" in valkey.entrypoint[2]
+
+
+def test_every_ecs_spec_has_a_fargate_size_and_renders():
+    for spec in ecs_specs(SETTINGS, PROXY, ENDPOINTS).values():
+        cpu, memory = task_size(spec)
+        assert int(cpu) > 0 and int(memory) > 0
+        definition = render(spec)
+        assert definition["logConfiguration"]["options"]["awslogs-group"] == f"/llm-gateway-stg/{spec.name}"
+        assert not [e for e in definition["environment"] if e["name"] in {s["name"] for s in definition["secrets"]}]
+
+
+def test_spec_without_size_cannot_run_on_fargate():
+    with pytest.raises(ValueError, match="clickhouse has no CPU/memory size"):
+        task_size(clickhouse(SETTINGS))
+
+
+@pytest.mark.parametrize("stack, ceiling", [("prod", 450), ("stg", 120)])
+def test_shipped_stacks_fixed_cost_stays_under_budget(stack, ceiling):
+    settings = settings_from_stack_file(ROOT, stack)
+    assert sum(line.monthly for line in fixed_monthly_cost(settings)) <= ceiling
+
+
+@pytest.mark.parametrize("stack", ["prod", "stg"])
+def test_readme_lists_the_current_cost_table(stack):
+    assert cost_table(settings_from_stack_file(ROOT, stack)) in (ROOT / "README.md").read_text()
