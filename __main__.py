@@ -14,6 +14,7 @@ from components.images import pinned_images
 from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
 from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
+from components.litellm_team import LiteLLMTeam, LiteLLMTeamArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
@@ -31,6 +32,7 @@ from config.services import (
     clickhouse_host_specs,
     ecs_specs,
     gateway_host_specs,
+    project_init_name,
     workload_secret_names,
 )
 from config.stack_config import read_settings
@@ -123,11 +125,15 @@ if ecs_mode:
         database_host=database.address, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=storage.bucket_name, langfuse_public_url=load_balancer.langfuse_url,
-        job_trigger=pulumi.Output.concat(
-            database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
-            secrets.versions[secret_refs.LANGFUSE],
-        ),
+        job_triggers={
+            "db-init": pulumi.Output.concat(
+                database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
+                secrets.versions[secret_refs.LANGFUSE],
+            ),
+            **{project_init_name(settings.team(name)): pair.version for name, pair in team_keys.items()},
+        },
     ))
+    litellm_ready = [platform.litellm]
     pulumi.export("clusterName", platform.cluster_name)
     if clickhouse:
         pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
@@ -155,7 +161,20 @@ else:
             (load_balancer.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
         ],
     ))
+    litellm_ready = [host, *load_balancer.listeners]
     pulumi.export("hostInstanceId", host.instance_id)
+
+# --- Teams as code: each team exists in LiteLLM with exactly its name as team_id ---------------
+for team in settings.teams:
+    LiteLLMTeam(
+        f"litellm-team-{team.name}",
+        LiteLLMTeamArgs(
+            proxy_url=load_balancer.litellm_url, master_key=secrets.litellm_master_key, team_id=team.name,
+            models=team.models, max_budget=team.max_budget, budget_duration=team.budget_duration,
+            rpm_limit=team.rpm_limit, tpm_limit=team.tpm_limit,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=litellm_ready),
+    )
 
 # --- Outputs: endpoints and ARNs only, never a secret value ------------------------------------
 pulumi.export("environment", settings.environment)

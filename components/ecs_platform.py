@@ -31,7 +31,8 @@ from config.services import (
 )
 from config.settings import Settings
 
-# Jobs first, then services in dependency order (spec.depends_on names resolve through this order).
+# Jobs first, then services in dependency order (spec.depends_on names resolve through this order);
+# each team's Langfuse project run goes between Langfuse web and LiteLLM.
 ECS_ORDER = ("db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm")
 # On ECS, "ClickHouse is healthy" is the clickhouse-ready job; Redis is ElastiCache, ready once created.
 DEPENDENCY_STANDS_IN = {"clickhouse": "clickhouse-ready", "redis": None}
@@ -39,6 +40,7 @@ SECURITY_GROUP_OF = {
     "db-init": "db-init", "litellm-migrator": "litellm", "clickhouse-ready": "langfuse-worker",
     "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
 }
+PROJECT_INIT_SECURITY_GROUP = "langfuse-worker"  # reaches Postgres, Redis and ClickHouse, takes no traffic
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class EcsPlatformArgs:
     clickhouse_ip: pulumi.Input[str] | None  # the stack's ClickHouse host; None: external ClickHouse
     bucket: pulumi.Input[str]
     langfuse_public_url: pulumi.Input[str]
-    job_trigger: pulumi.Input[str]  # changes when what db-init applies changes (secret versions)
+    # Job name -> what re-runs it besides its task definition (e.g. the secret versions it applies).
+    job_triggers: Mapping[str, pulumi.Input[str]]
 
 
 class EcsPlatform(GatewayComponent):
@@ -120,7 +123,9 @@ class EcsPlatform(GatewayComponent):
             )], indent=1))
 
         ran: dict[str, pulumi.Resource] = {}
-        for spec_name in (n for n in ECS_ORDER if n in shapes):
+        projects = [n for n in shapes if n not in ECS_ORDER]
+        order = [*ECS_ORDER[:-1], *projects, ECS_ORDER[-1]]
+        for spec_name in (n for n in order if n in shapes):
             spec = shapes[spec_name]
             identity = identities[workloads[spec_name]]
             depends_on = [ran[d] for d in _dependencies(spec) if d in ran]
@@ -129,22 +134,25 @@ class EcsPlatform(GatewayComponent):
             common = dict(
                 family=f"{prefix}-{spec_name}", spec=spec, container_definitions=definitions(spec_name),
                 execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
-                subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[SECURITY_GROUP_OF[spec_name]],
+                subnet_ids=args.subnet_ids,
+                security_group_id=args.security_group_ids[SECURITY_GROUP_OF.get(spec_name, PROJECT_INIT_SECURITY_GROUP)],
             )
             if spec.one_off:
                 job = EcsJob(f"{name}-{spec_name}", EcsJobArgs(
                     **common, region=settings.region, cluster_arn=self.cluster.arn,
-                    trigger=args.job_trigger if spec_name == "db-init" else "",
+                    trigger=args.job_triggers.get(spec_name, ""),
                 ), opts=self.child(depends_on=depends_on))
                 ran[spec_name] = job.run
             else:
-                ran[spec_name] = EcsService(f"{name}-{spec_name}", EcsServiceArgs(
+                ran[spec_name] = service = EcsService(f"{name}-{spec_name}", EcsServiceArgs(
                     **common, cluster_arn=self.cluster.arn, cluster_name=self.cluster.name,
                     **self._scaling(spec_name, settings),
                     target_group_arn=args.target_groups.get(spec_name),
                     registry_arn=langfuse_registry.arn if spec_name == "langfuse-web" else None,
                 ), opts=self.child(depends_on=depends_on))
 
+                if spec_name == "litellm":
+                    self.litellm = service
         self.cluster_name = self.cluster.name
         self.register_outputs({"clusterName": self.cluster_name})
 

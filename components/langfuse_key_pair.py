@@ -47,6 +47,7 @@ class LangfuseKeyPair(GatewayComponent):
             protect=args.protect,
         )
         self.arn = self.secret.arn
+        self.version = self.secret.version_id
         self.public_key = public_key
         self.secret_key = secret_key
         self.register_outputs({"arn": self.arn})

@@ -32,7 +32,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-DEFAULT_RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0)
+# On a first deploy the proxy comes up after its database, migrations and Langfuse (a fresh host
+# boots for minutes): transient failures are retried for about a quarter of an hour.
+DEFAULT_RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0) + (30.0,) * 28
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
 # A load balancer answers these while the proxy behind it (re)starts.
 TRANSIENT_STATUSES = frozenset({502, 503, 504})

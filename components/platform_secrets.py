@@ -44,8 +44,12 @@ class PlatformSecrets(GatewayComponent):
         langfuse_db_password = self._alphanumeric("langfuse-db-password", 32)
         self.arns: dict[str, pulumi.Output[str]] = {}
         self.versions: dict[str, pulumi.Output[str]] = {}
+        # The deploy itself uses the master key: LiteLLM teams are managed through the admin API.
+        self.litellm_master_key = pulumi.Output.secret(
+            pulumi.Output.concat("sk-", self._random_bytes("litellm-master-key", 24).hex)
+        )
         self._store(secret_refs.LITELLM, "LiteLLM proxy: master key, salt key, database", {
-            "masterKey": pulumi.Output.concat("sk-", self._random_bytes("litellm-master-key", 24).hex),
+            "masterKey": self.litellm_master_key,
             "saltKey": pulumi.Output.concat("sk-", self._random_bytes("litellm-salt-key", 32).hex),
             "databasePassword": litellm_db_password,
             "databaseUrl": self._database_url("litellm", litellm_db_password),

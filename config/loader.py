@@ -42,7 +42,7 @@ REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 DOMAIN = r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 HOSTED_ZONE_ID = r"^[A-Z0-9]{1,32}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|mo)$"
+BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
 HTTPS_URL = r"^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"
@@ -312,6 +312,7 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
 TOP_LEVEL_KEYS = (
     "compute", "environment", "domain", "hostedZoneId", "allowedCidrs", "allowInsecureHttp",
     "protect", "logRetentionDays", "models", "teams", "existingLangfuseKeys", "clickhouseExternalPassword",
+    "langfuseOrganizationKeys",
     *GROUP_SPECS,
 )
 
@@ -450,19 +451,35 @@ def _attach_existing_keys(teams: tuple[Team, ...], raw: Any, is_secret: bool,
             problems.add(f"{path}.{name}", "is not a team with langfuseKeys: existing")
     pairs = {}
     for name in sorted(wanted):
-        entry = raw.get(name)
-        if not isinstance(entry, dict) or set(entry) != {"publicKey", "secretKey"}:
-            problems.add(f"{path}.{name}", "must hold publicKey and secretKey (team has langfuseKeys: existing)")
-            continue
-        # Values are secrets: report what is wrong, never the value.
-        for key, prefix in (("publicKey", "pk-lf-"), ("secretKey", "sk-lf-")):
-            if not isinstance(entry[key], str) or not entry[key].startswith(prefix):
-                problems.add(f"{path}.{name}.{key}", f"must start with {prefix}")
-        pairs[name] = LangfuseKeyPair(SecretText(str(entry["publicKey"])), SecretText(str(entry["secretKey"])))
+        pair = _key_pair(raw.get(name), f"{path}.{name}", problems)
+        if pair:
+            pairs[name] = pair
     return tuple(
         replace(team, existing_keys=pairs[team.name]) if team.name in pairs else team
         for team in teams
     )
+
+
+def _key_pair(entry: Any, path: str, problems: _Problems) -> LangfuseKeyPair | None:
+    """A Langfuse key pair from secret config; problems name the key, never the value."""
+    if not isinstance(entry, dict) or set(entry) != {"publicKey", "secretKey"}:
+        problems.add(path, "must hold publicKey and secretKey")
+        return None
+    valid = True
+    for key, prefix in (("publicKey", "pk-lf-"), ("secretKey", "sk-lf-")):
+        if not isinstance(entry[key], str) or not entry[key].startswith(prefix):
+            problems.add(f"{path}.{key}", f"must start with {prefix}")
+            valid = False
+    return LangfuseKeyPair(SecretText(entry["publicKey"]), SecretText(entry["secretKey"])) if valid else None
+
+
+def _organization_keys(raw: Any, is_secret: bool, problems: _Problems) -> LangfuseKeyPair | None:
+    if raw is None:
+        return None
+    if not is_secret:
+        problems.add("langfuseOrganizationKeys", "must be set with `pulumi config set --secret --path ...`, never in plain text")
+        return None
+    return _key_pair(raw, "langfuseOrganizationKeys", problems)
 
 
 def _external_clickhouse_password(clickhouse: dict | None, compute: str | None, password: Any,
@@ -547,6 +564,10 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         f"{prefix}clickhouseExternalPassword" in secret_keys, problems,
     )
 
+    organization_keys = _organization_keys(
+        raw.get("langfuseOrganizationKeys"), f"{prefix}langfuseOrganizationKeys" in secret_keys, problems,
+    )
+
     if problems.items:
         raise SettingsError(problems.items)
     return Settings(
@@ -562,6 +583,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         clickhouse=ClickhouseSettings(**_snake(groups["clickhouse"]), external_password=external_password),
         redis=RedisSettings(**_snake(groups["redis"])),
         host=HostSettings(**_snake(groups["host"])),
+        langfuse_organization_keys=organization_keys,
         project=project,
     )
 

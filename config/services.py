@@ -10,7 +10,7 @@ values (database host, Redis endpoint, bucket, URLs) arrive as plain strings in 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -20,7 +20,7 @@ from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
-from config.settings import Settings
+from config.settings import Settings, Team
 
 LANGFUSE_WEB_PORT = 3000
 LANGFUSE_WORKER_PORT = 3030
@@ -156,8 +156,11 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
         secrets=dict(proxy.env.secrets),
         health_check=HealthCheck(_python_http_probe(LITELLM_PORT, "/health/liveliness"), start_period=90),
         http_health_path="/health/readiness",
-        # Langfuse first, so not even the first call goes untraced.
-        depends_on={"db-init": "completed", "litellm-migrator": "completed", "langfuse-web": "healthy"},
+        # Langfuse and every team's project first, so not even the first call goes untraced.
+        depends_on={
+            "db-init": "completed", "litellm-migrator": "completed", "langfuse-web": "healthy",
+            **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
+        },
     )
 
 
@@ -290,6 +293,102 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     )
 
 
+def provisions_projects(settings: Settings) -> bool:
+    """Open-source Langfuse makes projects only from LANGFUSE_INIT_*: one run per team. With an
+    organization key (enterprise) the deploy manages projects through the public API instead."""
+    return settings.langfuse_organization_keys is None
+
+
+def project_init_name(team: Team) -> str:
+    return f"langfuse-project-{team.name}"
+
+
+# Waits until the one-off Langfuse has run its init, then proves the team's keys authenticate
+# for exactly the team's project (GET /api/public/projects answers with the key's own project).
+PROJECT_CHECK = f"""\
+const http = require('http');
+const env = process.env;
+const deadline = Date.now() + 600000;
+const auth = 'Basic ' + Buffer.from(env.LANGFUSE_INIT_PROJECT_PUBLIC_KEY + ':' + env.LANGFUSE_INIT_PROJECT_SECRET_KEY).toString('base64');
+const get = (path, headers, done) => http.get({{host: '127.0.0.1', port: env.PORT || {LANGFUSE_WEB_PORT}, path, headers}}, r => {{
+  let body = ''; r.on('data', d => body += d); r.on('end', () => done(r.statusCode, body));
+}}).on('error', () => done(0, ''));
+const fail = message => {{ console.error('llm-gateway: project ' + env.LANGFUSE_INIT_PROJECT_ID + ': ' + message); process.exit(1); }};
+const verify = () => get('/api/public/projects', {{authorization: auth}}, (status, body) => {{
+  if (status !== 200) return fail('the team key pair does not authenticate (HTTP ' + status + ')');
+  const ids = (JSON.parse(body).data || []).map(p => p.id);
+  if (!ids.includes(env.LANGFUSE_INIT_PROJECT_ID)) return fail('the team key pair belongs to ' + ids.join(', '));
+  console.log('llm-gateway: project ' + env.LANGFUSE_INIT_PROJECT_ID + ' ready, keys verified');
+  process.exit(0);
+}});
+const waitHealthy = () => get('/api/public/health', {{}}, status => {{
+  if (status === 200) return verify();
+  if (Date.now() > deadline) return fail('Langfuse did not become healthy');
+  setTimeout(waitHealthy, 3000);
+}});
+waitHealthy();
+"""
+
+# Start the image's own server (its init upserts the org, the project and the key pair), run
+# the check, stop the server, and exit with the check's verdict.
+PROJECT_INIT = """\
+./web/entrypoint.sh node ./web/server.js &
+server=$!
+status=0
+node -e "$LLM_GATEWAY_PROJECT_CHECK" || status=$?
+kill -TERM "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+exit "$status"
+"""
+
+
+def langfuse_project_init(settings: Settings, endpoints: Endpoints, team: Team) -> ServiceSpec:
+    """One team's Langfuse project and key pair, created by a one-off run of the web image."""
+    web = langfuse_web(settings, endpoints)
+    environment = {k: v for k, v in web.environment.items() if not k.startswith("LANGFUSE_INIT_USER_")}
+    secrets = {k: v for k, v in web.secrets.items() if not k.startswith("LANGFUSE_INIT_")}
+    return replace(
+        web,
+        name=project_init_name(team),
+        port=None,
+        entrypoint=("sh", "-c", PROJECT_INIT),
+        command=None,
+        environment={
+            **environment,
+            "LANGFUSE_INIT_PROJECT_ID": team.name,
+            "LANGFUSE_INIT_PROJECT_NAME": team.name,
+            # The web service owns the schemas: this run only upserts its project.
+            "LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED": "true",
+            "LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED": "true",
+            "LLM_GATEWAY_PROJECT_CHECK": PROJECT_CHECK,
+        },
+        secrets={
+            **secrets,
+            "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(secret_refs.team_keys(team.name), "publicKey"),
+            "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(secret_refs.team_keys(team.name), "secretKey"),
+        },
+        health_check=None,
+        http_health_path=None,
+        stop_timeout=30,
+        depends_on={"langfuse-web": "healthy"},
+        one_off=True,
+    )
+
+
+def project_inits(settings: Settings, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
+    """One init per team, one after another: each run is a full Langfuse start on the same database."""
+    if not provisions_projects(settings):
+        return ()
+    specs, previous = [], None
+    for team in settings.teams:
+        spec = langfuse_project_init(settings, endpoints, team)
+        if previous:
+            spec = replace(spec, depends_on={**spec.depends_on, previous: "completed"})
+        specs.append(spec)
+        previous = spec.name
+    return tuple(specs)
+
+
 def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     langfuse = settings.langfuse
     return ServiceSpec(
@@ -402,6 +501,7 @@ def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints)
         "litellm": (litellm(settings, proxy, endpoints), litellm_migrator(settings)),
         "langfuse": (
             langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints), clickhouse_ready(settings, endpoints),
+            *project_inits(settings, endpoints),
         ),
         "db-init": (database_init(endpoints),),
         "clickhouse": (clickhouse(settings),),

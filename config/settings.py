@@ -166,6 +166,9 @@ class Settings:
     clickhouse: ClickhouseSettings
     redis: RedisSettings
     host: HostSettings
+    # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
+    # public API; without one, each team's project is provisioned by a one-off Langfuse run.
+    langfuse_organization_keys: LangfuseKeyPair | None = None
     project: str = field(default="llm-gateway")
 
     @property

@@ -25,6 +25,9 @@ import pytest
 from config.compose import HostPaths
 from config.user_data import DATA_VOLUME, FETCH_SECRETS, render_secrets_plan, render_user_data
 from tests.support.hosts import PLANS, staging_plan
+from tests.support.program import run_shipped
+from tests.support.pulumi_mocks import unwrap
+from tests.support.stacks import SHIPPED_STACKS
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +44,28 @@ def require_tool(name: str) -> str:
 
 # --- cloud-init ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("plan_name", sorted(PLANS))
-def test_user_data_is_valid_cloud_config(plan_name, tmp_path):
+def assert_valid_cloud_config(user_data: str, tmp_path: Path, label: str) -> None:
     cloud_init = require_tool("cloud-init")
     path = tmp_path / "user-data.yaml"
-    path.write_text(render_user_data(PLANS[plan_name]()))
+    path.write_text(user_data)
     result = subprocess.run([cloud_init, "schema", "--config-file", str(path)], capture_output=True, text=True)
     if result.returncode != 0:
         annotated = subprocess.run(
             [cloud_init, "schema", "--config-file", str(path), "--annotate"], capture_output=True, text=True,
         )
-        pytest.fail(f"cloud-init schema rejected the {plan_name} user data:\n{annotated.stdout}{annotated.stderr}")
+        pytest.fail(f"cloud-init schema rejected the {label} user data:\n{annotated.stdout}{annotated.stderr}")
+
+
+@pytest.mark.parametrize("plan_name", sorted(PLANS))
+def test_user_data_is_valid_cloud_config(plan_name, tmp_path):
+    assert_valid_cloud_config(render_user_data(PLANS[plan_name]()), tmp_path, plan_name)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_programs_user_data_is_valid_cloud_config(stack, tmp_path):
+    """What the program hands EC2 under mocks: the staging host (stg), the ClickHouse host (prod)."""
+    (instance,) = run_shipped(stack).of_type("aws:ec2/instance:Instance")
+    assert_valid_cloud_config(unwrap(instance.inputs["userData"]), tmp_path, f"{stack} host")
 
 
 # --- the secrets fetcher ------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+
+import yaml
 
 from config.litellm_config import render_proxy_config
 from config.services import (
@@ -72,3 +76,16 @@ def clickhouse_plan() -> ComposeHostPlan:
 
 
 PLANS = {"staging": staging_plan, "clickhouse": clickhouse_plan}
+
+
+def written_files(user_data: str) -> dict[str, dict]:
+    """path -> {"content": decoded text, "permissions", "owner"} as cloud-init writes them."""
+    files = {}
+    for entry in yaml.safe_load(user_data)["write_files"]:
+        content = entry["content"]
+        if entry.get("encoding") == "gz+b64":
+            content = gzip.decompress(base64.b64decode(content)).decode()
+        else:
+            assert "encoding" not in entry
+        files[entry["path"]] = {"content": content, "permissions": entry["permissions"], "owner": entry["owner"]}
+    return files

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.support.pulumi_mocks import ProgramRun, run_program
-from tests.support.settings import settings_config
-from tests.support.stacks import runtime_config, to_runtime
+from tests.support.settings import runtime_with_secrets, settings_config
+from tests.support.stacks import runtime_config
 
 
-def run_config(stack: str = "stg", existing_keys: dict | None = None, **overrides: Any) -> ProgramRun:
-    """The program for a valid config with `overrides` (see tests.support.settings.settings_config)."""
-    config, secret_keys = to_runtime(settings_config(stack=stack, existing_keys=existing_keys, **overrides))
-    if existing_keys:
-        config["llm-gateway:existingLangfuseKeys"] = json.dumps(existing_keys)
+def run_config(stack: str = "stg", secrets: dict | None = None, **overrides: Any) -> ProgramRun:
+    """The program for a valid config with `overrides` (see tests.support.settings.settings_config)
+    and secret config values `secrets`."""
+    config, secret_keys = runtime_with_secrets(settings_config(stack=stack, **overrides), secrets)
     return run_program(stack, config, secret_keys)
 
 

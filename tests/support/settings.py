@@ -17,8 +17,7 @@ DEFAULT_MODELS = [
 
 def settings_config(
     *, stack: str = "stg", compute: str = "ecs", models: list | None = None,
-    teams: list | None = None, existing_keys: dict | None = None, region: str = "us-east-1",
-    **extra: Any,
+    teams: list | None = None, region: str = "us-east-1", **extra: Any,
 ) -> dict[str, Any]:
     """A valid stack-file config with the given overrides (camelCase keys in `extra`)."""
     config: dict[str, Any] = {
@@ -29,17 +28,19 @@ def settings_config(
         "models": DEFAULT_MODELS if models is None else models,
         "teams": [] if teams is None else teams,
     }
-    if existing_keys is not None:
-        config["existingLangfuseKeys"] = {
-            team: {key: {"secure": "x"} for key in pair} for team, pair in existing_keys.items()
-        }
     config.update(extra)
     return {key: value for key, value in config.items() if value is not None}  # None: leave the key out
 
 
-def make_settings(*, stack: str = "stg", existing_keys: dict | None = None, **kwargs: Any) -> Settings:
-    config = settings_config(stack=stack, existing_keys=existing_keys, **kwargs)
+def runtime_with_secrets(config: dict[str, Any], secrets: dict[str, Any] | None) -> tuple[dict[str, str], set[str]]:
+    """The runtime config map plus `secrets` (key -> value) set as `pulumi config set --secret` would."""
     raw, secret_keys = to_runtime(config)
-    if existing_keys:  # the stubbed secure values stand in for these real test values
-        raw["llm-gateway:existingLangfuseKeys"] = json.dumps(existing_keys)
+    for key, value in (secrets or {}).items():
+        raw[f"llm-gateway:{key}"] = value if isinstance(value, str) else json.dumps(value)
+        secret_keys.add(f"llm-gateway:{key}")
+    return raw, secret_keys
+
+
+def make_settings(*, stack: str = "stg", secrets: dict[str, Any] | None = None, **kwargs: Any) -> Settings:
+    raw, secret_keys = runtime_with_secrets(settings_config(stack=stack, **kwargs), secrets)
     return load_settings(raw, secret_keys, stack=stack)

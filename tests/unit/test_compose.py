@@ -108,7 +108,11 @@ def test_dependencies_with_conditions_on_the_staging_host():
     depends_on = {name: service.get("depends_on", {}) for name, service in services.items()}
     completed, healthy = {"condition": "service_completed_successfully"}, {"condition": "service_healthy"}
     assert depends_on == {
-        "litellm": {"db-init": completed, "litellm-migrator": completed, "langfuse-web": healthy},
+        "litellm": {"db-init": completed, "litellm-migrator": completed, "langfuse-web": healthy,
+                    "langfuse-project-team-0": completed, "langfuse-project-team-1": completed},
+        # Each team's project run waits for Langfuse web, and for the previous team's run.
+        "langfuse-project-team-0": {"langfuse-web": healthy},
+        "langfuse-project-team-1": {"langfuse-web": healthy, "langfuse-project-team-0": completed},
         "litellm-migrator": {"db-init": completed},
         "db-init": {},
         "langfuse-web": {"db-init": completed, "clickhouse": healthy, "redis": healthy},
@@ -129,6 +133,7 @@ def test_restart_policy_one_off_runs_once():
     assert {name: service["restart"] for name, service in services.items()} == {
         "litellm": "unless-stopped", "litellm-migrator": "no", "db-init": "no", "langfuse-web": "unless-stopped",
         "langfuse-worker": "unless-stopped", "clickhouse": "unless-stopped", "redis": "unless-stopped",
+        "langfuse-project-team-0": "no", "langfuse-project-team-1": "no",
     }
 
 

@@ -11,9 +11,8 @@ import yaml
 from config.litellm_config import render_proxy_config
 from config.stack_file import settings_from_stack_file
 from tests.support.program import run_config, run_shipped
-from tests.support.pulumi_mocks import is_secret, plain_strings, run_program, unwrap
-from tests.support.settings import settings_config
-from tests.support.stacks import ROOT, to_runtime
+from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap
+from tests.support.stacks import ROOT
 from tests.support.documents import strings_in
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -36,7 +35,10 @@ def containers(run) -> dict[str, dict]:
 
 
 def test_every_container_of_the_platform_is_a_fargate_arm64_task(prod):
-    assert set(containers(prod)) == {"db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm"}
+    assert set(containers(prod)) == {
+        "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm",
+        "langfuse-project-mle", "langfuse-project-home-rentals",
+    }
     for task in prod.of_type(TASK_DEFINITION):
         assert task.input("requiresCompatibilities") == ["FARGATE"] and task.input("networkMode") == "awsvpc"
         assert task.input("runtimePlatform") == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
@@ -265,11 +267,10 @@ def test_shipped_prod_config_renders_a_proxy_config_the_task_carries(prod):
 
 
 def test_external_clickhouse_replaces_the_host():
-    config, secret_keys = to_runtime(settings_config(
+    run = run_config(
         compute="ecs", clickhouse={"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"},
-        clickhouseExternalPassword="external-clickhouse-password",
-    ))
-    run = run_program("stg", config, secret_keys | {"llm-gateway:clickhouseExternalPassword"})
+        secrets={"clickhouseExternalPassword": "external-clickhouse-password"},
+    )
     assert not run.of_type("aws:ec2/instance:Instance") and not run.of_type("aws:ebs/volume:Volume")
     assert "clickhouse-ready" not in containers(run)
     environment = {e["name"]: e["value"] for e in containers(run)["langfuse-web"]["environment"]}

@@ -130,7 +130,7 @@ def test_rendered_file_holds_no_secret_value():
     settings = make_settings(
         models=MODELS,
         teams=[{"name": "mle", "langfuseKeys": "existing"}],
-        existing_keys={"mle": {"publicKey": "pk-lf-existing-public", "secretKey": "sk-lf-existing-secret"}},
+        secrets={"existingLangfuseKeys": {"mle": {"publicKey": "pk-lf-existing-public", "secretKey": "sk-lf-existing-secret"}}},
     )
     text = render_proxy_config(settings).text
     assert "pk-lf-existing-public" not in text and "sk-lf-existing-secret" not in text

@@ -185,3 +185,28 @@ def test_shipped_stacks_fixed_cost_stays_under_budget(stack, ceiling):
 @pytest.mark.parametrize("stack", ["prod", "stg"])
 def test_readme_lists_the_current_cost_table(stack):
     assert cost_table(settings_from_stack_file(ROOT, stack)) in (ROOT / "README.md").read_text()
+
+
+def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_keys():
+    specs = {spec.name: spec for spec in workload_specs(SETTINGS, PROXY, ENDPOINTS)["langfuse"]}
+    web, init = specs["langfuse-web"], specs["langfuse-project-home-rentals"]
+    assert init.one_off and init.image == web.image and init.entrypoint[:2] == ("sh", "-c")
+    assert init.environment["LANGFUSE_INIT_ORG_ID"] == web.environment["LANGFUSE_INIT_ORG_ID"]
+    assert (init.environment["LANGFUSE_INIT_PROJECT_ID"], init.environment["LANGFUSE_INIT_PROJECT_NAME"]) == ("home-rentals",) * 2
+    assert init.environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "true"
+    assert not [k for k in init.environment if k.startswith("LANGFUSE_INIT_USER_")]
+    assert init.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
+    assert init.secrets["LANGFUSE_INIT_PROJECT_SECRET_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "secretKey")
+    assert "LANGFUSE_INIT_USER_PASSWORD" not in init.secrets
+    # one run after another (each is a full Langfuse start), all before LiteLLM serves
+    assert dict(init.depends_on) == {"langfuse-web": "healthy", "langfuse-project-mle": "completed"}
+    assert {"langfuse-project-mle", "langfuse-project-home-rentals"} <= set(litellm(SETTINGS, PROXY, ENDPOINTS).depends_on)
+
+
+def test_an_organization_key_replaces_the_one_off_project_runs():
+    settings = make_settings(
+        teams=[{"name": "mle"}], secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"}},
+    )
+    assert settings.langfuse_organization_keys is not None
+    names = {spec.name for spec in workload_specs(settings, render_proxy_config(settings), ENDPOINTS)["langfuse"]}
+    assert not [n for n in names if n.startswith("langfuse-project-")]

@@ -243,7 +243,7 @@ def test_existing_langfuse_keys_come_from_secret_config():
     "teams, keys, secret, expected",
     [
         ([{"name": "mle", "langfuseKeys": "existing"}], {}, True,
-         "existingLangfuseKeys.mle must hold publicKey and secretKey (team has langfuseKeys: existing)"),
+         "existingLangfuseKeys.mle must hold publicKey and secretKey"),
         ([{"name": "mle", "langfuseKeys": "existing"}],
          {"mle": {"publicKey": "pk-lf-a", "secretKey": "sk-lf-b"}}, False,
          "existingLangfuseKeys must be set with `pulumi config set --secret --path ...`, never in plain text"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 from dataclasses import replace
 
@@ -26,25 +24,13 @@ from config.user_data import (
 )
 from tests.support.hosts import (
     PLANS,
+    written_files,
     STAGING_PORTS,
     clickhouse_plan,
     staging_plan,
     staging_settings,
 )
 from tests.support.settings import make_settings
-
-
-def written_files(user_data: str) -> dict[str, dict]:
-    """path -> {"content": decoded text, "permissions", "owner"} as cloud-init writes them."""
-    files = {}
-    for entry in yaml.safe_load(user_data)["write_files"]:
-        content = entry["content"]
-        if entry.get("encoding") == "gz+b64":
-            content = gzip.decompress(base64.b64decode(content)).decode()
-        else:
-            assert "encoding" not in entry
-        files[entry["path"]] = {"content": content, "permissions": entry["permissions"], "owner": entry["owner"]}
-    return files
 
 
 @pytest.fixture(params=sorted(PLANS))
@@ -213,7 +199,7 @@ EXISTING_KEYS = {"team-0": {"publicKey": "pk-lf-FAKE-EXISTING-PUBLIC-0012", "sec
 def test_no_secret_value_anywhere_in_the_user_data():
     """End to end: secrets from stack config (existing team keys) and from Secrets Manager never get in."""
     teams = [{"name": "team-0", "langfuseKeys": "existing"}, *({"name": f"team-{i}"} for i in range(1, 10))]
-    plan = staging_plan(make_settings(compute="ec2", teams=teams, existing_keys=EXISTING_KEYS))
+    plan = staging_plan(make_settings(compute="ec2", teams=teams, secrets={"existingLangfuseKeys": EXISTING_KEYS}))
     referenced = {ref.key for spec in plan.specs for ref in spec.secrets.values()}
     assert referenced <= {*FAKE_SECRET_VALUES, "publicKey", "secretKey"}  # a fake for every kind of value
     user_data = render_user_data(plan)

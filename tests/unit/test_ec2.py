@@ -1,0 +1,123 @@
+"""EC2 mode (the staging host) under recording mocks: the host, its user data, its data volume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from config.litellm_config import render_proxy_config
+from config.services import Endpoints, gateway_host_specs
+from config.stack_file import settings_from_stack_file
+from config.user_data import COMPOSE_FILE, SECRETS_PLAN
+from tests.support.hosts import written_files
+from tests.support.program import run_config, run_shipped
+from tests.support.pulumi_mocks import AMI_ID, unwrap
+from tests.support.stacks import ROOT
+
+
+@pytest.fixture(scope="module")
+def stg():
+    return run_shipped("stg")
+
+
+def user_data_files(run) -> dict[str, dict]:
+    (instance,) = run.of_type("aws:ec2/instance:Instance")
+    return written_files(unwrap(instance.inputs["userData"]))
+
+
+def test_one_graviton_host_in_a_private_subnet_reached_only_through_session_manager(stg):
+    (instance,) = stg.of_type("aws:ec2/instance:Instance")
+    assert instance.input("instanceType") == "t4g.medium" and instance.input("ami") == AMI_ID
+    assert instance.input("subnetId") == "subnet-network-private-0" and instance.input("associatePublicIpAddress") is False
+    assert not instance.input("keyName")
+    assert instance.input("metadataOptions") == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2}
+    assert instance.input("rootBlockDevice")["encrypted"] is True
+    assert instance.input("vpcSecurityGroupIds") == ["sg-security-groups-gateway-host"]
+    assert instance.input("userDataReplaceOnChange") is True
+    ssm = [c for c in stg.mocks.calls if c.token == "aws:ssm/getParameter:getParameter"]
+    assert ssm[0].args["name"] == "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
+
+
+def test_host_role_has_the_foundations_permissions(stg):
+    policies = {p.outputs["arn"]: p.input("namePrefix") for p in stg.of_type("aws:iam/policy:Policy")}
+    attached = sorted(
+        policies.get(a.input("policyArn"), a.input("policyArn"))
+        for a in stg.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a.name.startswith("gateway-host-")
+    )
+    assert attached == [
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        "llm-gateway-stg-bedrock-invoke-",
+        "llm-gateway-stg-gateway-host-secrets-",
+        "llm-gateway-stg-langfuse-storage-",
+    ]
+
+
+def test_user_data_runs_every_service_from_the_shared_specs(stg):
+    settings = settings_from_stack_file(ROOT, "stg")
+    files = user_data_files(stg)
+    compose = yaml.safe_load(files[COMPOSE_FILE]["content"])["services"]
+    (db,) = stg.of_type("aws:rds/instance:Instance")
+    specs = {spec.name: spec for spec in gateway_host_specs(settings, render_proxy_config(settings), _endpoints(stg, db))}
+    assert set(compose) == set(specs) == {
+        "db-init", "litellm", "litellm-migrator", "langfuse-web", "langfuse-worker", "clickhouse", "redis",
+        "langfuse-project-mle", "langfuse-project-home-rentals",
+    }
+    plan = json.loads(files[SECRETS_PLAN]["content"])
+    arns = {s.input("namePrefix").split("/", 1)[1].rstrip("-"): s.outputs["arn"] for s in stg.of_type("aws:secretsmanager/secret:Secret")}
+    for name, spec in specs.items():
+        environment = {k: v.replace("$$", "$") for k, v in (compose[name].get("environment") or {}).items()}
+        assert environment == dict(spec.environment), name
+        assert "@sha256:" in compose[name]["image"]
+        fetched = {entry["env"]: (entry["secret_arn"], entry["key"]) for entry in _plan_entries(plan, name)}
+        assert fetched == {var: (arns[ref.secret], ref.key) for var, ref in spec.secrets.items()}, name
+
+
+def _plan_entries(plan, service):
+    for env_file, entries in plan["env_files"].items():
+        if env_file.endswith(f"/{service}.env"):
+            return entries
+    return []
+
+
+def _endpoints(run, db):
+    return Endpoints(
+        region="us-east-1", database_host=db.outputs["address"], redis_host="redis", redis_tls=False,
+        clickhouse_host="clickhouse", langfuse_internal_url="http://langfuse-web:3000",
+        langfuse_public_url=run.outputs["langfuseUrl"], bucket=run.outputs["langfuseBucket"],
+    )
+
+
+def test_no_secret_value_reaches_user_data_or_tags(stg):
+    (instance,) = stg.of_type("aws:ec2/instance:Instance")
+    text = json.dumps(user_data_files(stg)) + json.dumps(instance.input("tags"))
+    assert not [v for v in stg.mocks.generated_secrets if len(v) >= 8 and v in text]
+
+
+@pytest.mark.parametrize("protect", [False, True])
+def test_data_lives_on_a_separate_volume_protected_with_the_stack(protect):
+    run = run_config(compute="ec2", domain=None, allowInsecureHttp=True, protect=protect)
+    (volume,) = run.of_type("aws:ebs/volume:Volume")
+    (instance,) = run.of_type("aws:ec2/instance:Instance")
+    (attachment,) = run.of_type("aws:ec2/volumeAttachment:VolumeAttachment")
+    assert volume.protect is protect and not instance.protect
+    assert volume.input("encrypted") is True and volume.input("size") == 30
+    assert (attachment.input("volumeId"), attachment.input("instanceId")) == (volume.id, instance.id)
+    assert instance.delete_before_replace and attachment.delete_before_replace  # the volume moves to the new host
+    assert volume.id.replace("-", "") in unwrap(instance.inputs["userData"])
+
+
+def test_load_balancer_sends_traffic_to_the_host(stg):
+    groups = {g.outputs["arn"]: g for g in stg.of_type("aws:lb/targetGroup:TargetGroup")}
+    targets = {(groups[a.input("targetGroupArn")].input("healthCheck")["path"], a.input("port")) for a in stg.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")}
+    assert targets == {("/health/readiness", 4000), ("/api/public/health", 3000)}
+    assert {g.input("targetType") for g in groups.values()} == {"instance"}
+
+
+def test_status_check_alarms_recover_and_reboot_the_host(stg):
+    actions = {a.input("metricName"): a.input("alarmActions") for a in stg.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert actions == {
+        "StatusCheckFailed_System": ["arn:aws:automate:us-east-1:ec2:recover"],
+        "StatusCheckFailed_Instance": ["arn:aws:automate:us-east-1:ec2:reboot"],
+    }

@@ -1,0 +1,56 @@
+"""Teams as code in the program: each team is a LiteLLM team and a Langfuse project, wired to the
+deployed proxy and its own keys; adding one is one config entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.program import run_config
+from tests.support.pulumi_mocks import is_secret
+
+DYNAMIC = "pulumi-python:dynamic:Resource"
+TEAMS = [
+    {"name": "mle", "maxBudget": 200, "budgetDuration": "30d"},
+    {"name": "home-rentals", "models": ["titan"], "rpmLimit": 120, "tpmLimit": 50000},
+]
+
+
+def litellm_teams(run):
+    return {r.name.removeprefix("litellm-team-"): r for r in run.of_type(DYNAMIC) if r.name.startswith("litellm-team-")}
+
+
+@pytest.mark.parametrize("compute", ["ecs", "ec2"])
+def test_every_team_exists_in_litellm_with_its_name_as_id(compute):
+    run = run_config(compute=compute, teams=TEAMS)
+    teams = litellm_teams(run)
+    assert set(teams) == {"mle", "home-rentals"}
+    assert {k: teams["home-rentals"].input(k) for k in ("team_id", "models", "max_budget", "rpm_limit", "tpm_limit")} == {
+        "team_id": "home-rentals", "models": ["titan"], "max_budget": None, "rpm_limit": 120, "tpm_limit": 50000,
+    }
+    assert (teams["mle"].input("max_budget"), teams["mle"].input("budget_duration"), teams["mle"].input("models")) == (200.0, "30d", [])
+    for team in teams.values():
+        assert team.input("proxy_url") == run.outputs["litellmUrl"]
+        assert is_secret(team.inputs["master_key"])
+        assert team.input("master_key").startswith("sk-")
+
+
+def test_teams_wait_for_the_serving_proxy():
+    # A dependency on a component reaches the engine as its children: the ECS service (which
+    # waits for steady state), or the host with its load balancer registrations.
+    ecs = run_config(compute="ecs", teams=TEAMS)
+    assert ecs.named("ecs-litellm-service").urn in litellm_teams(ecs)["mle"].dependencies
+    ec2 = run_config(compute="ec2", teams=TEAMS)
+    waits_for = set(litellm_teams(ec2)["mle"].dependencies)
+    assert {ec2.named("gateway-host-instance").urn, ec2.named("gateway-host-target-0").urn} <= waits_for
+
+
+def test_each_team_project_run_reruns_when_its_keys_change():
+    run = run_config(compute="ecs", teams=TEAMS)
+    runs = {r.name: r for r in run.of_type(DYNAMIC) if r.name.startswith("ecs-langfuse-project-")}
+    assert set(runs) == {"ecs-langfuse-project-mle-run", "ecs-langfuse-project-home-rentals-run"}
+    versions = {v.name: v.outputs["versionId"] for v in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
+    assert runs["ecs-langfuse-project-mle-run"].input("trigger") == versions["langfuse-keys-team-mle-secret"]
+    # one after another: the second team's run waits for the first
+    assert runs["ecs-langfuse-project-mle-run"].urn in runs["ecs-langfuse-project-home-rentals-run"].dependencies
+    litellm = run.named("ecs-litellm-service", "aws:ecs/service:Service")
+    assert {r.urn for r in runs.values()} <= set(litellm.dependencies)
