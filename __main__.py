@@ -14,6 +14,7 @@ from components.images import pinned_images
 from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
 from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
+from components.langfuse_project import LangfuseProject, LangfuseProjectArgs
 from components.litellm_team import LiteLLMTeam, LiteLLMTeamArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
@@ -71,6 +72,12 @@ team_keys = {
     ))
     for team in settings.teams
 }
+secret_versions = {
+    **secrets.versions,
+    secret_refs.POSTGRES: database.master_secret_version,
+    secret_refs.PLATFORM_KEYS: platform_keys.version,
+    **{secret_refs.team_keys(name): pair.version for name, pair in team_keys.items()},
+}
 secret_arns = {
     **secrets.arns,
     secret_refs.POSTGRES: database.master_secret_arn,
@@ -112,6 +119,7 @@ if ecs_mode:
         root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"]],
         user_data=user_data_from_specs(
             settings.region, clickhouse_host_specs(settings), images, secret_arns, CLICKHOUSE_HOST_PUBLISHED,
+            secret_versions,
         ),
     )) if settings.clickhouse.hosted else None
     platform = EcsPlatform("ecs", EcsPlatformArgs(
@@ -125,6 +133,7 @@ if ecs_mode:
         database_host=database.address, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=storage.bucket_name, langfuse_public_url=load_balancer.langfuse_url,
+        secret_versions=secret_versions,
         job_triggers={
             "db-init": pulumi.Output.concat(
                 database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
@@ -133,7 +142,8 @@ if ecs_mode:
             **{project_init_name(settings.team(name)): pair.version for name, pair in team_keys.items()},
         },
     ))
-    litellm_ready = [platform.litellm]
+    litellm_ready = [platform.services["litellm"]]
+    langfuse_ready = [platform.services["langfuse-web"]]
     pulumi.export("clusterName", platform.cluster_name)
     if clickhouse:
         pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
@@ -153,7 +163,7 @@ else:
         policy_arns=[secret_access.policy_arns["gateway-host"], bedrock.policy_arn, storage.policy_arn],
         user_data=user_data_from_specs(
             settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, proxy_config, e)),
-            images, secret_arns, GATEWAY_HOST_PUBLISHED,
+            images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions,
         ),
         containers_use_instance_role=True,  # LiteLLM calls Bedrock and Langfuse S3 with the host's role
         load_balancer_targets=[
@@ -161,7 +171,7 @@ else:
             (load_balancer.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
         ],
     ))
-    litellm_ready = [host, *load_balancer.listeners]
+    litellm_ready = langfuse_ready = [host, *load_balancer.listeners]
     pulumi.export("hostInstanceId", host.instance_id)
 
 # --- Teams as code: each team exists in LiteLLM with exactly its name as team_id ---------------
@@ -175,6 +185,21 @@ for team in settings.teams:
         ),
         opts=pulumi.ResourceOptions(depends_on=litellm_ready),
     )
+    if settings.langfuse_organization_keys:  # enterprise Langfuse: projects through its API
+        organization = settings.langfuse_organization_keys
+        LangfuseProject(
+            f"langfuse-project-{team.name}",
+            LangfuseProjectArgs(
+                langfuse_url=load_balancer.langfuse_url,
+                organization_public_key=pulumi.Output.secret(organization.public_key.reveal()),
+                organization_secret_key=pulumi.Output.secret(organization.secret_key.reveal()),
+                project_name=team.name,
+                public_key=team_keys[team.name].public_key,
+                secret_key=team_keys[team.name].secret_key,
+            ),
+            # Deleting the project deletes its traces: in prod a removed team's project stays.
+            opts=pulumi.ResourceOptions(depends_on=langfuse_ready, retain_on_delete=settings.protect),
+        )
 
 # --- Outputs: endpoints and ARNs only, never a secret value ------------------------------------
 pulumi.export("environment", settings.environment)

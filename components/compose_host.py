@@ -153,11 +153,19 @@ def user_data_from_specs(
     images: Mapping[str, pulumi.Input[str]],
     secret_arns: Mapping[str, pulumi.Input[str]],
     published: Mapping[str, Collection[int]],
+    secret_versions: Mapping[str, pulumi.Input[str]],
 ) -> UserData:
-    """The host's cloud-config from its specs, joined with deploy-time values at the edge."""
+    """The host's cloud-config from its specs, joined with deploy-time values at the edge.
+
+    The host reads its secrets when it boots, so the versions of the secrets its services use are
+    part of the user data (ids only): a rotated value makes a new host, like any config change.
+    """
 
     def render(volume_id: pulumi.Output[str], log_group: pulumi.Output[str]) -> pulumi.Output[str]:
-        resolved = pulumi.Output.all(images=dict(images), arns=dict(secret_arns), volume=volume_id, group=log_group)
+        resolved = pulumi.Output.all(
+            images=dict(images), arns=dict(secret_arns), volume=volume_id, group=log_group,
+            versions=dict(secret_versions),
+        )
         return pulumi.Output.from_input(specs).apply(lambda host_specs: resolved.apply(lambda v: render_user_data(
             ComposeHostPlan(
                 specs=tuple(host_specs),
@@ -168,6 +176,11 @@ def user_data_from_specs(
                 published=published,
                 log_group=v["group"],
             )
-        )))
+        ) + _versions_comment(host_specs, v["versions"])))
 
     return render
+
+
+def _versions_comment(specs: tuple[ServiceSpec, ...], versions: Mapping[str, str]) -> str:
+    used = sorted({name for spec in specs for name in spec.secret_names})
+    return "# secret versions: " + " ".join(f"{name}={versions[name]}" for name in used) + "\n"

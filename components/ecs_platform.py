@@ -64,6 +64,7 @@ class EcsPlatformArgs:
     langfuse_public_url: pulumi.Input[str]
     # Job name -> what re-runs it besides its task definition (e.g. the secret versions it applies).
     job_triggers: Mapping[str, pulumi.Input[str]]
+    secret_versions: Mapping[str, pulumi.Input[str]]  # logical secret -> current version id
 
 
 class EcsPlatform(GatewayComponent):
@@ -123,6 +124,7 @@ class EcsPlatform(GatewayComponent):
             )], indent=1))
 
         ran: dict[str, pulumi.Resource] = {}
+        self.services: dict[str, EcsService] = {}
         projects = [n for n in shapes if n not in ECS_ORDER]
         order = [*ECS_ORDER[:-1], *projects, ECS_ORDER[-1]]
         for spec_name in (n for n in order if n in shapes):
@@ -146,13 +148,13 @@ class EcsPlatform(GatewayComponent):
             else:
                 ran[spec_name] = service = EcsService(f"{name}-{spec_name}", EcsServiceArgs(
                     **common, cluster_arn=self.cluster.arn, cluster_name=self.cluster.name,
+                    secret_versions={n: args.secret_versions[n] for n in sorted(spec.secret_names)},
                     **self._scaling(spec_name, settings),
                     target_group_arn=args.target_groups.get(spec_name),
                     registry_arn=langfuse_registry.arn if spec_name == "langfuse-web" else None,
                 ), opts=self.child(depends_on=depends_on))
 
-                if spec_name == "litellm":
-                    self.litellm = service
+                self.services[spec_name] = service
         self.cluster_name = self.cluster.name
         self.register_outputs({"clusterName": self.cluster_name})
 

@@ -3,8 +3,8 @@ balancer target, service discovery name and CPU autoscaling."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -32,6 +32,8 @@ class EcsServiceArgs:
     target_group_arn: pulumi.Input[str] | None = None
     registry_arn: pulumi.Input[str] | None = None  # Cloud Map service: a private DNS name
     health_check_grace_seconds: int | None = None
+    # Secret versions the containers read at start: a new value (a rotated key) restarts the tasks.
+    secret_versions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class EcsService(GatewayComponent):
@@ -65,6 +67,8 @@ class EcsService(GatewayComponent):
             }] if args.target_group_arn else None,
             service_registries={"registry_arn": args.registry_arn} if args.registry_arn else None,
             health_check_grace_period_seconds=args.health_check_grace_seconds,
+            force_new_deployment=bool(args.secret_versions),
+            triggers=dict(args.secret_versions) or None,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             # `pulumi up` fails (and the circuit breaker rolls back) when tasks never get healthy.

@@ -473,9 +473,12 @@ def _key_pair(entry: Any, path: str, problems: _Problems) -> LangfuseKeyPair | N
     return LangfuseKeyPair(SecretText(entry["publicKey"]), SecretText(entry["secretKey"])) if valid else None
 
 
-def _organization_keys(raw: Any, is_secret: bool, problems: _Problems) -> LangfuseKeyPair | None:
+def _organization_keys(raw: Any, is_secret: bool, teams: tuple[Team, ...], problems: _Problems) -> LangfuseKeyPair | None:
     if raw is None:
         return None
+    for i, team in enumerate(teams):
+        if len(team.name) < 3:  # the projects API refuses shorter names
+            problems.add(f"teams[{i}].name", "must have at least 3 characters with langfuseOrganizationKeys", team.name)
     if not is_secret:
         problems.add("langfuseOrganizationKeys", "must be set with `pulumi config set --secret --path ...`, never in plain text")
         return None
@@ -565,7 +568,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
     )
 
     organization_keys = _organization_keys(
-        raw.get("langfuseOrganizationKeys"), f"{prefix}langfuseOrganizationKeys" in secret_keys, problems,
+        raw.get("langfuseOrganizationKeys"), f"{prefix}langfuseOrganizationKeys" in secret_keys, teams, problems,
     )
 
     if problems.items:

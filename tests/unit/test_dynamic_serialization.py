@@ -7,6 +7,7 @@ import base64
 
 import pytest
 
+from components.langfuse_project import LangfuseProjectProvider
 from components.litellm_team import LiteLLMTeamProvider
 from components.one_off_task import OneOffTaskProvider
 from tests.support.dynamic_providers import run_serialized_provider, serialized
@@ -15,6 +16,7 @@ from tests.support.stacks import ROOT
 PROVIDERS = {
     "one_off_task": (OneOffTaskProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
     "litellm_team": (LiteLLMTeamProvider, "provider.diff('mle', {'team_id': 'mle'}, {'team_id': 'risk'}).replaces", "['team_id']"),
+    "langfuse_project": (LangfuseProjectProvider, "provider.diff('p1', {'project_name': 'mle'}, {'project_name': 'risk'}).changes", "True"),
 }
 
 

@@ -54,3 +54,20 @@ def test_each_team_project_run_reruns_when_its_keys_change():
     assert runs["ecs-langfuse-project-mle-run"].urn in runs["ecs-langfuse-project-home-rentals-run"].dependencies
     litellm = run.named("ecs-litellm-service", "aws:ecs/service:Service")
     assert {r.urn for r in runs.values()} <= set(litellm.dependencies)
+
+
+@pytest.mark.parametrize("stack, retained", [("stg", False), ("prod", True)])
+def test_an_organization_key_manages_each_project_through_the_langfuse_api(stack, retained):
+    run = run_config(
+        stack=stack, compute="ecs", teams=TEAMS,
+        secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"}},
+    )
+    projects = {r.name: r for r in run.of_type(DYNAMIC) if r.name.startswith("langfuse-project-")}
+    assert set(projects) == {"langfuse-project-mle", "langfuse-project-home-rentals"}
+    mle = projects["langfuse-project-mle"]
+    assert mle.input("project_name") == "mle" and mle.input("langfuse_url") == run.outputs["langfuseUrl"]
+    for key in ("organization_public_key", "organization_secret_key", "public_key", "secret_key"):
+        assert is_secret(mle.inputs[key]), key
+    assert mle.retain_on_delete is retained
+    assert run.named("ecs-langfuse-web-service").urn in mle.dependencies
+    assert not [r for r in run.resources if r.name.startswith("ecs-langfuse-project-")]  # no one-off runs
