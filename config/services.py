@@ -33,22 +33,24 @@ CLICKHOUSE_USER = "langfuse"
 DATABASE_ADMIN_USER = "gateway_admin"
 LANGFUSE_ORG_ID = "llm-gateway"
 LANGFUSE_PLATFORM_PROJECT_ID = "platform"
-LITELLM_CONFIG_PATH = "/tmp/litellm-config.yaml"
+LITELLM_CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
 # Below this ClickHouse version Langfuse v4 needs lazy materialization off (upgrade guide).
 CLICKHOUSE_LAZY_MATERIALIZATION_FROM = (26, 6)
 
 # The LiteLLM container's entrypoint: refuse to start when any variable of the proxy config's
-# contract is missing (LiteLLM would otherwise resolve it to None and silently send a team's
-# traces to the platform project), then write the config from the environment and exec the proxy.
-# The config travels in the task definition / compose file, so every change rolls out on deploy.
+# contract is missing (LiteLLM would otherwise export that team's traces with the credentials
+# `None:None`, which Langfuse refuses: the team's traces would be lost without an error), then
+# write the config from the environment and exec the proxy. The config travels in the task
+# definition / compose file, so every change rolls out on deploy.
 LITELLM_STARTUP_GUARD = f"""\
-import os, sys
+import os, sys, tempfile
 missing = [n for n in os.environ["LITELLM_REQUIRED_ENV"].split(",") if not os.environ.get(n)]
 if missing:
     sys.exit("llm-gateway: refusing to start LiteLLM, missing environment: " + ", ".join(missing))
-with open("{LITELLM_CONFIG_PATH}", "w") as config:
+path = os.path.join(tempfile.gettempdir(), "{LITELLM_CONFIG_FILE}")
+with open(path, "w") as config:
     config.write(os.environ["LITELLM_PROXY_CONFIG"])
-os.execvp("litellm", ["litellm", "--config", "{LITELLM_CONFIG_PATH}", *sys.argv[1:]])
+os.execvp("litellm", ["litellm", "--config", path, *sys.argv[1:]])
 """
 
 

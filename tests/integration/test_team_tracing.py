@@ -1,0 +1,354 @@
+"""Proof with the real proxy: each team's calls are traced in that team's Langfuse project only.
+
+The pinned LiteLLM proxy is started exactly as the `litellm` container starts it (the spec's
+entrypoint, i.e. LITELLM_STARTUP_GUARD, plus its command and environment) in front of two loopback
+fakes: a Bedrock runtime (tests/support/fake_bedrock.py) and a Langfuse (tests/support/fake_langfuse.py)
+that records which key pair every OTEL export arrives with. Every call carries a unique marker in
+its user message; the exported spans are decoded (OTLP protobuf) to attribute each export to the
+call it traces.
+
+Deviations from the container, all test-only:
+- no DATABASE_URL (no database here): it is left out of the environment and of LITELLM_REQUIRED_ENV;
+- `python3` is this virtualenv's interpreter, with the virtualenv's bin first on PATH so the
+  guard's `execvp("litellm", ...)` finds the pinned proxy;
+- `--host 127.0.0.1 --port <free port>` follow the spec's command (the guard forwards its argv,
+  and the last --port wins);
+- the rendered config gets `general_settings.custom_auth` (bearer token -> team, instead of
+  virtual keys in a database) and each model's `aws_bedrock_runtime_endpoint` (the fake Bedrock);
+- AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are fake static credentials (the task role in AWS).
+
+The guard writes the config into the temp dir (/tmp in the container): each proxy here gets its
+own TMPDIR. LiteLLM looks a `custom_auth` module up next to the config file, so the module sits in
+that same directory under a per-run unique name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config.litellm_config import ProxyConfig, render_proxy_config, team_key_vars
+from config.services import LITELLM_CONFIG_FILE, Endpoints, ServiceSpec, litellm
+from config.settings import Settings
+from tests.support.fake_bedrock import FakeBedrock, running_fake_bedrock
+from tests.support.fake_langfuse import FakeLangfuse, LangfuseRequest, Span, running_fake_langfuse
+from tests.support.litellm_proxy import (
+    RunningProxy, base_environment, free_port, random_master_key, running_proxy,
+)
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.integration
+
+TEAMS = ("home-rentals", "credit-risk", "search")
+PLATFORM = "platform"  # the caller without a team
+MODEL = "sonnet"  # tests.support.settings.DEFAULT_MODELS
+REGION = "us-east-1"
+VENV_BIN = Path(sys.executable).parent
+TRACE_DEADLINE_SECONDS = 30
+QUIET_SECONDS = 2.0  # no new export for this long after the last expected one: the SDK is done
+
+AUTH_MODULE_TEMPLATE = '''\
+"""Test-only custom auth for the LiteLLM proxy: bearer token -> team (None: no team)."""
+from litellm.proxy._types import UserAPIKeyAuth
+
+TEAM_OF_TOKEN = {tokens!r}
+
+
+async def user_api_key_auth(request, api_key: str) -> UserAPIKeyAuth:
+    token = api_key.removeprefix("Bearer ").strip()
+    if token not in TEAM_OF_TOKEN:
+        raise Exception("unknown test token")
+    return UserAPIKeyAuth(api_key=token, team_id=TEAM_OF_TOKEN[token])
+'''
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str  # a team, or PLATFORM
+    team: str | None
+    token: str  # the bearer token the test sends (custom auth maps it to the team)
+    public_key: str  # the Langfuse pair its traces must arrive with
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class Call:
+    caller: Caller
+    stream: bool
+    marker: str
+    status: int
+    text: str  # the assistant text the client received (assembled from the chunks when streamed)
+    usage: dict | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.caller.name}/{'stream' if self.stream else 'plain'}"
+
+
+@dataclass
+class Gateway:
+    proxy: RunningProxy
+    bedrock: FakeBedrock
+    langfuse: FakeLangfuse
+    callers: dict[str, Caller]
+    calls: list[Call] = field(default_factory=list)
+    exports: list[LangfuseRequest] = field(default_factory=list)  # OTEL requests once all arrived
+
+
+# --- building the container's command and environment ------------------------------------------
+
+
+def make_callers() -> dict[str, Caller]:
+    callers = {}
+    for name in (*TEAMS, PLATFORM):
+        tag = uuid.uuid4().hex[:12]
+        callers[name] = Caller(
+            name=name, team=None if name == PLATFORM else name, token=random_master_key(),
+            public_key=f"pk-lf-{name}-{tag}", secret_key=f"sk-lf-{name}-{tag}",
+        )
+    return callers
+
+
+def langfuse_key_values(settings: Settings, callers: dict[str, Caller]) -> dict[str, str]:
+    """Variable -> value for the platform's and every team's Langfuse keys."""
+    values = {"LANGFUSE_PUBLIC_KEY": callers[PLATFORM].public_key, "LANGFUSE_SECRET_KEY": callers[PLATFORM].secret_key}
+    for team in settings.teams:
+        public_var, secret_var = team_key_vars(team)
+        values[public_var], values[secret_var] = callers[team.name].public_key, callers[team.name].secret_key
+    return values
+
+
+def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: str) -> ProxyConfig:
+    """The rendered config plus the test-only custom auth and Bedrock endpoint; same contract."""
+    header = "".join(line for line in proxy.text.splitlines(keepends=True) if line.startswith("#"))
+    document = yaml.safe_load(proxy.text)
+    for model in document["model_list"]:
+        model["litellm_params"]["aws_bedrock_runtime_endpoint"] = bedrock_url
+    document["general_settings"]["custom_auth"] = f"{auth_module}.user_api_key_auth"
+    return ProxyConfig(text=header + yaml.safe_dump(document, sort_keys=False), env=proxy.env)
+
+
+def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str) -> ServiceSpec:
+    endpoints = Endpoints(
+        region=REGION, database_host="unused.invalid", redis_host="unused.invalid", redis_tls=True,
+        clickhouse_host="unused.invalid", langfuse_internal_url=langfuse_url,
+        langfuse_public_url="http://unused.invalid", bucket="unused",
+    )
+    return litellm(settings, proxy, endpoints)
+
+
+def container_argv(spec: ServiceSpec) -> list[str]:
+    """The spec's entrypoint and command, with this virtualenv's python for `python3`."""
+    assert spec.entrypoint is not None and spec.entrypoint[0] == "python3", spec.entrypoint
+    return [sys.executable, *spec.entrypoint[1:], *(spec.command or ())]
+
+
+def container_environment(spec: ServiceSpec, secret_values: dict[str, str]) -> dict[str, str]:
+    """The spec's plain environment plus a value for each of its secrets; no database (see top)."""
+    env = base_environment()
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    env.update(spec.environment)
+    env["LITELLM_REQUIRED_ENV"] = ",".join(
+        name for name in spec.environment["LITELLM_REQUIRED_ENV"].split(",") if name != "DATABASE_URL"
+    )
+    for name in spec.secrets:
+        if name != "DATABASE_URL":
+            env[name] = secret_values.get(name, f"dummy-{name.lower().replace('_', '-')}")
+    env["LITELLM_MASTER_KEY"] = random_master_key()  # never used (custom auth), but must be strong
+    env.update({"AWS_ACCESS_KEY_ID": "AKIAFAKETEAMTRACING", "AWS_SECRET_ACCESS_KEY": "fake-secret-access-key"})
+    return env
+
+
+# --- calls and what Langfuse received ------------------------------------------------------------
+
+
+def chat(proxy: RunningProxy, caller: Caller, *, stream: bool) -> Call:
+    marker = f"marker-{uuid.uuid4().hex}"
+    body: dict = {"model": MODEL, "messages": [{"role": "user", "content": f"Say hello. {marker}"}]}
+    if stream:
+        body.update(stream=True, stream_options={"include_usage": True})
+    status, raw = proxy.request("POST", "/v1/chat/completions", caller.token, body)
+    text, usage = "", None
+    if status == 200 and stream:
+        lines = [line[len("data: "):] for line in raw.decode().splitlines() if line.startswith("data: ")]
+        assert lines and lines[-1] == "[DONE]", raw[-500:]
+        for chunk in map(json.loads, lines[:-1]):
+            for choice in chunk.get("choices", []):
+                text += (choice.get("delta") or {}).get("content") or ""
+            usage = chunk.get("usage") or usage
+    elif status == 200:
+        response = json.loads(raw)
+        text, usage = response["choices"][0]["message"]["content"], response.get("usage")
+    else:
+        text = raw.decode(errors="replace")
+    return Call(caller, stream, marker, status, text, usage)
+
+
+def spans_by_export(exports: list[LangfuseRequest]) -> list[tuple[LangfuseRequest, list[Span]]]:
+    return [(export, export.spans()) for export in exports]
+
+
+def markers_in(spans: list[Span], markers: list[str]) -> set[str]:
+    return {marker for span in spans for text in span.strings() for marker in markers if marker in text}
+
+
+def trace_of(call: Call, decoded: list[tuple[LangfuseRequest, list[Span]]]) -> tuple[set[str], list[LangfuseRequest]]:
+    """The trace ids whose spans carry the call's marker, and every export holding any span of them."""
+    trace_ids = {span.trace_id for _, spans in decoded for span in spans if any(call.marker in t for t in span.strings())}
+    holding = [export for export, spans in decoded if any(span.trace_id in trace_ids for span in spans)]
+    return trace_ids, holding
+
+
+def wait_for_exports(langfuse: FakeLangfuse, markers: list[str]) -> list[LangfuseRequest]:
+    """Poll until every marker has been exported and then no export arrived for QUIET_SECONDS."""
+    deadline = time.monotonic() + TRACE_DEADLINE_SECONDS
+    decoded_bodies: dict[int, set[str]] = {}
+    while True:
+        exports = langfuse.otel_requests()
+        for index, export in enumerate(exports):
+            if index not in decoded_bodies:
+                decoded_bodies[index] = markers_in(export.spans(), markers)
+        seen = set().union(*decoded_bodies.values()) if decoded_bodies else set()
+        quiet = not exports or time.monotonic() - exports[-1].at >= QUIET_SECONDS
+        if (seen >= set(markers) and quiet) or time.monotonic() >= deadline:
+            return exports
+        time.sleep(0.2)
+
+
+# --- the one proxy of the happy paths ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory) -> Iterator[Gateway]:
+    workdir = tmp_path_factory.mktemp("team-tracing")
+    callers = make_callers()
+    settings = make_settings(teams=[{"name": team} for team in TEAMS])
+    auth_module = f"team_tracing_auth_{uuid.uuid4().hex[:8]}"
+    (workdir / f"{auth_module}.py").write_text(
+        AUTH_MODULE_TEMPLATE.format(tokens={caller.token: caller.team for caller in callers.values()})
+    )
+    projects = {caller.public_key: (caller.secret_key, f"project-{caller.name}") for caller in callers.values()}
+    with ExitStack() as stack:
+        bedrock = stack.enter_context(running_fake_bedrock())
+        langfuse = stack.enter_context(running_fake_langfuse(projects))
+        proxy_config = with_test_additions(render_proxy_config(settings), bedrock_url=bedrock.url, auth_module=auth_module)
+        spec = litellm_spec(settings, proxy_config, langfuse.url)
+        env = {**container_environment(spec, langfuse_key_values(settings, callers)), "TMPDIR": str(workdir)}
+        proxy = stack.enter_context(running_proxy(container_argv(spec), env, workdir))
+        # The guard wrote exactly the spec's config, where the container writes it (the temp dir).
+        assert (workdir / LITELLM_CONFIG_FILE).read_text() == spec.environment["LITELLM_PROXY_CONFIG"]
+
+        gateway = Gateway(proxy, bedrock, langfuse, callers)
+        for caller in callers.values():
+            for stream in (False, True):
+                gateway.calls.append(chat(proxy, caller, stream=stream))
+        gateway.exports = wait_for_exports(langfuse, [call.marker for call in gateway.calls])
+        yield gateway
+
+
+CALL_IDS = [f"{name}/{mode}" for name in (*TEAMS, PLATFORM) for mode in ("plain", "stream")]
+
+
+@pytest.mark.parametrize("label", CALL_IDS)
+def test_call_is_answered_from_bedrock_converse(gateway, label):
+    call = next(call for call in gateway.calls if call.label == label)
+    assert call.status == 200, (call.text, gateway.proxy.log()[-3000:])
+    assert call.text == gateway.bedrock.reply_text
+    assert call.usage and call.usage["prompt_tokens"] == 12 and call.usage["completion_tokens"] == 7, call.usage
+
+    (served,) = [c for c in gateway.bedrock.snapshot() if call.marker in c.user_text()]
+    assert served.operation == ("converse-stream" if call.stream else "converse")
+    assert served.model_id == "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    assert (served.authorization or "").startswith("AWS4-HMAC-SHA256 Credential=AKIAFAKETEAMTRACING/")
+
+
+@pytest.mark.parametrize("label", CALL_IDS)
+def test_call_is_traced_in_its_own_project_only(gateway, label):
+    call = next(call for call in gateway.calls if call.label == label)
+    decoded = spans_by_export(gateway.exports)
+    trace_ids, holding = trace_of(call, decoded)
+
+    assert trace_ids, f"{label}: marker never exported; keys seen: {sorted({e.public_key for e in gateway.exports})}"
+    assert len(trace_ids) == 1, f"{label}: one call, one trace; got {trace_ids}"
+    # Every export holding a span of this call's trace came with this caller's pair, none other.
+    assert {(e.public_key, e.secret_key) for e in holding} == {(call.caller.public_key, call.caller.secret_key)}
+    assert all(e.status == 200 and e.content_type == "application/x-protobuf" for e in holding)
+    # The generation: the marked input, the answer (for a stream: assembled from its chunks), the team.
+    (generation,) = [span for _, spans in decoded for span in spans if span.trace_id in trace_ids]
+    attributes = generation.attributes
+    assert call.marker in attributes["langfuse.observation.input"]
+    assert json.loads(attributes["langfuse.observation.output"])["content"] == gateway.bedrock.reply_text
+    assert attributes.get("langfuse.observation.metadata.user_api_key_team_id") == call.caller.team
+
+
+def test_no_export_mixes_projects(gateway):
+    """From the exports' side: each one carries a known pair and only that pair's callers' traces."""
+    markers = {call.marker: call.caller for call in gateway.calls}
+    known = {(c.public_key, c.secret_key) for c in gateway.callers.values()}
+    exports = gateway.exports
+    assert exports
+    for export, spans in spans_by_export(exports):
+        assert (export.public_key, export.secret_key) in known, export.public_key
+        owners = {markers[m].public_key for m in markers_in(spans, list(markers))}
+        assert owners <= {export.public_key}, f"export with {export.public_key} carries traces of {owners}"
+    # Four projects, four pairs: every team's and the platform's received its own traces.
+    assert {e.public_key for e in exports} == {c.public_key for c in gateway.callers.values()}
+
+
+def test_each_team_sdk_client_authenticates_with_its_own_pair(gateway):
+    """The SDK's auth check (GET /api/public/projects) per team pair; nothing was ever refused."""
+    requests = gateway.langfuse.snapshot()
+    checks = {(r.public_key, r.secret_key) for r in requests if (r.method, r.path) == ("GET", "/api/public/projects")}
+    teams = {(c.public_key, c.secret_key) for c in gateway.callers.values() if c.team is not None}
+    # The platform's client (the global callback, env credentials) runs no auth check in 1.105.3.
+    assert teams <= checks <= teams | {(gateway.callers[PLATFORM].public_key, gateway.callers[PLATFORM].secret_key)}
+    assert [(r.method, r.path, r.status) for r in requests if r.status != 200] == []
+
+
+# --- the guard: a team without its keys never starts -----------------------------------------
+
+
+def test_missing_team_keys_refuse_the_start(tmp_path):
+    callers = make_callers()
+    settings = make_settings(teams=[{"name": team} for team in TEAMS])
+    spec = litellm_spec(settings, render_proxy_config(settings), "http://127.0.0.1:9")
+    env = {**container_environment(spec, langfuse_key_values(settings, callers)), "TMPDIR": str(tmp_path)}
+    public_var, secret_var = team_key_vars(settings.teams[1])
+    del env[public_var]  # absent
+    env[secret_var] = ""  # present but empty: just as unusable
+    port = free_port()
+
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [*container_argv(spec), "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        pytest.fail(f"the guard let the proxy start without {public_var}/{secret_var}:\n{(stdout + stderr)[-2000:]}")
+    elapsed = time.monotonic() - started
+
+    assert process.returncode != 0
+    assert stderr.strip().splitlines()[-1] == (
+        f"llm-gateway: refusing to start LiteLLM, missing environment: {public_var}, {secret_var}"
+    )
+    assert stdout == ""  # litellm never ran
+    assert elapsed < 5, f"the guard must fail before the proxy starts, took {elapsed:.1f}s"
+    assert not (tmp_path / LITELLM_CONFIG_FILE).exists(), "the guard wrote the config although it refused to start"
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "something listens on the proxy's port"
