@@ -74,6 +74,7 @@ class Registration:
     delete_before_replace: bool
     ignore_changes: list
     dependencies: list
+    property_dependencies: dict  # input name -> URNs it depends on (what stack policies see)
 
     def input(self, key: str, default: Any = None) -> Any:
         return unwrap(self.inputs.get(key, default))
@@ -267,6 +268,9 @@ class RecordingMonitor(MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 ignore_changes=list(request.ignoreChanges),
                 dependencies=list(request.dependencies),
+                property_dependencies={
+                    key: list(deps.urns) for key, deps in request.propertyDependencies.items() if len(deps.urns)
+                },
             ))
         return response
 
