@@ -38,26 +38,20 @@ module path and the class names stable while stack state holds these resources.
 from __future__ import annotations
 
 import base64
-import json
 import re
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from components.admin_api import LOAD_BALANCER_STATUSES, AdminApiProvider, AdminResponse, JsonApiClient
 
 DEFAULT_RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0)
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
-# A load balancer answers 502-504 while Langfuse web (re)starts; 429 is Langfuse's public-API rate limit.
-TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
-# Connection refused, a name that does not resolve yet, a timeout: worth another try.
-TRANSIENT_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError)
-MAX_BODY_IN_ERROR = 2000
+# 429 is Langfuse's public-API rate limit.
+TRANSIENT_STATUSES = LOAD_BALANCER_STATUSES | {429}
 
 PUBLIC_KEY_PREFIX = "pk-lf-"
 SECRET_KEY_PREFIX = "sk-lf-"
@@ -149,32 +143,6 @@ def drifted(olds: Mapping[str, Any]) -> bool:
     return not olds.get("api_key_id") or olds.get("key_verified") is False
 
 
-@dataclass(frozen=True)
-class AdminResponse:
-    status: int
-    body: Any  # parsed JSON, or the raw text when the body is not JSON
-    location: str | None = None  # of a redirect
-
-
-def _parse(raw: bytes) -> Any:
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect (http -> https, another host) is reported, never followed: urllib would turn a
-    POST into a GET and resend the credentials wherever it points."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect())
-
-
 class LangfuseClient:
     """urllib over Langfuse's public API with one key pair: retries transient failures, turns the
     others into clear errors (for the organization key) without any secret in them."""
@@ -183,11 +151,12 @@ class LangfuseClient:
                  timeout_seconds: float, retry_delays: Sequence[float], sleep: Callable[[float], None]):
         self.langfuse_url = langfuse_url.rstrip("/")
         credentials = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
-        self._authorization = f"Basic {credentials}"
         self._redacted = (*redacted, public_key, secret_key, credentials)
-        self.timeout_seconds = timeout_seconds
-        self.retry_delays = tuple(retry_delays)
-        self.sleep = sleep
+        self._http = JsonApiClient(
+            self.langfuse_url, {"Authorization": f"Basic {credentials}", "Accept": "application/json"},
+            timeout_seconds=timeout_seconds, retry_delays=retry_delays, sleep=sleep, unreachable=self._unreachable,
+            transient_statuses=TRANSIENT_STATUSES, follow_redirects=False,
+        )
 
     def redact(self, text: str) -> str:
         return redact(text, self._redacted)
@@ -248,12 +217,12 @@ class LangfuseClient:
     # -- project key -------------------------------------------------------------------------
     def own_projects(self) -> AdminResponse:
         """GET /api/public/projects as is: with a project key, 200 and exactly its own project."""
-        return self._send_with_retries("GET", "/api/public/projects", None)
+        return self._http.send("GET", "/api/public/projects")
 
     # -- HTTP --------------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
               expected: Sequence[int] = (), not_found_ok: bool = False) -> AdminResponse:
-        response = self._send_with_retries(method, path, body)
+        response = self._http.send(method, path, body)
         if response.status == 401:
             raise LangfuseAdminError(
                 f"Langfuse at {self.langfuse_url} refused the organization API key ({method} {path}: HTTP 401: "
@@ -293,48 +262,19 @@ class LangfuseClient:
         )
 
     def _body(self, response: AdminResponse) -> str:
-        body = response.body if isinstance(response.body, str) else json.dumps(response.body)
-        return self.redact(body)[:MAX_BODY_IN_ERROR]
+        return response.body_for_error(self.redact)
 
     def http_error(self, method: str, path: str, response: AdminResponse) -> LangfuseAdminError:
         return LangfuseAdminError(
             f"Langfuse {method} {self.langfuse_url}{path} failed with HTTP {response.status}: {self._body(response)}"
         )
 
-    def _send_with_retries(self, method: str, path: str, body: Mapping[str, Any] | None) -> AdminResponse:
-        for delay in self.retry_delays:
-            try:
-                response = self._send(method, path, body)
-            except TRANSIENT_ERRORS:
-                pass
-            else:
-                if response.status not in TRANSIENT_STATUSES:
-                    return response
-            self.sleep(delay)
-        try:
-            return self._send(method, path, body)
-        except TRANSIENT_ERRORS as error:
-            reason = self.redact(str(getattr(error, "reason", error)))
-            raise LangfuseAdminError(
-                f"cannot reach Langfuse at {self.langfuse_url} ({method} {path}: {reason}; "
-                f"{len(self.retry_delays) + 1} attempts): the machine running `pulumi up` must be able to reach "
-                "Langfuse, e.g. its egress IP must be in the stack's allowedCidrs"
-            ) from error
-
-    def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> AdminResponse:
-        request = urllib.request.Request(
-            self.langfuse_url + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={"Authorization": self._authorization, "Content-Type": "application/json",
-                     "Accept": "application/json"},
+    def _unreachable(self, method: str, path: str, reason: str, attempts: int) -> LangfuseAdminError:
+        return LangfuseAdminError(
+            f"cannot reach Langfuse at {self.langfuse_url} ({method} {path}: {self.redact(reason)}; "
+            f"{attempts} attempts): the machine running `pulumi up` must be able to reach "
+            "Langfuse, e.g. its egress IP must be in the stack's allowedCidrs"
         )
-        try:
-            with _OPENER.open(request, timeout=self.timeout_seconds) as response:
-                return AdminResponse(response.status, _parse(response.read()))
-        except urllib.error.HTTPError as error:
-            with error:
-                return AdminResponse(error.code, _parse(error.read()), error.headers.get("Location"))
 
 
 def _quote(segment: str) -> str:
@@ -427,8 +367,7 @@ def key_pair_problem(team: LangfuseClient, project_id: str) -> str | None:
             return None
         return f"they authenticate as project(s) {ids}" if ids else "Langfuse lists no project for them"
     if response.status in (401, 403) or 200 <= response.status < 300:
-        body = response.body if isinstance(response.body, str) else json.dumps(response.body)
-        body = team.redact(body)[:MAX_BODY_IN_ERROR]
+        body = response.body_for_error(team.redact)
         return f"GET /api/public/projects with them answered HTTP {response.status}: {body}"
     raise team.http_error("GET", "/api/public/projects", response)
 
@@ -443,26 +382,12 @@ def verify_key_pair(team: LangfuseClient, project_id: str, name: str) -> None:
         )
 
 
-class LangfuseProjectProvider(ResourceProvider):
-    """Everything injected here is pickled with the provider (by value for plain data, by
-    reference for functions), so no client or secret is ever stored in it."""
-
-    def __init__(
-        self,
-        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS_SECONDS,
-        request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        super().__init__()
-        self.retry_delays = tuple(retry_delays)
-        self.request_timeout_seconds = request_timeout_seconds
-        self.sleep = sleep
+class LangfuseProjectProvider(AdminApiProvider):
+    default_retry_delays = DEFAULT_RETRY_DELAYS_SECONDS
 
     def _clients(self, props: Mapping[str, Any]) -> tuple[LangfuseClient, LangfuseClient]:
         """The organization key's client and the team key's client."""
-        secrets = [props.get(key) or "" for key in SECRET_FIELDS]
-        options = {"redacted": secrets, "timeout_seconds": self.request_timeout_seconds,
-                   "retry_delays": self.retry_delays, "sleep": self.sleep}
+        options = {"redacted": [props.get(key) or "" for key in SECRET_FIELDS], **self.client_options()}
         return (
             LangfuseClient(props["langfuse_url"], props["organization_public_key"], props["organization_secret_key"],
                            **options),

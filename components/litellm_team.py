@@ -21,26 +21,19 @@ module path and the class names stable while stack state holds these resources.
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from components.admin_api import AdminApiProvider, AdminResponse, JsonApiClient
 
 # On a first deploy the proxy comes up after its database, migrations and Langfuse (a fresh host
 # boots for minutes): transient failures are retried for about a quarter of an hour.
 DEFAULT_RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0) + (30.0,) * 28
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
-# A load balancer answers these while the proxy behind it (re)starts.
-TRANSIENT_STATUSES = frozenset({502, 503, 504})
-# Connection refused, a name that does not resolve yet, a timeout: worth another try.
-TRANSIENT_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError)
-MAX_BODY_IN_ERROR = 2000
 
 
 @dataclass(frozen=True)
@@ -123,20 +116,6 @@ def redact(text: str, master_key: str) -> str:
     return text.replace(master_key, "***").replace(f"sk-...{master_key[-4:]}", "sk-...***")
 
 
-@dataclass(frozen=True)
-class AdminResponse:
-    status: int
-    body: Any  # parsed JSON, or the raw text when the body is not JSON
-
-
-def _parse(raw: bytes) -> Any:
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 class LiteLLMAdminClient:
     """urllib over the admin API: retries transient failures, turns the others into clear errors."""
 
@@ -144,9 +123,10 @@ class LiteLLMAdminClient:
                  retry_delays: Sequence[float], sleep: Callable[[float], None]):
         self.proxy_url = proxy_url.rstrip("/")
         self._master_key = master_key
-        self.timeout_seconds = timeout_seconds
-        self.retry_delays = tuple(retry_delays)
-        self.sleep = sleep
+        self._http = JsonApiClient(
+            self.proxy_url, {"Authorization": f"Bearer {master_key}"}, timeout_seconds=timeout_seconds,
+            retry_delays=retry_delays, sleep=sleep, unreachable=self._unreachable,
+        )
 
     def team_info(self, team_id: str) -> dict[str, Any] | None:
         """The team's `team_info` record, or None when no team has this id."""
@@ -172,7 +152,7 @@ class LiteLLMAdminClient:
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
               expected: Sequence[int] = ()) -> AdminResponse:
-        response = self._send_with_retries(method, path, body)
+        response = self._http.send(method, path, body)
         if response.status in (401, 403):
             # Without the body: LiteLLM echoes part of the refused key, and its hash, in it.
             raise LiteLLMAdminError(
@@ -185,44 +165,17 @@ class LiteLLMAdminClient:
         raise self._http_error(method, path, response)
 
     def _http_error(self, method: str, path: str, response: AdminResponse) -> LiteLLMAdminError:
-        body = response.body if isinstance(response.body, str) else json.dumps(response.body)
+        body = response.body_for_error(lambda text: redact(text, self._master_key))
         return LiteLLMAdminError(
-            f"LiteLLM proxy {method} {self.proxy_url}{path} failed with HTTP {response.status}: "
-            f"{redact(body, self._master_key)[:MAX_BODY_IN_ERROR]}"
+            f"LiteLLM proxy {method} {self.proxy_url}{path} failed with HTTP {response.status}: {body}"
         )
 
-    def _send_with_retries(self, method: str, path: str, body: Mapping[str, Any] | None) -> AdminResponse:
-        for delay in self.retry_delays:
-            try:
-                response = self._send(method, path, body)
-            except TRANSIENT_ERRORS:
-                pass
-            else:
-                if response.status not in TRANSIENT_STATUSES:
-                    return response
-            self.sleep(delay)
-        try:
-            return self._send(method, path, body)
-        except TRANSIENT_ERRORS as error:
-            raise LiteLLMAdminError(
-                f"cannot reach the LiteLLM proxy at {self.proxy_url} ({method} {path}: "
-                f"{getattr(error, 'reason', error)}; {len(self.retry_delays) + 1} attempts): the machine running "
-                "`pulumi up` must be able to reach the proxy, e.g. its egress IP must be in the stack's allowedCidrs"
-            ) from error
-
-    def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> AdminResponse:
-        request = urllib.request.Request(
-            self.proxy_url + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={"Authorization": f"Bearer {self._master_key}", "Content-Type": "application/json"},
+    def _unreachable(self, method: str, path: str, reason: str, attempts: int) -> LiteLLMAdminError:
+        return LiteLLMAdminError(
+            f"cannot reach the LiteLLM proxy at {self.proxy_url} ({method} {path}: {reason}; {attempts} attempts): "
+            "the machine running `pulumi up` must be able to reach the proxy, e.g. its egress IP must be in the "
+            "stack's allowedCidrs"
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                return AdminResponse(response.status, _parse(response.read()))
-        except urllib.error.HTTPError as error:
-            with error:
-                return AdminResponse(error.code, _parse(error.read()))
 
 
 def ensure_team(client: LiteLLMAdminClient, desired: TeamSpec) -> None:
@@ -237,26 +190,11 @@ def ensure_team(client: LiteLLMAdminClient, desired: TeamSpec) -> None:
         client.update_team(body)
 
 
-class LiteLLMTeamProvider(ResourceProvider):
-    """Everything injected here is pickled with the provider (by value for plain data, by
-    reference for functions), so no client or secret is ever stored in it."""
-
-    def __init__(
-        self,
-        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS_SECONDS,
-        request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        super().__init__()
-        self.retry_delays = tuple(retry_delays)
-        self.request_timeout_seconds = request_timeout_seconds
-        self.sleep = sleep
+class LiteLLMTeamProvider(AdminApiProvider):
+    default_retry_delays = DEFAULT_RETRY_DELAYS_SECONDS
 
     def _client(self, props: Mapping[str, Any]) -> LiteLLMAdminClient:
-        return LiteLLMAdminClient(
-            props["proxy_url"], props["master_key"],
-            timeout_seconds=self.request_timeout_seconds, retry_delays=self.retry_delays, sleep=self.sleep,
-        )
+        return LiteLLMAdminClient(props["proxy_url"], props["master_key"], **self.client_options())
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         desired = TeamSpec.from_props(props)

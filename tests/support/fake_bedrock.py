@@ -28,12 +28,13 @@ import json
 import struct
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.support.loopback import LoopbackHandler, serving
 
 EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
 STRING_HEADER_TYPE = 7
@@ -156,71 +157,45 @@ def _parse_path(path: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _handler_for(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # chunked transfer for the event stream
+class _Handler(LoopbackHandler):
+    protocol_version = "HTTP/1.1"  # chunked transfer for the event stream
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
-            model_id, operation = _parse_path(self.path)
-            fake.record(BedrockCall("POST", self.path, model_id, operation, self.headers.get("Authorization"), body))
-            if operation == "converse":
-                self._send_json(200, converse_response(fake.reply_chunks, fake.usage))
-            elif operation == "converse-stream":
-                self._send_event_stream(converse_stream_events(fake.reply_chunks, fake.usage))
-            else:
-                self._send_json(404, {"message": f"fake Bedrock: no route for POST {self.path}"})
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        fake: FakeBedrock = self.fake
+        body = self.read_json()
+        model_id, operation = _parse_path(self.path)
+        fake.record(BedrockCall("POST", self.path, model_id, operation, self.headers.get("Authorization"), body))
+        if operation == "converse":
+            self._send_json(200, converse_response(fake.reply_chunks, fake.usage))
+        elif operation == "converse-stream":
+            self._send_event_stream(converse_stream_events(fake.reply_chunks, fake.usage))
+        else:
+            self._send_json(404, {"message": f"fake Bedrock: no route for POST {self.path}"})
 
-        def do_GET(self) -> None:  # noqa: N802
-            fake.record(BedrockCall("GET", self.path, None, None, self.headers.get("Authorization"), None))
-            self._send_json(404, {"message": f"fake Bedrock: no route for GET {self.path}"})
+    def do_GET(self) -> None:  # noqa: N802
+        self.fake.record(BedrockCall("GET", self.path, None, None, self.headers.get("Authorization"), None))
+        self._send_json(404, {"message": f"fake Bedrock: no route for GET {self.path}"})
 
-        def _send_json(self, status: int, document: Any) -> None:
-            data = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            if status == 404:
-                self.send_header("x-amzn-ErrorType", "ResourceNotFoundException")
-            self.end_headers()
-            self.wfile.write(data)
+    def _send_json(self, status: int, document: Any) -> None:
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        if status == 404:
+            headers["x-amzn-ErrorType"] = "ResourceNotFoundException"
+        self.reply(status, document, headers)
 
-        def _send_event_stream(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", EVENT_STREAM_CONTENT_TYPE)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            self.end_headers()
-            for event_type, payload in events:  # one message per HTTP chunk, as Bedrock streams
-                message = encode_event(event_type, payload)
-                self.wfile.write(f"{len(message):x}\r\n".encode() + message + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+    def _send_event_stream(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", EVENT_STREAM_CONTENT_TYPE)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        for event_type, payload in events:  # one message per HTTP chunk, as Bedrock streams
+            message = encode_event(event_type, payload)
+            self.wfile.write(f"{len(message):x}\r\n".encode() + message + b"\r\n")
             self.wfile.flush()
-
-        def log_message(self, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    return Handler
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
 
-@contextmanager
-def running_fake_bedrock(**kwargs: Any) -> Iterator[FakeBedrock]:
+def running_fake_bedrock(**kwargs: Any) -> AbstractContextManager[FakeBedrock]:
     """Serve a fake Bedrock runtime on a free 127.0.0.1 port until the block ends."""
-    fake = FakeBedrock(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serving(FakeBedrock(**kwargs), _Handler)

@@ -24,11 +24,12 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.loopback import LoopbackHandler, serving
 
 PROJECTS_PATH = "/api/public/projects"
 OTEL_TRACES_PATH = "/api/public/otel/v1/traces"
@@ -198,50 +199,31 @@ class FakeLangfuse:
         return 200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf"
 
 
-def _handler_for(fake: FakeLangfuse) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's HTTP clients expect
+class _Handler(LoopbackHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's HTTP clients expect
 
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            path = urlsplit(self.path).path
-            public_key, secret_key = _basic_auth(self.headers.get("Authorization"))
-            status, data, content_type = fake.handle(self.command, path, public_key, secret_key)
-            with fake._lock:
-                fake.requests.append(LangfuseRequest(
-                    at=time.monotonic(), method=self.command, path=path, public_key=public_key,
-                    secret_key=secret_key, content_type=self.headers.get("Content-Type"),
-                    content_encoding=self.headers.get("Content-Encoding"), body=body, status=status,
-                ))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def _serve(self) -> None:
+        fake: FakeLangfuse = self.fake
+        body = self.read_body()
+        path = urlsplit(self.path).path
+        public_key, secret_key = _basic_auth(self.headers.get("Authorization"))
+        status, data, content_type = fake.handle(self.command, path, public_key, secret_key)
+        with fake._lock:
+            fake.requests.append(LangfuseRequest(
+                at=time.monotonic(), method=self.command, path=path, public_key=public_key,
+                secret_key=secret_key, content_type=self.headers.get("Content-Type"),
+                content_encoding=self.headers.get("Content-Encoding"), body=body, status=status,
+            ))
+        self.send_bytes(status, data, content_type)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 (http.server's naming)
-
-        def log_message(self, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    return Handler
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 (http.server's naming)
 
 
-@contextmanager
-def running_fake_langfuse(projects: Mapping[str, tuple[str, str]] | None = None) -> Iterator[FakeLangfuse]:
+def running_fake_langfuse(
+    projects: Mapping[str, tuple[str, str]] | None = None,
+) -> AbstractContextManager[FakeLangfuse]:
     """Serve a fake Langfuse on a free 127.0.0.1 port until the block ends.
 
     `projects` maps each accepted public key to (secret key, project id); without it any pair passes.
     """
-    fake = FakeLangfuse(projects=dict(projects or {}))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serving(FakeLangfuse(projects=dict(projects or {})), _Handler)

@@ -37,21 +37,21 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
+
+from tests.support import loopback
+from tests.support.loopback import ALB_UNAVAILABLE, LoopbackHandler, serving
 
 SALT = "fake-salt"
 ADMIN_API_PLANS = frozenset({"self-hosted:enterprise"})
-ALB_UNAVAILABLE = "<html><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
 NEXT_NOT_FOUND = "<!DOCTYPE html><html><body><h1>404</h1><h2>This page could not be found.</h2></body></html>"
 HOST_HINT = ". Confirm that you've configured the correct host."
 ORG_KEY_REQUIRED = "Invalid API key. Organization-scoped API key required for this operation."
@@ -59,14 +59,7 @@ NOT_ON_PLAN = "This feature is not available on your current plan."
 PROJECT_NOT_FOUND = "Project not found or you don't have access to it"
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    authorization: str | None
-    body: Any
-
+class RecordedRequest(loopback.RecordedRequest):
     @property
     def public_key(self) -> str | None:
         """The public key of a Basic authorization, for assertions on who called."""
@@ -430,44 +423,13 @@ class FakeLangfuseAdmin:
         return 200, {"success": True}
 
 
-def _handler_for(admin: FakeLangfuseAdmin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            status, payload, headers = admin.handle(RecordedRequest(
-                method=self.command, path=parts.path, query=parse_qs(parts.query),
-                authorization=self.headers.get("Authorization"), body=json.loads(raw) if raw else None,
-            ))
-            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html" if isinstance(payload, str) else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+class _Handler(LoopbackHandler):
+    def _serve(self) -> None:
+        self.reply(*self.fake.handle(self.recorded_request(RecordedRequest)))
 
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    return Handler
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
 
 
-@contextmanager
-def running_fake_langfuse() -> Iterator[FakeLangfuseAdmin]:
+def running_fake_langfuse() -> AbstractContextManager[FakeLangfuseAdmin]:
     """Serve a fake Langfuse on a free 127.0.0.1 port until the block ends."""
-    admin = FakeLangfuseAdmin()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(admin))
-    admin.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield admin
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serving(FakeLangfuseAdmin(), _Handler)

@@ -16,31 +16,20 @@ Teams live in memory; every request is recorded so tests can inspect what was se
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback import ALB_UNAVAILABLE, LoopbackHandler, RecordedRequest, serving
 
 # LiteLLM's budget durations (litellm_core_utils/duration_parser.py): a positive count and a unit.
 DURATION = re.compile(r"^([1-9]\d*)(s|m|h|d|w|mo)$")
 DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000}  # mo: 30 days here
-ALB_UNAVAILABLE = "<html><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    authorization: str | None
-    body: Any
 
 
 def _now() -> datetime:
@@ -183,42 +172,13 @@ class FakeLiteLLMAdmin:
         return (_now() + timedelta(seconds=int(count) * DURATION_SECONDS[unit])).isoformat()
 
 
-def _handler_for(admin: FakeLiteLLMAdmin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            status, payload = admin.handle(RecordedRequest(
-                method=self.command, path=parts.path, query=parse_qs(parts.query),
-                authorization=self.headers.get("Authorization"), body=json.loads(raw) if raw else None,
-            ))
-            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html" if isinstance(payload, str) else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+class _Handler(LoopbackHandler):
+    def _serve(self) -> None:
+        self.reply(*self.fake.handle(self.recorded_request()))
 
-        do_GET = do_POST = _serve
-
-        def log_message(self, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    return Handler
+    do_GET = do_POST = _serve
 
 
-@contextmanager
-def running_fake_admin(master_key: str) -> Iterator[FakeLiteLLMAdmin]:
+def running_fake_admin(master_key: str) -> AbstractContextManager[FakeLiteLLMAdmin]:
     """Serve a fake admin API on a free 127.0.0.1 port until the block ends."""
-    admin = FakeLiteLLMAdmin(master_key)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(admin))
-    admin.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield admin
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serving(FakeLiteLLMAdmin(master_key), _Handler)
