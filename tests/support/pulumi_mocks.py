@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import random
 import re
 import runpy
@@ -106,6 +107,7 @@ class RecordingMocks(Mocks):
         self.registrations: list[Registration] = []
         self.generated_secrets: list[str] = []  # every value a random resource produced
         self.calls: list[MockCallArgs] = []
+        self.logged: list[tuple[str, str]] = []  # (level, message) the program logged to the engine
         self._request = None
 
     # -- invokes ---------------------------------------------------------------------------
@@ -314,7 +316,9 @@ def run_pulumi(
     mocks = mocks or RecordingMocks(region=region)
     # A fresh root stack per run: set_mocks keeps an existing one, and with it earlier exports.
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks), logger=_engine_log(mocks),
+    )
     pulumi.runtime.set_all_config(config or {}, sorted(secret_keys or ()))
     run = ProgramRun(mocks)
 
@@ -334,6 +338,24 @@ def run_pulumi(
 
     pulumi.runtime.test(program)()
     return run
+
+
+class _Recorder(logging.Handler):
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__()
+        self.mocks = mocks
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.mocks.logged.append((record.levelname.lower(), record.getMessage()))
+
+
+def _engine_log(mocks: RecordingMocks) -> logging.Logger:
+    """What the program logs to the engine (pulumi.log.*) is kept on the mocks, not printed."""
+    logger = logging.getLogger("pulumi-engine")  # one run at a time: its handler is this run's
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.handlers = [_Recorder(mocks)]
+    return logger
 
 
 def run_program(stack: str, config: dict[str, str], secret_keys: set[str] | None = None,

@@ -173,8 +173,9 @@ def test_load_balancer_https_routing(prod):
     assert rules == {"litellm.llm.example.com": groups["load-balancer-litellm"], "langfuse.llm.example.com": groups["load-balancer-langfuse"]}
     health = {g.name: (g.input("healthCheck")["path"], g.input("targetType")) for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
     assert health == {"load-balancer-litellm": ("/health/readiness", "ip"), "load-balancer-langfuse": ("/api/public/health", "ip")}
-    assert not prod.of_type("aws:route53/record:Record")  # no zone: validation records are exported
+    assert not prod.of_type("aws:route53/record:Record")  # no zone: validation records are printed and exported
     assert set(prod.outputs["certificateValidationRecords"]) == {"litellm.llm.example.com", "langfuse.llm.example.com"}
+    assert [m for level, m in prod.mocks.logged if level == "warning" and "_x.litellm.llm.example.com. CNAME" in m]
 
 
 def test_hosted_zone_validates_the_certificate_and_aliases_both_names():
@@ -191,6 +192,7 @@ def test_plain_http_only_when_allowed():
     run = run_config(compute="ecs", domain=None, allowInsecureHttp=True)
     listeners = {listener.input("port"): listener.input("protocol") for listener in run.of_type("aws:lb/listener:Listener")}
     assert listeners == {80: "HTTP", 3000: "HTTP"}
+    assert [m for level, m in run.mocks.logged if level == "warning" and "plain HTTP" in m]
     assert not run.of_type("aws:acm/certificate:Certificate")
     dns = run.outputs["loadBalancerDnsName"]
     assert (run.outputs["litellmUrl"], run.outputs["langfuseUrl"]) == (f"http://{dns}", f"http://{dns}:3000")
