@@ -45,7 +45,7 @@ def create_json_secret(
         resource_name,
         secret_id=secret.id,
         secret_string=pulumi.Output.secret(
-            pulumi.Output.all(*values.values()).apply(lambda resolved: json.dumps(dict(zip(keys, resolved))))
+            pulumi.Output.all(*values.values()).apply(lambda resolved: json.dumps(dict(zip(keys, resolved, strict=True))))
         ),
         opts=owner.child(protect=protect),
     )

@@ -7,6 +7,7 @@ import here: the loader is a pure function, tested table-driven.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import ipaddress
 import json
@@ -132,10 +133,8 @@ def _integer(minimum: int | None = None, maximum: int | None = None,
 def _number(minimum: float) -> Parser:
     def parse(value: Any, path: str, problems: _Problems) -> Any:
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return problems.add(path, "must be a number", value)
         if value < minimum:

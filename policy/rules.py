@@ -22,7 +22,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 try:  # the SDK's unknown sentinels; plain strings so the rules stay importable without it
     from pulumi_policy.proxy import (
@@ -192,7 +193,7 @@ class Context:
         return self.environment == PROD
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], environment: str) -> "Context":
+    def from_config(cls, config: Mapping[str, Any], environment: str) -> Context:
         ports = config.get("publicPorts")
         names = config.get("allowedEnvNames")
         return cls(
@@ -549,7 +550,7 @@ def _expand(where: str, text: str) -> list[Document]:
     try:
         config = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise UndecodableUserData(f"{where}: the cloud-config is not valid YAML ({error.__class__.__name__})")
+        raise UndecodableUserData(f"{where}: the cloud-config is not valid YAML ({error.__class__.__name__})") from error
     if not isinstance(config, dict):
         return [Document(where, text)]
     files = [entry for entry in as_list(config.get("write_files")) if isinstance(entry, dict)]

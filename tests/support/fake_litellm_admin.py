@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Any
 
 from tests.support.loopback import ALB_UNAVAILABLE, LoopbackHandler, RecordedRequest, serving
@@ -33,7 +33,7 @@ DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _proxy_error(status: int, message: Any, error_type: str, param: str | None = None) -> tuple[int, dict]:

@@ -190,7 +190,7 @@ def stack_args(nodes: Iterable[Node], config: Mapping[str, Any] | None = None) -
     resources = [PolicyResource(n.typ, sdk_props(n.outputs), n.urn, n.name, _options(n), None, None, [], {})
                  for n in nodes]
     by_urn = {res.urn: res for res in resources}
-    for node, res in zip(nodes, resources):
+    for node, res in zip(nodes, resources, strict=True):
         res.parent = by_urn.get(node.parent)
         res.dependencies = [by_urn[d] for d in node.dependencies if d in by_urn]
         res.property_dependencies = {k: [by_urn[d] for d in v if d in by_urn] for k, v in node.property_dependencies.items()}

@@ -8,7 +8,7 @@ a ProgramRun as read-only.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from tests.support.pulumi_mocks import ProgramRun, run_program
@@ -28,6 +28,6 @@ def run_shipped(stack: str) -> ProgramRun:
     return _run(stack, json.dumps(config, sort_keys=True), tuple(sorted(secret_keys)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _run(stack: str, config: str, secret_keys: tuple[str, ...]) -> ProgramRun:
     return run_program(stack, json.loads(config), set(secret_keys))

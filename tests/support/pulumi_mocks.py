@@ -22,7 +22,8 @@ import string
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pulumi
 from pulumi.runtime import rpc
@@ -331,8 +332,8 @@ def run_pulumi(
         flags = [pulumi.Output.from_input(v.is_secret()) for v in values]
 
         def collect(resolved):
-            run.outputs.update(zip(names, resolved[: len(names)]))
-            run.secret_outputs.update(n for n, flag in zip(names, resolved[len(names):]) if flag)
+            run.outputs.update(zip(names, resolved[: len(names)], strict=True))
+            run.secret_outputs.update(n for n, flag in zip(names, resolved[len(names):], strict=True) if flag)
 
         return pulumi.Output.all(*values, *flags).apply(collect)
 

@@ -112,7 +112,7 @@ def secret_values(run) -> dict[str, dict]:
     values = {}
     for version in run.of_type(SECRET_VERSION):
         assert is_secret(version.inputs["secretString"]), version.name
-        secret = by_arn[version.input("secretId")] if version.input("secretId") in by_arn else None
+        secret = by_arn.get(version.input("secretId"))
         name = (secret or run.named(version.name, SECRET)).input("namePrefix").removeprefix("llm-gateway-stg/").rstrip("-")
         values[name] = json.loads(version.input("secretString"))
     return values

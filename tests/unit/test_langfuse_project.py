@@ -630,7 +630,7 @@ def test_registers_as_a_dynamic_resource_with_every_key_secret(team_keys):
 
     assert registration.typ == "pulumi-python:dynamic:Resource"
     for key, value in zip(("organization_public_key", "organization_secret_key", "public_key", "secret_key"),
-                          secret_values):
+                          secret_values, strict=True):
         assert is_secret(registration.inputs[key]) and registration.input(key) == value
         assert is_secret(registration.outputs[key])
     for value in secret_values:

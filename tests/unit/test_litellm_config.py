@@ -63,7 +63,7 @@ def test_one_team_entry_per_team_in_order(team_count):
     document = yaml.safe_load(render_proxy_config(settings).text)
     entries = document["litellm_settings"]["default_team_settings"]
     assert [e["team_id"] for e in entries] == names
-    for entry, name in zip(entries, names):
+    for entry, name in zip(entries, names, strict=True):
         suffix = name.upper().replace("-", "_")
         assert entry == {
             "team_id": name,
