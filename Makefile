@@ -6,7 +6,7 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render bench clean system-deps
+.PHONY: test unit integration render bench clean system-deps pin-images
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -36,6 +36,10 @@ integration: $(INSTALLED) $(NODE_MODULES) system-deps
 ## Write every generated artifact of STACK under build/STACK/ (no cloud credentials needed).
 render: $(INSTALLED)
 	$(PYTHON) scripts/render.py $(STACK)
+
+## Re-read the default images' digests from their registries and move the pins (needs registry access).
+pin-images: $(INSTALLED)
+	$(PYTHON) scripts/pin_images.py
 
 ## Print wall times of the unit tier and of one mocked program run.
 bench: $(INSTALLED)

@@ -1,7 +1,7 @@
 """One LiteLLM team as code, through the proxy's admin API and the master key.
 
 `LiteLLMTeam` is a Pulumi dynamic resource over the team endpoints of the pinned LiteLLM
-(1.105.3, litellm/proxy/management_endpoints/team_endpoints.py): POST /team/new, GET
+(1.104.0, litellm/proxy/management_endpoints/team_endpoints.py): POST /team/new, GET
 /team/info, POST /team/update, POST /team/delete. The team's id is exactly our team name,
 because the proxy config's `default_team_settings` (each team's Langfuse keys) is keyed on it.
 

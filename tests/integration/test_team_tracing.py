@@ -312,7 +312,7 @@ def test_each_team_sdk_client_authenticates_with_its_own_pair(gateway):
     requests = gateway.langfuse.snapshot()
     checks = {(r.public_key, r.secret_key) for r in requests if (r.method, r.path) == ("GET", "/api/public/projects")}
     teams = {(c.public_key, c.secret_key) for c in gateway.callers.values() if c.team is not None}
-    # The platform's client (the global callback, env credentials) runs no auth check in 1.105.3.
+    # The platform's client (the global callback, env credentials) runs no auth check in 1.104.0.
     assert teams <= checks <= teams | {(gateway.callers[PLATFORM].public_key, gateway.callers[PLATFORM].secret_key)}
     assert [(r.method, r.path, r.status) for r in requests if r.status != 200] == []
 

@@ -1,6 +1,6 @@
 """A loopback stand-in for the LiteLLM proxy's team admin API, for tests of code that manages teams.
 
-It mirrors litellm 1.105.3 (litellm/proxy/management_endpoints/team_endpoints.py and the proxy's
+It mirrors litellm 1.104.0 (litellm/proxy/management_endpoints/team_endpoints.py and the proxy's
 exception handlers) where callers can tell the difference:
 
 - every route wants `Authorization: Bearer <master key>`; any other key gets the proxy's 401;

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from config.images import DEFAULT_IMAGES, parse_image
 from config.litellm_config import render_proxy_config
 from config.stack_file import settings_from_stack_file
 from tests.support.program import run_config, run_shipped
@@ -45,19 +46,29 @@ def test_every_container_of_the_platform_is_a_fargate_arm64_task(prod):
         assert task.input("executionRoleArn") and task.input("taskRoleArn")
 
 
-def test_every_image_runs_by_digest(prod):
+def test_every_image_runs_by_its_pinned_digest(prod):
     for name, definition in containers(prod).items():
         assert DIGEST.match(definition["image"]), (name, definition["image"])
-    assert all(DIGEST.match(pinned) for pinned in prod.outputs["resolvedImages"].values())
+    resolved = prod.outputs["resolvedImages"]
+    assert all(DIGEST.match(pinned) for pinned in resolved.values())
+    # the defaults carry their digests: what runs is exactly the pin
+    assert all(resolved[reference] == parse_image(reference).pinned for reference in resolved)
     looked_up = {call.args["name"] for call in prod.mocks.calls if call.token.startswith("docker:")}
-    assert looked_up == set(prod.outputs["resolvedImages"])  # tag-only references resolved at deploy time
+    assert looked_up == {parse_image(reference).tagged for reference in resolved}
 
 
-def test_a_digest_in_config_is_used_without_a_registry_lookup():
-    pinned = "ghcr.io/berriai/litellm-database:v1.105.3@sha256:" + "b" * 64
-    run = run_config(compute="ecs", litellm={"image": pinned})
-    assert containers(run)["litellm"]["image"] == "ghcr.io/berriai/litellm-database@sha256:" + "b" * 64
-    assert "ghcr.io/berriai/litellm-database:v1.105.3" not in {c.args["name"] for c in run.mocks.calls if c.token.startswith("docker:")}
+def test_a_tag_that_moved_away_from_its_pin_is_reported_not_followed(prod):
+    # The mocked registry serves other digests than the pins: every tag reads as moved.
+    warnings = [m for level, m in prod.mocks.logged if level == "warning" and "now serves" in m]
+    assert len(warnings) == len(prod.outputs["resolvedImages"])
+    assert any(m.startswith("docker.io/langfuse/langfuse:4.50.0 now serves sha256:") and "make pin-images" in m for m in warnings)
+
+
+def test_a_tag_only_override_is_resolved_at_deploy_time():
+    run = run_config(compute="ecs", litellm={"image": "ghcr.io/berriai/litellm-database:v1.104.0"})
+    image = containers(run)["litellm"]["image"]
+    assert DIGEST.match(image) and image.startswith("ghcr.io/berriai/litellm-database@sha256:")
+    assert image != parse_image(DEFAULT_IMAGES["litellm"]).pinned  # the registry's answer, not the pin
 
 
 def test_litellm_container_contract(prod):

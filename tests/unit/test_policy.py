@@ -479,21 +479,21 @@ def test_container_images_pinned_by_digest(shipped):
     task = find(shipped["prod"], rules.TASK_DEFINITION, "ecs-litellm-task")
 
     def retag(definitions):
-        definitions[0]["image"] = "ghcr.io/berriai/litellm-database:v1.105.3"
+        definitions[0]["image"] = "ghcr.io/berriai/litellm-database:v1.104.0"
         return definitions
 
     assert check("images-pinned-by-digest", edit_json(task, "containerDefinitions", retag), "prod") == [
-        "container litellm: image 'ghcr.io/berriai/litellm-database:v1.105.3' is not pinned by digest "
+        "container litellm: image 'ghcr.io/berriai/litellm-database:v1.104.0' is not pinned by digest "
         "(name@sha256:<64 hex>)"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_compose_images_in_user_data_pinned_by_digest(shipped, stack):
     def unpin(compose: str) -> str:
-        return re.sub(r"(clickhouse-server)@sha256:[0-9a-f]{64}", r"\1:26.8", compose, count=1)
+        return re.sub(r"(clickhouse-server)@sha256:[0-9a-f]{64}", r"\1:25.12", compose, count=1)
 
     found = check("images-pinned-by-digest", _host_with_compose_edit(shipped[stack], unpin), stack)
-    assert found == [f"userData file {COMPOSE}: image 'docker.io/clickhouse/clickhouse-server:26.8' is not pinned "
+    assert found == [f"userData file {COMPOSE}: image 'docker.io/clickhouse/clickhouse-server:25.12' is not pinned "
                      "by digest (name@sha256:<64 hex>)"]
 
 

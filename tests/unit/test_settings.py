@@ -181,7 +181,7 @@ def test_environment_can_be_set_for_other_stack_names():
         ({"langfuse": {"webImage": "langfuse/langfuse:3"}}, "stg",
          "langfuse.webImage 'langfuse/langfuse:3' must be a Langfuse v4 image (tag 4.x)"),
         ({"langfuse": {"workerImage": "docker.io/langfuse/langfuse-worker:4.1.0"}}, "stg",
-         "langfuse.workerImage 'docker.io/langfuse/langfuse-worker:4.1.0' must have the web image's tag (4.52.0)"),
+         "langfuse.workerImage 'docker.io/langfuse/langfuse-worker:4.1.0' must have the web image's tag (4.50.0)"),
         ({"database": {"engineVersion": "15"}}, "stg", "database.engineVersion '15' must be one of: 16, 17"),
         ({"database": {"backupRetentionDays": 3}}, "prod", "database.backupRetentionDays 3 must be >= 7 in prod"),
         ({"database": {"allocatedStorageGb": 100, "maxAllocatedStorageGb": 50}}, "stg",
