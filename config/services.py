@@ -260,17 +260,38 @@ LANGFUSE_SECRETS = {
 }
 
 
+def _langfuse_container(settings: Settings, endpoints: Endpoints, *, name: str, image: str, cpu: int,
+                        memory: int, port: int, health_path: str, start_period: int,
+                        environment: Mapping[str, str] | None = None, secrets: Mapping[str, SecretRef] | None = None,
+                        **fields) -> ServiceSpec:
+    """What Langfuse web and worker share: one Langfuse's environment and secrets, sized to the container."""
+    return ServiceSpec(
+        name=name,
+        image=image,
+        cpu=cpu,
+        memory=memory,
+        port=port,
+        environment={**_langfuse_environment(settings, endpoints), "NODE_OPTIONS": _node_options(memory), **(environment or {})},
+        secrets={**LANGFUSE_SECRETS, **(secrets or {})},
+        health_check=HealthCheck(_node_http_probe(port, health_path), start_period=start_period),
+        stop_timeout=120,
+        **fields,
+    )
+
+
 def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     langfuse = settings.langfuse
-    return ServiceSpec(
+    return _langfuse_container(
+        settings, endpoints,
         name="langfuse-web",
         image=langfuse.web_image,
         cpu=langfuse.web_cpu,
         memory=langfuse.web_memory,
         port=LANGFUSE_WEB_PORT,
+        # Web runs the Postgres and ClickHouse migrations before it serves: a long start period.
+        health_path="/api/public/health",
+        start_period=240,
         environment={
-            **_langfuse_environment(settings, endpoints),
-            "NODE_OPTIONS": _node_options(langfuse.web_memory),
             "AUTH_DISABLE_SIGNUP": str(langfuse.auth_disable_signup).lower(),
             # Headless init: the organization, the platform project and its key pair, the admin.
             "LANGFUSE_INIT_ORG_ID": LANGFUSE_ORG_ID,
@@ -281,16 +302,12 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
             "LANGFUSE_INIT_USER_NAME": "Platform admin",
         },
         secrets={
-            **LANGFUSE_SECRETS,
             "NEXTAUTH_SECRET": SecretRef(secret_refs.LANGFUSE, "nextauthSecret"),
             "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "publicKey"),
             "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "secretKey"),
             "LANGFUSE_INIT_USER_PASSWORD": SecretRef(secret_refs.LANGFUSE, "adminPassword"),
         },
-        # Web runs the Postgres and ClickHouse migrations before it serves: a long start period.
-        health_check=HealthCheck(_node_http_probe(LANGFUSE_WEB_PORT, "/api/public/health"), start_period=240),
         http_health_path="/api/public/health",
-        stop_timeout=120,
         depends_on={"db-init": "completed", "clickhouse": "healthy", "redis": "healthy"},
     )
 
@@ -393,19 +410,15 @@ def project_inits(settings: Settings, endpoints: Endpoints) -> tuple[ServiceSpec
 
 def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     langfuse = settings.langfuse
-    return ServiceSpec(
+    return _langfuse_container(
+        settings, endpoints,
         name="langfuse-worker",
         image=langfuse.worker_image,
         cpu=langfuse.worker_cpu,
         memory=langfuse.worker_memory,
         port=LANGFUSE_WORKER_PORT,
-        environment={
-            **_langfuse_environment(settings, endpoints),
-            "NODE_OPTIONS": _node_options(langfuse.worker_memory),
-        },
-        secrets=dict(LANGFUSE_SECRETS),
-        health_check=HealthCheck(_node_http_probe(LANGFUSE_WORKER_PORT, "/api/health"), start_period=120),
-        stop_timeout=120,
+        health_path="/api/health",
+        start_period=120,
         depends_on={"langfuse-web": "healthy"},  # web owns the migrations
     )
 

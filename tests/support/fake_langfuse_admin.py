@@ -286,6 +286,13 @@ class FakeLangfuseAdmin:
             return 403, {"error": NOT_ON_PLAN}
         return None
 
+    def _org_project(self, key: ApiKey, project_id: str) -> Project | tuple[int, dict]:
+        """A live project of the key's organization, or the answer that refuses the request."""
+        refused = self._org_scope(key)
+        if refused:
+            return refused
+        return self._project_of(key, project_id) or (404, {"message": PROJECT_NOT_FOUND})
+
     def _project_of(self, key: ApiKey, project_id: str, include_deleted: bool = False) -> Project | None:
         project = self.projects.get(project_id)
         if project is None or project.org_id != key.org_id or (project.deleted_at and not include_deleted):
@@ -336,12 +343,9 @@ class FakeLangfuseAdmin:
         return 201, project.public()
 
     def _update_project(self, request: RecordedRequest, key: ApiKey, project_id: str) -> tuple[int, Any]:
-        refused = self._org_scope(key)
-        if refused:
-            return refused
-        project = self._project_of(key, project_id)
-        if project is None:
-            return 404, {"message": PROJECT_NOT_FOUND}
+        project = self._org_project(key, project_id)
+        if not isinstance(project, Project):
+            return project
         body = dict(request.body or {})
         invalid = self._invalid_project_body(body)
         if invalid:
@@ -355,12 +359,9 @@ class FakeLangfuseAdmin:
         return 200, project.public()
 
     def _delete_project(self, _request: RecordedRequest, key: ApiKey, project_id: str) -> tuple[int, Any]:
-        refused = self._org_scope(key)
-        if refused:
-            return refused
-        project = self._project_of(key, project_id)
-        if project is None:
-            return 404, {"message": PROJECT_NOT_FOUND}
+        project = self._org_project(key, project_id)
+        if not isinstance(project, Project):
+            return project
         for api_key in self.keys_of(project):
             del self.api_keys[api_key.id]
         project.deleted_at = _now()

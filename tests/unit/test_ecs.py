@@ -14,7 +14,7 @@ from config.stack_file import settings_from_stack_file
 from tests.support.program import run_config, run_shipped
 from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap
 from tests.support.stacks import ROOT
-from tests.support.documents import strings_in
+from policy.rules import strings_in
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"

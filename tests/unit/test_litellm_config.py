@@ -8,7 +8,7 @@ import yaml
 from config.litellm_config import render_proxy_config, team_key_vars
 from config.secret_refs import SecretRef
 from tests.support.settings import make_settings
-from tests.support.documents import strings_in
+from policy.rules import strings_in
 
 ONE_TEAM_EXPECTED = """\
 # LiteLLM proxy config for llm-gateway-stg: rendered by config/litellm_config.py, do not edit.

@@ -27,7 +27,7 @@ from config.services import (
 from config.stack_file import settings_from_stack_file
 from tests.support.settings import make_settings
 from tests.support.stacks import ROOT
-from tests.support.documents import strings_in
+from policy.rules import strings_in
 
 ENDPOINTS = Endpoints(
     region="us-east-1", database_host="db.example.internal", redis_host="redis.example.internal", redis_tls=True,
