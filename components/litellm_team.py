@@ -5,9 +5,15 @@
 /team/info, POST /team/update, POST /team/delete. The team's id is exactly our team name,
 because the proxy config's `default_team_settings` (each team's Langfuse keys) is keyed on it.
 
-Only the team's identity, models, budget and rate limits are ever sent. Never metadata or any
-callback/logging setting: team callbacks stored in LiteLLM's database override the config
-file's `default_team_settings`, and would silently send a team's traces elsewhere.
+Only the team's identity, models, budget and rate limits are ever sent, and never a callback
+or logging setting: team callbacks stored in LiteLLM's database override the config file's
+`default_team_settings`, and would silently send a team's traces elsewhere. Such settings are
+drift: `/team/{id}/disable_logging` (open to team admins) or the admin UI write
+`metadata.logging` / `metadata.callback_settings`, and from then on LiteLLM ignores the config's
+entry for the team (litellm/proxy/litellm_pre_call_utils.py `_get_dynamic_logging_metadata`:
+any `logging` list, even empty, or a `callback_settings` object wins over the config). Read
+reports it (`logging_overridden`), and update writes the team's metadata back without those two
+keys (/team/update replaces `metadata`, keeping only LiteLLM's system-managed keys).
 
 Creating adopts a team that already exists under the id; an update sends only the fields that
 differ from the live team (re-sending `budget_duration` would restart the budget window), with
@@ -50,6 +56,8 @@ class LiteLLMTeamArgs:
 
 TEAM_FIELDS = ("team_id", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit")
 CONNECTION_FIELDS = ("proxy_url", "master_key")
+# Team metadata keys that make LiteLLM ignore the config's default_team_settings entry.
+LOGGING_OVERRIDE_KEYS = ("logging", "callback_settings")
 
 
 class LiteLLMAdminError(Exception):
@@ -99,16 +107,27 @@ class TeamSpec:
         return {key: list(self.models) if key == "models" else getattr(self, key) for key in TEAM_FIELDS}
 
 
+def logging_overridden(live_team: Mapping[str, Any]) -> bool:
+    """True when the team's metadata overrides the config's logging (its traces go elsewhere)."""
+    metadata = live_team.get("metadata") or {}
+    return any(key in metadata for key in LOGGING_OVERRIDE_KEYS)
+
+
 def update_body(desired: TeamSpec, live_team: Mapping[str, Any]) -> dict[str, Any] | None:
     """The /team/update body that turns the live team into the desired one; None when they agree."""
     live = {**TeamSpec.from_props(live_team).request_fields(), "team_alias": live_team.get("team_alias")}
     changed = {key: value for key, value in desired.request_fields().items() if live[key] != value}
+    if logging_overridden(live_team):
+        metadata = live_team.get("metadata") or {}
+        changed["metadata"] = {key: value for key, value in metadata.items() if key not in LOGGING_OVERRIDE_KEYS}
     return {"team_id": desired.team_id, **changed} if changed else None
 
 
 def changed_fields(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """Inputs that differ from the stored outputs (an unknown value during preview counts)."""
-    return [key for key in (*CONNECTION_FIELDS, *TEAM_FIELDS) if olds.get(key) != news.get(key)]
+    """Inputs that differ from the stored outputs (an unknown value during preview counts), and
+    `logging_overridden` when the last read found the team's logging overridden."""
+    changed = [key for key in (*CONNECTION_FIELDS, *TEAM_FIELDS) if olds.get(key) != news.get(key)]
+    return [*changed, "logging_overridden"] if olds.get("logging_overridden") else changed
 
 
 def redact(text: str, master_key: str) -> str:
@@ -199,13 +218,13 @@ class LiteLLMTeamProvider(AdminApiProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         desired = TeamSpec.from_props(props)
         ensure_team(self._client(props), desired)
-        return CreateResult(desired.team_id, _outputs(props, desired))
+        return CreateResult(desired.team_id, _outputs(props, desired, logging_overridden=False))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         live = self._client(props).team_info(id_)
         if live is None:
             return ReadResult(None, {})  # gone: the engine drops it from the state
-        return ReadResult(id_, _outputs(props, TeamSpec.from_props(live)))
+        return ReadResult(id_, _outputs(props, TeamSpec.from_props(live), logging_overridden=logging_overridden(live)))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = changed_fields(olds, news)
@@ -214,22 +233,24 @@ class LiteLLMTeamProvider(AdminApiProvider):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         desired = TeamSpec.from_props(news)
         ensure_team(self._client(news), desired)
-        return UpdateResult(_outputs(news, desired))
+        return UpdateResult(_outputs(news, desired, logging_overridden=False))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self._client(props).delete_team(id_)
 
 
-def _outputs(props: Mapping[str, Any], team: TeamSpec) -> dict[str, Any]:
+def _outputs(props: Mapping[str, Any], team: TeamSpec, *, logging_overridden: bool) -> dict[str, Any]:
     # The connection travels in the outputs because read and delete only receive those; the
     # engine keeps master_key secret there, as its input is (plus additional_secret_outputs).
-    return {**{key: props[key] for key in CONNECTION_FIELDS}, **team.as_props()}
+    return {**{key: props[key] for key in CONNECTION_FIELDS}, **team.as_props(), "logging_overridden": logging_overridden}
 
 
 class LiteLLMTeam(Resource):
-    """Its id is the team id; its outputs are its inputs, the master key kept secret."""
+    """Its id is the team id; its outputs are its inputs, the master key kept secret, and
+    `logging_overridden` (the last read found the team's logging overridden in LiteLLM)."""
 
     team_id: pulumi.Output[str]
+    logging_overridden: pulumi.Output[bool]
 
     def __init__(self, name: str, args: LiteLLMTeamArgs, opts: pulumi.ResourceOptions | None = None):
         props = {
@@ -239,6 +260,7 @@ class LiteLLMTeam(Resource):
                 team_id=args.team_id, models=tuple(args.models), max_budget=args.max_budget,
                 budget_duration=args.budget_duration, rpm_limit=args.rpm_limit, tpm_limit=args.tpm_limit,
             ).as_props(),
+            "logging_overridden": None,  # computed by the provider
         }
         secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=["master_key"])
         super().__init__(LiteLLMTeamProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret_outputs))

@@ -8,7 +8,11 @@ exception handlers) where callers can tell the difference:
 - GET /team/info?team_id= returns {team_id, team_info, keys, team_memberships}, or a 404;
 - POST /team/update writes exactly the keys it is given (an explicit null clears a limit; a
   budget_duration restarts the budget window) and returns {team_id, data}; unknown team: 404;
-- POST /team/delete {"team_ids": [...]} returns {deleted_teams}; any unknown team: FastAPI's 404.
+- POST /team/delete {"team_ids": [...]} returns {deleted_teams}; any unknown team: FastAPI's 404;
+- POST /team/{team_id}/disable_logging (team_callback_endpoints.py, open to team admins) writes
+  `metadata.callback_settings` with empty callbacks and `metadata.logging: []`: from then on the
+  proxy ignores the config's `default_team_settings` entry for the team. /team/update with a
+  `metadata` object replaces the stored metadata but keeps the system-managed keys.
 
 Teams live in memory; every request is recorded so tests can inspect what was sent.
 """
@@ -27,6 +31,10 @@ from typing import Any
 
 from tests.support.loopback import ALB_UNAVAILABLE, LoopbackHandler, RecordedRequest, serving
 
+# Metadata keys only LiteLLM itself writes; /team/update keeps them whatever the body says
+# (TeamMemberBudgetHandler.SYSTEM_MANAGED_METADATA_KEYS).
+SYSTEM_MANAGED_METADATA_KEYS = ("team_member_budget_id",)
+DISABLE_LOGGING = re.compile(r"^/team/([^/]+)/disable_logging$")
 # LiteLLM's budget durations (litellm_core_utils/duration_parser.py): a positive count and a unit.
 DURATION = re.compile(r"^([1-9]\d*)(s|m|h|d|w|mo)$")
 DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000}  # mo: 30 days here
@@ -94,6 +102,8 @@ class FakeLiteLLMAdmin:
                 ("POST", "/team/update"): self._update,
                 ("POST", "/team/delete"): self._delete,
             }.get((request.method, request.path))
+            if route is None and request.method == "POST" and DISABLE_LOGGING.match(request.path):
+                route = self._disable_logging
             return route(request) if route else (404, {"detail": "Not Found"})
 
     @staticmethod
@@ -143,8 +153,21 @@ class FakeLiteLLMAdmin:
             return error
         if "budget_duration" in body:
             body["budget_reset_at"] = self._reset_at(body["budget_duration"])
+        if isinstance(body.get("metadata"), dict):
+            stored = self.teams[team_id]["metadata"]
+            body["metadata"] = {**body["metadata"], **{k: stored[k] for k in SYSTEM_MANAGED_METADATA_KEYS if k in stored}}
         self.teams[team_id].update(body, updated_at=_now().isoformat())
         return 200, {"team_id": team_id, "data": self.teams[team_id]}
+
+    def _disable_logging(self, request: RecordedRequest) -> tuple[int, Any]:
+        team_id = DISABLE_LOGGING.match(request.path).group(1)
+        if team_id not in self.teams:
+            return _proxy_error(404, {"error": f"Team id = {team_id} does not exist."}, "internal_server_error")
+        metadata = self.teams[team_id]["metadata"]
+        metadata["callback_settings"] = {"success_callback": [], "failure_callback": [], "callback_vars": {}}
+        metadata["logging"] = []
+        return 200, {"status": "success", "message": f"Logging disabled for team {team_id}",
+                     "data": {"team_id": team_id, "success_callbacks": [], "failure_callbacks": []}}
 
     def _delete(self, request: RecordedRequest) -> tuple[int, Any]:
         team_ids = (request.body or {}).get("team_ids", [])

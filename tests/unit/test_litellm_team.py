@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.request
 from typing import Any
 
 import pytest
@@ -23,8 +24,9 @@ from tests.support.pulumi_mocks import is_secret, plain_strings, run_pulumi
 
 MASTER_KEY = random_master_key()
 RETRY_DELAYS = (0.01, 0.02)
-# Team settings that, stored in LiteLLM's database, would override the config's default_team_settings.
-FORBIDDEN_WORDS = ("metadata", "callback", "logging")
+# Team settings that, stored in LiteLLM's database, would override the config's default_team_settings
+# (metadata is sent only to remove them).
+FORBIDDEN_WORDS = ("callback", "logging")
 
 
 def keys_in(value: Any) -> list[str]:
@@ -39,7 +41,7 @@ def keys_in(value: Any) -> list[str]:
 def admin():
     with running_fake_admin(MASTER_KEY) as fake:
         yield fake
-        # Whatever the test did, no request may have carried team metadata or callback settings.
+        # Whatever the test did, no request may have carried callback or logging settings.
         sent = [key for body in fake.bodies() for key in keys_in(body)]
         assert not [key for key in sent if any(word in key for word in FORBIDDEN_WORDS)], sent
 
@@ -72,7 +74,8 @@ def team_props(admin: FakeLiteLLMAdmin | None = None, **overrides) -> dict[str, 
 
 def stored_outputs(outs: dict[str, Any]) -> dict[str, Any]:
     """Outputs as the engine hands them back later (`olds`): numbers as floats, nulls dropped."""
-    return {key: float(value) if isinstance(value, int) else value for key, value in outs.items() if value is not None}
+    return {key: float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            for key, value in outs.items() if value is not None}
 
 
 def managed(team: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +99,7 @@ def test_create_makes_a_team_with_exactly_our_id(admin, provider):
     assert result.outs == {
         "proxy_url": admin.url, "master_key": MASTER_KEY, "team_id": "mle", "models": ["sonnet", "titan"],
         "max_budget": 100.0, "budget_duration": "30d", "rpm_limit": 60, "tpm_limit": 100000,
+        "logging_overridden": False,
     }
     assert [(r.method, r.path) for r in admin.requests] == [("GET", "/team/info"), ("POST", "/team/new")]
 
@@ -204,6 +208,40 @@ def test_drift_is_read_back_and_corrected(admin, provider):
         {"team_id": "mle", "models": ["sonnet", "titan"], "max_budget": 100.0},
     ]
     assert (admin.teams["mle"]["max_budget"], admin.teams["mle"]["models"]) == (100.0, ["sonnet", "titan"])
+
+
+def test_disabled_logging_is_drift_and_is_undone_keeping_other_metadata(admin, provider):
+    desired = team_props(admin)
+    outputs = stored_outputs(provider.create(desired).outs)
+    admin.teams["mle"]["metadata"].update(cost_center="42", team_member_budget_id="budget-1")
+    # A team admin silences the team (LiteLLM then ignores the config's default_team_settings entry).
+    request = urllib.request.Request(f"{admin.url}/team/mle/disable_logging", data=b"{}", method="POST",
+                                     headers={"Authorization": f"Bearer {MASTER_KEY}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+    refreshed = stored_outputs(provider.read("mle", outputs).outs)
+    assert refreshed["logging_overridden"] is True
+    assert provider.diff("mle", refreshed, desired).changes
+
+    result = provider.update("mle", refreshed, desired)
+
+    assert requests_to(admin, "/team/update") == [
+        {"team_id": "mle", "metadata": {"cost_center": "42", "team_member_budget_id": "budget-1"}},
+    ]
+    assert admin.teams["mle"]["metadata"] == {"cost_center": "42", "team_member_budget_id": "budget-1"}
+    assert result.outs["logging_overridden"] is False
+    assert provider.read("mle", stored_outputs(result.outs)).outs["logging_overridden"] is False
+
+
+def test_an_adopted_team_with_its_own_callbacks_is_put_back_on_the_config(admin, provider):
+    admin.add_team("mle", team_alias="mle", models=["sonnet", "titan"], max_budget=100.0, budget_duration="30d",
+                   rpm_limit=60, tpm_limit=100000,
+                   metadata={"logging": [{"callback_name": "langfuse", "callback_type": "success"}]})
+
+    provider.create(team_props(admin))
+
+    assert requests_to(admin, "/team/update") == [{"team_id": "mle", "metadata": {}}]
 
 
 def test_update_recreates_a_team_deleted_outside_pulumi(admin, provider):
