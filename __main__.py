@@ -69,6 +69,7 @@ platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
 team_keys = {
     team.name: LangfuseKeyPair(f"langfuse-keys-team-{team.name}", LangfuseKeyPairArgs(
         f"{prefix}/{secret_refs.team_keys(team.name)}", team.name, key.arn, settings.protect, team.existing_keys,
+        retain_on_removal=settings.protect,
     ))
     for team in settings.teams
 }

@@ -19,6 +19,9 @@ class LangfuseKeyPairArgs:
     kms_key_arn: pulumi.Input[str]
     protect: bool
     existing: ExistingKeys | None = None  # keys of a project that already exists
+    # A team's pair: removing the team keeps the secret (and the project's keys) instead of
+    # stopping on protection after LiteLLM has already deleted the team.
+    retain_on_removal: bool = False
 
 
 class LangfuseKeyPair(GatewayComponent):
@@ -33,7 +36,10 @@ class LangfuseKeyPair(GatewayComponent):
                 pulumi.Output.secret(pulumi.Output.concat(
                     prefix,
                     random.RandomUuid(
-                        f"{name}-{kind}", opts=self.child(protect=args.protect, additional_secret_outputs=["result"])
+                        f"{name}-{kind}",
+                        opts=self.child(protect=args.protect and not args.retain_on_removal,
+                                        retain_on_delete=args.retain_on_removal or None,
+                                        additional_secret_outputs=["result"]),
                     ).result,
                 ))
                 for kind, prefix in (("public", "pk-lf-"), ("secret", "sk-lf-"))
@@ -45,6 +51,7 @@ class LangfuseKeyPair(GatewayComponent):
             values={"publicKey": public_key, "secretKey": secret_key},
             kms_key_arn=args.kms_key_arn,
             protect=args.protect,
+            retain_on_removal=args.retain_on_removal,
         )
         self.arn = self.secret.arn
         self.version = self.secret.version_id

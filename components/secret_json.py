@@ -16,6 +16,11 @@ import pulumi_aws as aws
 from components.base import GatewayComponent
 
 
+# Marks a resource kept in AWS when its owner leaves the config (see create_json_secret); the
+# policy pack's prod-protection rule accepts it in place of `protect`.
+RETAINED_TAG = "llm-gateway:retained-on-removal"
+
+
 @dataclass(frozen=True)
 class JsonSecret:
     arn: pulumi.Output[str]
@@ -31,14 +36,20 @@ def create_json_secret(
     values: Mapping[str, pulumi.Input[str]],
     kms_key_arn: pulumi.Input[str],
     protect: bool,
+    retain_on_removal: bool = False,
 ) -> JsonSecret:
+    """`retain_on_removal`: the secret belongs to something that can leave the config (a team):
+    unprotected so that removal never stops half-way, and kept in AWS (retain_on_delete) when it
+    does, tagged so the policy pack accepts it unprotected in prod."""
+    options = {"retain_on_delete": True} if retain_on_removal else {}
     secret = aws.secretsmanager.Secret(
         resource_name,
         # A generated suffix keeps re-creation possible while a deleted twin waits out its recovery window.
         name_prefix=f"{secret_name}-",
         description=description,
         kms_key_id=kms_key_arn,
-        opts=owner.child(protect=protect),
+        tags={RETAINED_TAG: "true"} if retain_on_removal else None,
+        opts=owner.child(protect=protect and not retain_on_removal, **options),
     )
     keys = list(values)
     version = aws.secretsmanager.SecretVersion(
@@ -47,6 +58,6 @@ def create_json_secret(
         secret_string=pulumi.Output.secret(
             pulumi.Output.all(*values.values()).apply(lambda resolved: json.dumps(dict(zip(keys, resolved, strict=True))))
         ),
-        opts=owner.child(protect=protect),
+        opts=owner.child(protect=protect and not retain_on_removal, **options),
     )
     return JsonSecret(arn=secret.arn, version_id=version.version_id)

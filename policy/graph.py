@@ -245,6 +245,12 @@ def s3_bucket_baseline(resources: list[Res], ctx: r.Context) -> list[tuple[str |
 
 # --- protection in prod ----------------------------------------------------------------------------
 
+# A resource that belongs to something the config can remove (a team's key secret) is kept in AWS
+# on removal (retain_on_delete, which policies cannot see) instead of protected, so that removing
+# the team never stops half-way; the program tags it (components/secret_json.py RETAINED_TAG).
+RETAINED_ON_REMOVAL_TAG = "llm-gateway:retained-on-removal"
+
+
 def stateful_resources_protected(resources: list[Res], ctx: r.Context) -> list[tuple[str | None, str]]:
     if not ctx.prod:
         return []
@@ -253,6 +259,7 @@ def stateful_resources_protected(resources: list[Res], ctx: r.Context) -> list[t
                   "in prod a destroy or an accidental replacement must stop instead")
         for res in resources
         if res.typ in STATEFUL_TYPES and not res.protect
+        and (res.typ != r.SECRET or (res.props.get("tags") or {}).get(RETAINED_ON_REMOVAL_TAG) != "true")
     ]
 
 

@@ -10,6 +10,8 @@ import string
 import pytest
 
 from config.bedrock import GEOGRAPHY_REGIONS
+from components.secret_json import RETAINED_TAG
+from policy.graph import RETAINED_ON_REMOVAL_TAG
 from tests.support.program import run_config, run_shipped
 from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, unwrap
 
@@ -189,12 +191,40 @@ STATEFUL = {
 }
 
 
+def team_owned(run, team: str) -> list:
+    return [r for r in run.resources if r.custom and r.name.startswith(f"langfuse-keys-team-{team}")]
+
+
 @pytest.mark.parametrize("stack, protected", [("stg", False), ("prod", True)])
 def test_protect_flags_per_environment(stack, protected):
     run = run_config(stack=stack, teams=[{"name": "mle"}])
-    stateful = [r for r in run.resources if r.typ in STATEFUL]
+    retained = {r.urn for r in team_owned(run, "mle")}
+    stateful = [r for r in run.resources if r.typ in STATEFUL and r.urn not in retained]
     assert stateful and all(r.protect is protected for r in stateful)
     assert not any(r.protect for r in run.resources if r.typ not in STATEFUL)
+    # A team's own stateful resources are kept on removal in prod instead (see the next test).
+    assert retained and all(not r.protect and r.retain_on_delete is protected for r in team_owned(run, "mle"))
+
+
+def test_removing_a_team_in_prod_keeps_its_secret_and_never_stops_on_protection():
+    """Pulumi refuses to delete a protected resource when it reaches it, after the team's other
+    removals (the LiteLLM team and with it the team's virtual keys) already happened: nothing the
+    removal deletes may be protected, and what holds data is retained instead."""
+    teams = [{"name": "mle"}, {"name": "home-rentals"}]
+    before = run_config(stack="prod", teams=teams)
+    after = run_config(stack="prod", teams=teams[:1])
+    kept = {r.urn for r in after.resources}
+    removed = [r for r in before.resources if r.urn not in kept]
+
+    assert {r.name for r in removed} >= {"litellm-team-home-rentals", "langfuse-keys-team-home-rentals-secret"}
+    assert [r.name for r in removed if r.protect] == []
+    data = [r for r in removed if r.typ in STATEFUL]
+    assert {r.typ for r in data} == {SECRET, SECRET_VERSION, "random:index/randomUuid:RandomUuid"}
+    assert all(r.retain_on_delete for r in data), [r.name for r in data if not r.retain_on_delete]
+    (secret,) = [r for r in data if r.typ == SECRET]
+    assert secret.input("tags") == {RETAINED_TAG: "true"}
+    # The policy pack accepts exactly that tag in place of protection, nothing else.
+    assert RETAINED_TAG == RETAINED_ON_REMOVAL_TAG
 
 
 @pytest.mark.parametrize("stack", ["stg", "prod"])
