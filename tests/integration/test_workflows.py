@@ -309,7 +309,18 @@ def test_preview_comments_once_per_stack_after_the_tests(workflows):
     )
     role = steps_using(job, AWS_CREDENTIALS)[0]["with"]["role-to-assume"]
     assert role == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
-    assert environment_name(job) is None, "previews must not wait for (or use) a deploy environment"
+
+
+def test_each_preview_runs_in_its_own_stacks_preview_environment(workflows):
+    """Pull-request code must not reach prod's secrets unreviewed: each stack's preview uses the role
+    of its own environment (trusted by that environment's tokens only, decrypting that stack's key
+    only), and `preview-prod` has required reviewers. Never a deploy environment."""
+    job = workflows[PULL_REQUEST].job("preview")
+    environments = {environment_name(job).replace("${{ matrix.stack }}", stack) for stack in STACKS}
+    assert environments == {f"preview-{stack}" for stack in STACKS}
+    assert not environments & set(STACKS), "a preview must never use a deploy environment's role"
+    setting_check = steps(job)[0]
+    assert "AWS_PREVIEW_ROLE_ARN (environment preview-${{ matrix.stack }})" in setting_check["run"]
 
 
 # --- deploy.yml ----------------------------------------------------------------------------------
