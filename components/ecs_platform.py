@@ -57,6 +57,7 @@ class EcsPlatformArgs:
     task_policy_arns: Mapping[str, Sequence[pulumi.Input[str]]]  # workload -> its own permissions
     images: Mapping[str, pulumi.Input[str]]  # image reference -> pinned name@sha256
     target_groups: Mapping[str, pulumi.Input[str]]  # service -> target group ARN
+    target_group_forwarders: Mapping[str, Sequence[pulumi.Resource]]  # service -> what forwards to its group
     database_host: pulumi.Input[str]
     redis_host: pulumi.Input[str]
     clickhouse_ip: pulumi.Input[str] | None  # the stack's ClickHouse host; None: external ClickHouse
@@ -151,6 +152,7 @@ class EcsPlatform(GatewayComponent):
                     secret_versions={n: args.secret_versions[n] for n in sorted(spec.secret_names)},
                     **self._scaling(spec_name, settings),
                     target_group_arn=args.target_groups.get(spec_name),
+                    target_group_forwarders=args.target_group_forwarders.get(spec_name, ()),
                     registry_arn=langfuse_registry.arn if spec_name == "langfuse-web" else None,
                 ), opts=self.child(depends_on=depends_on))
 

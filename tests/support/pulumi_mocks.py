@@ -75,6 +75,7 @@ class Registration:
     retain_on_delete: bool
     delete_before_replace: bool
     ignore_changes: list
+    create_timeout: str  # customTimeouts.create, "" when the provider's default applies
     dependencies: list
     property_dependencies: dict  # input name -> URNs it depends on (what stack policies see)
 
@@ -270,6 +271,7 @@ class RecordingMonitor(MockMonitor):
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
                 ignore_changes=list(request.ignoreChanges),
+                create_timeout=request.customTimeouts.create,
                 dependencies=list(request.dependencies),
                 property_dependencies={
                     key: list(deps.urns) for key, deps in request.propertyDependencies.items() if len(deps.urns)
