@@ -59,6 +59,7 @@ if settings.network.interface_endpoints:
 database = Database("database", DatabaseArgs(
     prefix, settings.database, network.private_subnet_ids, firewall.ids["database"], key.arn,
     master_secret_name=f"{prefix}/{secret_refs.POSTGRES}", protect=settings.protect,
+    log_retention_days=settings.log_retention_days,
 ))
 secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
     prefix, key.arn, database.address, settings.protect, settings.clickhouse,

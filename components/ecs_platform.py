@@ -73,8 +73,16 @@ class EcsPlatform(GatewayComponent):
         super().__init__(name, opts)
         settings = args.settings
         prefix = settings.name_prefix
+        # Container Insights writes /aws/ecs/containerinsights/<cluster>/performance (CloudWatch User
+        # Guide, "Container Insights performance log events for Amazon ECS") and would create it
+        # itself; created first, the group is ours: encrypted, with the stack's retention.
+        insights_logs = aws.cloudwatch.LogGroup(
+            f"{name}-insights-logs", name=f"/aws/ecs/containerinsights/{prefix}/performance",
+            retention_in_days=settings.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
+        )
         self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}], opts=self.child()
+            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}],
+            opts=self.child(depends_on=[insights_logs]),
         )
         namespace = aws.servicediscovery.PrivateDnsNamespace(
             f"{name}-namespace", name=f"{prefix}.internal", vpc=args.vpc_id, opts=self.child()

@@ -306,6 +306,14 @@ def test_log_groups_keep_their_retention_and_are_encrypted(prod):
         assert group.input("kmsKeyId").startswith("arn:aws:kms:")
 
 
+def test_container_insights_writes_into_an_owned_group(prod):
+    (cluster,) = prod.of_type("aws:ecs/cluster:Cluster")
+    group = prod.named("ecs-insights-logs", "aws:cloudwatch/logGroup:LogGroup")
+    assert group.input("name") == f"/aws/ecs/containerinsights/{cluster.input('name')}/performance"
+    assert group.input("retentionInDays") == 365 and group.input("kmsKeyId").startswith("arn:aws:kms:")
+    assert group.urn in cluster.dependencies
+
+
 def test_shipped_prod_config_renders_a_proxy_config_the_task_carries(prod):
     text = render_proxy_config(settings_from_stack_file(ROOT, "prod")).text
     environment = {e["name"]: e["value"] for e in containers(prod)["litellm"]["environment"]}
