@@ -216,7 +216,7 @@ def manual_dns_records(validation: dict[str, dict], hosts: Sequence[str], load_b
 
 def _warn_manual_records(records: list[dict]) -> None:
     pulumi.log.warn(
-        "No hostedZoneId: create these DNS records now (exported as dnsRecordsToCreate); the update waits "
-        f"up to {VALIDATION_TIMEOUT} for the certificate, then rerun `pulumi up` if it timed out: "
+        "No hostedZoneId: create these DNS records now (also the stack output dnsRecordsToCreate); the update "
+        f"waits up to {VALIDATION_TIMEOUT} for the certificate; if it times out, rerun `pulumi up` once they resolve: "
         + "; ".join(f"{r['name']} {r['type']} {r['value']}" for r in records)
     )
