@@ -59,6 +59,7 @@ if settings.network.interface_endpoints:
 database = Database("database", DatabaseArgs(
     prefix, settings.database, network.private_subnet_ids, firewall.ids["database"], key.arn,
     master_secret_name=f"{prefix}/{secret_refs.POSTGRES}", protect=settings.protect,
+    log_retention_days=settings.log_retention_days,
 ))
 secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
     prefix, key.arn, database.address, settings.protect, settings.clickhouse,
@@ -131,6 +132,8 @@ if ecs_mode:
         images=images,
         target_groups={"litellm": load_balancer.target_groups["litellm"].arn,
                        "langfuse-web": load_balancer.target_groups["langfuse"].arn},
+        target_group_forwarders={"litellm": load_balancer.forwarders["litellm"],
+                                 "langfuse-web": load_balancer.forwarders["langfuse"]},
         database_host=database.address, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=storage.bucket_name, langfuse_public_url=load_balancer.langfuse_url,
@@ -172,7 +175,9 @@ else:
             (load_balancer.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
         ],
     ))
-    litellm_ready = langfuse_ready = [host, *load_balancer.listeners]
+    # Teams are created through the load balancer: after the host and what routes to it.
+    litellm_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["litellm"]]
+    langfuse_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["langfuse"]]
     pulumi.export("hostInstanceId", host.instance_id)
 
 # --- Teams as code: each team exists in LiteLLM with exactly its name as team_id ---------------
@@ -207,8 +212,8 @@ pulumi.export("environment", settings.environment)
 pulumi.export("litellmUrl", load_balancer.litellm_url)
 pulumi.export("langfuseUrl", load_balancer.langfuse_url)
 pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
-if not settings.allow_insecure_http and not settings.hosted_zone_id:
-    pulumi.export("certificateValidationRecords", load_balancer.certificate_validation_records)
+if load_balancer.manual_dns_records is not None:
+    pulumi.export("dnsRecordsToCreate", load_balancer.manual_dns_records)
 pulumi.export("resolvedImages", images)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("databaseAddress", database.address)

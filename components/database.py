@@ -1,8 +1,10 @@
 """RDS PostgreSQL shared by LiteLLM and Langfuse, each in its own database with its own user.
 
 The instance is private (no public access, only the apps' security groups), encrypted with the
-stack key, forces TLS (`rds.force_ssl`), exports its logs, keeps automated backups, and under
-`protect` has deletion protection and a final snapshot.
+stack key, forces TLS (`rds.force_ssl`), exports its logs into log groups this component owns
+(encrypted, with the stack's retention), keeps automated backups, and under `protect` has deletion
+protection and a final snapshot named uniquely per instance, so a later create/delete cycle of the
+stack does not collide with an earlier cycle's snapshot.
 
 Application databases and users are not created here (RDS has no API for them). The plan, which
 the compute modes implement through the `db-init` service spec (config/database_init.py):
@@ -28,6 +30,8 @@ from components.secret_json import create_json_secret
 from config.services import DATABASE_ADMIN_USER, POSTGRES_PORT
 from config.settings import DatabaseSettings
 
+EXPORTED_LOGS = ("postgresql", "upgrade")
+
 
 @dataclass(frozen=True)
 class DatabaseArgs:
@@ -38,6 +42,7 @@ class DatabaseArgs:
     kms_key_arn: pulumi.Input[str]
     master_secret_name: str
     protect: bool
+    log_retention_days: int
 
 
 class Database(GatewayComponent):
@@ -78,6 +83,26 @@ class Database(GatewayComponent):
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=self.child(),
         )
         identifier = f"{args.name_prefix}-postgres"
+        # RDS would create these on first export, unencrypted and never expiring; created first, it
+        # writes into ours. Named /aws/rds/instance/<identifier>/<log> ("Publishing ... logs to
+        # Amazon CloudWatch Logs", RDS User Guide).
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}-logs", name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
+            )
+            for log in EXPORTED_LOGS
+        ]
+        final_snapshot = None
+        if args.protect:
+            # A snapshot name is taken until the snapshot is deleted: a fixed one would fail the next
+            # delete after a destroy/create cycle. The suffix is created and destroyed with the instance.
+            # The name must begin with a letter, hold letters, digits and single hyphens and not end
+            # with one (terraform-provider-aws website/docs/r/db_instance: final_snapshot_identifier).
+            suffix = random.RandomString(
+                f"{name}-final-snapshot", length=8, special=False, upper=False, opts=self.child(),
+            )
+            final_snapshot = pulumi.Output.concat(identifier, "-final-", suffix.result)
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,
@@ -102,7 +127,7 @@ class Database(GatewayComponent):
             backup_window="03:00-04:00",
             maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
             iam_database_authentication_enabled=True,
             monitoring_interval=60,
             monitoring_role_arn=monitoring_role.arn,
@@ -111,8 +136,8 @@ class Database(GatewayComponent):
             performance_insights_retention_period=7 if settings.performance_insights else None,
             deletion_protection=args.protect,
             skip_final_snapshot=not args.protect,
-            final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
-            opts=self.child(protect=args.protect),
+            final_snapshot_identifier=final_snapshot,
+            opts=self.child(protect=args.protect, depends_on=log_groups),
         )
         self.address = self.instance.address
         self.port = POSTGRES_PORT

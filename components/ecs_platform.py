@@ -57,6 +57,7 @@ class EcsPlatformArgs:
     task_policy_arns: Mapping[str, Sequence[pulumi.Input[str]]]  # workload -> its own permissions
     images: Mapping[str, pulumi.Input[str]]  # image reference -> pinned name@sha256
     target_groups: Mapping[str, pulumi.Input[str]]  # service -> target group ARN
+    target_group_forwarders: Mapping[str, Sequence[pulumi.Resource]]  # service -> what forwards to its group
     database_host: pulumi.Input[str]
     redis_host: pulumi.Input[str]
     clickhouse_ip: pulumi.Input[str] | None  # the stack's ClickHouse host; None: external ClickHouse
@@ -72,8 +73,16 @@ class EcsPlatform(GatewayComponent):
         super().__init__(name, opts)
         settings = args.settings
         prefix = settings.name_prefix
+        # Container Insights writes /aws/ecs/containerinsights/<cluster>/performance (CloudWatch User
+        # Guide, "Container Insights performance log events for Amazon ECS") and would create it
+        # itself; created first, the group is ours: encrypted, with the stack's retention.
+        insights_logs = aws.cloudwatch.LogGroup(
+            f"{name}-insights-logs", name=f"/aws/ecs/containerinsights/{prefix}/performance",
+            retention_in_days=settings.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
+        )
         self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}], opts=self.child()
+            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}],
+            opts=self.child(depends_on=[insights_logs]),
         )
         namespace = aws.servicediscovery.PrivateDnsNamespace(
             f"{name}-namespace", name=f"{prefix}.internal", vpc=args.vpc_id, opts=self.child()
@@ -151,6 +160,7 @@ class EcsPlatform(GatewayComponent):
                     secret_versions={n: args.secret_versions[n] for n in sorted(spec.secret_names)},
                     **self._scaling(spec_name, settings),
                     target_group_arn=args.target_groups.get(spec_name),
+                    target_group_forwarders=args.target_group_forwarders.get(spec_name, ()),
                     registry_arn=langfuse_registry.arn if spec_name == "langfuse-web" else None,
                 ), opts=self.child(depends_on=depends_on))
 

@@ -30,6 +30,9 @@ class EcsServiceArgs:
     desired_count: int
     max_count: int | None = None  # autoscaling ceiling; None: fixed count
     target_group_arn: pulumi.Input[str] | None = None
+    # The listener or rule that forwards to the target group: ECS refuses a target group no load
+    # balancer uses yet, so the service is created after (and deleted before) them.
+    target_group_forwarders: Sequence[pulumi.Resource] = ()
     registry_arn: pulumi.Input[str] | None = None  # Cloud Map service: a private DNS name
     health_check_grace_seconds: int | None = None
     # Secret versions the containers read at start: a new value (a rotated key) restarts the tasks.
@@ -74,7 +77,8 @@ class EcsService(GatewayComponent):
             # `pulumi up` fails (and the circuit breaker rolls back) when tasks never get healthy.
             wait_for_steady_state=True,
             # Autoscaling owns the running count between deploys.
-            opts=self.child(ignore_changes=["desiredCount"] if autoscaled else None),
+            opts=self.child(ignore_changes=["desiredCount"] if autoscaled else None,
+                            depends_on=list(args.target_group_forwarders)),
         )
         if autoscaled:
             target = aws.appautoscaling.Target(

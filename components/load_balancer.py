@@ -1,8 +1,10 @@
 """The public entry: an Application Load Balancer in front of LiteLLM and Langfuse web.
 
-With a domain: HTTPS only (TLS 1.2+, ACM certificate DNS-validated in the hosted zone, or its
-validation records printed and exported without one), HTTP redirected, host routing
-`litellm.<domain>` / `langfuse.<domain>`, Route53 aliases. Without one (allowInsecureHttp): plain
+With a domain: HTTPS only (TLS 1.2+, ACM certificate DNS-validated), HTTP redirected, host routing
+`litellm.<domain>` / `langfuse.<domain>`. With a hosted zone the validation records and aliases are
+created in it; without one (stg only: the loader requires the zone in prod) every record the
+operator must create is logged as one warning and exported before the update waits for the
+certificate, and that wait is bounded (VALIDATION_TIMEOUT). Without a domain (allowInsecureHttp): plain
 HTTP on the load balancer's name, LiteLLM on :80 and Langfuse on :3000. Either way only
 `allowedCidrs` reach it (its security group), invalid headers are dropped, access logs go to S3,
 and the idle timeout outlives a streamed completion.
@@ -23,6 +25,11 @@ from config.services import LANGFUSE_WEB_PORT
 from config.settings import Settings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Without a zone the update waits for records a person creates. The provider waits 75 minutes by
+# default (terraform-provider-aws internal/service/acm/certificate_validation.go:
+# `Create: schema.DefaultTimeout(75 * time.Minute)`); failing sooner puts the records back in
+# front of the operator, and a rerun keeps the same certificate and so the same records.
+VALIDATION_TIMEOUT = "30m"
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,12 @@ class LoadBalancer(GatewayComponent):
             _Route("langfuse", LANGFUSE_WEB_PORT, "/api/public/health", 30, settings.langfuse_host),
         )
         self.target_groups = {route.name: self._target_group(name, route, args) for route in routes}
+        # Target group -> the listener or rule that forwards to it. ECS refuses a service whose
+        # target group no load balancer uses yet ("target group ... does not have an associated
+        # load balancer"): services wait for these.
+        self.forwarders: dict[str, list[pulumi.Resource]] = {}
+        # Stg with a domain but no zone: the DNS records the operator creates by hand.
+        self.manual_dns_records: pulumi.Output[list[dict]] | None = None
 
         if settings.allow_insecure_http:
             pulumi.log.warn(
@@ -79,6 +92,7 @@ class LoadBalancer(GatewayComponent):
                 self._forward(name, HTTP, self.target_groups["litellm"]),
                 self._forward(name, INSECURE_LANGFUSE_PORT, self.target_groups["langfuse"]),
             ]
+            self.forwarders = {"litellm": [self.listeners[0]], "langfuse": [self.listeners[1]]}
         else:
             self.listeners = self._https(name, settings, routes)
 
@@ -123,7 +137,6 @@ class LoadBalancer(GatewayComponent):
             o.domain_name: {"name": o.resource_record_name, "type": o.resource_record_type, "value": o.resource_record_value}
             for o in options
         })
-        self.certificate_validation_records = records
         if settings.hosted_zone_id:
             fqdns = [
                 aws.route53.Record(
@@ -138,14 +151,20 @@ class LoadBalancer(GatewayComponent):
                 ).fqdn
                 for route in routes
             ]
+            certificate_arn, timeouts = certificate.arn, None
         else:
-            records.apply(lambda r: pulumi.log.warn(
-                "Add these DNS records to validate the certificate (the update waits for it): "
-                + "; ".join(f"{x['name']} {x['type']} {x['value']}" for x in r.values())
-            ))
+            self.manual_dns_records = pulumi.Output.all(records, self.lb.dns_name).apply(
+                lambda v: manual_dns_records(v[0], [route.host for route in routes], v[1])
+            )
+            told = self.manual_dns_records.apply(_warn_manual_records)
             fqdns = None
+            # The operator is told before the wait starts: the ARN the validation waits on resolves
+            # only after the warning is logged (which needs the load balancer's name).
+            certificate_arn = pulumi.Output.all(certificate.arn, told).apply(lambda v: v[0])
+            timeouts = pulumi.CustomTimeouts(create=VALIDATION_TIMEOUT)
         validation = aws.acm.CertificateValidation(
-            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=fqdns, opts=self.child(),
+            f"{name}-certificate", certificate_arn=certificate_arn, validation_record_fqdns=fqdns,
+            opts=self.child(custom_timeouts=timeouts),
         )
         https = aws.lb.Listener(
             f"{name}-https",
@@ -158,14 +177,14 @@ class LoadBalancer(GatewayComponent):
             opts=self.child(),
         )
         for priority, route in enumerate(routes, start=10):
-            aws.lb.ListenerRule(
+            self.forwarders[route.name] = [aws.lb.ListenerRule(
                 f"{name}-{route.name}",
                 listener_arn=https.arn,
                 priority=priority,
                 conditions=[{"host_header": {"values": [route.host]}}],
                 actions=[{"type": "forward", "target_group_arn": self.target_groups[route.name].arn}],
                 opts=self.child(),
-            )
+            )]
             if settings.hosted_zone_id:
                 aws.route53.Record(
                     f"{name}-{route.name}-alias",
@@ -184,3 +203,20 @@ class LoadBalancer(GatewayComponent):
             opts=self.child(),
         )
         return [https, redirect]
+
+
+def manual_dns_records(validation: dict[str, dict], hosts: Sequence[str], load_balancer_dns: str) -> list[dict]:
+    """Every record a zone would hold: the certificate's validation CNAMEs, then each host as a
+    CNAME to the load balancer (a CNAME, not an alias: any DNS provider can serve it)."""
+    return [
+        *(validation[host] for host in hosts),
+        *({"name": host, "type": "CNAME", "value": load_balancer_dns} for host in hosts),
+    ]
+
+
+def _warn_manual_records(records: list[dict]) -> None:
+    pulumi.log.warn(
+        "No hostedZoneId: create these DNS records now (also the stack output dnsRecordsToCreate); the update "
+        f"waits up to {VALIDATION_TIMEOUT} for the certificate; if it times out, rerun `pulumi up` once they resolve: "
+        + "; ".join(f"{r['name']} {r['type']} {r['value']}" for r in records)
+    )

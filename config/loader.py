@@ -542,6 +542,10 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
     ) or {}
     if top.get("hostedZoneId") and not top.get("domain"):
         problems.add("hostedZoneId", "needs domain", top["hostedZoneId"])
+    if env == "prod" and top.get("domain") and not top.get("hostedZoneId"):
+        # Without a zone the first deploy waits on records created by hand; prod must finish on its own.
+        problems.add("hostedZoneId", "is required in prod with domain: the certificate validation and the "
+                     "litellm./langfuse. records are created in that Route53 zone (pulumi config set hostedZoneId <zone id>)")
     if "domain" in top and not top["domain"] and not top["allowInsecureHttp"]:
         problems.add("domain", "is required unless allowInsecureHttp is true (plain HTTP on the load balancer name)")
     if top.get("allowInsecureHttp") and env == "prod":

@@ -75,6 +75,7 @@ class Registration:
     retain_on_delete: bool
     delete_before_replace: bool
     ignore_changes: list
+    create_timeout: str  # customTimeouts.create, "" when the provider's default applies
     dependencies: list
     property_dependencies: dict  # input name -> URNs it depends on (what stack policies see)
 
@@ -169,7 +170,8 @@ class RecordingMocks(Mocks):
             value = self._generated(_random_string(raw))
             out = {"result": value, "bcryptHash": "$2a$10$" + "x" * 53}
         elif typ == "random:index/randomString:RandomString":
-            out = {"result": self._generated(_random_string(raw))}
+            # Not a secret: pulumi-random marks only RandomPassword's result secret (a name suffix, here).
+            out = {"result": _random_string(raw)}
         elif typ == "random:index/randomId:RandomId":
             data = secrets.token_bytes(int(raw["byteLength"]))
             out = {
@@ -270,6 +272,7 @@ class RecordingMonitor(MockMonitor):
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
                 ignore_changes=list(request.ignoreChanges),
+                create_timeout=request.customTimeouts.create,
                 dependencies=list(request.dependencies),
                 property_dependencies={
                     key: list(deps.urns) for key, deps in request.propertyDependencies.items() if len(deps.urns)

@@ -184,9 +184,42 @@ def test_load_balancer_https_routing(prod):
     assert rules == {"litellm.llm.example.com": groups["load-balancer-litellm"], "langfuse.llm.example.com": groups["load-balancer-langfuse"]}
     health = {g.name: (g.input("healthCheck")["path"], g.input("targetType")) for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
     assert health == {"load-balancer-litellm": ("/health/readiness", "ip"), "load-balancer-langfuse": ("/api/public/health", "ip")}
-    assert not prod.of_type("aws:route53/record:Record")  # no zone: validation records are printed and exported
-    assert set(prod.outputs["certificateValidationRecords"]) == {"litellm.llm.example.com", "langfuse.llm.example.com"}
-    assert [m for level, m in prod.mocks.logged if level == "warning" and "_x.litellm.llm.example.com. CNAME" in m]
+    assert len(prod.of_type("aws:route53/record:Record")) == 4  # prod has its zone: nothing to create by hand
+    assert "dnsRecordsToCreate" not in prod.outputs
+
+
+def test_services_wait_for_what_forwards_to_their_target_group(prod):
+    """ECS refuses a service whose target group no listener uses yet: the rule comes first."""
+    services = {s.input("name"): s for s in prod.of_type(SERVICE)}
+    rules = {r.input("actions")[0]["targetGroupArn"]: r.urn for r in prod.of_type("aws:lb/listenerRule:ListenerRule")}
+    for name in ("litellm", "langfuse-web"):
+        target_group = services[name].input("loadBalancers")[0]["targetGroupArn"]
+        assert rules[target_group] in services[name].dependencies, name
+    plain = run_config(compute="ecs", domain=None, allowInsecureHttp=True)
+    listeners = {r.input("defaultActions")[0]["targetGroupArn"]: r.urn for r in plain.of_type("aws:lb/listener:Listener")}
+    for service in plain.of_type(SERVICE):
+        if service.input("loadBalancers"):
+            assert listeners[service.input("loadBalancers")[0]["targetGroupArn"]] in service.dependencies
+
+
+def test_without_a_zone_every_record_is_told_before_the_bounded_wait():
+    run = run_config(compute="ecs")  # stg, domain, no hostedZoneId
+    assert not run.of_type("aws:route53/record:Record")
+    dns = run.outputs["loadBalancerDnsName"]
+    expected = [
+        {"name": "_x.litellm.llm.example.com.", "type": "CNAME", "value": "_y.litellm.llm.example.com.acm-validations.aws."},
+        {"name": "_x.langfuse.llm.example.com.", "type": "CNAME", "value": "_y.langfuse.llm.example.com.acm-validations.aws."},
+        {"name": "litellm.llm.example.com", "type": "CNAME", "value": dns},
+        {"name": "langfuse.llm.example.com", "type": "CNAME", "value": dns},
+    ]
+    assert run.outputs["dnsRecordsToCreate"] == expected
+    (warning,) = [m for level, m in run.mocks.logged if level == "warning" and "dnsRecordsToCreate" in m]
+    assert all(f"{r['name']} {r['type']} {r['value']}" in warning for r in expected)
+    (validation,) = run.of_type("aws:acm/certificateValidation:CertificateValidation")
+    # waits on the ARN that resolves after the warning, which needs the load balancer
+    (alb,) = run.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert alb.urn in validation.property_dependencies["certificateArn"]
+    assert validation.create_timeout == "30m"  # not the provider's 75 minutes
 
 
 def test_hosted_zone_validates_the_certificate_and_aliases_both_names():
@@ -196,7 +229,7 @@ def test_hosted_zone_validates_the_certificate_and_aliases_both_names():
     assert records["litellm.llm.example.com"].input("aliases")[0]["evaluateTargetHealth"] is True
     (validation,) = run.of_type("aws:acm/certificateValidation:CertificateValidation")
     assert len(validation.input("validationRecordFqdns")) == 2
-    assert "certificateValidationRecords" not in run.outputs
+    assert "dnsRecordsToCreate" not in run.outputs
 
 
 def test_plain_http_only_when_allowed():
@@ -271,6 +304,14 @@ def test_log_groups_keep_their_retention_and_are_encrypted(prod):
     for group in prod.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert group.input("retentionInDays") == settings.log_retention_days or "flow" in group.name
         assert group.input("kmsKeyId").startswith("arn:aws:kms:")
+
+
+def test_container_insights_writes_into_an_owned_group(prod):
+    (cluster,) = prod.of_type("aws:ecs/cluster:Cluster")
+    group = prod.named("ecs-insights-logs", "aws:cloudwatch/logGroup:LogGroup")
+    assert group.input("name") == f"/aws/ecs/containerinsights/{cluster.input('name')}/performance"
+    assert group.input("retentionInDays") == 365 and group.input("kmsKeyId").startswith("arn:aws:kms:")
+    assert group.urn in cluster.dependencies
 
 
 def test_shipped_prod_config_renders_a_proxy_config_the_task_carries(prod):

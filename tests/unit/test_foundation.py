@@ -13,13 +13,19 @@ from config.bedrock import GEOGRAPHY_REGIONS
 from components.secret_json import RETAINED_TAG
 from policy.graph import RETAINED_ON_REMOVAL_TAG
 from tests.support.program import run_config, run_shipped
-from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, unwrap
+from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, run_program, unwrap
+from tests.support.stacks import runtime_config
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 POLICY = "aws:iam/policy:Policy"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+RDS = "aws:rds/instance:Instance"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+# A DB snapshot identifier: 1-255 letters, digits or hyphens, a letter first, no '--', no trailing
+# '-' (terraform-provider-aws website/docs/r/db_instance.html.markdown, final_snapshot_identifier).
+SNAPSHOT_IDENTIFIER = re.compile(r"^(?!.*--)[A-Za-z][A-Za-z0-9-]{0,254}(?<!-)$")
 
 
 def security_graph(run) -> set[tuple]:
@@ -239,13 +245,41 @@ def test_database(stack):
     assert db.input("backupRetentionPeriod") >= (7 if prod else 1)
     assert db.input("deletionProtection") is prod
     assert db.input("skipFinalSnapshot") is not prod
-    assert (db.input("finalSnapshotIdentifier") == "llm-gateway-prod-postgres-final") if prod else db.input("finalSnapshotIdentifier") is None
+    if prod:
+        assert SNAPSHOT_IDENTIFIER.match(db.input("finalSnapshotIdentifier"))
+    else:
+        assert db.input("finalSnapshotIdentifier") is None
     assert db.input("vpcSecurityGroupIds") == ["sg-security-groups-database"]
     (params,) = run.of_type("aws:rds/parameterGroup:ParameterGroup")
     assert {"name": "rds.force_ssl", "value": "1"} in params.input("parameters")
     (subnets,) = run.of_type("aws:rds/subnetGroup:SubnetGroup")
     assert all("private" in s for s in subnets.input("subnetIds"))
     assert is_secret(db.inputs["password"])
+
+
+def test_each_database_lifetime_gets_its_own_final_snapshot_name():
+    """A snapshot name stays taken until the snapshot is deleted: a second create/delete cycle of
+    the stack must not ask for the first cycle's name."""
+    config, secret_keys = runtime_config("prod")
+    names = [run_program("prod", config, secret_keys).of_type(RDS)[0].input("finalSnapshotIdentifier") for _ in range(2)]
+    assert names[0] != names[1]
+    for name in names:
+        assert name.startswith("llm-gateway-prod-postgres-final-") and SNAPSHOT_IDENTIFIER.match(name), name
+
+
+@pytest.mark.parametrize("stack", ["stg", "prod"])
+def test_database_logs_land_in_owned_encrypted_bounded_groups(stack):
+    run = run_config(stack=stack)
+    (db,) = run.of_type(RDS)
+    (key,) = run.of_type("aws:kms/key:Key")
+    groups = {g.input("name"): g for g in run.of_type(LOG_GROUP)}
+    exported = db.input("enabledCloudwatchLogsExports")
+    assert exported == ["postgresql", "upgrade"]
+    for log in exported:
+        group = groups[f"/aws/rds/instance/{db.input('identifier')}/{log}"]  # the name RDS publishes to
+        assert group.input("retentionInDays") == {"stg": 30, "prod": 365}[stack]
+        assert group.input("kmsKeyId") == key.outputs["arn"]
+        assert group.urn in db.dependencies  # exists before RDS would create it
 
 
 def bedrock_policy(run) -> dict:

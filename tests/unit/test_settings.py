@@ -14,6 +14,7 @@ BASE = {
     "aws:region": "us-east-1",
     "compute": "ecs",
     "domain": "llm.example.com",
+    "hostedZoneId": "Z0123456789ABC",
     "allowedCidrs": ["10.0.0.0/8"],
     "models": [
         {"name": "sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"},
@@ -109,6 +110,10 @@ def test_sizing_overrides_keep_other_defaults():
     assert settings.database.engine_version == "17"
 
 
+def test_stg_may_have_a_domain_without_its_zone():
+    assert load(with_changes(hostedZoneId=None)).hosted_zone_id is None  # records created by hand
+
+
 def test_environment_can_be_set_for_other_stack_names():
     assert load(with_changes(environment="prod"), stack="alice").environment == "prod"
 
@@ -162,6 +167,9 @@ def test_environment_can_be_set_for_other_stack_names():
         ({"domain": None}, "stg",
          "domain is required unless allowInsecureHttp is true (plain HTTP on the load balancer name)"),
         ({"domain": None, "hostedZoneId": "Z123"}, "stg", "hostedZoneId 'Z123' needs domain"),
+        ({"hostedZoneId": None}, "prod",
+         "hostedZoneId is required in prod with domain: the certificate validation and the litellm./langfuse. "
+         "records are created in that Route53 zone (pulumi config set hostedZoneId <zone id>)"),
         ({"domain": None, "allowInsecureHttp": True}, "prod", "allowInsecureHttp true must not be true in prod"),
         ({"litellm": {"cpu": 1024, "memory": 1024}}, "stg",
          "litellm.memory 1024 is not a Fargate memory size for cpu 1024 (2048-8192 MiB in steps of 1024)"),

@@ -42,6 +42,7 @@ def test_teams_wait_for_the_serving_proxy():
     ec2 = run_config(compute="ec2", teams=TEAMS)
     waits_for = set(litellm_teams(ec2)["mle"].dependencies)
     assert {ec2.named("gateway-host-instance").urn, ec2.named("gateway-host-target-0").urn} <= waits_for
+    assert ec2.named("load-balancer-litellm", "aws:lb/listenerRule:ListenerRule").urn in waits_for  # routed
 
 
 def test_each_team_project_run_reruns_when_its_keys_change():
