@@ -6,7 +6,7 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render bench clean system-deps pin-images
+.PHONY: test unit integration render bench clean system-deps pin-images check-images
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -40,6 +40,11 @@ render: $(INSTALLED)
 ## Re-read the default images' digests from their registries and move the pins (needs registry access).
 pin-images: $(INSTALLED)
 	$(PYTHON) scripts/pin_images.py
+
+## Report default images whose tag now serves another digest; exit 1 on drift (needs registry access).
+## Standard library only: any python3. In GitHub Actions (the weekly image-drift workflow) it annotates.
+check-images:
+	python3 scripts/pin_images.py --check $(if $(GITHUB_ACTIONS),--annotate)
 
 ## Print wall times of the unit tier and of one mocked program run.
 bench: $(INSTALLED)

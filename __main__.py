@@ -10,7 +10,6 @@ from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from
 from components.database import Database, DatabaseArgs
 from components.ecs_platform import EcsPlatform, EcsPlatformArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.images import pinned_images
 from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
 from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
@@ -22,6 +21,7 @@ from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from config import secret_refs
+from config.images import pinned_images
 from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config
 from config.network import security_group_rules, security_groups
 from config.services import (

@@ -2,22 +2,28 @@
 
 A reference is `name:tag@sha256:<digest>`: the digest is what runs (`name@sha256:...`), the tag
 says which release it is for people. A stack may override any of them (`litellm.image`,
-`langfuse.webImage`, ...); an override that carries only a tag is resolved to its digest at deploy
-time (pulumi-docker registry lookup), so no running service ever follows a moving tag.
+`langfuse.webImage`, ...) with a reference that carries its digest too: the program resolves
+nothing at deploy time (no registry, no Docker daemon: preview and up need AWS credentials only).
 
 Where each digest comes from: this machine cannot reach a registry, so none was pulled here. Each
 one is the multi-arch index digest that several unrelated public repositories pinned for that
 tag after pulling it (listed per image below). A digest names content in the official
 repository: a wrong one fails the pull or names another build of the same repository, never
-someone else's image. `make pin-images` (scripts/pin_images.py), run where a
-registry is reachable, re-reads every digest from the registry, checks the index serves
-linux/arm64, and rewrites this table; and every deploy warns when a tag now serves another digest
-than the one pinned here (a rebuilt or patched release worth reviewing).
+someone else's image. `make pin-images` (scripts/pin_images.py), run where a registry is
+reachable, re-reads every digest from the registry, checks the index serves linux/arm64, and
+rewrites this table; `make check-images` only reports drift (a rebuilt or patched release worth
+reviewing), and .github/workflows/image-drift.yml runs it every week.
+
+Registries: Fargate caches nothing and the hosts pull through the NAT address, so every pull counts
+against the registry's per-address anonymous limit. REGISTRIES below says which registries images may
+come from; Docker Hub (a few anonymous pulls per hour per address) only for the repositories in
+DOCKER_HUB_ONLY, each with the reason no copy with the same digest is known elsewhere.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_IMAGES: dict[str, str] = {
@@ -40,9 +46,36 @@ DEFAULT_IMAGES: dict[str, str] = {
     # Valkey: BSD-licensed, Redis 7.2-compatible, the engine ElastiCache runs in ECS mode.
     "redis": "docker.io/valkey/valkey:8.1"
              "@sha256:495e4fecdc98ee48a20b207726caa5ab6451e0fac3642a9be10d9e70b3068df6",
-    # psql for the one-off job that creates the application databases and users.
-    "postgres-client": "docker.io/library/postgres:17-alpine"
-                       "@sha256:742f40ea20b9ff2ff31db5458d127452988a2164df9e17441e191f3b72252193",
+    # psql for the one-off job that creates the application databases and users: the Docker Official
+    # Image as Docker publishes it on ECR Public (docker.com/blog/news-from-aws-reinvent-docker-official-
+    # images-on-amazon-ecr-public). Same index bytes as docker.io/library/postgres:17-alpine (17.11):
+    # one public repo compared both registries' index bodies on 2026-10-09 and pins this ref; many
+    # others pin the same digest from Docker Hub.
+    "postgres-client": "public.ecr.aws/docker/library/postgres:17-alpine"
+                       "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
+}
+
+# Registries images may come from: host -> why it is fit to pull from on every deploy.
+REGISTRIES: dict[str, str] = {
+    "ghcr.io": "GitHub Container Registry: public images pull anonymously without Docker Hub's per-address limit",
+    "public.ecr.aws": "Amazon ECR Public: anonymous pulls limited to 1 per second per address and 500 GB a month",
+    "docker.io": "Docker Hub: only the repositories in DOCKER_HUB_ONLY (anonymous pulls are limited per address)",
+}
+
+# Docker Hub repositories still pulled from Docker Hub, each with why no registry above serves the same
+# digest. An ECR pull-through cache does not help a digest-pinned pull: ECR does not populate the
+# cache on a first pull by digest, even with the tag beside it (aws/containers-roadmap#2837, open).
+DOCKER_HUB_ONLY: dict[str, str] = {
+    # langfuse/langfuse pipeline.yml builds the GHCR and Docker Hub images in separate build-push
+    # runs and joins each with its own `imagetools create`: the GHCR index has another digest, and no
+    # public repository pins the GHCR 4.50.0 one.
+    "langfuse/langfuse": "GHCR copy is a separate build (other digest, not known here)",
+    "langfuse/langfuse-worker": "GHCR copy is a separate build (other digest, not known here)",
+    # ClickHouse publishes clickhouse/clickhouse-server on Docker Hub only; the Docker Official Image
+    # `clickhouse` (on ECR Public) is another build, and no public repository pins its 25.12 digest.
+    "clickhouse/clickhouse-server": "published on Docker Hub only; the official-image build differs",
+    # public.ecr.aws/valkey/valkey exists, but nothing shows it serves this 8.1 index digest.
+    "valkey/valkey": "no copy with the same 8.1 digest established",
 }
 
 _REFERENCE = re.compile(
@@ -60,8 +93,26 @@ class ImageReference:
 
     @property
     def pinned(self) -> str | None:
-        """`name@sha256:...` when the digest is known, else None (resolve at deploy time)."""
+        """`name@sha256:...` when the digest is known, else None."""
         return f"{self.name}@{self.digest}" if self.digest else None
+
+    @property
+    def registry(self) -> str:
+        """The registry host, with Docker's implicit default: `postgres` lives on docker.io."""
+        return self._split()[0]
+
+    @property
+    def repository(self) -> str:
+        """The repository path on its registry, with Docker Hub's implicit `library/`."""
+        return self._split()[1]
+
+    def _split(self) -> tuple[str, str]:
+        head, _, rest = self.name.partition("/")
+        if rest and ("." in head or ":" in head or head == "localhost"):
+            registry, path = head, rest
+        else:
+            registry, path = "docker.io", self.name
+        return registry, f"library/{path}" if registry == "docker.io" and "/" not in path else path
 
     @property
     def tagged(self) -> str:
@@ -80,3 +131,25 @@ def parse_image(reference: str) -> ImageReference | None:
     if not match:
         return None
     return ImageReference(match.group("name"), match.group("tag"), match.group("digest"))
+
+
+def registry_problem(image: ImageReference) -> str | None:
+    """Why `image` may not be pulled by the platform (REGISTRIES, DOCKER_HUB_ONLY), or None."""
+    if image.registry not in REGISTRIES:
+        return f"must come from one of the registries {', '.join(REGISTRIES)} (config/images.py REGISTRIES)"
+    if image.registry == "docker.io" and image.repository not in DOCKER_HUB_ONLY:
+        return (f"is on Docker Hub, whose anonymous pulls are limited per address: use its copy on "
+                f"{' or '.join(r for r in REGISTRIES if r != 'docker.io')} (same digest)")
+    return None
+
+
+def pinned_images(references: Iterable[str]) -> dict[str, str]:
+    """Image reference -> `name@sha256:<digest>`, what runs; every reference carries its digest
+    (config/loader.py refuses a stack override without one)."""
+    pinned = {}
+    for reference in sorted(set(references)):
+        image = parse_image(reference)
+        if image is None or image.pinned is None:
+            raise ValueError(f"image {reference!r} is not pinned by digest")
+        pinned[reference] = image.pinned
+    return pinned

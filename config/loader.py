@@ -18,7 +18,7 @@ from typing import Any
 
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
-from config.images import parse_image
+from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
 from config.settings import (
     ClickhouseSettings,
@@ -155,8 +155,18 @@ def _boolean(value: Any, path: str, problems: _Problems) -> Any:
 def _image(value: Any, path: str, problems: _Problems) -> Any:
     if _string()(value, path, problems) is _INVALID:
         return _INVALID
-    if parse_image(value) is None:
-        return problems.add(path, "must be an image reference name:tag or name:tag@sha256:<64 hex>", value)
+    image = parse_image(value)
+    if image is None:
+        return problems.add(path, "must be an image reference name:tag@sha256:<64 hex>", value)
+    # The value stays parsed (the config is rejected all the same) so the version rules report too.
+    if image.digest is None:
+        # Nothing resolves a tag at deploy time (no registry, no Docker daemon on the deploying machine).
+        problems.add(
+            path, "must carry its digest (name:tag@sha256:<64 hex>): read it where the registry is reachable "
+            f"with `scripts/pin_images.py --resolve {value}` or `docker buildx imagetools inspect {value}`", value,
+        )
+    if problem := registry_problem(image):
+        problems.add(path, problem, value)
     return value
 
 

@@ -1,15 +1,18 @@
 """Re-read every default image's digest from its registry and move the pins in config/images.py.
 
-Run where the registries are reachable (`make pin-images`; `--check` only reports). For each
+Run where the registries are reachable (`make pin-images`; `make check-images` = `--check` only
+reports, exit 1 on drift, and the weekly image-drift workflow runs it). For each
 `name:tag@sha256:...` it asks the registry (anonymous pull token, as `docker pull` does) which
 digest the tag serves now, insists that it is a multi-arch index that offers linux/arm64 (the
 tasks and hosts are Graviton), and rewrites the pin when it moved. Review the diff like any other
-dependency bump: `make test`, a pull request, the preview.
+dependency bump: `make test`, a pull request, the preview. `--resolve name:tag` prints the pinned
+reference a stack override needs (config/loader.py refuses one without its digest).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -52,14 +55,7 @@ class Location:
 def locate(reference: str) -> Location:
     """Registry, repository and tag of `name:tag[@digest]`, with Docker Hub's implicit parts."""
     image = parse_image(reference)
-    head, _, rest = image.name.partition("/")
-    if "." in head or ":" in head or head == "localhost":
-        registry, repository = head, rest
-    else:
-        registry, repository = "docker.io", image.name
-    if registry == "docker.io" and "/" not in repository:
-        repository = f"library/{repository}"
-    return Location(registry, repository, image.tag)
+    return Location(image.registry, image.repository, image.tag)
 
 
 def api_base(registry: str, overrides: Mapping[str, str]) -> str:
@@ -106,9 +102,10 @@ def current_digest(location: Location, overrides: Mapping[str, str]) -> str:
     where = f"{location.registry}/{location.repository}:{location.tag}"
     if status != 200:
         raise PinError(f"{where}: HTTP {status}")
-    digest = response_headers.get("Docker-Content-Digest")
-    if not digest or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-        raise PinError(f"{where}: the registry sent no content digest")
+    # ECR Public sends no Docker-Content-Digest on GET: the digest is the sha256 of the manifest bytes.
+    digest = response_headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise PinError(f"{where}: the registry sent no sha256 content digest ({digest!r})")
     manifest = json.loads(body)
     if manifest.get("mediaType") not in INDEX_TYPES:
         raise PinError(f"{where}: a single-platform manifest, not a multi-arch index: nothing to run on Graviton")
@@ -127,11 +124,23 @@ def repin(text: str, old_digest: str, new_digest: str) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report moved pins, change nothing (exit 1 if any moved)")
+    parser.add_argument("--resolve", metavar="NAME:TAG", help="print NAME:TAG@sha256:<digest> it serves now, change nothing")
+    parser.add_argument("--annotate", action="store_true", help="also write GitHub Actions annotations")
     parser.add_argument("--registry", action="append", default=[], metavar="HOST=URL",
                         help="talk to HOST's registry API at URL (a mirror)")
     parser.add_argument("--file", type=Path, default=IMAGES_FILE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.registry)
+    if args.resolve:
+        image = parse_image(args.resolve)
+        if image is None:
+            parser.error(f"--resolve {args.resolve!r}: not an image reference name:tag")
+        try:
+            print(f"{image.tagged}@{current_digest(locate(args.resolve), overrides)}")
+        except (PinError, OSError, ValueError, KeyError) as error:
+            print(f"error: {image.tagged}: {error}", file=sys.stderr)
+            return 2
+        return 0
 
     text, moved, failed = args.file.read_text(), [], []
     for key, reference in DEFAULT_IMAGES.items():
@@ -144,11 +153,17 @@ def main(argv: list[str]) -> int:
         if digest == pinned:
             print(f"{key}: {reference} is current")
         else:
-            print(f"{key}: {parse_image(reference).tagged} moved {pinned} -> {digest}")
+            message = f"{key}: {parse_image(reference).tagged} moved {pinned} -> {digest}"
+            print(message)
+            if args.annotate:
+                print(f"::warning file=config/images.py,title=Image drift::{message}: review the new build, "
+                      "then `make pin-images` in a pull request (or keep the pin)")
             moved.append(key)
             text = repin(text, pinned, digest)
     for line in failed:
         print(f"error: {line}", file=sys.stderr)
+        if args.annotate:
+            print(f"::error file=config/images.py,title=Image check failed::{line}")
     if failed:
         return 2
     if moved and not args.check:

@@ -269,7 +269,9 @@ def test_only_gated_jobs_change_a_stack(workflow):
             )
 
 
-def test_the_test_job_runs_make_test(workflow):
+@pytest.mark.parametrize("name", [PULL_REQUEST, DEPLOY])
+def test_the_test_job_runs_make_test(workflows, name):
+    workflow = workflows[name]
     job = workflow.job("test")
     assert job.get("runs-on") == "ubuntu-latest"
     python = steps_using(job, SETUP_PYTHON)

@@ -131,10 +131,6 @@ class RecordingMocks(Mocks):
             "aws:elb/getServiceAccount:getServiceAccount": lambda a: {
                 "id": "127311923021", "arn": "arn:aws:iam::127311923021:root",
             },
-            "docker:index/getRegistryImage:getRegistryImage": lambda a: {
-                "name": a["name"], "id": a["name"],
-                "sha256Digest": "sha256:" + hashlib.sha256(a["name"].encode()).hexdigest(),
-            },
         }
 
     def call(self, args: MockCallArgs):

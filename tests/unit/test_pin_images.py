@@ -1,5 +1,6 @@
-"""`make pin-images` against a loopback registry that speaks the distribution API as Docker Hub and
-GHCR do: anonymous bearer tokens, manifest indexes, Docker-Content-Digest."""
+"""`make pin-images` against a loopback registry that speaks the distribution API as Docker Hub, GHCR
+and ECR Public do: anonymous bearer tokens, manifest indexes, Docker-Content-Digest (or, like ECR
+Public on GET, none: the digest is then the sha256 of the manifest bytes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from config.images import DEFAULT_IMAGES, parse_image
+from config.images import DEFAULT_IMAGES, REGISTRIES, parse_image
 from scripts import pin_images
 from scripts.pin_images import INDEX_TYPES, Location, locate
 from tests.support.loopback import LoopbackHandler, serving
@@ -24,6 +25,7 @@ class FakeRegistry:
     # (repository, tag) -> (digest, platforms); filled per test
     tags: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
     single_platform: set[tuple[str, str]] = field(default_factory=set)
+    digest_header: bool = True
     url: str = ""
 
 
@@ -45,7 +47,8 @@ class _Handler(LoopbackHandler):
             document = {"mediaType": INDEX_TYPES[0], "manifests": [
                 {"digest": "sha256:" + "0" * 64, "platform": {"os": os_, "architecture": arch}} for os_, arch in platforms
             ]}
-        self.send_bytes(200, json.dumps(document).encode(), document["mediaType"], {"Docker-Content-Digest": digest})
+        headers = {"Docker-Content-Digest": digest} if registry.digest_header else {}
+        self.send_bytes(200, json.dumps(document).encode(), document["mediaType"], headers)
 
 
 def serving_pins() -> FakeRegistry:
@@ -58,9 +61,10 @@ def serving_pins() -> FakeRegistry:
 
 
 def run(registry: FakeRegistry, images_file, *extra: str) -> int:
+    """pin_images with every registry of the policy (config/images.py REGISTRIES) served by `registry`."""
     with serving(registry, _Handler):
-        return pin_images.main(["--file", str(images_file), "--registry", f"docker.io={registry.url}",
-                                "--registry", f"ghcr.io={registry.url}", *extra])
+        overrides = [arg for host in REGISTRIES for arg in ("--registry", f"{host}={registry.url}")]
+        return pin_images.main(["--file", str(images_file), *overrides, *extra])
 
 
 @pytest.fixture
@@ -75,6 +79,8 @@ def images_file(tmp_path):
     ("postgres:17-alpine", Location("docker.io", "library/postgres", "17-alpine")),
     ("docker.io/valkey/valkey:8.1@sha256:" + "a" * 64, Location("docker.io", "valkey/valkey", "8.1")),
     ("ghcr.io/berriai/litellm-database:v1.104.0", Location("ghcr.io", "berriai/litellm-database", "v1.104.0")),
+    ("public.ecr.aws/docker/library/postgres:17-alpine",
+     Location("public.ecr.aws", "docker/library/postgres", "17-alpine")),
     ("localhost:5000/team/app:1", Location("localhost:5000", "team/app", "1")),
 ])
 def test_locate(reference, expected):
@@ -127,3 +133,35 @@ def test_what_cannot_run_on_graviton_is_refused(images_file, capsys, problem, me
     assert run(registry, images_file) == 2
     assert images_file.read_text() == before
     assert f"error: redis: docker.io/valkey/valkey:8.1: {message}" in capsys.readouterr().err
+
+
+def test_check_annotates_drift_for_github_actions(images_file, capsys):
+    registry = serving_pins()
+    worker = locate(DEFAULT_IMAGES["langfuse-worker"])
+    registry.tags[(worker.repository, worker.tag)] = ("sha256:" + "2" * 64, [("linux", "arm64")])
+    assert run(registry, images_file, "--check", "--annotate") == 1
+    out = capsys.readouterr().out
+    assert "::warning file=config/images.py,title=Image drift::langfuse-worker: " in out
+    assert out.count("::warning") == 1
+
+
+@pytest.mark.parametrize("digest_header", [True, False])
+def test_resolve_prints_the_pinned_reference_an_override_needs(images_file, capsys, digest_header):
+    registry = serving_pins()
+    registry.digest_header = digest_header  # ECR Public sends none on GET
+    reference = parse_image(DEFAULT_IMAGES["postgres-client"]).tagged
+    before = images_file.read_text()
+    assert run(registry, images_file, "--resolve", reference) == 0
+    printed = capsys.readouterr().out.strip()
+    assert images_file.read_text() == before
+    pinned = parse_image(DEFAULT_IMAGES["postgres-client"]).digest
+    if digest_header:
+        assert printed == f"{reference}@{pinned}"
+    else:  # the digest of the bytes served, computed as the registry would
+        assert printed.startswith(f"{reference}@sha256:") and printed != f"{reference}@{pinned}"
+        location = locate(reference)
+        served = {"mediaType": INDEX_TYPES[0], "manifests": [
+            {"digest": "sha256:" + "0" * 64, "platform": {"os": o, "architecture": a}}
+            for o, a in registry.tags[(location.repository, location.tag)][1]
+        ]}
+        assert printed == f"{reference}@sha256:{hashlib.sha256(json.dumps(served).encode()).hexdigest()}"

@@ -128,7 +128,7 @@ def test_langfuse_containers_contract():
     ("clickhouse/clickhouse-server:26.6", False), ("clickhouse/clickhouse-server:26.8", False),
 ])
 def test_lazy_materialization_follows_the_clickhouse_version(image, disabled):
-    settings = make_settings(clickhouse={"image": image})
+    settings = make_settings(clickhouse={"image": f"{image}@sha256:{'0' * 64}"})
     environment = langfuse_web(settings, ENDPOINTS).environment
     assert ("CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION" in environment) is disabled
 

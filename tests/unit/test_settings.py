@@ -182,8 +182,7 @@ def test_environment_can_be_set_for_other_stack_names():
         ({"litellm": {"image": "ghcr.io/berriai/litellm-database:v1.82.8"}}, "stg",
          "litellm.image 'ghcr.io/berriai/litellm-database:v1.82.8' must be LiteLLM 1.104 or newer"),
         ({"litellm": {"image": "ghcr.io/berriai/litellm-database"}}, "stg",
-         "litellm.image 'ghcr.io/berriai/litellm-database' must be an image reference name:tag or "
-         "name:tag@sha256:<64 hex>"),
+         "litellm.image 'ghcr.io/berriai/litellm-database' must be an image reference name:tag@sha256:<64 hex>"),
         ({"clickhouse": {"image": "clickhouse/clickhouse-server:24.8"}}, "stg",
          "clickhouse.image 'clickhouse/clickhouse-server:24.8' must be ClickHouse 25.12 or newer"),
         ({"langfuse": {"webImage": "langfuse/langfuse:3"}}, "stg",
