@@ -42,7 +42,6 @@ REGISTRY_HOSTS = {
 # At boot: the secrets fetcher (Secrets Manager), Docker's awslogs driver (CloudWatch Logs), and
 # the SSM agent of Canonical's AMI (Session Manager: ssm, ssmmessages, ec2messages).
 BOOT_AWS_SERVICES = ("secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages")
-HOST_ROLES = ("gateway-host", "clickhouse")  # security-group roles of the compose hosts
 
 
 @dataclass(frozen=True, order=True)
