@@ -103,7 +103,8 @@ load_balancer = LoadBalancer("load-balancer", LoadBalancerArgs(
 
 # --- Compute: the same service specs on ECS Fargate, or on one EC2 host ------------------------
 host_common = dict(
-    name_prefix=prefix, region=settings.region, account_id=account_id, subnet_id=network.private_subnet_ids[0],
+    name_prefix=prefix, region=settings.region, account_id=account_id, ubuntu_serial=settings.host.ubuntu_serial,
+    subnet_id=network.private_subnet_ids[0],
     kms_key_arn=key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
 )
 if ecs_mode:
@@ -144,6 +145,8 @@ if ecs_mode:
                 secrets.versions[secret_refs.LANGFUSE],
             ),
             **{project_init_name(settings.team(name)): pair.version for name, pair in team_keys.items()},
+            # A replaced ClickHouse host (new image or config) must answer before Langfuse is touched.
+            **({"clickhouse-ready": clickhouse.instance_id} if clickhouse else {}),
         },
     ))
     litellm_ready = [platform.services["litellm"]]

@@ -3,9 +3,10 @@
 Used for the ClickHouse host (ECS mode) and for the whole staging platform (EC2 mode). The
 host lives in a private subnet with no SSH key and no port 22 (Session Manager only), requires
 IMDSv2, encrypts both volumes with the stack key, and fetches its secrets from Secrets Manager at
-boot. Data lives on a separate gp3 volume (protected under `protect`): a new AMI or a new
-config replaces the instance, and the replacement re-attaches the same volume. The instance
-recovers itself when AWS's status check fails.
+boot. Data lives on a separate gp3 volume (protected under `protect`): a new config, or a new
+image when the operator moves `host.ubuntuSerial`, replaces the instance (the old one first: the
+volume attaches to one instance at a time), and the replacement re-attaches the same volume. The
+instance recovers itself when AWS's status check fails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from config.user_data import ComposeHostPlan, render_user_data
 
 UserData = Callable[[pulumi.Output[str], pulumi.Output[str]], pulumi.Input[str]]
 
-UBUNTU_ARM64_AMI = "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
+# Canonical's public parameter per image serial; `current` follows each new image. "In place of
+# `current`, the serial number given to an image can also be used" (canonical/ubuntu-cloud-docs,
+# aws/aws-how-to/instances/find-ubuntu-images.rst).
+UBUNTU_ARM64_AMI = "/aws/service/canonical/ubuntu/server/24.04/stable/{serial}/arm64/hvm/ebs-gp3/ami-id"
+CURRENT = "current"
 DATA_DEVICE = "/dev/sdf"
 
 
@@ -34,6 +39,7 @@ class ComposeHostArgs:
     region: str
     account_id: pulumi.Input[str]
     instance_type: str
+    ubuntu_serial: str  # the pinned image (settings host.ubuntuSerial), never `current`
     subnet_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
@@ -91,7 +97,7 @@ class ComposeHost(GatewayComponent):
         )
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
-            ami=aws.ssm.get_parameter_output(name=UBUNTU_ARM64_AMI).value,
+            ami=ubuntu_ami(args.ubuntu_serial),
             instance_type=args.instance_type,
             subnet_id=args.subnet_id,
             vpc_security_group_ids=[args.security_group_id],
@@ -108,7 +114,7 @@ class ComposeHost(GatewayComponent):
             ebs_optimized=True,
             monitoring=True,
             user_data=args.user_data(self.data_volume.id, self.log_group.name),
-            # A new config or AMI means a new host; the data volume moves over to it.
+            # A new config or a moved image means a new host; the data volume moves over to it.
             user_data_replace_on_change=True,
             tags={"Name": prefix},
             opts=self.child(delete_before_replace=True),
@@ -145,6 +151,22 @@ class ComposeHost(GatewayComponent):
         self.private_ip = self.instance.private_ip
         self.instance_id = self.instance.id
         self.register_outputs({"instanceId": self.instance_id, "privateIp": self.private_ip})
+
+
+def ubuntu_ami(serial: str) -> pulumi.Output[str]:
+    """The AMI of the pinned image serial; tells the operator when Canonical has a newer one."""
+    pinned = aws.ssm.get_parameter_output(name=UBUNTU_ARM64_AMI.format(serial=serial)).value
+    current = aws.ssm.get_parameter_output(name=UBUNTU_ARM64_AMI.format(serial=CURRENT)).value
+    pulumi.Output.all(pinned, current).apply(lambda amis: _note_newer_image(serial, *amis))
+    return pinned
+
+
+def _note_newer_image(serial: str, pinned: str, current: str) -> None:
+    if pinned != current:
+        pulumi.log.info(
+            f"Canonical's current Ubuntu 24.04 arm64 image is {current}; the hosts run serial {serial} ({pinned}). "
+            "Moving host.ubuntuSerial replaces the hosts: see README, 'Moving the hosts to a new Ubuntu image'."
+        )
 
 
 def user_data_from_specs(

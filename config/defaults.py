@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from config.images import DEFAULT_IMAGES
 
+# Ubuntu 24.04 arm64 release image ubuntu-noble-24.04-arm64-server-20260923 (Canonical, owner
+# 099720109477), named by two public repositories that launched it in 2026-09/10. Moving it
+# replaces the hosts: see README "Moving the hosts to a new Ubuntu image".
+UBUNTU_SERIAL = "20260923"
+
 GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
     "network": {
         "stg": {
@@ -76,8 +81,8 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
         },
     },
     "host": {
-        "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30},
-        "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30},
+        "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
+        "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
     },
 }
 

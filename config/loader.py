@@ -47,6 +47,7 @@ BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
 HTTPS_URL = r"^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"
+UBUNTU_SERIAL = r"^[0-9]{8}(\.[0-9]{1,2})?$"  # a Canonical image serial (20260923, 20260923.1), never "current"
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
@@ -315,6 +316,7 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
         "instanceType": _string(choices=tuple(INSTANCE_TYPES)),
         "dataVolumeGb": _integer(10, 16384),
         "rootVolumeGb": _integer(20, 1024),
+        "ubuntuSerial": _string(UBUNTU_SERIAL),
     },
 }
 

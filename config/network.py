@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from config.boot_needs import egress_ports, host_destinations, host_roles
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
     CLICKHOUSE_HTTP_PORT,
@@ -121,8 +122,13 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
             rules += [Rule(app, INTERNET, p, f"{app} to external ClickHouse")
                       for app in langfuse for p in sorted({port, CLICKHOUSE_NATIVE_TLS_PORT} - {HTTPS})]
         callers_of_aws = ("litellm", *langfuse, "db-init", *(("clickhouse",) if settings.clickhouse.hosted else ()))
-    # Bedrock, Secrets Manager, CloudWatch, S3 and image registries: HTTPS only.
-    rules += [Rule(app, INTERNET, HTTPS, f"{app} to AWS APIs and registries") for app in callers_of_aws]
+    hosts = host_roles(settings)
+    # Containers on Fargate: Bedrock, Secrets Manager, CloudWatch, S3 and image registries, HTTPS only.
+    rules += [Rule(app, INTERNET, HTTPS, f"{app} to AWS APIs and registries") for app in callers_of_aws if app not in hosts]
+    # Hosts: exactly the ports of what their boot and containers reach (config/boot_needs.py),
+    # which includes the package mirror's plain HTTP.
+    rules += [Rule(host, INTERNET, port, f"{host} to {' and '.join(kinds)}")
+              for host in hosts for port, kinds in egress_ports(host_destinations(settings, host)).items()]
     if settings.network.interface_endpoints:
         rules += [Rule(app, "endpoints", HTTPS, f"{app} to interface endpoints") for app in callers_of_aws]
     return tuple(rules)

@@ -143,6 +143,9 @@ class HostSettings:
     instance_type: str  # the single EC2 host (compute: ec2)
     data_volume_gb: int
     root_volume_gb: int
+    # Canonical's release serial of the Ubuntu 24.04 arm64 image that both compose hosts (this one,
+    # and the ClickHouse host in ECS mode) boot: the AMI changes only when an operator moves it.
+    ubuntu_serial: str
 
 
 @dataclass(frozen=True)

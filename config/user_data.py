@@ -1,6 +1,7 @@
 """Render the cloud-init user data of a compose host (Ubuntu 24.04 LTS, arm64, EC2).
 
-At first boot cloud-init installs docker and compose from Ubuntu's own archive, prepares the data
+At first boot cloud-init installs docker and compose from Ubuntu's own archive (the mirror named in
+config/boot_needs.py, which the host's security group allows), prepares the data
 EBS volume (an ext4 filesystem only when the volume is blank, never a reformat), writes the
 compose file, the services' config files, the secrets fetcher and its input, and enables
 `llm-gateway.service`. That unit does the rest on every boot: it refuses to start without the
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from config.boot_needs import apt_config
 from config.compose import (
     AwsLogs,
     HostPaths,
@@ -263,6 +265,7 @@ def _cloud_config(plan: ComposeHostPlan, files: list[tuple[str, str, str]], *, c
         return {"path": path, "owner": "root:root", "permissions": mode, "content": content}
 
     document = {
+        "apt": apt_config(),
         "package_update": True,
         "packages": list(PACKAGES),
         "write_files": [entry(*file) for file in files],

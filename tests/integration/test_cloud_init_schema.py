@@ -21,12 +21,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
+from config.boot_needs import APT_MIRRORS, PACKAGE_MIRROR, Destination
 from config.compose import HostPaths
+from config.network import INTERNET, security_group_rules
 from config.user_data import DATA_VOLUME, FETCH_SECRETS, render_secrets_plan, render_user_data
 from tests.support.hosts import PLANS, staging_plan
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
+from tests.support.settings import make_settings
 from tests.support.stacks import SHIPPED_STACKS
 
 pytestmark = pytest.mark.integration
@@ -66,6 +70,42 @@ def test_the_programs_user_data_is_valid_cloud_config(stack, tmp_path):
     """What the program hands EC2 under mocks: the staging host (stg), the ClickHouse host (prod)."""
     (instance,) = run_shipped(stack).of_type("aws:ec2/instance:Instance")
     assert_valid_cloud_config(unwrap(instance.inputs["userData"]), tmp_path, f"{stack} host")
+
+
+# What cloud-init's apt module picks for an arm64 host from the rendered `apt:` config; the
+# datasource's (EC2's) mirrors would only count if the user data named none.
+MIRROR_CHOICE = """
+import json, sys
+from cloudinit.config import cc_apt_configure
+
+
+class Datasource:
+    def get_package_mirror_info(self):
+        return {"primary": "http://datasource-default.invalid/", "security": "http://datasource-default.invalid/"}
+
+
+class Cloud:
+    datasource = Datasource()
+
+
+config = cc_apt_configure.convert_to_v3_apt_format(json.load(sys.stdin))["apt"]
+info = cc_apt_configure.find_apt_mirror_info(config, Cloud(), arch="arm64")
+print(json.dumps({"primary": info["PRIMARY"], "security": info["SECURITY"]}))
+"""
+
+
+@pytest.mark.parametrize("plan_name", sorted(PLANS))
+def test_cloud_init_uses_exactly_the_mirrors_the_security_group_allows(plan_name):
+    """Run cloud-init's own mirror selection (the Python that runs `cloud-init`) on the user data."""
+    python = Path(require_tool("cloud-init")).read_text().splitlines()[0].removeprefix("#!").split()[0]
+    document = yaml.safe_load(render_user_data(PLANS[plan_name]()))
+    result = subprocess.run([python, "-c", MIRROR_CHOICE], input=json.dumps(document), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    chosen = json.loads(result.stdout)
+    assert chosen == APT_MIRRORS
+    role, compute = {"staging": ("gateway-host", "ec2"), "clickhouse": ("clickhouse", "ecs")}[plan_name]
+    open_ports = {r.port for r in security_group_rules(make_settings(compute=compute)) if (r.source, r.target) == (role, INTERNET)}
+    assert {Destination(PACKAGE_MIRROR, uri).port for uri in chosen.values()} <= open_ports
 
 
 # --- the secrets fetcher ------------------------------------------------------------------------

@@ -31,7 +31,11 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "123456789012"
-AMI_ID = "ami-0123456789abcdef0"
+
+
+def ami_id(parameter: str) -> str:
+    """The AMI an SSM parameter names unless a test says otherwise: one per parameter, real shape."""
+    return "ami-" + hashlib.sha256(parameter.encode()).hexdigest()[:17]
 
 
 def is_secret(value: Any) -> bool:
@@ -103,8 +107,9 @@ def _random_string(inputs: dict) -> str:
 
 
 class RecordingMocks(Mocks):
-    def __init__(self, region: str = "us-east-1", azs: int = 3):
+    def __init__(self, region: str = "us-east-1", azs: int = 3, ssm_parameters: dict[str, str] | None = None):
         self.region = region
+        self.ssm_parameters = ssm_parameters or {}  # name -> value, e.g. a newer `current` image
         self.azs = [f"{region}{letter}" for letter in "abcdef"[:azs]]
         self.registrations: list[Registration] = []
         self.generated_secrets: list[str] = []  # every value a random resource produced
@@ -122,7 +127,7 @@ class RecordingMocks(Mocks):
                 "names": self.azs, "zoneIds": [f"use1-az{i + 1}" for i in range(len(self.azs))], "id": self.region,
             },
             "aws:ssm/getParameter:getParameter": lambda a: {
-                "name": a["name"], "value": AMI_ID, "type": "String", "id": a["name"], "arn": f"arn:aws:ssm:{self.region}::parameter{a['name']}",
+                "name": a["name"], "value": self.ssm_parameters.get(a["name"], ami_id(a["name"])), "type": "String", "id": a["name"], "arn": f"arn:aws:ssm:{self.region}::parameter{a['name']}",
             },
             "aws:ec2/getSubnet:getSubnet": lambda a: {
                 "id": a["id"], "availabilityZone": self.azs[int(a["id"].rsplit("-", 1)[-1]) % len(self.azs)],

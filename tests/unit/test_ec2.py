@@ -8,13 +8,19 @@ import pytest
 import yaml
 
 from config.litellm_config import render_proxy_config
+from config.loader import SettingsError
 from config.services import Endpoints, gateway_host_specs
 from config.stack_file import settings_from_stack_file
 from config.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import written_files
 from tests.support.program import run_config, run_shipped
-from tests.support.pulumi_mocks import AMI_ID, unwrap
-from tests.support.stacks import ROOT
+from tests.support.settings import make_settings
+from components.compose_host import UBUNTU_ARM64_AMI
+from tests.support.pulumi_mocks import RecordingMocks, ami_id, run_program, unwrap
+from tests.support.stacks import ROOT, runtime_config
+
+CURRENT = UBUNTU_ARM64_AMI.format(serial="current")
+NEWER_IMAGE = "ami-0fedcba9876543210"  # what Canonical's `current` names after a new release
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +35,51 @@ def user_data_files(run) -> dict[str, dict]:
 
 def test_one_graviton_host_in_a_private_subnet_reached_only_through_session_manager(stg):
     (instance,) = stg.of_type("aws:ec2/instance:Instance")
-    assert instance.input("instanceType") == "t4g.medium" and instance.input("ami") == AMI_ID
+    assert instance.input("instanceType") == "t4g.medium"
     assert instance.input("subnetId") == "subnet-network-private-0" and instance.input("associatePublicIpAddress") is False
     assert not instance.input("keyName")
     assert instance.input("metadataOptions") == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2}
     assert instance.input("rootBlockDevice")["encrypted"] is True
     assert instance.input("vpcSecurityGroupIds") == ["sg-security-groups-gateway-host"]
     assert instance.input("userDataReplaceOnChange") is True
-    ssm = [c for c in stg.mocks.calls if c.token == "aws:ssm/getParameter:getParameter"]
-    assert ssm[0].args["name"] == "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
+
+
+def host_ami(run) -> str:
+    (instance,) = run.of_type("aws:ec2/instance:Instance")
+    return instance.input("ami")
+
+
+@pytest.mark.parametrize("stack", ["stg", "prod"])  # the gateway host; the ClickHouse host
+def test_a_new_canonical_image_does_not_change_the_hosts_ami(stack):
+    """Issue 10, finding 2: a new `current` image must not replace the host on the next `up`."""
+    config, secret_keys = runtime_config(stack)
+    before = run_program(stack, config, secret_keys)
+    after = run_program(stack, config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: NEWER_IMAGE}))
+    assert host_ami(after) == host_ami(before)
+    pinned = UBUNTU_ARM64_AMI.format(serial=settings_from_stack_file(ROOT, stack).host.ubuntu_serial)
+    assert host_ami(after) == ami_id(pinned)
+    notes = [m for level, m in after.mocks.logged if level == "info" and NEWER_IMAGE in m]
+    assert notes and "host.ubuntuSerial" in notes[0]  # the operator learns there is a newer image
+
+
+def test_no_note_while_the_pin_is_canonicals_current_image():
+    config, secret_keys = runtime_config("stg")
+    pinned = UBUNTU_ARM64_AMI.format(serial=settings_from_stack_file(ROOT, "stg").host.ubuntu_serial)
+    run = run_program("stg", config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: ami_id(pinned)}))
+    assert host_ami(run) == ami_id(pinned)
+    assert not [m for _, m in run.mocks.logged if "ubuntuSerial" in m]
+
+
+def test_the_ami_moves_only_with_the_setting():
+    moved = run_config(compute="ec2", domain=None, allowInsecureHttp=True, host={"ubuntuSerial": "20261004"})
+    assert host_ami(moved) == ami_id(UBUNTU_ARM64_AMI.format(serial="20261004"))
+    assert "/stable/20261004/arm64/hvm/ebs-gp3/ami-id" in UBUNTU_ARM64_AMI.format(serial="20261004")
+
+
+@pytest.mark.parametrize("serial", ["current", "2026-09-23", "20260923-1", ""])
+def test_the_image_serial_must_be_a_serial(serial):
+    with pytest.raises(SettingsError, match=r"host.ubuntuSerial"):
+        make_settings(compute="ec2", host={"ubuntuSerial": serial})
 
 
 def test_host_role_has_the_foundations_permissions(stg):

@@ -129,6 +129,15 @@ def test_jobs_run_before_the_services_that_need_them(prod):
     assert db_init.input("container_name") == "db-init" and db_init.input("trigger").count("/") == 2
 
 
+def test_a_replaced_clickhouse_host_runs_clickhouse_ready_again(prod):
+    """Issue 10, finding 2: the readiness job re-runs on a trigger change; the host's instance id
+    is in it, so a new host is waited for before Langfuse web (which depends on the job) moves."""
+    (instance,) = prod.of_type("aws:ec2/instance:Instance")
+    ready = prod.named("ecs-clickhouse-ready-run")
+    assert instance.urn in ready.property_dependencies["trigger"]
+    assert ready.input("trigger") == instance.id  # langfuse-web depends on the job: see the test above
+
+
 def test_autoscaling_for_litellm_and_langfuse_web_only(prod):
     targets = {t.input("resourceId").rsplit("/", 1)[-1]: t for t in prod.of_type("aws:appautoscaling/target:Target")}
     assert {k: (t.input("minCapacity"), t.input("maxCapacity")) for k, t in targets.items()} == {

@@ -61,6 +61,7 @@ def test_security_group_graph_for_ecs():
         *both_ways("langfuse-web", "clickhouse", 8123), *both_ways("langfuse-web", "clickhouse", 9000),
         *both_ways("langfuse-worker", "clickhouse", 8123), *both_ways("langfuse-worker", "clickhouse", 9000),
         *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse")},
+        ("out", "clickhouse", "0.0.0.0/0", 80),  # its package mirror (config/boot_needs.py)
     }
     assert security_graph(run) == expected
 
@@ -72,7 +73,7 @@ def test_security_group_graph_for_ec2_with_plain_http_and_endpoints():
         *both_ways("load-balancer", "gateway-host", 4000),
         *both_ways("load-balancer", "gateway-host", 3000),
         *both_ways("gateway-host", "database", 5432),
-        ("out", "gateway-host", "0.0.0.0/0", 443),
+        ("out", "gateway-host", "0.0.0.0/0", 443), ("out", "gateway-host", "0.0.0.0/0", 80),
         *both_ways("gateway-host", "endpoints", 443),
     }
     assert len(run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")) == 1 + 8  # S3 gateway + interface endpoints

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
+from config.boot_needs import APT_MIRRORS, apt_config
 from config.compose import AwsLogs, HostPaths, render_compose
 from config.user_data import (
     COMPOSE_FILE,
@@ -44,10 +45,22 @@ def test_a_cloud_config_with_exactly_the_expected_modules(host):
     _, user_data, _ = host
     assert user_data.startswith("#cloud-config\n")
     document = yaml.safe_load(user_data)
-    assert list(document) == ["package_update", "packages", "write_files", "runcmd"]
+    assert list(document) == ["apt", "package_update", "packages", "write_files", "runcmd"]
     assert document["package_update"] is True
     assert document["packages"] == ["docker.io", "docker-compose-v2", "python3-boto3"]
-    assert "apt" not in document and "snap" not in document  # Ubuntu's archive only
+    assert "snap" not in document
+
+
+def test_apt_uses_exactly_the_mirrors_of_the_boot_needs(host):
+    """Ubuntu's own archive, named explicitly (no DNS search, no third-party source): the mirror the
+    host's security group is derived from. arm64 is served by the ports archive."""
+    _, user_data, _ = host
+    apt = yaml.safe_load(user_data)["apt"]
+    assert apt == apt_config()
+    assert set(apt) == {"primary", "security"}
+    assert {entry["uri"] for kind in apt.values() for entry in kind} == set(APT_MIRRORS.values()) == {
+        "http://ports.ubuntu.com/ubuntu-ports",
+    }
 
 
 def test_writes_the_scripts_compose_file_config_files_and_unit(host):
