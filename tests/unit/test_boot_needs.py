@@ -53,6 +53,7 @@ def test_the_gateway_host_reaches_its_mirror_registries_and_aws_apis():
     assert by_kind[INSTANCE_METADATA] == {"169.254.169.254"}
     assert by_kind[IMAGE_REGISTRY] == {
         "ghcr.io", "pkg-containers.githubusercontent.com",  # LiteLLM
+        "public.ecr.aws",  # the postgres client of db-init
         "registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com",  # the rest
     }
     assert by_kind[AWS_API] == {
