@@ -25,6 +25,7 @@ import pulumi_random as random
 
 from components.base import GatewayComponent
 from components.secret_json import create_json_secret
+from config import names
 from config.services import DATABASE_ADMIN_USER, POSTGRES_PORT
 from config.settings import DatabaseSettings
 
@@ -77,7 +78,7 @@ class Database(GatewayComponent):
             f"{name}-monitoring", role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=self.child(),
         )
-        identifier = f"{args.name_prefix}-postgres"
+        identifier = names.database(args.name_prefix)
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,
@@ -111,7 +112,7 @@ class Database(GatewayComponent):
             performance_insights_retention_period=7 if settings.performance_insights else None,
             deletion_protection=args.protect,
             skip_final_snapshot=not args.protect,
-            final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
+            final_snapshot_identifier=names.final_snapshot(args.name_prefix) if args.protect else None,
             opts=self.child(protect=args.protect),
         )
         self.address = self.instance.address

@@ -19,6 +19,7 @@ from components.base import GatewayComponent
 from components.ecs_job import EcsJob, EcsJobArgs
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from config import names
 from config.ecs import container_definition
 from config.litellm_config import ProxyConfig
 from config.services import (
@@ -73,10 +74,10 @@ class EcsPlatform(GatewayComponent):
         settings = args.settings
         prefix = settings.name_prefix
         self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}], opts=self.child()
+            f"{name}-cluster", name=names.cluster(prefix), settings=[{"name": "containerInsights", "value": "enabled"}], opts=self.child()
         )
         namespace = aws.servicediscovery.PrivateDnsNamespace(
-            f"{name}-namespace", name=f"{prefix}.internal", vpc=args.vpc_id, opts=self.child()
+            f"{name}-namespace", name=names.namespace(prefix), vpc=args.vpc_id, opts=self.child()
         )
         langfuse_registry = self._dns_name(name, "langfuse-web", namespace)
         clickhouse_name = None
@@ -86,7 +87,7 @@ class EcsPlatform(GatewayComponent):
                 service_id=self._dns_name(name, "clickhouse", namespace).id,
                 attributes={"AWS_INSTANCE_IPV4": args.clickhouse_ip}, opts=self.child(),
             )
-        domain = f"{prefix}.internal"
+        domain = names.namespace(prefix)
         endpoints = pulumi.Output.all(args.database_host, args.redis_host, args.bucket, args.langfuse_public_url).apply(
             lambda v: Endpoints(
                 region=settings.region, database_host=v[0], redis_host=v[1], redis_tls=True,
