@@ -2,8 +2,12 @@
 
 - Every resource registration is kept with its inputs (camelCase, secrets still wrapped) and
   the resource options the engine would see (protect, parent, aliases, ...).
-- Outputs a real provider computes are computed here (ids, ARNs, endpoints, random values that
+- Outputs a real provider computes are computed here in AWS's shapes (`vpc-`/`subnet-`/`sg-`/`i-`
+  + 17 hex, Secrets Manager ARNs with their 6-character suffix, UUID version ids, name_prefix
+  completed with the provider's 26 characters, Pulumi auto-names with 7 hex, random values that
   honour their inputs); outputs the provider marks secret come back secret, as from the engine.
+  What AWS generates once is stable per resource, so two runs of one config agree.
+- A registration whose name AWS (or the provider) would refuse raises AwsWouldRefuse (NAMING).
 - `call` answers the invokes the program is known to make and raises on any other, so a new
   data-source lookup cannot slip in unnoticed.
 """
@@ -21,7 +25,7 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -123,7 +127,7 @@ def _hex_id(kind: str, name: str) -> str:
 # 1/10000 s (18 digits) and an 8-hex counter (terraform-plugin-sdk helper/id PrefixedUniqueId,
 # UniqueIDSuffixLength = 26).
 PREFIX_SUFFIX_LENGTH = 26
-CREATED = datetime(2026, 1, 15, 9, 30, 0, 123400, tzinfo=timezone.utc).strftime("%Y%m%d%H%M%S%f")[:18]
+CREATED = datetime(2026, 1, 15, 9, 30, 0, 123400, tzinfo=UTC).strftime("%Y%m%d%H%M%S%f")[:18]
 # Pulumi names a resource without a name `<logical name>-<7 hex>` (its default autonaming pattern
 # ${name}-${hex(7)}), and fails when that passes the provider's maximum.
 AUTONAME_HEX = 7

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from config.loader import SettingsError, load_settings
+from config.loader import DOMAIN, MODEL_NAME, SettingsError, load_settings
 from config.settings import SecretText
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
 
@@ -293,3 +293,38 @@ def test_secret_values_never_appear_in_errors():
     )
     message = "\n".join(problems_of(config, secret=True))
     assert "leaky" not in message
+
+
+@pytest.mark.parametrize(
+    "changes, stack, expected",
+    [
+        # The platform project traces every call made without a team: no team may take its name.
+        ({"teams": [{"name": "platform"}]}, "stg",
+         "teams[0].name 'platform' is reserved: it is the platform project, which traces every call made without a team"),
+        # The policy pack and the defaults follow `environment`: the stack named prod is judged as prod.
+        ({"environment": "stg"}, "prod", "environment 'stg' must be 'prod' in the stack named prod (or leave it out)"),
+        ({"environment": "prod"}, "stg", "environment 'prod' must be 'stg' in the stack named stg (or leave it out)"),
+        # `$` matches before a trailing newline: every pattern must match the whole value.
+        ({"teams": [{"name": "mle\n"}]}, "stg", "teams[0].name 'mle\n' must match ^[a-z][a-z0-9-]{1,30}$"),
+        ({"domain": "llm.example.com\n"}, "stg", f"domain 'llm.example.com\n' must match {DOMAIN}"),
+        ({"models": [{"name": "titan\n", "bedrockModel": "amazon.titan-embed-text-v2:0"}], "teams": []}, "stg",
+         f"models[0].name 'titan\n' must match {MODEL_NAME}"),
+        ({"litellm": {"image": "ghcr.io/berriai/litellm-database:v1.104.0\n"}}, "stg",
+         "litellm.image 'ghcr.io/berriai/litellm-database:v1.104.0\n' must be an image reference name:tag or "
+         "name:tag@sha256:<64 hex>"),
+        ({"teams": [{"name": "mle", "maxBudget": float("nan")}]}, "stg", "teams[0].maxBudget 'nan' must be a finite number"),
+        ({"teams": [{"name": "mle", "maxBudget": "Infinity"}]}, "stg", "teams[0].maxBudget 'inf' must be a finite number"),
+        ({"teams": [{"name": "mle", "rpmLimit": 10**9}]}, "stg", "teams[0].rpmLimit 1000000000 must be <= 100000"),
+        ({"teams": [{"name": "mle", "tpmLimit": 10**12}]}, "stg", "teams[0].tpmLimit 1000000000000 must be <= 100000000"),
+        ({"teams": [{"name": "mle", "rpmLimit": 0}]}, "stg", "teams[0].rpmLimit 0 must be >= 1"),
+        ({"allowedCidrs": ["10.0.0.0/8", "192.0.2.0/24", "10.0.0.0/8"]}, "stg",
+         "allowedCidrs[2] '10.0.0.0/8' duplicates allowedCidrs[0]"),
+        ({"allowedCidrs": ["10.0.0.0/8", "10.1.0.0/16"]}, "stg",
+         "allowedCidrs[1] '10.1.0.0/16' overlaps allowedCidrs[0] '10.0.0.0/8' (list each range once)"),
+        ({"models": [{"name": "Sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"},
+                     {"name": "sonnet", "bedrockModel": "amazon.titan-embed-text-v2:0"}], "teams": []}, "stg",
+         "models[1].name 'sonnet' duplicates models[0].name"),
+    ],
+)
+def test_config_the_loader_used_to_accept_is_refused_with_its_key_path(changes, stack, expected):
+    assert expected in problems_of(with_changes(**changes), stack)
