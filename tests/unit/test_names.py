@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import uuid
 
-import pulumi_aws as aws
 import pytest
+from pulumi.runtime.mocks import MockResourceArgs
 
 from config import names
 from config.loader import SettingsError
 from tests.support.program import run_config
-from tests.support.pulumi_mocks import NAMING, PREFIX_SUFFIX_LENGTH, AwsWouldRefuse, run_program, run_pulumi
+from tests.support.pulumi_mocks import NAMING, PREFIX_SUFFIX_LENGTH, AwsWouldRefuse, RecordingMocks, run_program
 from tests.support.settings import make_settings, runtime_with_secrets, settings_config
 
 PROJECT = "llm-gateway"
@@ -99,22 +99,40 @@ def test_mocks_complete_names_and_ids_as_aws_does():
 
 
 @pytest.mark.parametrize(
-    "resource",
+    "typ, inputs",
     [
-        lambda: aws.lb.LoadBalancer("lb", name="llm-gateway-stg-"),  # truncation that ends in '-'
-        lambda: aws.lb.LoadBalancer("lb", name="x" * 33),
-        lambda: aws.lb.TargetGroup("tg", name_prefix="litellm", port=80, protocol="HTTP"),
-        lambda: aws.elasticache.ReplicationGroup("rg", replication_group_id="llm-gateway-Prod-valkey", description="d"),
-        lambda: aws.elasticache.ReplicationGroup("rg", replication_group_id="llm--valkey", description="d"),
-        lambda: aws.elasticache.ReplicationGroup("rg", replication_group_id="v" * 41, description="d"),
-        lambda: aws.rds.Instance("db", identifier="d" * 64, instance_class="db.t4g.micro"),
-        lambda: aws.s3.Bucket("b", bucket="Upper-Case"),
-        lambda: aws.s3.Bucket("b", bucket_prefix="b" * 38),
-        lambda: aws.iam.Role("r", name_prefix="r" * 39, assume_role_policy="{}"),
-        lambda: aws.iam.InstanceProfile("p", name_prefix="p" * 103),
-        lambda: aws.iam.Policy("p", name_prefix="p" * 103, policy="{}"),
+        ("aws:lb/loadBalancer:LoadBalancer", {"name": "llm-gateway-stg-"}),  # a truncation that ends in '-'
+        ("aws:lb/loadBalancer:LoadBalancer", {"name": "x" * 33}),
+        ("aws:lb/loadBalancer:LoadBalancer", {"name": "internal-gateway"}),
+        ("aws:lb/targetGroup:TargetGroup", {"namePrefix": "litellm"}),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", {"replicationGroupId": "llm-gateway-Prod-valkey"}),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", {"replicationGroupId": "llm--valkey"}),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", {"replicationGroupId": "valkey-"}),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", {"replicationGroupId": "v" * 41}),
+        ("aws:rds/instance:Instance", {"identifier": "d" * 64}),
+        ("aws:rds/instance:Instance", {"identifier": "llm_gateway"}),
+        ("aws:s3/bucket:Bucket", {"bucket": "Upper-Case"}),
+        ("aws:s3/bucket:Bucket", {"bucket": "ab"}),
+        ("aws:s3/bucket:Bucket", {"bucketPrefix": "b" * 38}),
+        ("aws:iam/role:Role", {"namePrefix": "r" * 39}),
+        ("aws:iam/instanceProfile:InstanceProfile", {"namePrefix": "p" * 103}),
+        ("aws:iam/policy:Policy", {"namePrefix": "p" * 103}),
     ],
 )
-def test_mocks_refuse_names_aws_refuses(resource):
+def test_mocks_refuse_names_aws_refuses(typ, inputs):
     with pytest.raises(AwsWouldRefuse):
-        run_pulumi(resource)
+        RecordingMocks().new_resource(MockResourceArgs(typ, "resource", inputs))
+
+
+@pytest.mark.parametrize(
+    "typ, inputs",
+    [
+        ("aws:lb/loadBalancer:LoadBalancer", {"name": "x" * 32}),
+        ("aws:lb/targetGroup:TargetGroup", {"namePrefix": "litell"}),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", {"replicationGroupId": "v" * 40}),
+        ("aws:s3/bucket:Bucket", {"bucketPrefix": "b" * 37}),
+        ("aws:iam/role:Role", {"namePrefix": "r" * 38}),
+    ],
+)
+def test_mocks_accept_names_at_the_limit(typ, inputs):
+    RecordingMocks().new_resource(MockResourceArgs(typ, "resource", inputs))
