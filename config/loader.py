@@ -68,9 +68,9 @@ FARGATE_SIZES: dict[int, range] = {
 MIN_LITELLM = (1, 104)  # Langfuse SDK v4 callback; also clears CVE-2026-42208 (< 1.83.7)
 MIN_CLICKHOUSE = (25, 12)  # Langfuse v4 floor
 MIN_REDIS = (7,)
-# A team's LiteLLM rate limits. Bedrock's default per-model quotas are in the hundreds to a few
-# thousand requests and the millions of tokens per minute (Service Quotas, "Amazon Bedrock"); a
-# team limit a hundred times above any of them is a typo (an extra zero or three), not a limit.
+# Ceilings on a team's LiteLLM rate limits: typo guards (an extra zero or three), not AWS limits.
+# What a team can really use is bounded by the account's Bedrock quotas (Service Quotas); raise
+# these if a team ever needs more than 100k requests or 100M tokens per minute.
 MAX_RPM_LIMIT = 100_000
 MAX_TPM_LIMIT = 100_000_000
 
