@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
+from config import names
+from config.regions import elb_log_principal
 
 
 @dataclass(frozen=True)
@@ -23,18 +24,18 @@ class AccessLogsArgs:
 class AccessLogs(GatewayComponent):
     def __init__(self, name: str, args: AccessLogsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
-        elb_account = aws.elb.get_service_account_output(region=args.region).arn
         account = pulumi.Output.from_input(args.account_id)
+        # The regional ELB account or the log-delivery service: AWS accepts one per Region (config/regions.py).
+        load_balancer = elb_log_principal(args.region)
 
-        def delivery(arn: str) -> list[dict]:
-            return pulumi.Output.all(elb_account, account).apply(lambda values: [
+        def delivery(arn: str) -> pulumi.Output[list[dict]]:
+            return account.apply(lambda account_id: [
                 {
                     "Sid": "LoadBalancerLogDelivery",
                     "Effect": "Allow",
-                    # Older Regions deliver as the regional ELB account, newer ones as the service.
-                    "Principal": {"AWS": values[0], "Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                    "Principal": load_balancer,
                     "Action": "s3:PutObject",
-                    "Resource": f"{arn}/alb/AWSLogs/{values[1]}/*",
+                    "Resource": f"{arn}/alb/AWSLogs/{account_id}/*",
                 },
                 {
                     "Sid": "S3ServerAccessLogDelivery",
@@ -42,13 +43,13 @@ class AccessLogs(GatewayComponent):
                     "Principal": {"Service": "logging.s3.amazonaws.com"},
                     "Action": "s3:PutObject",
                     "Resource": f"{arn}/s3/*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": values[1]}},
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 },
             ])
 
         self.bucket = create_secure_bucket(
             self, f"{name}-bucket",
-            bucket_prefix=f"{args.name_prefix}-access-logs-",
+            bucket_prefix=names.bucket_prefix(args.name_prefix, "access-logs"),
             protect=args.protect,
             kms_key_arn=None,  # ALB log delivery supports SSE-S3 only
             lifecycle_rules=[

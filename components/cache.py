@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
+from config import names
 from config.services import REDIS_PORT
 from config.settings import RedisSettings
 
@@ -35,11 +36,11 @@ class Cache(GatewayComponent):
         settings = args.settings
         major = settings.engine_version.split(".")[0]
         subnets = aws.elasticache.SubnetGroup(
-            f"{name}-subnets", name=f"{args.name_prefix}-valkey", subnet_ids=list(args.subnet_ids), opts=self.child()
+            f"{name}-subnets", name=names.cache(args.name_prefix), subnet_ids=list(args.subnet_ids), opts=self.child()
         )
         parameters = aws.elasticache.ParameterGroup(
             f"{name}-parameters",
-            name=f"{args.name_prefix}-valkey{major}",
+            name=names.cache_parameters(args.name_prefix, major),
             family=f"valkey{major}",
             parameters=[{"name": "maxmemory-policy", "value": "noeviction"}],
             opts=self.child(),
@@ -51,7 +52,7 @@ class Cache(GatewayComponent):
         failover = settings.replicas > 0
         self.group = aws.elasticache.ReplicationGroup(
             f"{name}-valkey",
-            replication_group_id=f"{args.name_prefix}-valkey"[:40],
+            replication_group_id=names.cache(args.name_prefix),
             description=f"{args.name_prefix} Langfuse queues and cache",
             engine="valkey",
             engine_version=settings.engine_version,

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
+from config import names
 from config.services import ServiceSpec
 from config.user_data import ComposeHostPlan, render_user_data
 
@@ -70,7 +71,7 @@ class ComposeHost(GatewayComponent):
             f"{name}-logs", name=f"/{args.name_prefix}/{args.role}-host",
             retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
         )
-        role = aws.iam.Role(f"{name}-role", name_prefix=f"{prefix}-"[:38], assume_role_policy=ec2_trust_policy(), opts=self.child())
+        role = aws.iam.Role(f"{name}-role", name_prefix=names.host_role_prefix(args.name_prefix, args.role), assume_role_policy=ec2_trust_policy(), opts=self.child())
         managed = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", *args.policy_arns]
         for i, policy_arn in enumerate(managed):
             aws.iam.RolePolicyAttachment(f"{name}-policy-{i}", role=role.name, policy_arn=policy_arn, opts=self.child())
@@ -83,7 +84,7 @@ class ComposeHost(GatewayComponent):
             })),
             opts=self.child(),
         )
-        profile = aws.iam.InstanceProfile(f"{name}-profile", name_prefix=f"{prefix}-"[:38], role=role.name, opts=self.child())
+        profile = aws.iam.InstanceProfile(f"{name}-profile", name_prefix=names.host_role_prefix(args.name_prefix, args.role), role=role.name, opts=self.child())
 
         self.data_volume = aws.ebs.Volume(
             f"{name}-data",

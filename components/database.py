@@ -27,6 +27,7 @@ import pulumi_random as random
 
 from components.base import GatewayComponent
 from components.secret_json import create_json_secret
+from config import names
 from config.services import DATABASE_ADMIN_USER, POSTGRES_PORT
 from config.settings import DatabaseSettings
 
@@ -82,7 +83,7 @@ class Database(GatewayComponent):
             f"{name}-monitoring", role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=self.child(),
         )
-        identifier = f"{args.name_prefix}-postgres"
+        identifier = names.database(args.name_prefix)
         # RDS would create these on first export, unencrypted and never expiring; created first, it
         # writes into ours. Named /aws/rds/instance/<identifier>/<log> ("Publishing ... logs to
         # Amazon CloudWatch Logs", RDS User Guide).
@@ -100,9 +101,10 @@ class Database(GatewayComponent):
             # The name must begin with a letter, hold letters, digits and single hyphens and not end
             # with one (terraform-provider-aws website/docs/r/db_instance: final_snapshot_identifier).
             suffix = random.RandomString(
-                f"{name}-final-snapshot", length=8, special=False, upper=False, opts=self.child(),
+                f"{name}-final-snapshot", length=names.FINAL_SNAPSHOT_SUFFIX_LENGTH, special=False, upper=False,
+                opts=self.child(),
             )
-            final_snapshot = pulumi.Output.concat(identifier, "-final-", suffix.result)
+            final_snapshot = suffix.result.apply(lambda value: names.final_snapshot(args.name_prefix, value))
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,

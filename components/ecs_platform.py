@@ -19,6 +19,7 @@ from components.base import GatewayComponent
 from components.ecs_job import EcsJob, EcsJobArgs
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from config import names
 from config.ecs import container_definition
 from config.litellm_config import ProxyConfig
 from config.services import (
@@ -77,15 +78,15 @@ class EcsPlatform(GatewayComponent):
         # Guide, "Container Insights performance log events for Amazon ECS") and would create it
         # itself; created first, the group is ours: encrypted, with the stack's retention.
         insights_logs = aws.cloudwatch.LogGroup(
-            f"{name}-insights-logs", name=f"/aws/ecs/containerinsights/{prefix}/performance",
+            f"{name}-insights-logs", name=f"/aws/ecs/containerinsights/{names.cluster(prefix)}/performance",
             retention_in_days=settings.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
         )
         self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster", name=prefix, settings=[{"name": "containerInsights", "value": "enabled"}],
+            f"{name}-cluster", name=names.cluster(prefix), settings=[{"name": "containerInsights", "value": "enabled"}],
             opts=self.child(depends_on=[insights_logs]),
         )
         namespace = aws.servicediscovery.PrivateDnsNamespace(
-            f"{name}-namespace", name=f"{prefix}.internal", vpc=args.vpc_id, opts=self.child()
+            f"{name}-namespace", name=names.namespace(prefix), vpc=args.vpc_id, opts=self.child()
         )
         langfuse_registry = self._dns_name(name, "langfuse-web", namespace)
         clickhouse_name = None
@@ -95,7 +96,7 @@ class EcsPlatform(GatewayComponent):
                 service_id=self._dns_name(name, "clickhouse", namespace).id,
                 attributes={"AWS_INSTANCE_IPV4": args.clickhouse_ip}, opts=self.child(),
             )
-        domain = f"{prefix}.internal"
+        domain = names.namespace(prefix)
         endpoints = pulumi.Output.all(args.database_host, args.redis_host, args.bucket, args.langfuse_public_url).apply(
             lambda v: Endpoints(
                 region=settings.region, database_host=v[0], redis_host=v[1], redis_tls=True,

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
+from config import names
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class LangfuseStorage(GatewayComponent):
         super().__init__(name, opts)
         self.bucket = create_secure_bucket(
             self, f"{name}-bucket",
-            bucket_prefix=f"{args.name_prefix}-langfuse-",
+            bucket_prefix=names.bucket_prefix(args.name_prefix, "langfuse"),
             protect=args.protect,
             kms_key_arn=args.kms_key_arn,
             lifecycle_rules=[

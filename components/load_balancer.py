@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
+from config import names
 from config.litellm_config import PORT as LITELLM_PORT, REQUEST_TIMEOUT_SECONDS
 from config.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
 from config.services import LANGFUSE_WEB_PORT
@@ -58,7 +59,7 @@ class LoadBalancer(GatewayComponent):
         prefix = settings.name_prefix
         self.lb = aws.lb.LoadBalancer(
             f"{name}-alb",
-            name=f"{prefix}-alb"[:32],
+            name=names.load_balancer(prefix),
             load_balancer_type="application",
             internal=False,
             subnets=list(args.subnet_ids),

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
+from config import names
 
 
 def ecs_trust_policy(account_id: str) -> str:
@@ -44,7 +45,7 @@ class WorkloadIdentity(GatewayComponent):
         super().__init__(name, opts)
         trust = pulumi.Output.from_input(args.account_id).apply(ecs_trust_policy)
         self.execution_role = aws.iam.Role(
-            f"{name}-execution", name_prefix=f"{args.name_prefix}-{args.workload}-exec-"[:38],
+            f"{name}-execution", name_prefix=names.workload_role_prefix(args.name_prefix, args.workload, "exec"),
             assume_role_policy=trust, opts=self.child(),
         )
         aws.iam.RolePolicyAttachment(
@@ -64,7 +65,7 @@ class WorkloadIdentity(GatewayComponent):
             opts=self.child(),
         )
         self.task_role = aws.iam.Role(
-            f"{name}-task", name_prefix=f"{args.name_prefix}-{args.workload}-task-"[:38],
+            f"{name}-task", name_prefix=names.workload_role_prefix(args.name_prefix, args.workload, "task"),
             assume_role_policy=trust, opts=self.child(),
         )
         for i, policy_arn in enumerate(args.task_policy_arns):

@@ -127,7 +127,7 @@ class ImageReference:
 
 def parse_image(reference: str) -> ImageReference | None:
     """Parse `name:tag[@sha256:...]`; None when the reference is malformed or has no tag."""
-    match = _REFERENCE.match(reference)
+    match = _REFERENCE.fullmatch(reference)
     if not match:
         return None
     return ImageReference(match.group("name"), match.group("tag"), match.group("digest"))

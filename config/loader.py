@@ -11,15 +11,19 @@ import contextlib
 import difflib
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
+from config import names
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
+from config.regions import REGIONS
+from config.services import LANGFUSE_PLATFORM_PROJECT_ID
 from config.settings import (
     ClickhouseSettings,
     DatabaseSettings,
@@ -65,6 +69,11 @@ FARGATE_SIZES: dict[int, range] = {
 MIN_LITELLM = (1, 104)  # Langfuse SDK v4 callback; also clears CVE-2026-42208 (< 1.83.7)
 MIN_CLICKHOUSE = (25, 12)  # Langfuse v4 floor
 MIN_REDIS = (7,)
+# Ceilings on a team's LiteLLM rate limits: typo guards (an extra zero or three), not AWS limits.
+# What a team can really use is bounded by the account's Bedrock quotas (Service Quotas); raise
+# these if a team ever needs more than 100k requests or 100M tokens per minute.
+MAX_RPM_LIMIT = 100_000
+MAX_TPM_LIMIT = 100_000_000
 
 
 class SettingsError(ValueError):
@@ -106,7 +115,7 @@ def _string(pattern: str | None = None, choices: tuple[str, ...] = ()) -> Parser
             return problems.add(path, "must be a non-empty string", value)
         if choices and value not in choices:
             return problems.add(path, f"must be one of: {', '.join(choices)}", value)
-        if pattern and not re.match(pattern, value):
+        if pattern and not re.fullmatch(pattern, value):
             return problems.add(path, f"must match {pattern}", value)
         return value
 
@@ -138,6 +147,8 @@ def _number(minimum: float) -> Parser:
                 value = float(value)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return problems.add(path, "must be a number", value)
+        if not math.isfinite(value):
+            return problems.add(path, "must be a finite number", str(value))
         if value < minimum:
             return problems.add(path, f"must be >= {minimum:g}", value)
         return float(value)
@@ -181,6 +192,18 @@ def _cidr(value: Any, path: str, problems: _Problems) -> Any:
     if network.version != 4 or "/" not in value:
         return problems.add(path, "must be an IPv4 CIDR such as 10.0.0.0/8", value)
     return value
+
+
+def _distinct_cidrs(path: str, cidrs: tuple[str, ...], problems: _Problems) -> None:
+    """Each range once: a repeated one is a rule AWS refuses as a duplicate, a nested one is dead
+    (or a typo for another range)."""
+    networks = [ipaddress.ip_network(cidr) for cidr in cidrs]
+    for i, network in enumerate(networks):
+        for j, earlier in enumerate(networks[:i]):
+            if network == earlier:
+                problems.add(f"{path}[{i}]", f"duplicates {path}[{j}]", cidrs[i])
+            elif network.overlaps(earlier):
+                problems.add(f"{path}[{i}]", f"overlaps {path}[{j}] '{cidrs[j]}' (list each range once)", cidrs[i])
 
 
 def _list(item: Parser, *, non_empty: bool = False) -> Parser:
@@ -384,10 +407,14 @@ def _parse_models(raw: Any, region: str | None, problems: _Problems) -> tuple[Mo
         )
         if fields is None or fields["region"] is None:
             continue
-        if fields["name"] in seen:
-            problems.add(f"{path}.name", f"duplicates models[{seen[fields['name']]}].name", fields["name"])
+        # Clients and people confuse names that differ only by case: one of them is a mistake.
+        if fields["name"].lower() in seen:
+            problems.add(f"{path}.name", f"duplicates models[{seen[fields['name'].lower()]}].name", fields["name"])
             continue
-        seen[fields["name"]] = i
+        seen[fields["name"].lower()] = i
+        if "region" in entry and fields["region"] not in REGIONS:
+            problems.add(f"{path}.region", _unsupported_region(), fields["region"])
+            continue
         geography = parse_model_id(fields["bedrockModel"]).geography
         if geography not in (None, GLOBAL) and fields["region"] not in GEOGRAPHY_REGIONS[geography]:
             problems.add(
@@ -418,13 +445,17 @@ def _parse_teams(raw: Any, model_names: set[str], problems: _Problems) -> tuple[
         fields = _fields(
             entry, path,
             {"name": _string(TEAM_NAME), "models": _list(_string()), "maxBudget": _number(0),
-             "budgetDuration": _string(BUDGET_DURATION), "rpmLimit": _integer(0),
-             "tpmLimit": _integer(0), "langfuseKeys": _string(choices=("generate", "existing"))},
+             "budgetDuration": _string(BUDGET_DURATION), "rpmLimit": _integer(1, MAX_RPM_LIMIT),
+             "tpmLimit": _integer(1, MAX_TPM_LIMIT), "langfuseKeys": _string(choices=("generate", "existing"))},
             {"models": (), "maxBudget": None, "budgetDuration": None, "rpmLimit": None,
              "tpmLimit": None, "langfuseKeys": "generate"},
             problems,
         )
         if fields is None:
+            continue
+        if fields["name"] == LANGFUSE_PLATFORM_PROJECT_ID:
+            problems.add(f"{path}.name", "is reserved: it is the platform project, which traces every call "
+                         "made without a team", fields["name"])
             continue
         if fields["name"] in seen:
             problems.add(f"{path}.name", f"duplicates teams[{seen[fields['name']]}].name", fields["name"])
@@ -516,6 +547,23 @@ def _external_clickhouse_password(clickhouse: dict | None, compute: str | None, 
     return SecretText(str(password))
 
 
+def _unsupported_region() -> str:
+    return f"is not a Region this program serves (config/regions.py: {', '.join(sorted(REGIONS))})"
+
+
+def _check_stack_name(project: str, stack: str, problems: _Problems) -> None:
+    """Every AWS name starts with `<project>-<stack>` (config/names.py): bound it so each fits."""
+    if not re.fullmatch(names.STACK_NAME, project):
+        problems.add("project", f"(Pulumi.yaml name) must match {names.STACK_NAME}", project)
+        return
+    longest = names.max_stack_length(project)
+    if not re.fullmatch(names.STACK_NAME, stack):
+        problems.add("stack", f"name must match {names.STACK_NAME} (S3, RDS and ElastiCache names are built from it)", stack)
+    elif len(stack) > longest:
+        problems.add("stack", f"name must have at most {longest} characters (the longest AWS name built from it "
+                     "must fit its limit, see config/names.py)", stack)
+
+
 def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], stack: str,
                   project: str = NAMESPACE) -> Settings:
     """Validate the stack config and return Settings; raise SettingsError listing every problem."""
@@ -524,11 +572,14 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
     raw = {k[len(prefix):]: _decode(v) for k, v in raw_config.items() if k.startswith(prefix)}
     _object(raw, "", TOP_LEVEL_KEYS, problems)
 
+    _check_stack_name(project, stack, problems)
     region = raw_config.get("aws:region")
     if not region:
         region = problems.add("aws:region", "is required (pulumi config set aws:region <region>)")
-    elif not re.match(REGION, region):
+    elif not re.fullmatch(REGION, region):
         region = problems.add("aws:region", f"must match {REGION}", region)
+    elif region not in REGIONS:
+        region = problems.add("aws:region", _unsupported_region(), region)
     region = None if region is _INVALID else region
 
     compute = raw.get("compute")
@@ -542,6 +593,9 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         problems.add("environment", f"is required for stack '{stack}' (one of: stg, prod)")
     else:
         environment = _string(choices=("stg", "prod"))(environment, "environment", problems)
+        if stack in ("stg", "prod") and environment not in (stack, _INVALID):
+            # The policy pack and every default follow `environment`: prod judged as stg is not prod.
+            problems.add("environment", f"must be '{stack}' in the stack named {stack} (or leave it out)", environment)
     env = environment if environment in ("stg", "prod") else "stg"
 
     top = _fields(
@@ -552,6 +606,8 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         {"domain": None, "hostedZoneId": None, "allowInsecureHttp": False, **TOP_LEVEL_DEFAULTS[env]},
         problems,
     ) or {}
+    if top.get("allowedCidrs"):
+        _distinct_cidrs("allowedCidrs", top["allowedCidrs"], problems)
     if top.get("hostedZoneId") and not top.get("domain"):
         problems.add("hostedZoneId", "needs domain", top["hostedZoneId"])
     if env == "prod" and top.get("domain") and not top.get("hostedZoneId"):

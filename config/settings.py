@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from config import names
+
 Environment = Literal["stg", "prod"]
 Compute = Literal["ecs", "ec2"]
 KeySource = Literal["generate", "existing"]
@@ -176,8 +178,8 @@ class Settings:
 
     @property
     def name_prefix(self) -> str:
-        """Prefix for AWS names: unique per stack, stable across updates."""
-        return f"{self.project}-{self.stack}"
+        """Prefix for AWS names: unique per stack, stable across updates (config/names.py)."""
+        return names.prefix(self.project, self.stack)
 
     @property
     def litellm_host(self) -> str | None:

@@ -2,8 +2,12 @@
 
 - Every resource registration is kept with its inputs (camelCase, secrets still wrapped) and
   the resource options the engine would see (protect, parent, aliases, ...).
-- Outputs a real provider computes are computed here (ids, ARNs, endpoints, random values that
+- Outputs a real provider computes are computed here in AWS's shapes (`vpc-`/`subnet-`/`sg-`/`i-`
+  + 17 hex, Secrets Manager ARNs with their 6-character suffix, UUID version ids, name_prefix
+  completed with the provider's 26 characters, Pulumi auto-names with 7 hex, random values that
   honour their inputs); outputs the provider marks secret come back secret, as from the engine.
+  What AWS generates once is stable per resource, so two runs of one config agree.
+- A registration whose name AWS (or the provider) would refuse raises AwsWouldRefuse (NAMING).
 - `call` answers the invokes the program is known to make and raises on any other, so a new
   data-source lookup cannot slip in unnoticed.
 """
@@ -21,6 +25,7 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -106,6 +111,121 @@ def _random_string(inputs: dict) -> str:
     return "".join(chars)
 
 
+def _chars(seed: str, alphabet: str, length: int) -> str:
+    """Random-looking characters, the same for the same resource in every run: what AWS generated
+    once at creation and keeps across updates (so two runs of one config register the same names)."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+ALNUM = string.ascii_letters + string.digits
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+UPPER_ALNUM = string.ascii_uppercase + string.digits
+
+
+def _hex_id(kind: str, name: str) -> str:
+    """An EC2-style id (`vpc-`, `subnet-`, `sg-`, `i-`, `vol-`, ... + 17 hex), stable per resource."""
+    return f"{kind}-{hashlib.sha256(f'{kind}/{name}'.encode()).hexdigest()[:17]}"
+
+
+# The provider completes a name_prefix/bucket_prefix with 26 characters: a UTC timestamp to
+# 1/10000 s (18 digits) and an 8-hex counter (terraform-plugin-sdk helper/id PrefixedUniqueId,
+# UniqueIDSuffixLength = 26).
+PREFIX_SUFFIX_LENGTH = 26
+CREATED = datetime(2026, 1, 15, 9, 30, 0, 123400, tzinfo=UTC).strftime("%Y%m%d%H%M%S%f")[:18]
+# Pulumi names a resource without a name `<logical name>-<7 hex>` (its default autonaming pattern
+# ${name}-${hex(7)}), and fails when that passes the provider's maximum.
+AUTONAME_HEX = 7
+
+_LABEL = r"[a-z](-?[a-z0-9])*"  # letter first, no '--', no trailing '-'
+_IAM = r"[\w+=,.@-]+"
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How AWS names one resource type, and what it refuses."""
+
+    key: str  # the input holding the name
+    max_length: int
+    pattern: str  # re.fullmatch on the complete name
+    source: str
+    prefix_key: str | None = None  # the input holding a prefix the provider completes (+26)
+    autoname: bool = False  # Pulumi auto-names it when neither is set
+    lowercase: bool = False  # the provider lowercases the auto-name
+    min_length: int = 1
+
+
+# AWS's name limits, checked on every registration: a name AWS would refuse fails the run.
+NAMING: dict[str, Naming] = {
+    "aws:lb/loadBalancer:LoadBalancer": Naming(
+        "name", 32, r"(?!internal-)[A-Za-z0-9](-?[A-Za-z0-9])*",
+        "terraform-provider-aws elbv2/validate.go validName: 32, alphanumerics and '-', no '-' at either end"),
+    "aws:lb/targetGroup:TargetGroup": Naming(
+        "name", 32, r"[A-Za-z0-9](-?[A-Za-z0-9])*",
+        "terraform-provider-aws elbv2/validate.go validTargetGroupName(Prefix): 32, prefix 32 - 26 = 6",
+        prefix_key="namePrefix", autoname=True),
+    "aws:elasticache/replicationGroup:ReplicationGroup": Naming(
+        "replicationGroupId", 40, _LABEL,
+        "ElastiCache CreateReplicationGroup: 1-40 letters, digits or single hyphens, letter first, no trailing '-'"
+        " (stored lowercase)"),
+    "aws:elasticache/subnetGroup:SubnetGroup": Naming(
+        "name", 255, r"[a-z0-9-]+", "ElastiCache CreateCacheSubnetGroup: 255, lowercase"),
+    "aws:elasticache/parameterGroup:ParameterGroup": Naming(
+        "name", 255, _LABEL, "ElastiCache CreateCacheParameterGroup: 255, letter first, no '--', no trailing '-'"),
+    "aws:rds/instance:Instance": Naming(
+        "identifier", 63, _LABEL, "RDS CreateDBInstance DBInstanceIdentifier: 1-63, letter first, no '--', no trailing '-'",
+        prefix_key="identifierPrefix", autoname=True, lowercase=True),
+    "aws:rds/subnetGroup:SubnetGroup": Naming(
+        "name", 255, r"[a-z0-9 ._-]+", "RDS CreateDBSubnetGroup: 255, lowercase",
+        prefix_key="namePrefix", autoname=True, lowercase=True),
+    "aws:rds/parameterGroup:ParameterGroup": Naming(
+        "name", 255, _LABEL, "RDS CreateDBParameterGroup: 255, letter first, no '--', no trailing '-'",
+        prefix_key="namePrefix", autoname=True, lowercase=True),
+    "aws:s3/bucket:Bucket": Naming(
+        "bucket", 63, r"[a-z0-9][a-z0-9.-]*[a-z0-9]",
+        "S3 general purpose bucket naming rules: 3-63, lowercase, digits, '.', '-'; bucket_prefix 63 - 26 = 37",
+        prefix_key="bucketPrefix", autoname=True, lowercase=True, min_length=3),
+    "aws:iam/role:Role": Naming(
+        "name", 64, _IAM, "terraform-provider-aws iam/role.go roleNameMaxLen 64, prefix 64 - 26 = 38",
+        prefix_key="namePrefix", autoname=True),
+    "aws:iam/instanceProfile:InstanceProfile": Naming(
+        "name", 128, _IAM, "terraform-provider-aws iam/instance_profile.go 128, prefix 128 - 26 = 102",
+        prefix_key="namePrefix", autoname=True),
+    "aws:iam/policy:Policy": Naming(
+        "name", 128, _IAM, "terraform-provider-aws iam/policy.go policyNameMaxLen 128, prefix 128 - 26 = 102",
+        prefix_key="namePrefix", autoname=True),
+    "aws:ec2/securityGroup:SecurityGroup": Naming(
+        "name", 255, r"[ -~]+", "EC2 CreateSecurityGroup GroupName: 255 ASCII", prefix_key="namePrefix", autoname=True),
+    "aws:secretsmanager/secret:Secret": Naming(
+        "name", 512, r"[\w/+=.@-]+", "Secrets Manager CreateSecret Name: 512, alphanumerics and /_+=.@-",
+        prefix_key="namePrefix", autoname=True),
+    "aws:cloudwatch/logGroup:LogGroup": Naming(
+        "name", 512, r"[\w/.#-]+", "CloudWatch Logs CreateLogGroup: 512, alphanumerics and _-/.#",
+        prefix_key="namePrefix", autoname=True),
+    "aws:ecs/cluster:Cluster": Naming(
+        "name", 255, r"[A-Za-z0-9_-]+", "ECS CreateCluster: 255 letters, digits, '-', '_'", autoname=True),
+    "aws:ecs/service:Service": Naming("name", 255, r"[A-Za-z0-9_-]+", "ECS CreateService: 255 letters, digits, '-', '_'"),
+    "aws:ecs/taskDefinition:TaskDefinition": Naming(
+        "family", 255, r"[A-Za-z0-9_-]+", "ECS RegisterTaskDefinition family: 255 letters, digits, '-', '_'"),
+    "aws:kms/alias:Alias": Naming("name", 256, r"alias/[A-Za-z0-9/_-]+", "KMS CreateAlias: 256, alias/ + [A-Za-z0-9/_-]"),
+    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": Naming(
+        "name", 253, r"[a-z0-9-]+(\.[a-z0-9-]+)+", "Cloud Map CreatePrivateDnsNamespace: a DNS name, 253"),
+}
+
+
+class AwsWouldRefuse(ValueError):
+    """A registration whose name AWS (or the provider, before any call) would refuse."""
+
+
+def _check_name(typ: str, resource: str, key: str, value: str, max_length: int, pattern: str,
+                naming: Naming, min_length: int = 1) -> None:
+    if not min_length <= len(value) <= max_length or not re.fullmatch(pattern, value):
+        raise AwsWouldRefuse(
+            f"{typ} {resource!r}: {key} {value!r} ({len(value)} characters) is refused: "
+            f"{min_length}-{max_length} characters matching {pattern} ({naming.source})"
+        )
+
+
 class RecordingMocks(Mocks):
     def __init__(self, region: str = "us-east-1", azs: int = 3, ssm_parameters: dict[str, str] | None = None):
         self.region = region
@@ -116,12 +236,13 @@ class RecordingMocks(Mocks):
         self.calls: list[MockCallArgs] = []
         self.logged: list[tuple[str, str]] = []  # (level, message) the program logged to the engine
         self._request = None
+        self._subnets: dict[str, dict] = {}  # subnet id -> its state (getSubnet answers from it)
 
     # -- invokes ---------------------------------------------------------------------------
     def _call_results(self) -> dict[str, Callable[[dict], dict]]:
         return {
             "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
-                "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/test", "userId": "AIDTEST", "id": ACCOUNT_ID,
+                "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/test", "userId": "AIDAJQABLZS4A3QDU576Q", "id": ACCOUNT_ID,
             },
             "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
                 "names": self.azs, "zoneIds": [f"use1-az{i + 1}" for i in range(len(self.azs))], "id": self.region,
@@ -130,11 +251,8 @@ class RecordingMocks(Mocks):
                 "name": a["name"], "value": self.ssm_parameters.get(a["name"], ami_id(a["name"])), "type": "String", "id": a["name"], "arn": f"arn:aws:ssm:{self.region}::parameter{a['name']}",
             },
             "aws:ec2/getSubnet:getSubnet": lambda a: {
-                "id": a["id"], "availabilityZone": self.azs[int(a["id"].rsplit("-", 1)[-1]) % len(self.azs)],
-                "vpcId": "vpc-network-vpc",
-            },
-            "aws:elb/getServiceAccount:getServiceAccount": lambda a: {
-                "id": "127311923021", "arn": "arn:aws:iam::127311923021:root",
+                "id": a["id"], "availabilityZone": self._subnets[a["id"]]["availabilityZone"],
+                "vpcId": self._subnets[a["id"]]["vpcId"],
             },
         }
 
@@ -161,15 +279,41 @@ class RecordingMocks(Mocks):
         self.generated_secrets.append(value)
         return value
 
+    @staticmethod
+    def _prefixed_unique_id(prefix: str, seed: str) -> str:
+        """prefix + creation time to 1/10000 s + an 8-hex counter (stable per resource, see _chars)."""
+        return f"{prefix}{CREATED}{_chars(seed, '0123456789abcdef', 8)}"
+
+    def _aws_name(self, typ: str, resource: str, raw: dict) -> tuple[str, dict]:
+        """The name AWS ends up with (given, prefix-completed or auto-named), checked against its
+        limits; and the outputs that carry it."""
+        naming = NAMING.get(typ)
+        if naming is None:
+            return resource, {}
+        given, prefix = raw.get(naming.key), raw.get(naming.prefix_key) if naming.prefix_key else None
+        if given:
+            value = given
+        elif prefix:
+            # The completed name is checked below; the prefix must leave room for the suffix.
+            _check_name(typ, resource, naming.prefix_key, prefix, naming.max_length - PREFIX_SUFFIX_LENGTH, r".+", naming)
+            value = self._prefixed_unique_id(prefix, f"{typ}/{resource}")
+        elif naming.autoname:
+            value = f"{resource}-{_chars(f'{typ}/{resource}', '0123456789abcdef', AUTONAME_HEX)}"
+            value = value.lower() if naming.lowercase else value
+        else:
+            raise AwsWouldRefuse(f"{typ} {resource!r}: {naming.key} is required")
+        _check_name(typ, resource, naming.key, value, naming.max_length, naming.pattern, naming, naming.min_length)
+        return value, {naming.key: value}
+
     def _computed(self, typ: str, name: str, inputs: dict) -> dict:
+        """The outputs AWS would return: real id and ARN shapes, names as AWS completes them."""
         region, account = self.region, ACCOUNT_ID
         raw = unwrap(inputs)
-        # AWS completes a name_prefix with a unique suffix.
-        arn_name = raw.get("name") or (raw["namePrefix"] + "20261124" if raw.get("namePrefix") else name)
-        out: dict[str, Any] = {}
+        aws_name, out = self._aws_name(typ, name, raw)
+        arn_seed = f"{typ}/{name}"
         if typ == "random:index/randomPassword:RandomPassword":
             value = self._generated(_random_string(raw))
-            out = {"result": value, "bcryptHash": "$2a$10$" + "x" * 53}
+            out = {"result": value, "bcryptHash": "$2a$10$" + _chars(value, ALNUM + "./", 53)}
         elif typ == "random:index/randomString:RandomString":
             # Not a secret: pulumi-random marks only RandomPassword's result secret (a name suffix, here).
             out = {"result": _random_string(raw)}
@@ -184,64 +328,124 @@ class RecordingMocks(Mocks):
         elif typ == "random:index/randomUuid:RandomUuid":
             out = {"result": self._generated(str(uuid.uuid4()))}
         elif typ == "aws:secretsmanager/secret:Secret":
-            out = {"arn": f"arn:aws:secretsmanager:{region}:{account}:secret:{arn_name}-AbCdEf"}
+            # Secrets Manager appends '-' and 6 random characters to the name in the ARN; the id is the ARN.
+            arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{aws_name}-{_chars(arn_seed, ALNUM, 6)}"
+            out |= {"arn": arn, "id": arn}
         elif typ == "aws:secretsmanager/secretVersion:SecretVersion":
-            out = {"versionId": f"{name}-version", "arn": raw.get("secretId")}
+            # A UUID per value, as Secrets Manager makes for each new version; the provider's id is "<secret ARN>|<version>".
+            version = str(uuid.UUID(bytes=hashlib.sha256(f"{arn_seed}/{raw.get('secretString')}".encode()).digest()[:16], version=4))
+            out = {"versionId": version, "arn": raw.get("secretId"), "id": f"{raw.get('secretId')}|{version}"}
         elif typ == "aws:kms/key:Key":
-            out = {"arn": f"arn:aws:kms:{region}:{account}:key/{uuid.uuid5(uuid.NAMESPACE_DNS, name)}", "keyId": str(uuid.uuid5(uuid.NAMESPACE_DNS, name))}
-        elif typ == "aws:ec2/vpc:Vpc":
-            out = {"id": f"vpc-{name}", "arn": f"arn:aws:ec2:{region}:{account}:vpc/vpc-{name}", "defaultSecurityGroupId": f"sg-default-{name}"}
-        elif typ == "aws:ec2/subnet:Subnet":
-            out = {"id": f"subnet-{name}", "arn": f"arn:aws:ec2:{region}:{account}:subnet/subnet-{name}"}
-        elif typ == "aws:ec2/securityGroup:SecurityGroup":
-            out = {"id": f"sg-{name}", "arn": f"arn:aws:ec2:{region}:{account}:security-group/sg-{name}"}
-        elif typ == "aws:iam/role:Role":
-            out = {"arn": f"arn:aws:iam::{account}:role/{arn_name}", "name": arn_name}
+            key_id = str(uuid.UUID(bytes=hashlib.sha256(arn_seed.encode()).digest()[:16], version=4))
+            out = {"arn": f"arn:aws:kms:{region}:{account}:key/{key_id}", "keyId": key_id, "id": key_id}
+        elif typ == "aws:kms/alias:Alias":
+            out |= {"arn": f"arn:aws:kms:{region}:{account}:{aws_name}", "id": aws_name}
+        elif typ in _EC2_IDS:
+            kind, path = _EC2_IDS[typ]
+            resource_id = _hex_id(kind, name)
+            out = {"id": resource_id, "arn": f"arn:aws:ec2:{region}:{account}:{path}/{resource_id}"}
+            if typ == "aws:ec2/vpc:Vpc":
+                out["defaultSecurityGroupId"] = _hex_id("sg", f"{name}-default")
+            if typ == "aws:ec2/subnet:Subnet":
+                self._subnets[resource_id] = {"availabilityZone": raw.get("availabilityZone"), "vpcId": raw.get("vpcId")}
+            if typ == "aws:ec2/eip:Eip":
+                out["allocationId"] = resource_id
+            if typ == "aws:ec2/securityGroup:SecurityGroup":
+                out["name"] = aws_name
+        elif typ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"):
+            kind, unique = ("role", "AROA") if typ.endswith("Role") else ("instance-profile", "AIPA")
+            out |= {"arn": f"arn:aws:iam::{account}:{kind}/{aws_name}", "name": aws_name, "id": aws_name,
+                    "uniqueId": unique + _chars(arn_seed, string.ascii_uppercase + "234567", 17)}
         elif typ == "aws:iam/policy:Policy":
-            out = {"arn": f"arn:aws:iam::{account}:policy/{arn_name}"}
-        elif typ == "aws:iam/instanceProfile:InstanceProfile":
-            out = {"arn": f"arn:aws:iam::{account}:instance-profile/{arn_name}", "name": arn_name}
+            arn = f"arn:aws:iam::{account}:policy/{aws_name}"
+            out |= {"arn": arn, "name": aws_name, "id": arn, "policyId": "ANPA" + _chars(arn_seed, string.ascii_uppercase + "234567", 17)}
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            out = {"arn": f"arn:aws:logs:{region}:{account}:log-group:{arn_name}"}
+            out |= {"arn": f"arn:aws:logs:{region}:{account}:log-group:{aws_name}", "name": aws_name, "id": aws_name}
         elif typ == "aws:rds/instance:Instance":
-            host = f"{raw.get('identifier', name)}.abcdefghijkl.{region}.rds.amazonaws.com"
-            out = {"address": host, "endpoint": f"{host}:5432", "port": 5432, "arn": f"arn:aws:rds:{region}:{account}:db:{raw.get('identifier', name)}"}
+            host = f"{aws_name}.{_chars(account, LOWER_ALNUM, 12)}.{region}.rds.amazonaws.com"  # one id per account and Region
+            resource_id = "db-" + _chars(arn_seed, UPPER_ALNUM, 26)
+            out |= {"address": host, "endpoint": f"{host}:5432", "port": 5432, "resourceId": resource_id, "id": resource_id,
+                    "arn": f"arn:aws:rds:{region}:{account}:db:{aws_name}"}
+        elif typ in ("aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup"):
+            kind = "subgrp" if "subnet" in typ else "pg"
+            out |= {"name": aws_name, "id": aws_name, "arn": f"arn:aws:rds:{region}:{account}:{kind}:{aws_name}"}
         elif typ == "aws:s3/bucket:Bucket":
-            bucket = raw.get("bucket") or f"{name}-bucket"
-            out = {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+            out |= {"bucket": aws_name, "arn": f"arn:aws:s3:::{aws_name}", "id": aws_name,
+                    "bucketDomainName": f"{aws_name}.s3.amazonaws.com"}
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
-            out = {"primaryEndpointAddress": f"master.{name}.abc123.use1.cache.amazonaws.com", "arn": f"arn:aws:elasticache:{region}:{account}:replicationgroup:{name}"}
+            zone = f"{region.split('-')[0]}{region.split('-')[1][0]}{region.split('-')[-1]}"  # us-east-1 -> use1
+            host = f"master.{aws_name}.{_chars(account, LOWER_ALNUM, 6)}.{zone}.cache.amazonaws.com"
+            out |= {"primaryEndpointAddress": host, "id": aws_name,
+                    "arn": f"arn:aws:elasticache:{region}:{account}:replicationgroup:{aws_name}"}
+        elif typ in ("aws:elasticache/subnetGroup:SubnetGroup", "aws:elasticache/parameterGroup:ParameterGroup"):
+            kind = "subnetgroup" if "subnet" in typ else "parametergroup"
+            out |= {"id": aws_name, "arn": f"arn:aws:elasticache:{region}:{account}:{kind}:{aws_name}"}
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            out = {"dnsName": f"{name}-123456.{region}.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K", "arn": f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/abc", "arnSuffix": f"app/{name}/abc"}
+            suffix = f"app/{aws_name}/{_chars(arn_seed, '0123456789abcdef', 16)}"
+            arn = f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}"
+            out |= {"dnsName": f"{aws_name}-{_chars(arn_seed, string.digits, 10)}.{region}.elb.amazonaws.com",
+                    "zoneId": "Z35SXDOTRQ7X7K", "arn": arn, "arnSuffix": suffix, "id": arn}
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            out = {"arn": f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}/abc", "arnSuffix": f"targetgroup/{name}/abc"}
+            suffix = f"targetgroup/{aws_name}/{_chars(arn_seed, '0123456789abcdef', 16)}"
+            arn = f"arn:aws:elasticloadbalancing:{region}:{account}:{suffix}"
+            out |= {"arn": arn, "arnSuffix": suffix, "id": arn, "name": aws_name}
         elif typ == "aws:acm/certificate:Certificate":
             domain = raw.get("domainName", "example.com")
-            names = [domain, *(raw.get("subjectAlternativeNames") or [])]
+            domains = [domain, *(raw.get("subjectAlternativeNames") or [])]
+            arn = f"arn:aws:acm:{region}:{account}:certificate/{uuid.UUID(bytes=hashlib.sha256(arn_seed.encode()).digest()[:16], version=4)}"
             out = {
-                "arn": f"arn:aws:acm:{region}:{account}:certificate/{name}",
+                "arn": arn, "id": arn,
                 "domainValidationOptions": [
-                    {"domainName": d, "resourceRecordName": f"_x.{d}.", "resourceRecordType": "CNAME", "resourceRecordValue": f"_y.{d}.acm-validations.aws."}
-                    for d in names
+                    {"domainName": d, "resourceRecordName": f"_{_chars(d, '0123456789abcdef', 32)}.{d}.", "resourceRecordType": "CNAME",
+                     "resourceRecordValue": f"_{_chars(d + '/value', '0123456789abcdef', 32)}.{_chars(d, string.ascii_lowercase, 10)}.acm-validations.aws."}
+                    for d in domains
                 ],
             }
         elif typ == "aws:ec2/instance:Instance":
-            out = {"privateIp": "10.40.1.10", "privateDns": f"ip-10-40-1-10.{region}.compute.internal", "arn": f"arn:aws:ec2:{region}:{account}:instance/i-{name}", "id": f"i-{name}"}
+            instance = _hex_id("i", name)
+            out = {"privateIp": "10.40.1.10", "privateDns": f"ip-10-40-1-10.{region}.compute.internal",
+                   "arn": f"arn:aws:ec2:{region}:{account}:instance/{instance}", "id": instance}
         elif typ == "aws:ebs/volume:Volume":
-            volume = "vol-" + hashlib.sha256(name.encode()).hexdigest()[:17]
+            volume = _hex_id("vol", name)
             out = {"id": volume, "arn": f"arn:aws:ec2:{region}:{account}:volume/{volume}"}
         elif typ == "aws:ecs/cluster:Cluster":
-            out = {"arn": f"arn:aws:ecs:{region}:{account}:cluster/{arn_name}", "name": arn_name}
+            arn = f"arn:aws:ecs:{region}:{account}:cluster/{aws_name}"
+            out |= {"arn": arn, "name": aws_name, "id": arn}
         elif typ == "aws:ecs/taskDefinition:TaskDefinition":
-            out = {"arn": f"arn:aws:ecs:{region}:{account}:task-definition/{raw.get('family', name)}:1", "revision": 1}
+            out = {"arn": f"arn:aws:ecs:{region}:{account}:task-definition/{aws_name}:1", "revision": 1, "id": aws_name}
+        elif typ == "aws:ecs/service:Service":
+            cluster = str(raw.get("cluster", "")).rsplit("/", 1)[-1]
+            arn = f"arn:aws:ecs:{region}:{account}:service/{cluster}/{aws_name}"
+            out |= {"arn": arn, "id": arn}
         elif typ == "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
-            out = {"arn": f"arn:aws:servicediscovery:{region}:{account}:namespace/ns-{name}", "id": f"ns-{name}", "hostedZone": "Z0NAMESPACE"}
+            namespace = "ns-" + _chars(arn_seed, LOWER_ALNUM, 16)
+            out = {"arn": f"arn:aws:servicediscovery:{region}:{account}:namespace/{namespace}", "id": namespace,
+                   "hostedZone": "Z" + _chars(arn_seed, UPPER_ALNUM, 20)}
         elif typ == "aws:servicediscovery/service:Service":
-            out = {"arn": f"arn:aws:servicediscovery:{region}:{account}:service/srv-{name}", "id": f"srv-{name}"}
+            service = "srv-" + _chars(arn_seed, LOWER_ALNUM, 16)
+            out = {"arn": f"arn:aws:servicediscovery:{region}:{account}:service/{service}", "id": service}
         elif typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
-            out = {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}
+            out |= {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}
         return out
+
+
+# EC2 resources: id prefix and ARN path (ids are the prefix + 17 hex).
+_EC2_IDS: dict[str, tuple[str, str]] = {
+    "aws:ec2/vpc:Vpc": ("vpc", "vpc"),
+    "aws:ec2/subnet:Subnet": ("subnet", "subnet"),
+    "aws:ec2/securityGroup:SecurityGroup": ("sg", "security-group"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("sg", "security-group"),
+    "aws:ec2/internetGateway:InternetGateway": ("igw", "internet-gateway"),
+    "aws:ec2/natGateway:NatGateway": ("nat", "natgateway"),
+    "aws:ec2/routeTable:RouteTable": ("rtb", "route-table"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ("rtbassoc", "route-table-association"),
+    "aws:ec2/eip:Eip": ("eipalloc", "elastic-ip"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("vpce", "vpc-endpoint"),
+    "aws:ec2/flowLog:FlowLog": ("fl", "vpc-flow-log"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("sgr", "security-group-rule"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("sgr", "security-group-rule"),
+}
 
 
 class RecordingMonitor(MockMonitor):
@@ -302,6 +506,13 @@ class ProgramRun:
 
     def children_of(self, parent: Registration) -> list[Registration]:
         return [r for r in self.resources if r.parent == parent.urn]
+
+    def subnet_ids(self, tier: str) -> set[str]:
+        """The ids AWS gave the network's `public` or `private` subnets."""
+        return {r.id for r in self.of_type("aws:ec2/subnet:Subnet") if r.name.startswith(f"network-{tier}-")}
+
+    def security_group_id(self, role: str) -> str:
+        return self.named(f"security-groups-{role}", "aws:ec2/securityGroup:SecurityGroup").id
 
 
 def run_pulumi(

@@ -29,7 +29,8 @@ def settings_config(
         "teams": [] if teams is None else teams,
     }
     config.update(extra)
-    if stack == "prod" and "hostedZoneId" not in extra and config.get("domain"):
+    prod = extra.get("environment", stack) == "prod"
+    if prod and "hostedZoneId" not in extra and config.get("domain"):
         config["hostedZoneId"] = "Z0123456789ABC"  # prod refuses a domain without its zone
     return {key: value for key, value in config.items() if value is not None}  # None: leave the key out
 

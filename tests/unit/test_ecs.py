@@ -77,7 +77,8 @@ def test_litellm_container_contract(prod):
 def test_langfuse_reaches_its_data_stores_privately(prod):
     environment = {e["name"]: e["value"] for e in containers(prod)["langfuse-web"]["environment"]}
     assert environment["CLICKHOUSE_URL"] == "http://clickhouse.llm-gateway-prod.internal:8123"
-    assert environment["REDIS_HOST"] == "master.cache-valkey.abc123.use1.cache.amazonaws.com"
+    (cache,) = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert environment["REDIS_HOST"] == cache.outputs["primaryEndpointAddress"]
     assert environment["REDIS_TLS_ENABLED"] == "true"
     assert environment["NEXTAUTH_URL"] == "https://langfuse.llm.example.com"
     assert environment["LANGFUSE_S3_EVENT_UPLOAD_BUCKET"] == prod.outputs["langfuseBucket"]
@@ -107,7 +108,7 @@ def test_services_roll_back_and_wait_and_stay_private(prod):
         assert service.input("deploymentCircuitBreaker") == {"enable": True, "rollback": True}
         assert service.input("waitForSteadyState") is True
         network = service.input("networkConfiguration")
-        assert network["assignPublicIp"] is False and all("private" in s for s in network["subnets"])
+        assert network["assignPublicIp"] is False and set(network["subnets"]) <= prod.subnet_ids("private")
     by_name = {s.input("name"): s for s in prod.of_type(SERVICE)}
     assert by_name["litellm"].input("desiredCount") == 2 and by_name["langfuse-web"].input("desiredCount") == 2
     assert by_name["litellm"].input("loadBalancers")[0]["containerPort"] == 4000
@@ -166,7 +167,7 @@ def test_load_balancer_https_routing(prod):
     (alb,) = prod.of_type("aws:lb/loadBalancer:LoadBalancer")
     assert alb.input("idleTimeout") >= 300 and alb.input("dropInvalidHeaderFields") is True
     assert alb.input("enableDeletionProtection") is True and alb.input("accessLogs")["enabled"] is True
-    assert alb.input("internal") is False and all("public" in s for s in alb.input("subnets"))
+    assert alb.input("internal") is False and set(alb.input("subnets")) == prod.subnet_ids("public")
     listeners = {listener.input("port"): listener for listener in prod.of_type("aws:lb/listener:Listener")}
     assert set(listeners) == {443, 80}
     assert listeners[443].input("protocol") == "HTTPS" and listeners[443].input("sslPolicy").startswith("ELBSecurityPolicy-TLS13")
@@ -199,9 +200,12 @@ def test_without_a_zone_every_record_is_told_before_the_bounded_wait():
     run = run_config(compute="ecs")  # stg, domain, no hostedZoneId
     assert not run.of_type("aws:route53/record:Record")
     dns = run.outputs["loadBalancerDnsName"]
+    (certificate,) = run.of_type("aws:acm/certificate:Certificate")
+    validation_records = {o["domainName"]: o for o in unwrap(certificate.outputs["domainValidationOptions"])}
     expected = [
-        {"name": "_x.litellm.llm.example.com.", "type": "CNAME", "value": "_y.litellm.llm.example.com.acm-validations.aws."},
-        {"name": "_x.langfuse.llm.example.com.", "type": "CNAME", "value": "_y.langfuse.llm.example.com.acm-validations.aws."},
+        *({"name": validation_records[host]["resourceRecordName"], "type": "CNAME",
+           "value": validation_records[host]["resourceRecordValue"]}
+          for host in ("litellm.llm.example.com", "langfuse.llm.example.com")),
         {"name": "litellm.llm.example.com", "type": "CNAME", "value": dns},
         {"name": "langfuse.llm.example.com", "type": "CNAME", "value": dns},
     ]
@@ -241,7 +245,7 @@ def test_cache_is_private_encrypted_and_never_evicts(prod):
     assert group.input("atRestEncryptionEnabled") is True and group.input("kmsKeyId").startswith("arn:aws:kms:")
     assert is_secret(group.inputs["authToken"])
     assert group.input("numCacheClusters") == 2 and group.input("automaticFailoverEnabled") is True
-    assert group.input("securityGroupIds") == ["sg-security-groups-redis"]
+    assert group.input("securityGroupIds") == [prod.security_group_id("redis")]
     (parameters,) = prod.of_type("aws:elasticache/parameterGroup:ParameterGroup")
     assert {"name": "maxmemory-policy", "value": "noeviction"} in parameters.input("parameters")
 
@@ -254,7 +258,7 @@ def test_clickhouse_host_keeps_its_data_on_a_separate_protected_volume(prod):
     assert instance.protect is False and instance.delete_before_replace is True
     assert attachment.input("volumeId") == volume.id and attachment.input("instanceId") == instance.id
     assert volume.input("availabilityZone") == "us-east-1a"  # the instance's subnet, private-0
-    assert instance.input("subnetId") == "subnet-network-private-0"
+    assert instance.input("subnetId") == prod.named("network-private-0", "aws:ec2/subnet:Subnet").id
     assert instance.input("metadataOptions")["httpTokens"] == "required"
     assert instance.input("rootBlockDevice")["encrypted"] is True
     assert not instance.input("keyName") and instance.input("associatePublicIpAddress") is False

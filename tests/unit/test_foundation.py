@@ -128,7 +128,8 @@ def secret_values(run) -> dict[str, dict]:
 
 
 def test_secret_formats():
-    values = secret_values(run_config(teams=[{"name": "mle"}]))
+    run = run_config(teams=[{"name": "mle"}])
+    values = secret_values(run)
     alnum = set(string.ascii_letters + string.digits)
     litellm, langfuse = values["litellm"], values["langfuse"]
     assert re.fullmatch(r"sk-[0-9a-f]{48}", litellm["masterKey"])
@@ -141,7 +142,8 @@ def test_secret_formats():
         (values["clickhouse"]["password"], 32), (values["redis"]["authToken"], 64), (values["postgres"]["password"], 40),
     ):
         assert len(value) == length and set(value) <= alnum
-    host = "llm-gateway-stg-postgres.abcdefghijkl.us-east-1.rds.amazonaws.com"
+    (database,) = run.of_type("aws:rds/instance:Instance")
+    host = database.outputs["address"]
     assert litellm["databaseUrl"] == f"postgresql://litellm:{litellm['databasePassword']}@{host}:5432/litellm?sslmode=require"
     assert langfuse["databaseUrl"] == f"postgresql://langfuse:{langfuse['databasePassword']}@{host}:5432/langfuse?sslmode=require"
     assert values["clickhouse"]["user"] == "langfuse" and values["postgres"]["username"] == "gateway_admin"
@@ -250,11 +252,11 @@ def test_database(stack):
         assert SNAPSHOT_IDENTIFIER.match(db.input("finalSnapshotIdentifier"))
     else:
         assert db.input("finalSnapshotIdentifier") is None
-    assert db.input("vpcSecurityGroupIds") == ["sg-security-groups-database"]
+    assert db.input("vpcSecurityGroupIds") == [run.security_group_id("database")]
     (params,) = run.of_type("aws:rds/parameterGroup:ParameterGroup")
     assert {"name": "rds.force_ssl", "value": "1"} in params.input("parameters")
     (subnets,) = run.of_type("aws:rds/subnetGroup:SubnetGroup")
-    assert all("private" in s for s in subnets.input("subnetIds"))
+    assert set(subnets.input("subnetIds")) == run.subnet_ids("private")
     assert is_secret(db.inputs["password"])
 
 

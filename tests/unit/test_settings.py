@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from config.loader import SettingsError, load_settings
+from config.images import DEFAULT_IMAGES
+from config.loader import DOMAIN, MODEL_NAME, SettingsError, load_settings
 from config.settings import SecretText
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
 
@@ -148,8 +149,8 @@ def test_environment_can_be_set_for_other_stack_names():
         ({"teams": [{"name": "mle", "models": ["sonnet", "gpt-5"]}]}, "stg",
          "teams[0].models[1] 'gpt-5' is not a configured model (known: sonnet, titan)"),
         ({"teams": [{"name": "mle", "maxBudget": -1}]}, "stg", "teams[0].maxBudget -1 must be >= 0"),
-        ({"teams": [{"name": "mle", "rpmLimit": -5}]}, "stg", "teams[0].rpmLimit -5 must be >= 0"),
-        ({"teams": [{"name": "mle", "tpmLimit": -5}]}, "stg", "teams[0].tpmLimit -5 must be >= 0"),
+        ({"teams": [{"name": "mle", "rpmLimit": -5}]}, "stg", "teams[0].rpmLimit -5 must be >= 1"),
+        ({"teams": [{"name": "mle", "tpmLimit": -5}]}, "stg", "teams[0].tpmLimit -5 must be >= 1"),
         ({"teams": [{"name": "mle", "budgetDuration": "30d"}]}, "stg",
          "teams[0].budgetDuration '30d' needs maxBudget"),
         ({"teams": [{"name": "mle", "colour": "red"}]}, "stg",
@@ -300,3 +301,37 @@ def test_secret_values_never_appear_in_errors():
     )
     message = "\n".join(problems_of(config, secret=True))
     assert "leaky" not in message
+
+
+@pytest.mark.parametrize(
+    "changes, stack, expected",
+    [
+        # The platform project traces every call made without a team: no team may take its name.
+        ({"teams": [{"name": "platform"}]}, "stg",
+         "teams[0].name 'platform' is reserved: it is the platform project, which traces every call made without a team"),
+        # The policy pack and the defaults follow `environment`: the stack named prod is judged as prod.
+        ({"environment": "stg"}, "prod", "environment 'stg' must be 'prod' in the stack named prod (or leave it out)"),
+        ({"environment": "prod"}, "stg", "environment 'prod' must be 'stg' in the stack named stg (or leave it out)"),
+        # `$` matches before a trailing newline: every pattern must match the whole value.
+        ({"teams": [{"name": "mle\n"}]}, "stg", "teams[0].name 'mle\n' must match ^[a-z][a-z0-9-]{1,30}$"),
+        ({"domain": "llm.example.com\n"}, "stg", f"domain 'llm.example.com\n' must match {DOMAIN}"),
+        ({"models": [{"name": "titan\n", "bedrockModel": "amazon.titan-embed-text-v2:0"}], "teams": []}, "stg",
+         f"models[0].name 'titan\n' must match {MODEL_NAME}"),
+        ({"litellm": {"image": DEFAULT_IMAGES["litellm"] + "\n"}}, "stg",
+         f"litellm.image '{DEFAULT_IMAGES['litellm']}\n' must be an image reference name:tag@sha256:<64 hex>"),
+        ({"teams": [{"name": "mle", "maxBudget": float("nan")}]}, "stg", "teams[0].maxBudget 'nan' must be a finite number"),
+        ({"teams": [{"name": "mle", "maxBudget": "Infinity"}]}, "stg", "teams[0].maxBudget 'inf' must be a finite number"),
+        ({"teams": [{"name": "mle", "rpmLimit": 10**9}]}, "stg", "teams[0].rpmLimit 1000000000 must be <= 100000"),
+        ({"teams": [{"name": "mle", "tpmLimit": 10**12}]}, "stg", "teams[0].tpmLimit 1000000000000 must be <= 100000000"),
+        ({"teams": [{"name": "mle", "rpmLimit": 0}]}, "stg", "teams[0].rpmLimit 0 must be >= 1"),
+        ({"allowedCidrs": ["10.0.0.0/8", "192.0.2.0/24", "10.0.0.0/8"]}, "stg",
+         "allowedCidrs[2] '10.0.0.0/8' duplicates allowedCidrs[0]"),
+        ({"allowedCidrs": ["10.0.0.0/8", "10.1.0.0/16"]}, "stg",
+         "allowedCidrs[1] '10.1.0.0/16' overlaps allowedCidrs[0] '10.0.0.0/8' (list each range once)"),
+        ({"models": [{"name": "Sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"},
+                     {"name": "sonnet", "bedrockModel": "amazon.titan-embed-text-v2:0"}], "teams": []}, "stg",
+         "models[1].name 'sonnet' duplicates models[0].name"),
+    ],
+)
+def test_config_the_loader_used_to_accept_is_refused_with_its_key_path(changes, stack, expected):
+    assert expected in problems_of(with_changes(**changes), stack)
