@@ -79,7 +79,7 @@ def test_data_stores_never_accept_a_cidr():
 
 @pytest.mark.parametrize(
     "stack, azs, nats",
-    [("stg", 2, 1), ("prod", 3, 3)],
+    [("stg", 2, 1), ("prod", 2, 2)],
 )
 def test_network_per_environment(stack, azs, nats):
     run = run_config(stack=stack)
