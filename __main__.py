@@ -22,6 +22,7 @@ from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from config import secret_refs
 from config.images import pinned_images
+from config.langfuse_access import external_secret_values
 from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config
 from config.network import security_group_rules, security_groups
 from config.services import (
@@ -63,6 +64,7 @@ database = Database("database", DatabaseArgs(
 ))
 secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
     prefix, key.arn, database.address, settings.protect, settings.clickhouse,
+    external_secret_values(settings.langfuse_sso, settings.langfuse_ee_license_key),
 ))
 platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
     f"{prefix}/{secret_refs.PLATFORM_KEYS}", "platform", key.arn, settings.protect,

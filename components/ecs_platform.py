@@ -1,6 +1,6 @@
 """ECS mode: the service specs rendered onto one Fargate (ARM64) cluster.
 
-Jobs (`db-init`, `litellm-migrator`, `clickhouse-ready`) run to completion before the services
+Jobs (`db-init`, `litellm-migrator`, `clickhouse-ready`, `langfuse-migrator`) run to completion before the services
 that depend on them; services (LiteLLM, Langfuse web and worker) roll out with circuit-breaker
 rollback, sit behind the load balancer's target groups, and autoscale on CPU. Langfuse web and
 the ClickHouse host get private DNS names so LiteLLM and Langfuse find them without the internet.
@@ -33,12 +33,15 @@ from config.services import (
 from config.settings import Settings
 
 # Jobs first, then services in dependency order (spec.depends_on names resolve through this order);
-# each team's Langfuse project run goes between Langfuse web and LiteLLM.
-ECS_ORDER = ("db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm")
+# each team's Langfuse project run goes between the Langfuse services and LiteLLM.
+ECS_ORDER = (
+    "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-migrator", "langfuse-web", "langfuse-worker", "litellm",
+)
 # On ECS, "ClickHouse is healthy" is the clickhouse-ready job; Redis is ElastiCache, ready once created.
 DEPENDENCY_STANDS_IN = {"clickhouse": "clickhouse-ready", "redis": None}
 SECURITY_GROUP_OF = {
     "db-init": "db-init", "litellm-migrator": "litellm", "clickhouse-ready": "langfuse-worker",
+    "langfuse-migrator": "langfuse-worker",  # reaches Postgres and both ClickHouse ports, takes no traffic
     "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
 }
 PROJECT_INIT_SECURITY_GROUP = "langfuse-worker"  # reaches Postgres, Redis and ClickHouse, takes no traffic

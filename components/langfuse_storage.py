@@ -15,6 +15,9 @@ import pulumi_aws as aws
 from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
 from config import names
+from config.services import EVENTS_PREFIX
+
+EVENTS_RETENTION_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class LangfuseStorage(GatewayComponent):
                 expire_noncurrent(30),
                 # Batch exports are downloads for people, not records: a week is plenty.
                 {"id": "expire-exports", "status": "Enabled", "filter": {"prefix": "exports/"}, "expiration": {"days": 7}},
+                # Raw ingestion events: the worker has written them to ClickHouse within minutes; Langfuse's
+                # blob-storage guide suggests 30 days (late updates of older traces, rare with OTEL, would
+                # lose their merge base). Never media/: traces reference those objects for good.
+                {"id": "expire-events", "status": "Enabled", "filter": {"prefix": EVENTS_PREFIX},
+                 "expiration": {"days": EVENTS_RETENTION_DAYS}},
             ],
             access_log_bucket=args.access_log_bucket,
         )

@@ -11,11 +11,13 @@
 | langfuse | adminPassword | 32 alphanumerics |
 | clickhouse | user, password | `langfuse`, 32 alphanumerics; or the external ClickHouse's, from secret config |
 | redis | authToken | 64 alphanumerics (ElastiCache allows 16-128) |
+| langfuse-external | ssoClientSecret, eeLicenseKey | from secret config, only the configured ones; no secret without any |
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_random as random
@@ -24,7 +26,7 @@ from components.base import GatewayComponent
 from components.secret_json import create_json_secret
 from config import secret_refs
 from config.services import CLICKHOUSE_USER, POSTGRES_PORT
-from config.settings import ClickhouseSettings
+from config.settings import ClickhouseSettings, SecretText
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class PlatformSecretsArgs:
     database_address: pulumi.Input[str]
     protect: bool
     clickhouse: ClickhouseSettings
+    # Langfuse values the operator supplies (config.langfuse_access.external_secret_values).
+    langfuse_external: Mapping[str, SecretText] = field(default_factory=dict)
 
 
 class PlatformSecrets(GatewayComponent):
@@ -70,6 +74,10 @@ class PlatformSecrets(GatewayComponent):
         })
         self.redis_auth_token = self._alphanumeric("redis-auth-token", 64)  # ElastiCache takes it as an input
         self._store(secret_refs.REDIS, "Valkey/Redis auth token", {"authToken": self.redis_auth_token})
+        if args.langfuse_external:
+            self._store(secret_refs.LANGFUSE_EXTERNAL, "Langfuse: SSO client secret, enterprise licence", {
+                key: pulumi.Output.secret(value.reveal()) for key, value in args.langfuse_external.items()
+            })
         self.register_outputs({"arns": self.arns})
 
     def _alphanumeric(self, name: str, length: int) -> pulumi.Output[str]:

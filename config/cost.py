@@ -66,7 +66,8 @@ def fixed_monthly_cost(settings: Settings) -> list[CostLine]:
     nats = azs if settings.network.nat_gateways == "perAz" else 1
     db = settings.database
     db_copies = 2 if db.multi_az else 1
-    secrets = 6 + len(settings.teams)  # litellm, langfuse, postgres, clickhouse, redis, platform keys; one per team
+    # litellm, langfuse, postgres, clickhouse, redis, platform keys; one per team; langfuse-external if any
+    secrets = 6 + len(settings.teams) + bool(settings.langfuse_sso or settings.langfuse_ee_license_key)
     lines = [
         CostLine("Load balancer", "ALB + 1 LCU", (PRICES["alb_hour"] + PRICES["alb_lcu_hour"]) * hours),
         CostLine("NAT gateways", f"{nats} x NAT gateway", nats * PRICES["nat_hour"] * hours),

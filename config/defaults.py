@@ -1,7 +1,9 @@
 """Safe defaults per environment for every sizing group.
 
-stg is one cheap host-sized footprint; prod is sized for a real company gateway (at least two
-LiteLLM and two Langfuse web tasks, Multi-AZ database, NAT per AZ). A stack overrides any key.
+stg is one cheap host whose container limits fit its memory; prod runs Langfuse at its documented
+minimums (langfuse.com/self-hosting/configuration/scaling: web and worker 2 CPU / 4 GiB, ClickHouse
+2 CPU / 8 GiB), two LiteLLM tasks, a Multi-AZ database and a NAT per AZ over two AZs, within the cost
+goal (config/cost.py). A stack overrides any key.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
             "interfaceEndpoints": False, "flowLogRetentionDays": 30,
         },
         "prod": {
-            "vpcCidr": "10.50.0.0/16", "azCount": 3, "natGateways": "perAz",
+            # Two AZs, each with its own NAT: what the Langfuse minimums cost is taken from a third AZ.
+            "vpcCidr": "10.50.0.0/16", "azCount": 2, "natGateways": "perAz",
             "interfaceEndpoints": False, "flowLogRetentionDays": 365,
         },
     },
@@ -51,23 +54,25 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
             "webImage": DEFAULT_IMAGES["langfuse-web"],
             "workerImage": DEFAULT_IMAGES["langfuse-worker"],
             "webCpu": 512, "webMemory": 1024, "webDesiredCount": 1, "webMaxCount": 2,
-            "workerCpu": 512, "workerMemory": 1024, "workerDesiredCount": 1,
-            "telemetryEnabled": False, "authDisableSignup": True,
+            "workerCpu": 256, "workerMemory": 512, "workerDesiredCount": 1,
+            "telemetryEnabled": False, "authDisableSignup": False,
             "adminEmail": "admin@example.com", "organizationName": "llm-gateway",
         },
         "prod": {
             "webImage": DEFAULT_IMAGES["langfuse-web"],
             "workerImage": DEFAULT_IMAGES["langfuse-worker"],
-            "webCpu": 1024, "webMemory": 2048, "webDesiredCount": 2, "webMaxCount": 4,
-            "workerCpu": 1024, "workerMemory": 2048, "workerDesiredCount": 1,
-            "telemetryEnabled": False, "authDisableSignup": True,
+            # One web task at the minimum (autoscaled to 4) rather than two below it.
+            "webCpu": 2048, "webMemory": 4096, "webDesiredCount": 1, "webMaxCount": 4,
+            "workerCpu": 2048, "workerMemory": 4096, "workerDesiredCount": 1,
+            "telemetryEnabled": False, "authDisableSignup": False,
             "adminEmail": "admin@example.com", "organizationName": "llm-gateway",
         },
     },
     "clickhouse": {
         "stg": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.medium", "dataVolumeGb": 30,
                 "externalUrl": None, "externalUser": "default"},
-        "prod": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "t4g.large", "dataVolumeGb": 100,
+        # 2 whole vCPUs (a t4g sustains 30% of each) and more than 8 GiB left after the host's share.
+        "prod": {"image": DEFAULT_IMAGES["clickhouse"], "instanceType": "r7g.large", "dataVolumeGb": 100,
                  "externalUrl": None, "externalUser": "default"},
     },
     "redis": {

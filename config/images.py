@@ -39,8 +39,8 @@ DEFAULT_IMAGES: dict[str, str] = {
                     "@sha256:3d2ae888a0e6edb41fdba6e7d5baca5e4baede3a870dac7970dadd9d925b018e",
     "langfuse-worker": "docker.io/langfuse/langfuse-worker:4.50.0"
                        "@sha256:52f7fd41ded2f1a6acab13ff7cb1832d36dfe2cbf44adea402b7a09cfa4ce800",
-    # ClickHouse 25.12, Langfuse v4's floor and the line its own compose file runs (below 26.6 the
-    # services switch lazy materialization off, see config/services.py). Pinned by three repos.
+    # ClickHouse 25.12, Langfuse v4's floor and the line its own compose file runs (Langfuse applies
+    # its version-specific workarounds itself from the live server's version). Pinned by three repos.
     "clickhouse": "docker.io/clickhouse/clickhouse-server:25.12"
                   "@sha256:8a790dd3468db22b1d4e7b18a176f378ff5ff6053b9c48dd4ea1fa71a24c5ba6",
     # Valkey: BSD-licensed, Redis 7.2-compatible, the engine ElastiCache runs in ECS mode.

@@ -24,6 +24,7 @@ from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
 from config.regions import REGIONS
 from config.services import LANGFUSE_PLATFORM_PROJECT_ID
+from config.langfuse_access import parse_license, parse_sso
 from config.settings import (
     ClickhouseSettings,
     DatabaseSettings,
@@ -346,7 +347,7 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
 TOP_LEVEL_KEYS = (
     "compute", "environment", "domain", "hostedZoneId", "allowedCidrs", "allowInsecureHttp",
     "protect", "logRetentionDays", "models", "teams", "existingLangfuseKeys", "clickhouseExternalPassword",
-    "langfuseOrganizationKeys",
+    "langfuseOrganizationKeys", "langfuseSso", "langfuseSsoClientSecret", "langfuseEeLicenseKey",
     *GROUP_SPECS,
 )
 
@@ -642,6 +643,15 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         raw.get("langfuseOrganizationKeys"), f"{prefix}langfuseOrganizationKeys" in secret_keys, teams, problems,
     )
 
+    langfuse_sso = parse_sso(
+        raw.get("langfuseSso"), raw.get("langfuseSsoClientSecret"), f"{prefix}langfuseSsoClientSecret" in secret_keys,
+        (groups.get("langfuse") or {}).get("adminEmail"), problems,
+    )
+    license_key = parse_license(
+        raw.get("langfuseEeLicenseKey"), f"{prefix}langfuseEeLicenseKey" in secret_keys,
+        raw.get("langfuseOrganizationKeys") is not None, problems,
+    )
+
     if problems.items:
         raise SettingsError(problems.items)
     return Settings(
@@ -658,6 +668,8 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         redis=RedisSettings(**_snake(groups["redis"])),
         host=HostSettings(**_snake(groups["host"])),
         langfuse_organization_keys=organization_keys,
+        langfuse_sso=langfuse_sso,
+        langfuse_ee_license_key=license_key,
         project=project,
     )
 

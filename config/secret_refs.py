@@ -15,6 +15,9 @@ POSTGRES = "postgres"  # username, password (RDS master user)
 CLICKHOUSE = "clickhouse"  # user, password
 REDIS = "redis"  # authToken
 PLATFORM_KEYS = "langfuse-keys/platform"  # publicKey, secretKey
+# What the operator supplies for Langfuse (config/langfuse_access.py), only when configured:
+# ssoClientSecret, eeLicenseKey.
+LANGFUSE_EXTERNAL = "langfuse-external"
 
 
 def team_keys(team: str) -> str:

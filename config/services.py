@@ -16,8 +16,9 @@ from urllib.parse import urlparse
 
 from config import secret_refs
 from config.database_init import APP_DATABASES, init_script
-from config.images import DEFAULT_IMAGES, parse_image
+from config.images import DEFAULT_IMAGES
 from config.instance_types import INSTANCE_TYPES
+from config.langfuse_access import license_secrets, sign_in_environment
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
 from config.settings import Settings, Team
@@ -34,8 +35,15 @@ DATABASE_ADMIN_USER = "gateway_admin"
 LANGFUSE_ORG_ID = "llm-gateway"
 LANGFUSE_PLATFORM_PROJECT_ID = "platform"
 LITELLM_CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
-# Below this ClickHouse version Langfuse v4 needs lazy materialization off (upgrade guide).
-CLICKHOUSE_LAZY_MATERIALIZATION_FROM = (26, 6)
+# What the load balancer probes on Langfuse web: 200 while serving, 500 from SIGTERM on
+# (web/src/pages/api/public/ready.ts), so a stopping task is drained before it exits.
+LANGFUSE_READY_PATH = "/api/public/ready"
+EVENTS_PREFIX = "events/"  # raw ingestion events in the Langfuse bucket (media/ and exports/ beside it)
+# The web image's entrypoint (web/entrypoint.sh) runs `prisma migrate deploy` and ClickHouse's
+# `migrate up` unless these are "true", then execs its arguments. Only langfuse-migrator migrates:
+# two tasks starting together would both migrate ClickHouse (no lock across tasks), and ECS may stop
+# a slow starter mid-migration, leaving the schema "dirty".
+MIGRATIONS_OFF = {"LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED": "true", "LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED": "true"}
 
 # The LiteLLM container's entrypoint: refuse to start when any variable of the proxy config's
 # contract is missing (LiteLLM would otherwise export that team's traces with the credentials
@@ -221,11 +229,11 @@ def _langfuse_environment(settings: Settings, endpoints: Endpoints) -> dict[str,
         "REDIS_PORT": str(REDIS_PORT),
         "REDIS_TLS_ENABLED": str(endpoints.redis_tls).lower(),
     }
-    version = parse_image(settings.clickhouse.image).version or ()
-    if version < CLICKHOUSE_LAZY_MATERIALIZATION_FROM:
-        environment["CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION"] = "true"
+    # CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION stays at Langfuse's "auto": it reads the live server's
+    # version() at start (packages/shared/src/server/clickhouse/compatibility.ts); an image tag says
+    # nothing about an external ClickHouse.
     # No static keys: the SDK's default chain finds the task role / instance profile.
-    for kind, prefix in (("EVENT_UPLOAD", "events/"), ("MEDIA_UPLOAD", "media/"), ("BATCH_EXPORT", "exports/")):
+    for kind, prefix in (("EVENT_UPLOAD", EVENTS_PREFIX), ("MEDIA_UPLOAD", "media/"), ("BATCH_EXPORT", "exports/")):
         environment[f"LANGFUSE_S3_{kind}_BUCKET"] = endpoints.bucket
         environment[f"LANGFUSE_S3_{kind}_REGION"] = endpoints.region
         environment[f"LANGFUSE_S3_{kind}_PREFIX"] = prefix
@@ -272,7 +280,7 @@ def _langfuse_container(settings: Settings, endpoints: Endpoints, *, name: str, 
         memory=memory,
         port=port,
         environment={**_langfuse_environment(settings, endpoints), "NODE_OPTIONS": _node_options(memory), **(environment or {})},
-        secrets={**LANGFUSE_SECRETS, **(secrets or {})},
+        secrets={**LANGFUSE_SECRETS, **license_secrets(settings.langfuse_ee_license_key), **(secrets or {})},
         health_check=HealthCheck(_node_http_probe(port, health_path), start_period=start_period),
         stop_timeout=120,
         **fields,
@@ -281,6 +289,10 @@ def _langfuse_container(settings: Settings, endpoints: Endpoints, *, name: str, 
 
 def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     langfuse = settings.langfuse
+    sign_in, sign_in_secrets = sign_in_environment(
+        settings.langfuse_sso, langfuse.auth_disable_signup, langfuse.admin_email,
+        licensed=settings.langfuse_ee_license_key is not None,
+    )
     return _langfuse_container(
         settings, endpoints,
         name="langfuse-web",
@@ -288,11 +300,11 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         cpu=langfuse.web_cpu,
         memory=langfuse.web_memory,
         port=LANGFUSE_WEB_PORT,
-        # Web runs the Postgres and ClickHouse migrations before it serves: a long start period.
         health_path="/api/public/health",
-        start_period=240,
+        start_period=120,
         environment={
-            "AUTH_DISABLE_SIGNUP": str(langfuse.auth_disable_signup).lower(),
+            **MIGRATIONS_OFF,
+            **sign_in,
             # Headless init: the organization, the platform project and its key pair, the admin.
             "LANGFUSE_INIT_ORG_ID": LANGFUSE_ORG_ID,
             "LANGFUSE_INIT_ORG_NAME": langfuse.organization_name,
@@ -306,9 +318,30 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
             "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "publicKey"),
             "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "secretKey"),
             "LANGFUSE_INIT_USER_PASSWORD": SecretRef(secret_refs.LANGFUSE, "adminPassword"),
+            **sign_in_secrets,
         },
-        http_health_path="/api/public/health",
-        depends_on={"db-init": "completed", "clickhouse": "healthy", "redis": "healthy"},
+        http_health_path=LANGFUSE_READY_PATH,
+        depends_on={"langfuse-migrator": "completed", "clickhouse": "healthy", "redis": "healthy"},
+    )
+
+
+def langfuse_migrator(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
+    """Langfuse's Postgres and ClickHouse migrations, once per deploy, before web and worker start:
+    the web image's own entrypoint migrates, then execs the command, which just exits."""
+    return ServiceSpec(
+        name="langfuse-migrator",
+        image=settings.langfuse.web_image,
+        cpu=512,
+        memory=1024,
+        command=("node", "-e", "console.log('llm-gateway: Langfuse migrations applied')"),
+        environment={
+            **_clickhouse_environment(settings, endpoints),
+            "CLICKHOUSE_CLUSTER_ENABLED": "false",
+            **{name: "false" for name in MIGRATIONS_OFF},
+        },
+        secrets={name: LANGFUSE_SECRETS[name] for name in ("DATABASE_URL", "CLICKHOUSE_PASSWORD")},
+        depends_on={"db-init": "completed", "clickhouse": "healthy"},
+        one_off=True,
     )
 
 
@@ -322,22 +355,37 @@ def project_init_name(team: Team) -> str:
     return f"langfuse-project-{team.name}"
 
 
-# Waits until the one-off Langfuse has run its init, then proves the team's keys authenticate
-# for exactly the team's project (GET /api/public/projects answers with the key's own project).
+# Waits until the one-off Langfuse serves, then checks the team's keys with GET /api/public/projects
+# (a project key is answered with its own project). Generated keys (LANGFUSE_INIT_*): they must
+# authenticate for exactly the team's project. Existing keys (LLM_GATEWAY_EXISTING_*, no init):
+# the project they already belong to is adopted and named; keys this Langfuse refuses fail the job.
 PROJECT_CHECK = f"""\
 const http = require('http');
 const env = process.env;
 const deadline = Date.now() + 600000;
-const auth = 'Basic ' + Buffer.from(env.LANGFUSE_INIT_PROJECT_PUBLIC_KEY + ':' + env.LANGFUSE_INIT_PROJECT_SECRET_KEY).toString('base64');
+const adopt = Boolean(env.LLM_GATEWAY_EXISTING_PUBLIC_KEY);
+const team = env.LLM_GATEWAY_TEAM;
+const keys = adopt ? [env.LLM_GATEWAY_EXISTING_PUBLIC_KEY, env.LLM_GATEWAY_EXISTING_SECRET_KEY]
+  : [env.LANGFUSE_INIT_PROJECT_PUBLIC_KEY, env.LANGFUSE_INIT_PROJECT_SECRET_KEY];
+const auth = 'Basic ' + Buffer.from(keys.join(':')).toString('base64');
 const get = (path, headers, done) => http.get({{host: '127.0.0.1', port: env.PORT || {LANGFUSE_WEB_PORT}, path, headers}}, r => {{
   let body = ''; r.on('data', d => body += d); r.on('end', () => done(r.statusCode, body));
 }}).on('error', () => done(0, ''));
-const fail = message => {{ console.error('llm-gateway: project ' + env.LANGFUSE_INIT_PROJECT_ID + ': ' + message); process.exit(1); }};
+const fail = message => {{ console.error('llm-gateway: ' + (adopt ? 'team ' : 'project ') + team + ': ' + message); process.exit(1); }};
 const verify = () => get('/api/public/projects', {{authorization: auth}}, (status, body) => {{
+  if (status !== 200 && adopt) return fail('the existing key pair (existingLangfuseKeys.' + team + ') does not '
+    + 'authenticate on this Langfuse (HTTP ' + status + '): set the keys of a project on this instance, or langfuseKeys: generate');
   if (status !== 200) return fail('the team key pair does not authenticate (HTTP ' + status + ')');
-  const ids = (JSON.parse(body).data || []).map(p => p.id);
-  if (!ids.includes(env.LANGFUSE_INIT_PROJECT_ID)) return fail('the team key pair belongs to ' + ids.join(', '));
-  console.log('llm-gateway: project ' + env.LANGFUSE_INIT_PROJECT_ID + ' ready, keys verified');
+  const projects = JSON.parse(body).data || [];
+  if (adopt) {{
+    if (projects.length !== 1) return fail('the existing key pair answers for ' + projects.length + ' projects, expected one');
+    console.log('llm-gateway: team ' + team + ': existing keys belong to project ' + projects[0].id + ' ("' + projects[0].name
+      + '"), adopted: the team traces there');
+    process.exit(0);
+  }}
+  const ids = projects.map(p => p.id);
+  if (!ids.includes(team)) return fail('the team key pair belongs to ' + ids.join(', '));
+  console.log('llm-gateway: project ' + team + ' ready, keys verified');
   process.exit(0);
 }});
 const waitHealthy = () => get('/api/public/health', {{}}, status => {{
@@ -348,8 +396,8 @@ const waitHealthy = () => get('/api/public/health', {{}}, status => {{
 waitHealthy();
 """
 
-# Start the image's own server (its init upserts the org, the project and the key pair), run
-# the check, stop the server, and exit with the check's verdict.
+# Start the image's own server (with generated keys its init upserts the org, the project and the
+# key pair), run the check, stop the server, and exit with the check's verdict.
 PROJECT_INIT = """\
 ./web/entrypoint.sh node ./web/server.js &
 server=$!
@@ -362,10 +410,28 @@ exit "$status"
 
 
 def langfuse_project_init(settings: Settings, endpoints: Endpoints, team: Team) -> ServiceSpec:
-    """One team's Langfuse project and key pair, created by a one-off run of the web image."""
+    """One team's Langfuse project, by a one-off run of the web image (migrations off: the
+    migrator ran). Generated keys: the run's headless init creates the project `<team>` and
+    registers the pair on it. Existing keys: no init at all, since Langfuse's init would move a key
+    of another project to a new, empty `<team>` (web/src/initialize.ts deletes and recreates
+    it); the run only finds and reports the project the keys belong to."""
     web = langfuse_web(settings, endpoints)
-    environment = {k: v for k, v in web.environment.items() if not k.startswith("LANGFUSE_INIT_USER_")}
+    environment = {k: v for k, v in web.environment.items() if not k.startswith("LANGFUSE_INIT_")}
     secrets = {k: v for k, v in web.secrets.items() if not k.startswith("LANGFUSE_INIT_")}
+    pair = secret_refs.team_keys(team.name)
+    if team.langfuse_keys == "existing":
+        init_environment = {}
+        key_secrets = {"LLM_GATEWAY_EXISTING_PUBLIC_KEY": SecretRef(pair, "publicKey"),
+                       "LLM_GATEWAY_EXISTING_SECRET_KEY": SecretRef(pair, "secretKey")}
+    else:
+        init_environment = {
+            "LANGFUSE_INIT_ORG_ID": web.environment["LANGFUSE_INIT_ORG_ID"],
+            "LANGFUSE_INIT_ORG_NAME": web.environment["LANGFUSE_INIT_ORG_NAME"],
+            "LANGFUSE_INIT_PROJECT_ID": team.name,
+            "LANGFUSE_INIT_PROJECT_NAME": team.name,
+        }
+        key_secrets = {"LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(pair, "publicKey"),
+                       "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(pair, "secretKey")}
     return replace(
         web,
         name=project_init_name(team),
@@ -374,21 +440,15 @@ def langfuse_project_init(settings: Settings, endpoints: Endpoints, team: Team) 
         command=None,
         environment={
             **environment,
-            "LANGFUSE_INIT_PROJECT_ID": team.name,
-            "LANGFUSE_INIT_PROJECT_NAME": team.name,
-            # The web service owns the schemas: this run only upserts its project.
-            "LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED": "true",
-            "LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED": "true",
+            **init_environment,
+            "LLM_GATEWAY_TEAM": team.name,
             "LLM_GATEWAY_PROJECT_CHECK": PROJECT_CHECK,
         },
-        secrets={
-            **secrets,
-            "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(secret_refs.team_keys(team.name), "publicKey"),
-            "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(secret_refs.team_keys(team.name), "secretKey"),
-        },
+        secrets={**secrets, **key_secrets},
         health_check=None,
         http_health_path=None,
         stop_timeout=30,
+        # After web: its init upserts the same organization, and two concurrent upserts can collide.
         depends_on={"langfuse-web": "healthy"},
         one_off=True,
     )
@@ -419,7 +479,7 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         port=LANGFUSE_WORKER_PORT,
         health_path="/api/health",
         start_period=120,
-        depends_on={"langfuse-web": "healthy"},  # web owns the migrations
+        depends_on={"langfuse-migrator": "completed", "redis": "healthy"},
     )
 
 
@@ -516,7 +576,7 @@ def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints)
         "litellm": (litellm(settings, proxy, endpoints), litellm_migrator(settings)),
         "langfuse": (
             langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints), clickhouse_ready(settings, endpoints),
-            *project_inits(settings, endpoints),
+            langfuse_migrator(settings, endpoints), *project_inits(settings, endpoints),
         ),
         "db-init": (database_init(endpoints),),
         "clickhouse": (clickhouse(settings),),
@@ -543,21 +603,37 @@ GATEWAY_HOST_PUBLISHED = {"litellm": (LITELLM_PORT,), "langfuse-web": (LANGFUSE_
 CLICKHOUSE_HOST_PUBLISHED = {"clickhouse": (CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT)}
 
 
+# Below this ClickHouse (the rest of the host) is too small to serve Langfuse at all.
+HOST_CLICKHOUSE_MIN_MIB = 768
+
+
 def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
     """The single EC2 host (compute: ec2) runs every container; Postgres stays on RDS.
 
-    Fargate sizes become the apps' memory limits; ClickHouse, which sizes its caches to its
-    limit, gets a third of what is left on the host so it cannot starve the apps.
+    Every limit together fits the instance: Fargate sizes become the apps' limits, ClickHouse
+    (which sizes its caches to its limit) gets the rest. The one-offs run one at a time (the Langfuse
+    migrator after LiteLLM's) and all before LiteLLM starts, so they borrow LiteLLM's share; any
+    one-off larger than it is taken from ClickHouse.
     """
     available = INSTANCE_TYPES[settings.host.instance_type].memory_mib - HOST_RESERVED_MIB
     specs = workload_specs(settings, proxy, endpoints)
-    return (
+    apps = [
         *specs["db-init"],
         *specs["litellm"],
         *(spec for spec in specs["langfuse"] if spec.name != "clickhouse-ready"),  # compose waits on health itself
-        clickhouse(settings, memory=available // 3),
-        redis(settings),
-    )
+    ]
+    apps = [replace(spec, depends_on={**spec.depends_on, "litellm-migrator": "completed"})
+            if spec.name == "langfuse-migrator" else spec for spec in apps]
+    valkey = redis(settings)
+    running = valkey.memory + sum(spec.memory for spec in apps if not spec.one_off)
+    borrowed = max(spec.memory for spec in apps if spec.one_off) - settings.litellm.memory
+    rest = available - running - max(0, borrowed)
+    if rest < HOST_CLICKHOUSE_MIN_MIB:
+        raise ValueError(
+            f"host.instanceType {settings.host.instance_type} leaves {rest} MiB for ClickHouse after the apps' limits "
+            f"(needs {HOST_CLICKHOUSE_MIN_MIB}): choose a larger host or smaller litellm/langfuse memory"
+        )
+    return (*apps, clickhouse(settings, memory=rest), valkey)
 
 
 def clickhouse_host_specs(settings: Settings) -> tuple[ServiceSpec, ...]:

@@ -118,6 +118,20 @@ class LangfuseSettings:
 
 
 @dataclass(frozen=True)
+class LangfuseSso:
+    """Sign-in to Langfuse through the company's identity provider (see config/langfuse_access.py)."""
+
+    provider: str  # a key of config.langfuse_access.SSO_PROVIDERS
+    client_id: str
+    client_secret: SecretText
+    issuer: str | None = None
+    tenant_id: str | None = None  # azure-ad
+    base_url: str | None = None  # github-enterprise
+    name: str | None = None  # custom: the button's label
+    allowed_domains: tuple[str, ...] = ()  # google: the Workspace domains (hd claim) that may sign in
+
+
+@dataclass(frozen=True)
 class ClickhouseSettings:
     image: str
     instance_type: str
@@ -174,6 +188,9 @@ class Settings:
     # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
     # public API; without one, each team's project is provisioned by a one-off Langfuse run.
     langfuse_organization_keys: LangfuseKeyPair | None = None
+    langfuse_sso: LangfuseSso | None = None
+    # Langfuse's enterprise licence (`langfuse_ee_...`): required with an organization key.
+    langfuse_ee_license_key: SecretText | None = None
     project: str = field(default="llm-gateway")
 
     @property

@@ -44,9 +44,16 @@ def node() -> str:
     return path
 
 
-def run_init(tmp_path, *, served_keys: str, served_project: str):
-    settings = make_settings(teams=[{"name": "mle"}])
+def run_init(tmp_path, *, served_keys: str, served_project: str, existing: bool = False):
+    if existing:
+        settings = make_settings(teams=[{"name": "mle", "langfuseKeys": "existing"}], secrets={
+            "existingLangfuseKeys": {"mle": {"publicKey": "pk-lf-team", "secretKey": "sk-lf-team"}}})
+    else:
+        settings = make_settings(teams=[{"name": "mle"}])
     spec = langfuse_project_init(settings, STAGING_ENDPOINTS, settings.team("mle"))
+    keys = ({"LLM_GATEWAY_EXISTING_PUBLIC_KEY": "pk-lf-team", "LLM_GATEWAY_EXISTING_SECRET_KEY": "sk-lf-team"} if existing
+            else {"LANGFUSE_INIT_PROJECT_PUBLIC_KEY": "pk-lf-team", "LANGFUSE_INIT_PROJECT_SECRET_KEY": "sk-lf-team"})
+    assert set(keys) <= set(spec.secrets)
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "server.js").write_text(FAKE_SERVER)
     entrypoint = tmp_path / "web" / "entrypoint.sh"
@@ -56,8 +63,7 @@ def run_init(tmp_path, *, served_keys: str, served_project: str):
         "PATH": f"{os.path.dirname(node())}:/usr/bin:/bin",
         **spec.environment,
         "PORT": str(free_port()),
-        "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": "pk-lf-team",
-        "LANGFUSE_INIT_PROJECT_SECRET_KEY": "sk-lf-team",
+        **keys,
         "FAKE_KEYS": served_keys,
         "FAKE_PROJECT": served_project,
     }
@@ -82,3 +88,18 @@ def test_fails_loudly_when_the_keys_belong_to_another_project(tmp_path):
     result = run_init(tmp_path, served_keys="pk-lf-team:sk-lf-team", served_project="platform")
     assert result.returncode == 1
     assert "project mle: the team key pair belongs to platform" in result.stderr
+
+
+def test_existing_keys_adopt_the_project_they_belong_to(tmp_path):
+    # A project made in the UI keeps its id: no `mle` project is created and the keys stay where they are.
+    result = run_init(tmp_path, served_keys="pk-lf-team:sk-lf-team", served_project="cm3xyz", existing=True)
+    assert result.returncode == 0, result.stderr
+    assert 'team mle: existing keys belong to project cm3xyz ("cm3xyz"), adopted' in result.stdout
+    assert (tmp_path / "stopped").read_text() == "yes"
+
+
+def test_existing_keys_this_langfuse_refuses_fail_with_what_to_do(tmp_path):
+    result = run_init(tmp_path, served_keys="pk-lf-other:sk-lf-other", served_project="cm3xyz", existing=True)
+    assert result.returncode == 1
+    assert ("team mle: the existing key pair (existingLangfuseKeys.mle) does not authenticate on this Langfuse "
+            "(HTTP 401)") in result.stderr

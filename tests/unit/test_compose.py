@@ -114,9 +114,12 @@ def test_dependencies_with_conditions_on_the_staging_host():
         "langfuse-project-team-0": {"langfuse-web": healthy},
         "langfuse-project-team-1": {"langfuse-web": healthy, "langfuse-project-team-0": completed},
         "litellm-migrator": {"db-init": completed},
+        # Langfuse's schemas are migrated once, by its own job, before web and worker start; on the
+        # host after LiteLLM's migrator, so one one-off runs at a time (memory).
+        "langfuse-migrator": {"db-init": completed, "clickhouse": healthy, "litellm-migrator": completed},
         "db-init": {},
-        "langfuse-web": {"db-init": completed, "clickhouse": healthy, "redis": healthy},
-        "langfuse-worker": {"langfuse-web": healthy},
+        "langfuse-web": {"langfuse-migrator": completed, "clickhouse": healthy, "redis": healthy},
+        "langfuse-worker": {"langfuse-migrator": completed, "redis": healthy},
         "clickhouse": {},
         "redis": {},
     }
@@ -133,7 +136,7 @@ def test_restart_policy_one_off_runs_once():
     assert {name: service["restart"] for name, service in services.items()} == {
         "litellm": "unless-stopped", "litellm-migrator": "no", "db-init": "no", "langfuse-web": "unless-stopped",
         "langfuse-worker": "unless-stopped", "clickhouse": "unless-stopped", "redis": "unless-stopped",
-        "langfuse-project-team-0": "no", "langfuse-project-team-1": "no",
+        "langfuse-project-team-0": "no", "langfuse-project-team-1": "no", "langfuse-migrator": "no",
     }
 
 
@@ -185,7 +188,7 @@ def test_limits_user_health_and_stop_grace_period():
         "interval": "10s", "timeout": "5s", "retries": 10, "start_period": "30s",
     }
     staging = rendered(staging_specs(), STAGING_PORTS)
-    assert staging["clickhouse"]["mem_limit"] == "1194m"  # a third of what the 4 GiB host leaves
+    assert staging["clickhouse"]["mem_limit"] == "768m"  # what the 4 GiB host leaves after the apps' limits
     assert staging["langfuse-web"]["stop_grace_period"] == "120s"
     assert "cpus" not in staging["litellm"] and "user" not in staging["litellm"]
 

@@ -104,7 +104,7 @@ def test_user_data_runs_every_service_from_the_shared_specs(stg):
     specs = {spec.name: spec for spec in gateway_host_specs(settings, render_proxy_config(settings), _endpoints(stg, db))}
     assert set(compose) == set(specs) == {
         "db-init", "litellm", "litellm-migrator", "langfuse-web", "langfuse-worker", "clickhouse", "redis",
-        "langfuse-project-mle", "langfuse-project-home-rentals",
+        "langfuse-project-mle", "langfuse-project-home-rentals", "langfuse-migrator",
     }
     plan = json.loads(files[SECRETS_PLAN]["content"])
     arns = {s.input("namePrefix").split("/", 1)[1].rstrip("-"): s.outputs["arn"] for s in stg.of_type("aws:secretsmanager/secret:Secret")}
@@ -153,7 +153,8 @@ def test_data_lives_on_a_separate_volume_protected_with_the_stack(protect):
 def test_load_balancer_sends_traffic_to_the_host(stg):
     groups = {g.outputs["arn"]: g for g in stg.of_type("aws:lb/targetGroup:TargetGroup")}
     targets = {(groups[a.input("targetGroupArn")].input("healthCheck")["path"], a.input("port")) for a in stg.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")}
-    assert targets == {("/health/readiness", 4000), ("/api/public/health", 3000)}
+    # Langfuse's readiness answers 500 from SIGTERM on: a stopping web is drained, not hit.
+    assert targets == {("/health/readiness", 4000), ("/api/public/ready", 3000)}
     assert {g.input("targetType") for g in groups.values()} == {"instance"}
 
 

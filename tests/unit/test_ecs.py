@@ -38,7 +38,7 @@ def containers(run) -> dict[str, dict]:
 def test_every_container_of_the_platform_is_a_fargate_arm64_task(prod):
     assert set(containers(prod)) == {
         "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm",
-        "langfuse-project-mle", "langfuse-project-home-rentals",
+        "langfuse-project-mle", "langfuse-project-home-rentals", "langfuse-migrator",
     }
     for task in prod.of_type(TASK_DEFINITION):
         assert task.input("requiresCompatibilities") == ["FARGATE"] and task.input("networkMode") == "awsvpc"
@@ -110,7 +110,7 @@ def test_services_roll_back_and_wait_and_stay_private(prod):
         network = service.input("networkConfiguration")
         assert network["assignPublicIp"] is False and set(network["subnets"]) <= prod.subnet_ids("private")
     by_name = {s.input("name"): s for s in prod.of_type(SERVICE)}
-    assert by_name["litellm"].input("desiredCount") == 2 and by_name["langfuse-web"].input("desiredCount") == 2
+    assert by_name["litellm"].input("desiredCount") == 2 and by_name["langfuse-web"].input("desiredCount") == 1
     assert by_name["litellm"].input("loadBalancers")[0]["containerPort"] == 4000
     assert by_name["langfuse-web"].input("serviceRegistries")["registryArn"].startswith("arn:aws:servicediscovery:")
 
@@ -122,7 +122,11 @@ def urns(run, *names):
 def test_jobs_run_before_the_services_that_need_them(prod):
     services = {s.input("name"): s for s in prod.of_type(SERVICE)}
     assert urns(prod, "ecs-db-init-run", "ecs-litellm-migrator-run") <= set(services["litellm"].dependencies)
-    assert urns(prod, "ecs-db-init-run", "ecs-clickhouse-ready-run") <= set(services["langfuse-web"].dependencies)
+    # Langfuse's schemas: migrated once per deploy by its own job, before web and worker start.
+    langfuse_migrator = prod.named("ecs-langfuse-migrator-run")
+    assert urns(prod, "ecs-db-init-run", "ecs-clickhouse-ready-run") <= set(langfuse_migrator.dependencies)
+    for service in ("langfuse-web", "langfuse-worker"):
+        assert urns(prod, "ecs-langfuse-migrator-run") <= set(services[service].dependencies), service
     migrator = prod.named("ecs-litellm-migrator-run")
     assert urns(prod, "ecs-db-init-run") <= set(migrator.dependencies)
     assert urns(prod, "ecs-clickhouse") <= set(prod.named("ecs-clickhouse-ready-run").dependencies)
@@ -142,7 +146,7 @@ def test_a_replaced_clickhouse_host_runs_clickhouse_ready_again(prod):
 def test_autoscaling_for_litellm_and_langfuse_web_only(prod):
     targets = {t.input("resourceId").rsplit("/", 1)[-1]: t for t in prod.of_type("aws:appautoscaling/target:Target")}
     assert {k: (t.input("minCapacity"), t.input("maxCapacity")) for k, t in targets.items()} == {
-        "litellm": (2, 6), "langfuse-web": (2, 4),
+        "litellm": (2, 6), "langfuse-web": (1, 4),
     }
     for policy in prod.of_type("aws:appautoscaling/policy:Policy"):
         config = policy.input("targetTrackingScalingPolicyConfiguration")
@@ -177,7 +181,7 @@ def test_load_balancer_https_routing(prod):
     groups = {g.name: g.outputs["arn"] for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
     assert rules == {"litellm.llm.example.com": groups["load-balancer-litellm"], "langfuse.llm.example.com": groups["load-balancer-langfuse"]}
     health = {g.name: (g.input("healthCheck")["path"], g.input("targetType")) for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
-    assert health == {"load-balancer-litellm": ("/health/readiness", "ip"), "load-balancer-langfuse": ("/api/public/health", "ip")}
+    assert health == {"load-balancer-litellm": ("/health/readiness", "ip"), "load-balancer-langfuse": ("/api/public/ready", "ip")}
     assert len(prod.of_type("aws:route53/record:Record")) == 4  # prod has its zone: nothing to create by hand
     assert "dnsRecordsToCreate" not in prod.outputs
 

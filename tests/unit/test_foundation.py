@@ -88,7 +88,7 @@ def test_data_stores_never_accept_a_cidr():
 
 @pytest.mark.parametrize(
     "stack, azs, nats",
-    [("stg", 2, 1), ("prod", 3, 3)],
+    [("stg", 2, 1), ("prod", 2, 2)],
 )
 def test_network_per_environment(stack, azs, nats):
     run = run_config(stack=stack)
@@ -393,3 +393,15 @@ def test_outputs_are_endpoints_and_arns():
     outputs = run_shipped("prod").outputs
     assert outputs["masterKeySecretArn"].startswith("arn:aws:secretsmanager:")
     assert set(outputs["teamLangfuseSecretArns"]) == {"mle", "home-rentals"}
+
+
+def test_langfuse_raw_events_expire_and_media_never_does():
+    # Langfuse's blob-storage guide: a lifecycle rule on the event upload prefix (30 days suggested),
+    # never on media (traces keep referencing those objects).
+    run = run_config(compute="ecs")
+    (bucket,) = [b for b in run.of_type("aws:s3/bucket:Bucket") if b.input("bucketPrefix", "").endswith("-langfuse-")]
+    (lifecycle,) = [c for c in run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                    if c.input("bucket") == bucket.id]
+    expiring = {rule["filter"]["prefix"]: rule["expiration"]["days"]
+                for rule in lifecycle.input("rules") if rule.get("expiration") and rule.get("filter", {}).get("prefix")}
+    assert expiring == {"exports/": 7, "events/": 30}

@@ -11,12 +11,16 @@ from config.cost import cost_table, fixed_monthly_cost
 from config.ecs import container_definition, task_size
 from config.litellm_config import render_proxy_config
 from config.secret_refs import SecretRef
+from config.instance_types import INSTANCE_TYPES
 from config.services import (
+    HOST_RESERVED_MIB,
     LITELLM_STARTUP_GUARD,
     Endpoints,
     clickhouse,
+    clickhouse_host_specs,
     database_init,
     ecs_specs,
+    gateway_host_specs,
     langfuse_web,
     langfuse_worker,
     litellm,
@@ -100,8 +104,8 @@ def test_langfuse_containers_contract():
     for environment in (web_env, worker_env):
         assert shared.items() <= environment.items()
         assert not [k for k in environment if "ACCESS_KEY" in k or "SECRET_ACCESS" in k]  # task role, no static keys
-    assert web_env["NODE_OPTIONS"] == "--max-old-space-size=768" and worker_env["NODE_OPTIONS"] == "--max-old-space-size=768"
-    assert web_env["AUTH_DISABLE_SIGNUP"] == "true"
+    assert web_env["NODE_OPTIONS"] == "--max-old-space-size=768" and worker_env["NODE_OPTIONS"] == "--max-old-space-size=384"
+    assert web_env["AUTH_DISABLE_SIGNUP"] == "false"  # invited people create their accounts
     assert {k: web_env[k] for k in ("LANGFUSE_INIT_ORG_ID", "LANGFUSE_INIT_PROJECT_ID", "LANGFUSE_INIT_USER_EMAIL")} == {
         "LANGFUSE_INIT_ORG_ID": "llm-gateway", "LANGFUSE_INIT_PROJECT_ID": "platform", "LANGFUSE_INIT_USER_EMAIL": "admin@example.com",
     }
@@ -118,19 +122,17 @@ def test_langfuse_containers_contract():
     }
     assert worker_secrets == {k: v for k, v in web_secrets.items() if not k.startswith(("NEXTAUTH", "LANGFUSE_INIT"))}
     assert web["healthCheck"]["command"][:2] == ["CMD", "node"] and "/api/public/health" in web["healthCheck"]["command"][3]
+    assert langfuse_web(SETTINGS, ENDPOINTS).http_health_path == "/api/public/ready"
     assert worker["healthCheck"]["command"][:2] == ["CMD", "node"] and "/api/health" in worker["healthCheck"]["command"][3]
     assert web["stopTimeout"] == worker["stopTimeout"] == 120
     assert web["portMappings"][0]["containerPort"] == 3000 and worker["portMappings"][0]["containerPort"] == 3030
 
 
-@pytest.mark.parametrize("image, disabled", [
-    ("clickhouse/clickhouse-server:25.12", True), ("clickhouse/clickhouse-server:26.5.1", True),
-    ("clickhouse/clickhouse-server:26.6", False), ("clickhouse/clickhouse-server:26.8", False),
-])
-def test_lazy_materialization_follows_the_clickhouse_version(image, disabled):
-    settings = make_settings(clickhouse={"image": f"{image}@sha256:{'0' * 64}"})
-    environment = langfuse_web(settings, ENDPOINTS).environment
-    assert ("CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION" in environment) is disabled
+@pytest.mark.parametrize("image", ["clickhouse/clickhouse-server:25.12", "clickhouse/clickhouse-server:26.8"])
+def test_lazy_materialization_is_left_to_langfuse_auto_detection(image):
+    # Langfuse reads the live server's version (it may be an external ClickHouse the tag says nothing about).
+    for spec in workload_specs(make_settings(clickhouse={"image": f"{image}@sha256:{'0' * 64}"}), PROXY, ENDPOINTS)["langfuse"]:
+        assert "CLICKHOUSE_DISABLE_LAZY_MATERIALIZATION" not in spec.environment, spec.name
 
 
 def test_no_secret_material_in_any_plain_environment():
@@ -194,6 +196,7 @@ def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_key
     assert init.environment["LANGFUSE_INIT_ORG_ID"] == web.environment["LANGFUSE_INIT_ORG_ID"]
     assert (init.environment["LANGFUSE_INIT_PROJECT_ID"], init.environment["LANGFUSE_INIT_PROJECT_NAME"]) == ("home-rentals",) * 2
     assert init.environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "true"
+    assert init.environment["LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED"] == "true"
     assert not [k for k in init.environment if k.startswith("LANGFUSE_INIT_USER_")]
     assert init.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
     assert init.secrets["LANGFUSE_INIT_PROJECT_SECRET_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "secretKey")
@@ -205,8 +208,79 @@ def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_key
 
 def test_an_organization_key_replaces_the_one_off_project_runs():
     settings = make_settings(
-        teams=[{"name": "mle"}], secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"}},
+        teams=[{"name": "mle"}], secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"},
+                                          "langfuseEeLicenseKey": "langfuse_ee_0123456789abcdef"},
     )
     assert settings.langfuse_organization_keys is not None
     names = {spec.name for spec in workload_specs(settings, render_proxy_config(settings), ENDPOINTS)["langfuse"]}
     assert not [n for n in names if n.startswith("langfuse-project-")]
+
+
+def test_existing_keys_are_never_handed_to_langfuse_init():
+    # Langfuse's headless init deletes an API key that belongs to another project and recreates it
+    # under LANGFUSE_INIT_PROJECT_ID (web/src/initialize.ts): a team whose project was made in the UI
+    # would silently trace into a new, empty project. Existing keys only get checked (and adopted).
+    settings = make_settings(
+        teams=[{"name": "mle", "langfuseKeys": "existing"}, {"name": "home-rentals"}],
+        secrets={"existingLangfuseKeys": {"mle": {"publicKey": "pk-lf-old", "secretKey": "sk-lf-old"}}},
+    )
+    specs = {spec.name: spec for spec in workload_specs(settings, render_proxy_config(settings), ENDPOINTS)["langfuse"]}
+    existing, generated = specs["langfuse-project-mle"], specs["langfuse-project-home-rentals"]
+    assert not [k for k in (*existing.environment, *existing.secrets) if k.startswith("LANGFUSE_INIT_")]
+    assert existing.secrets["LLM_GATEWAY_EXISTING_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/mle", "publicKey")
+    assert existing.secrets["LLM_GATEWAY_EXISTING_SECRET_KEY"] == SecretRef("langfuse-keys/teams/mle", "secretKey")
+    assert existing.environment["LLM_GATEWAY_TEAM"] == "mle"
+    assert generated.environment["LANGFUSE_INIT_PROJECT_ID"] == "home-rentals"
+    assert generated.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
+
+
+def test_langfuse_migrates_once_in_its_own_job_and_never_in_a_service():
+    specs = {spec.name: spec for spec in workload_specs(SETTINGS, PROXY, ENDPOINTS)["langfuse"]}
+    migrator = specs["langfuse-migrator"]
+    # The image's entrypoint (dumb-init, web/entrypoint.sh) migrates, then execs the command: which exits.
+    assert migrator.one_off and migrator.image == specs["langfuse-web"].image
+    assert migrator.entrypoint is None and migrator.command[:2] == ("node", "-e")
+    assert migrator.environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "false"
+    assert migrator.environment["LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED"] == "false"
+    assert migrator.environment["CLICKHOUSE_MIGRATION_URL"] == "clickhouse://clickhouse.example.internal:9000"
+    assert set(migrator.secrets) == {"DATABASE_URL", "CLICKHOUSE_PASSWORD"}
+    assert dict(migrator.depends_on) == {"db-init": "completed", "clickhouse": "healthy"}
+    for name in ("langfuse-web", "langfuse-project-mle", "langfuse-project-home-rentals"):  # the web image's entrypoint
+        assert specs[name].environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "true", name
+        assert specs[name].environment["LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED"] == "true", name
+    for name in ("langfuse-web", "langfuse-worker"):
+        assert specs[name].depends_on["langfuse-migrator"] == "completed", name
+
+
+def test_prod_runs_langfuse_at_its_documented_minimums():
+    # langfuse.com/self-hosting/configuration/scaling: web and worker containers 2 CPU / 4 GiB,
+    # ClickHouse 2 CPU / 8 GiB. A t4g sustains only 30% of each vCPU: it does not count.
+    settings = settings_from_stack_file(ROOT, "prod")
+    langfuse = settings.langfuse
+    assert (langfuse.web_cpu, langfuse.worker_cpu) >= (2048, 2048)
+    assert (langfuse.web_memory, langfuse.worker_memory) >= (4096, 4096)
+    host = INSTANCE_TYPES[settings.clickhouse.instance_type]
+    assert host.vcpus >= 2 and not host.burstable
+    (clickhouse_spec,) = clickhouse_host_specs(settings)
+    assert clickhouse_spec.memory >= 8192
+
+
+@pytest.mark.parametrize("instance_type", ["t4g.medium", "t4g.large", "m7g.xlarge"])
+def test_the_gateway_host_limits_fit_its_memory(instance_type):
+    settings = make_settings(compute="ec2", host={"instanceType": instance_type}, teams=[{"name": "mle"}, {"name": "ops"}])
+    specs = {spec.name: spec for spec in gateway_host_specs(settings, render_proxy_config(settings), ENDPOINTS)}
+    available = INSTANCE_TYPES[instance_type].memory_mib - HOST_RESERVED_MIB
+    running = {name: spec.memory for name, spec in specs.items() if not spec.one_off}
+    one_offs = {name: spec.memory for name, spec in specs.items() if spec.one_off}
+    assert sum(running.values()) <= available
+    # One-offs run one at a time and all before LiteLLM starts: the largest borrows LiteLLM's share.
+    assert sum(running.values()) - running["litellm"] + max(one_offs.values()) <= available
+    assert set(one_offs) <= set(specs["litellm"].depends_on) | {"langfuse-migrator"}
+    assert specs["langfuse-migrator"].depends_on["litellm-migrator"] == "completed"
+    assert specs["langfuse-project-ops"].depends_on["langfuse-project-mle"] == "completed"
+
+
+def test_a_host_too_small_for_its_containers_is_refused():
+    settings = make_settings(compute="ec2", host={"instanceType": "t4g.small"})
+    with pytest.raises(ValueError, match="host.instanceType t4g.small leaves .* MiB for ClickHouse"):
+        gateway_host_specs(settings, render_proxy_config(settings), ENDPOINTS)

@@ -90,13 +90,13 @@ def test_top_level_defaults_per_environment(stack, key, expected):
     "stack, group, field, expected",
     [
         ("stg", "network", "az_count", 2),
-        ("prod", "network", "az_count", 3),
+        ("prod", "network", "az_count", 2),
         ("stg", "network", "nat_gateways", "single"),
         ("prod", "network", "nat_gateways", "perAz"),
         ("prod", "database", "multi_az", True),
         ("stg", "database", "multi_az", False),
         ("prod", "litellm", "desired_count", 2),
-        ("prod", "langfuse", "web_desired_count", 2),
+        ("prod", "langfuse", "web_desired_count", 1),
         ("prod", "redis", "replicas", 1),
     ],
 )

@@ -3,12 +3,15 @@ deployed proxy and its own keys; adding one is one config entry."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.program import run_config
 from tests.support.pulumi_mocks import is_secret
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
+LICENSE = "langfuse_ee_0123456789abcdef"
 TEAMS = [
     {"name": "mle", "maxBudget": 200, "budgetDuration": "30d"},
     {"name": "home-rentals", "models": ["titan"], "rpmLimit": 120, "tpmLimit": 50000},
@@ -61,7 +64,8 @@ def test_each_team_project_run_reruns_when_its_keys_change():
 def test_an_organization_key_manages_each_project_through_the_langfuse_api(stack, retained):
     run = run_config(
         stack=stack, compute="ecs", teams=TEAMS,
-        secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"}},
+        secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"},
+                 "langfuseEeLicenseKey": LICENSE},
     )
     projects = {r.name: r for r in run.of_type(DYNAMIC) if r.name.startswith("langfuse-project-")}
     assert set(projects) == {"langfuse-project-mle", "langfuse-project-home-rentals"}
@@ -72,3 +76,11 @@ def test_an_organization_key_manages_each_project_through_the_langfuse_api(stack
     assert mle.retain_on_delete is retained
     assert run.named("ecs-langfuse-web-service").urn in mle.dependencies
     assert not [r for r in run.resources if r.name.startswith("ecs-langfuse-project-")]  # no one-off runs
+    # The organization and project APIs need the enterprise licence in web and worker, by reference.
+    (external,) = [s for s in run.of_type("aws:secretsmanager/secret:Secret") if s.input("namePrefix").endswith("/langfuse-external-")]
+    for task in run.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        (container,) = json.loads(task.input("containerDefinitions"))
+        if container["name"] in ("langfuse-web", "langfuse-worker"):
+            secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+            assert secrets["LANGFUSE_EE_LICENSE_KEY"] == external.outputs["arn"] + ":eeLicenseKey::"
+            assert LICENSE not in task.input("containerDefinitions")
