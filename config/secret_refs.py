@@ -15,6 +15,7 @@ POSTGRES = "postgres"  # username, password (RDS master user)
 CLICKHOUSE = "clickhouse"  # user, password
 REDIS = "redis"  # authToken
 PLATFORM_KEYS = "langfuse-keys/platform"  # publicKey, secretKey
+DOCKER_HUB = "docker-hub"  # username, password: ECS's private registry format (from stack config)
 
 
 def team_keys(team: str) -> str:

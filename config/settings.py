@@ -52,6 +52,14 @@ class LangfuseKeyPair:
 
 
 @dataclass(frozen=True)
+class RegistryCredentials:
+    """Pull credentials for a registry: a username and an access token (never a password)."""
+
+    username: SecretText
+    access_token: SecretText
+
+
+@dataclass(frozen=True)
 class Team:
     name: str
     models: tuple[str, ...] = ()  # empty: every configured model
@@ -169,6 +177,8 @@ class Settings:
     # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
     # public API; without one, each team's project is provisioned by a one-off Langfuse run.
     langfuse_organization_keys: LangfuseKeyPair | None = None
+    # Docker Hub pulls authenticated (per-account limits instead of the NAT address's anonymous ones).
+    docker_hub_credentials: RegistryCredentials | None = None
     project: str = field(default="llm-gateway")
 
     @property

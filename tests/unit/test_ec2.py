@@ -9,12 +9,11 @@ import yaml
 
 from config.litellm_config import render_proxy_config
 from config.services import Endpoints, gateway_host_specs
-from config.stack_file import settings_from_stack_file
 from config.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import written_files
 from tests.support.program import run_config, run_shipped
 from tests.support.pulumi_mocks import AMI_ID, unwrap
-from tests.support.stacks import ROOT
+from tests.support.stacks import shipped_settings
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def test_host_role_has_the_foundations_permissions(stg):
 
 
 def test_user_data_runs_every_service_from_the_shared_specs(stg):
-    settings = settings_from_stack_file(ROOT, "stg")
+    settings = shipped_settings("stg")
     files = user_data_files(stg)
     compose = yaml.safe_load(files[COMPOSE_FILE]["content"])["services"]
     (db,) = stg.of_type("aws:rds/instance:Instance")
