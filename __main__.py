@@ -18,6 +18,7 @@ from components.litellm_team import LiteLLMTeam, LiteLLMTeamArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
+from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from config import secret_refs
@@ -29,12 +30,11 @@ from config.services import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     LANGFUSE_WEB_PORT,
-    PLACEHOLDER_ENDPOINTS,
     Endpoints,
     clickhouse_host_specs,
-    ecs_specs,
     gateway_host_specs,
     project_init_name,
+    stack_images,
     workload_secret_names,
 )
 from config.stack_config import read_settings
@@ -88,6 +88,11 @@ secret_arns = {
     secret_refs.PLATFORM_KEYS: platform_keys.arn,
     **{secret_refs.team_keys(name): pair.arn for name, pair in team_keys.items()},
 }
+if settings.docker_hub_credentials:
+    docker_hub = RegistryCredentials("docker-hub", RegistryCredentialsArgs(
+        f"{prefix}/{secret_refs.DOCKER_HUB}", "Docker Hub", settings.docker_hub_credentials, key.arn, settings.protect,
+    ))
+    secret_arns[secret_refs.DOCKER_HUB] = docker_hub.arn
 bedrock = BedrockAccess("bedrock", BedrockAccessArgs(prefix, settings.models, account_id))
 secret_access = SecretAccess("secret-access", SecretAccessArgs(
     prefix, settings.region, key.arn, secret_arns, workload_secret_names(settings, proxy_config),
@@ -109,11 +114,8 @@ host_common = dict(
     subnet_id=network.private_subnet_ids[0],
     kms_key_arn=key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
 )
+images = pinned_images(stack_images(settings, proxy_config))
 if ecs_mode:
-    image_refs = {spec.image for spec in ecs_specs(settings, proxy_config, PLACEHOLDER_ENDPOINTS).values()}
-    if settings.clickhouse.hosted:
-        image_refs |= {spec.image for spec in clickhouse_host_specs(settings)}
-    images = pinned_images(image_refs)
     cache = Cache("cache", CacheArgs(
         prefix, settings.redis, network.private_subnet_ids, firewall.ids["redis"], secrets.redis_auth_token,
         key.arn, settings.log_retention_days,
@@ -157,7 +159,6 @@ if ecs_mode:
     if clickhouse:
         pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
 else:
-    images = pinned_images({spec.image for spec in gateway_host_specs(settings, proxy_config, PLACEHOLDER_ENDPOINTS)})
     endpoints = pulumi.Output.all(database.address, storage.bucket_name, load_balancer.langfuse_url).apply(
         lambda v: Endpoints(
             region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,

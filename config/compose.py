@@ -33,6 +33,7 @@ class HostPaths:
     data_dir: str = "/data"  # mount point of the data EBS volume
     config_dir: str = "/etc/llm-gateway/config"
     secrets_dir: str = "/run/llm-gateway/secrets"  # tmpfs: rewritten on every start, gone at shutdown
+    docker_config_dir: str = "/run/llm-gateway/docker"  # tmpfs too: registry logins for compose's pulls
 
     def volume(self, name: str) -> str:
         return f"{self.data_dir}/{name}"

@@ -2,7 +2,9 @@
 
 Secrets become `secrets[].valueFrom` references to one JSON key of a Secrets Manager secret
 (`<arn>:<key>::`); plain environment stays in `environment`. Nothing else is added or dropped,
-so the container gets exactly the spec's contract.
+so the container gets exactly the spec's contract. An image pulled with credentials names their
+secret in `repositoryCredentials` (AWS, Amazon ECS Developer Guide, "Private registry authentication
+for tasks": a secret holding {"username", "password"}, read by the task execution role).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def container_definition(
         # An init process reaps zombies and forwards signals, so tasks stop cleanly.
         "linuxParameters": {"initProcessEnabled": True},
     }
+    if spec.registry_secret is not None:
+        definition["repositoryCredentials"] = {"credentialsParameter": secret_arns[spec.registry_secret]}
     if spec.port is not None:
         definition["portMappings"] = [{"containerPort": spec.port, "protocol": "tcp", "name": spec.name}]
     if spec.entrypoint is not None:

@@ -25,6 +25,8 @@ from config.instance_types import INSTANCE_TYPES
 from config.regions import REGIONS
 from config.services import LANGFUSE_PLATFORM_PROJECT_ID
 from config.langfuse_access import parse_license, parse_sso
+from config.litellm_config import render_proxy_config
+from config.services import stack_images
 from config.settings import (
     ClickhouseSettings,
     DatabaseSettings,
@@ -35,6 +37,7 @@ from config.settings import (
     Model,
     NetworkSettings,
     RedisSettings,
+    RegistryCredentials,
     SecretText,
     Settings,
     Team,
@@ -348,6 +351,7 @@ TOP_LEVEL_KEYS = (
     "compute", "environment", "domain", "hostedZoneId", "allowedCidrs", "allowInsecureHttp",
     "protect", "logRetentionDays", "models", "teams", "existingLangfuseKeys", "clickhouseExternalPassword",
     "langfuseOrganizationKeys", "langfuseSso", "langfuseSsoClientSecret", "langfuseEeLicenseKey",
+    "dockerHubCredentials",
     *GROUP_SPECS,
 )
 
@@ -565,6 +569,46 @@ def _check_stack_name(project: str, stack: str, problems: _Problems) -> None:
                      "must fit its limit, see config/names.py)", stack)
 
 
+DOCKER_HUB_CREDENTIALS = "dockerHubCredentials"
+# Docker docs, "Access token reference": the lowest permission that pulls public images.
+DOCKER_HUB_TOKEN_HOWTO = (
+    "create a Docker Hub personal access token with the permission 'Repo Public Read-only' (Docker Hub: "
+    "Account settings > Personal access tokens), then `pulumi config set --secret --path "
+    f"{DOCKER_HUB_CREDENTIALS}.username <Docker ID>` and `pulumi config set --secret --path "
+    f"{DOCKER_HUB_CREDENTIALS}.accessToken <token>`"
+)
+
+
+def _docker_hub_credentials(raw: Any, is_secret: bool, problems: _Problems) -> RegistryCredentials | None:
+    """Docker Hub pull credentials from secret config; problems name the key, never the value."""
+    path = DOCKER_HUB_CREDENTIALS
+    if raw is None:
+        return None
+    if not is_secret:
+        problems.add(path, "must be set with `pulumi config set --secret --path ...`, never in plain text")
+        return None
+    if _object(raw, path, ("username", "accessToken"), problems) is None:
+        return None
+    valid = True
+    for key in ("username", "accessToken"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            problems.add(f"{path}.{key}", f"is required, a non-empty string: {DOCKER_HUB_TOKEN_HOWTO}")
+            valid = False
+    return RegistryCredentials(SecretText(raw["username"]), SecretText(raw["accessToken"])) if valid else None
+
+
+def _docker_hub_problem(settings: Settings) -> str | None:
+    """Prod pulls Docker Hub images authenticated: anonymous pulls are limited per NAT address."""
+    if settings.environment != "prod" or settings.docker_hub_credentials is not None:
+        return None
+    on_hub = sorted(image.tagged for image in map(parse_image, stack_images(settings, render_proxy_config(settings)))
+                    if image.registry == "docker.io")
+    if not on_hub:
+        return None
+    return (f"{DOCKER_HUB_CREDENTIALS} is required in prod: {', '.join(on_hub)} come from Docker Hub, whose anonymous "
+            f"pulls are limited per address (config/images.py DOCKER_HUB_ONLY); {DOCKER_HUB_TOKEN_HOWTO}")
+
+
 def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], stack: str,
                   project: str = NAMESPACE) -> Settings:
     """Validate the stack config and return Settings; raise SettingsError listing every problem."""
@@ -651,10 +695,13 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         raw.get("langfuseEeLicenseKey"), f"{prefix}langfuseEeLicenseKey" in secret_keys,
         raw.get("langfuseOrganizationKeys") is not None, problems,
     )
+    docker_hub = _docker_hub_credentials(
+        raw.get(DOCKER_HUB_CREDENTIALS), f"{prefix}{DOCKER_HUB_CREDENTIALS}" in secret_keys, problems,
+    )
 
     if problems.items:
         raise SettingsError(problems.items)
-    return Settings(
+    settings = Settings(
         stack=stack, environment=environment, region=region, compute=compute,
         domain=top["domain"], hosted_zone_id=top["hostedZoneId"],
         allowed_cidrs=top["allowedCidrs"], allow_insecure_http=top["allowInsecureHttp"],
@@ -670,8 +717,13 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         langfuse_organization_keys=organization_keys,
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,
+        docker_hub_credentials=docker_hub,
         project=project,
     )
+    # Which images run is known once the settings are whole (the services decide it).
+    if problem := _docker_hub_problem(settings):
+        raise SettingsError([problem])
+    return settings
 
 
 def _snake(values: dict[str, Any]) -> dict[str, Any]:

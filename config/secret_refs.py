@@ -18,6 +18,7 @@ PLATFORM_KEYS = "langfuse-keys/platform"  # publicKey, secretKey
 # What the operator supplies for Langfuse (config/langfuse_access.py), only when configured:
 # ssoClientSecret, eeLicenseKey.
 LANGFUSE_EXTERNAL = "langfuse-external"
+DOCKER_HUB = "docker-hub"  # username, password: ECS's private registry format (from stack config)
 
 
 def team_keys(team: str) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from config import secret_refs
 from config.database_init import APP_DATABASES, init_script
-from config.images import DEFAULT_IMAGES
+from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
 from config.langfuse_access import license_secrets, sign_in_environment
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
@@ -98,10 +98,18 @@ class ServiceSpec:
     # Services that must have started healthy ("healthy") or finished ("completed") first.
     depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
     one_off: bool = False  # runs to completion on each deploy (migrations, database setup)
+    # Logical secret holding the pull credentials of the image's registry; None: anonymous pull.
+    registry_secret: str | None = None
 
     @property
     def secret_names(self) -> frozenset[str]:
+        """The secrets its environment references (what a new value must restart)."""
         return frozenset(ref.secret for ref in self.secrets.values())
+
+    @property
+    def read_secrets(self) -> frozenset[str]:
+        """Every secret whoever starts it reads: the environment's and the pull credentials."""
+        return self.secret_names | ({self.registry_secret} if self.registry_secret else set())
 
 
 @dataclass(frozen=True)
@@ -570,9 +578,20 @@ PLACEHOLDER_ENDPOINTS = Endpoints(
 )
 
 
+def registry_secret(settings: Settings, image: str) -> str | None:
+    """The secret to pull `image` with: Docker Hub's credentials when the stack has them."""
+    if settings.docker_hub_credentials is not None and parse_image(image).registry == "docker.io":
+        return secret_refs.DOCKER_HUB
+    return None
+
+
+def _pulled(settings: Settings, specs: tuple[ServiceSpec, ...]) -> tuple[ServiceSpec, ...]:
+    return tuple(replace(spec, registry_secret=registry_secret(settings, spec.image)) for spec in specs)
+
+
 def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> dict[str, tuple[ServiceSpec, ...]]:
     """Containers grouped by the IAM identity they run as."""
-    return {
+    specs = {
         "litellm": (litellm(settings, proxy, endpoints), litellm_migrator(settings)),
         "langfuse": (
             langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints), clickhouse_ready(settings, endpoints),
@@ -582,6 +601,7 @@ def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints)
         "clickhouse": (clickhouse(settings),),
         "redis": (redis(settings),),
     }
+    return {workload: _pulled(settings, group) for workload, group in specs.items()}
 
 
 def ecs_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> dict[str, ServiceSpec]:
@@ -624,7 +644,7 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
     ]
     apps = [replace(spec, depends_on={**spec.depends_on, "litellm-migrator": "completed"})
             if spec.name == "langfuse-migrator" else spec for spec in apps]
-    valkey = redis(settings)
+    (valkey,) = specs["redis"]
     running = valkey.memory + sum(spec.memory for spec in apps if not spec.one_off)
     borrowed = max(spec.memory for spec in apps if spec.one_off) - settings.litellm.memory
     rest = available - running - max(0, borrowed)
@@ -633,12 +653,23 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
             f"host.instanceType {settings.host.instance_type} leaves {rest} MiB for ClickHouse after the apps' limits "
             f"(needs {HOST_CLICKHOUSE_MIN_MIB}): choose a larger host or smaller litellm/langfuse memory"
         )
-    return (*apps, clickhouse(settings, memory=rest), valkey)
+    return (*apps, replace(*specs["clickhouse"], memory=rest), valkey)
 
 
 def clickhouse_host_specs(settings: Settings) -> tuple[ServiceSpec, ...]:
     """The dedicated ClickHouse host of ECS mode: the whole instance is ClickHouse's."""
-    return (clickhouse(settings, memory=INSTANCE_TYPES[settings.clickhouse.instance_type].memory_mib - HOST_RESERVED_MIB),)
+    memory = INSTANCE_TYPES[settings.clickhouse.instance_type].memory_mib - HOST_RESERVED_MIB
+    return _pulled(settings, (clickhouse(settings, memory=memory),))
+
+
+def stack_images(settings: Settings, proxy: ProxyConfig) -> frozenset[str]:
+    """Every image reference the stack runs, on Fargate and on its hosts."""
+    if settings.compute == "ec2":
+        specs = gateway_host_specs(settings, proxy, PLACEHOLDER_ENDPOINTS)
+    else:
+        specs = (*ecs_specs(settings, proxy, PLACEHOLDER_ENDPOINTS).values(),
+                 *(clickhouse_host_specs(settings) if settings.clickhouse.hosted else ()))
+    return frozenset(spec.image for spec in specs)
 
 
 def workload_of(settings: Settings, proxy: ProxyConfig) -> dict[str, str]:
@@ -654,7 +685,7 @@ def workload_secret_names(settings: Settings, proxy: ProxyConfig) -> dict[str, f
     EC2 host runs every container under one instance profile.
     """
     by_workload = {
-        workload: frozenset().union(*(spec.secret_names for spec in specs))
+        workload: frozenset().union(*(spec.read_secrets for spec in specs))
         for workload, specs in workload_specs(settings, proxy, PLACEHOLDER_ENDPOINTS).items()
     }
     if settings.compute == "ec2":

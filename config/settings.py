@@ -54,6 +54,14 @@ class LangfuseKeyPair:
 
 
 @dataclass(frozen=True)
+class RegistryCredentials:
+    """Pull credentials for a registry: a username and an access token (never a password)."""
+
+    username: SecretText
+    access_token: SecretText
+
+
+@dataclass(frozen=True)
 class Team:
     name: str
     models: tuple[str, ...] = ()  # empty: every configured model
@@ -191,6 +199,8 @@ class Settings:
     langfuse_sso: LangfuseSso | None = None
     # Langfuse's enterprise licence (`langfuse_ee_...`): required with an organization key.
     langfuse_ee_license_key: SecretText | None = None
+    # Docker Hub pulls authenticated (per-account limits instead of the NAT address's anonymous ones).
+    docker_hub_credentials: RegistryCredentials | None = None
     project: str = field(default="llm-gateway")
 
     @property

@@ -35,6 +35,7 @@ from config.compose import (
     secret_env,
     volume_dirs,
 )
+from config.images import parse_image
 from config.services import ServiceSpec
 
 PACKAGES = ("docker.io", "docker-compose-v2", "python3-boto3")  # Ubuntu's archive, no third-party repos
@@ -50,6 +51,7 @@ FSTAB = "/etc/fstab"
 WAIT_TIMEOUT_SECONDS = 900
 START_TIMEOUT_SECONDS = 1800
 STOP_MARGIN_SECONDS = 60
+DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
 _VOLUME_ID = re.compile(r"^vol-[0-9a-f]{8,17}$")
 
 # Reads each secret once, writes each env file root-only and atomically, never prints a value.
@@ -59,8 +61,11 @@ FETCH_SECRETS = r'''#!/usr/bin/python3
 """Write the llm-gateway services' secret env files from AWS Secrets Manager.
 
 Usage: llm-gateway-fetch-secrets PLAN, where PLAN (JSON, ARNs only) is
-{"region": ..., "env_files": {path: [{"env": ..., "secret_arn": ..., "key": ...}, ...]}}.
+{"region": ..., "env_files": {path: [{"env": ..., "secret_arn": ..., "key": ...}, ...]},
+ "docker_config": {"path": ..., "auths": {registry: secret_arn}}} (docker_config optional; each
+secret holds {"username", "password"}).
 """
+import base64
 import json
 import os
 import sys
@@ -105,17 +110,25 @@ def main(plan_path):
         plan = json.load(plan_file)
     client = boto3.client("secretsmanager", region_name=plan["region"])
     secrets = {}
+
+    def value(arn, key):
+        if arn not in secrets:
+            secrets[arn] = read_secret(client, arn)
+        found = secrets[arn].get(key)
+        if not isinstance(found, str):
+            sys.exit(f"llm-gateway: secret {arn} has no string key {key!r}")
+        return found
+
     for path, variables in sorted(plan["env_files"].items()):
-        lines = []
-        for variable in variables:
-            arn, key = variable["secret_arn"], variable["key"]
-            if arn not in secrets:
-                secrets[arn] = read_secret(client, arn)
-            value = secrets[arn].get(key)
-            if not isinstance(value, str):
-                sys.exit(f"llm-gateway: secret {arn} has no string key {key!r}")
-            lines.append(env_line(variable["env"], value))
+        lines = [env_line(v["env"], value(v["secret_arn"], v["key"])) for v in variables]
         write_private(path, "".join(lines))
+    if "docker_config" in plan:
+        # What `docker login` stores: base64 of user:password per registry (docker/cli configfile).
+        auths = {
+            registry: {"auth": base64.b64encode(f"{value(arn, 'username')}:{value(arn, 'password')}".encode()).decode()}
+            for registry, arn in sorted(plan["docker_config"]["auths"].items())
+        }
+        write_private(plan["docker_config"]["path"], json.dumps({"auths": auths}, indent=1) + "\n")
     print(f"llm-gateway: wrote {len(plan['env_files'])} env files from {len(secrets)} secrets")
 
 
@@ -191,13 +204,28 @@ def render_compose_file(plan: ComposeHostPlan) -> str:
     return render_compose(plan.specs, plan.images, published=plan.published, paths=plan.paths, logs=logs)
 
 
+def registry_auths(plan: ComposeHostPlan) -> dict[str, str]:
+    """Docker config `auths` key -> ARN of the secret to log in with, for the images pulled with one.
+    Docker keys Docker Hub by its index address (moby registry/config.go: IndexServer)."""
+    auths = {}
+    for spec in plan.specs:
+        if spec.registry_secret is not None:
+            registry = parse_image(spec.image).registry
+            auths[DOCKER_HUB_AUTH_KEY if registry == "docker.io" else registry] = plan.secret_arns[spec.registry_secret]
+    return auths
+
+
 def render_secrets_plan(plan: ComposeHostPlan) -> str:
-    """The fetcher's input: per env file, which variable comes from which secret ARN and key."""
+    """The fetcher's input: per env file, which variable comes from which secret ARN and key; and
+    the registries compose logs in to, each with its credentials' secret ARN."""
     env_files = {
         plan.paths.env_file(service): [{"env": s.env, "secret_arn": s.arn, "key": s.key} for s in variables]
         for service, variables in secret_env(plan.specs, plan.secret_arns).items()
     }
-    return json.dumps({"region": plan.region, "env_files": env_files}, indent=2, sort_keys=True) + "\n"
+    document: dict = {"region": plan.region, "env_files": env_files}
+    if auths := registry_auths(plan):
+        document["docker_config"] = {"path": f"{plan.paths.docker_config_dir}/config.json", "auths": auths}
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def render_unit(plan: ComposeHostPlan) -> str:
@@ -207,6 +235,9 @@ def render_unit(plan: ComposeHostPlan) -> str:
         uid, gid = owner.split(":")
         directories += f"ExecStartPre=/usr/bin/install -d -o {uid} -g {gid} -m 0750 {path}\n"
     compose = f"/usr/bin/docker compose --file {COMPOSE_FILE}"
+    # The docker CLI reads its config (registry logins) from $DOCKER_CONFIG (docker/cli
+    # cli/config/config.go); compose itself stays in the system plugin directory.
+    docker_config = f"Environment=DOCKER_CONFIG={plan.paths.docker_config_dir}\n" if registry_auths(plan) else ""
     # Compose stops dependants first, so the sum of the grace periods bounds a full stop.
     stop_timeout = sum(spec.stop_timeout for spec in plan.specs) + STOP_MARGIN_SECONDS
     return f"""\
@@ -230,7 +261,7 @@ Restart=on-failure
 RestartSec=30
 TimeoutStartSec={START_TIMEOUT_SECONDS}
 TimeoutStopSec={stop_timeout}
-
+{docker_config}
 [Install]
 WantedBy=multi-user.target
 """

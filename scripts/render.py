@@ -35,7 +35,7 @@ PLACEHOLDER_VOLUME = "vol-00000000000000000"
 
 
 def _secret_arns(settings: Settings, specs: tuple[ServiceSpec, ...]) -> dict[str, str]:
-    names = {name for spec in specs for name in spec.secret_names}
+    names = {name for spec in specs for name in spec.read_secrets}
     return {
         name: f"arn:aws:secretsmanager:{settings.region}:ACCOUNT:secret:{settings.name_prefix}/{name}-SUFFIX"
         for name in sorted(names)

@@ -9,6 +9,7 @@ Missing tools fail with the command that installs them: `scripts/install-system-
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from config.user_data import DATA_VOLUME, FETCH_SECRETS, render_secrets_plan, re
 from tests.support.hosts import PLANS, staging_plan
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
-from tests.support.settings import make_settings
+from tests.support.settings import OPERATOR_SECRETS, make_settings
 from tests.support.stacks import SHIPPED_STACKS
 
 pytestmark = pytest.mark.integration
@@ -169,6 +170,7 @@ def run_fetcher(tmp_path: Path, plan, secrets: dict[str, object]) -> subprocess.
 def with_paths(plan, tmp_path: Path):
     return replace(plan, paths=HostPaths(
         data_dir=str(tmp_path / "data"), config_dir=str(tmp_path / "config"), secrets_dir=str(tmp_path / "secrets"),
+        docker_config_dir=str(tmp_path / "docker"),
     ))
 
 
@@ -200,6 +202,35 @@ def test_fetcher_reads_each_secret_once_and_never_prints_a_value(tmp_path):
     assert all(stat.S_IMODE((tmp_path / "secrets" / name).stat().st_mode) == 0o600 for name in files)
     assert "LEAK" not in result.stdout + result.stderr
     assert result.stdout.strip() == f"llm-gateway: wrote {len(files)} env files from {len(secrets)} secrets"
+
+
+def test_fetcher_logs_docker_in_to_docker_hub_like_docker_login(tmp_path):
+    """The config.json `docker login` writes: `auths` keyed by Docker Hub's index address, each entry's
+    `auth` base64 of user:password (docker/cli cli/config/configfile); root-only, on tmpfs."""
+    settings = make_settings(compute="ecs", secrets={"dockerHubCredentials": OPERATOR_SECRETS["prod"]["dockerHubCredentials"]})
+    plan = with_paths(PLANS["clickhouse"](settings), tmp_path)
+    secrets = {**fake_secrets(plan), plan.secret_arns["docker-hub"]: {"username": "FAKEUSER", "password": "dckr_pat_FAKE:x"}}
+    result = run_fetcher(tmp_path, plan, secrets)
+    assert result.returncode == 0, result.stderr
+
+    config = tmp_path / "docker" / "config.json"
+    auth = base64.b64encode(b"FAKEUSER:dckr_pat_FAKE:x").decode()
+    assert json.loads(config.read_text()) == {"auths": {"https://index.docker.io/v1/": {"auth": auth}}}
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert stat.S_IMODE(config.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.json"]
+    assert sorted((tmp_path / "calls.log").read_text().split()) == sorted(secrets)  # each secret read once
+    assert "FAKE" not in result.stdout + result.stderr
+
+
+def test_fetcher_refuses_pull_credentials_without_a_password(tmp_path):
+    settings = make_settings(compute="ecs", secrets={"dockerHubCredentials": OPERATOR_SECRETS["prod"]["dockerHubCredentials"]})
+    plan = with_paths(PLANS["clickhouse"](settings), tmp_path)
+    arn = plan.secret_arns["docker-hub"]
+    result = run_fetcher(tmp_path, plan, {**fake_secrets(plan), arn: {"username": "FAKEUSER", "token": "FAKE"}})
+    assert result.returncode != 0
+    assert f"llm-gateway: secret {arn} has no string key 'password'" in result.stderr
+    assert not (tmp_path / "docker" / "config.json").exists() and "FAKE" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("secret, message", [

@@ -7,16 +7,15 @@ import json
 import pytest
 
 from config.litellm_config import render_proxy_config
-from config.stack_file import settings_from_stack_file
 from tests.support.litellm_proxy import LITELLM, base_environment, random_master_key, running_proxy
-from tests.support.stacks import ROOT, SHIPPED_STACKS
+from tests.support.stacks import SHIPPED_STACKS, shipped_settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
-    settings = settings_from_stack_file(ROOT, stack)
+    settings = shipped_settings(stack)
     proxy_config = render_proxy_config(settings)
     config_path = tmp_path / "config.yaml"
     config_path.write_text(proxy_config.text)

@@ -46,8 +46,8 @@ def staging_specs(settings: Settings | None = None) -> tuple[ServiceSpec, ...]:
     return gateway_host_specs(settings, render_proxy_config(settings), STAGING_ENDPOINTS)
 
 
-def clickhouse_specs() -> tuple[ServiceSpec, ...]:
-    return clickhouse_host_specs(make_settings(compute="ecs"))
+def clickhouse_specs(settings: Settings | None = None) -> tuple[ServiceSpec, ...]:
+    return clickhouse_host_specs(settings or make_settings(compute="ecs"))
 
 
 def pinned_images(specs) -> dict[str, str]:
@@ -55,7 +55,7 @@ def pinned_images(specs) -> dict[str, str]:
 
 
 def secret_arns(specs) -> dict[str, str]:
-    names = {name for spec in specs for name in spec.secret_names}
+    names = {name for spec in specs for name in spec.read_secrets}
     return {name: f"arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-gateway-stg/{name}-AbCdEf" for name in names}
 
 
@@ -67,8 +67,8 @@ def staging_plan(settings: Settings | None = None) -> ComposeHostPlan:
     )
 
 
-def clickhouse_plan() -> ComposeHostPlan:
-    specs = clickhouse_specs()
+def clickhouse_plan(settings: Settings | None = None) -> ComposeHostPlan:
+    specs = clickhouse_specs(settings)
     return ComposeHostPlan(
         specs=specs, images=pinned_images(specs), secret_arns=secret_arns(specs), region="us-east-1",
         data_volume_id=VOLUME_ID, published=CLICKHOUSE_PORTS, log_group="/llm-gateway-prod/clickhouse-host",

@@ -19,7 +19,7 @@ from tests.support.stacks import runtime_config
 def run_config(stack: str = "stg", secrets: dict | None = None, **overrides: Any) -> ProgramRun:
     """The program for a valid config with `overrides` (see tests.support.settings.settings_config)
     and secret config values `secrets`."""
-    config, secret_keys = runtime_with_secrets(settings_config(stack=stack, **overrides), secrets)
+    config, secret_keys = runtime_with_secrets(settings_config(stack=stack, **overrides), secrets, stack)
     return _run(stack, json.dumps(config, sort_keys=True), tuple(sorted(secret_keys)))
 
 

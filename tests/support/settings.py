@@ -35,15 +35,26 @@ def settings_config(
     return {key: value for key, value in config.items() if value is not None}  # None: leave the key out
 
 
-def runtime_with_secrets(config: dict[str, Any], secrets: dict[str, Any] | None) -> tuple[dict[str, str], set[str]]:
-    """The runtime config map plus `secrets` (key -> value) set as `pulumi config set --secret` would."""
+# What the README has an operator set before deploying prod (a value None leaves a key out).
+OPERATOR_SECRETS: dict[str, dict[str, Any]] = {
+    "prod": {"dockerHubCredentials": {"username": "gateway-pulls", "accessToken": "dckr_pat_FAKE-token"}},
+}
+
+
+def runtime_with_secrets(config: dict[str, Any], secrets: dict[str, Any] | None,
+                         stack: str = "stg") -> tuple[dict[str, str], set[str]]:
+    """The runtime config map plus `secrets` (key -> value) set as `pulumi config set --secret` would,
+    over the stack's OPERATOR_SECRETS."""
     raw, secret_keys = to_runtime(config)
-    for key, value in (secrets or {}).items():
+    environment = config.get("environment", stack)  # what an operator of that environment sets
+    for key, value in {**OPERATOR_SECRETS.get(environment, {}), **(secrets or {})}.items():
+        if value is None:
+            continue
         raw[f"llm-gateway:{key}"] = value if isinstance(value, str) else json.dumps(value)
         secret_keys.add(f"llm-gateway:{key}")
     return raw, secret_keys
 
 
 def make_settings(*, stack: str = "stg", secrets: dict[str, Any] | None = None, **kwargs: Any) -> Settings:
-    raw, secret_keys = runtime_with_secrets(settings_config(stack=stack, **kwargs), secrets)
+    raw, secret_keys = runtime_with_secrets(settings_config(stack=stack, **kwargs), secrets, stack)
     return load_settings(raw, secret_keys, stack=stack)

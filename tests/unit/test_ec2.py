@@ -10,14 +10,13 @@ import yaml
 from config.litellm_config import render_proxy_config
 from config.loader import SettingsError
 from config.services import Endpoints, gateway_host_specs
-from config.stack_file import settings_from_stack_file
 from config.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import written_files
 from tests.support.program import run_config, run_shipped
 from tests.support.settings import make_settings
 from components.compose_host import UBUNTU_ARM64_AMI
 from tests.support.pulumi_mocks import RecordingMocks, ami_id, run_program, unwrap
-from tests.support.stacks import ROOT, runtime_config
+from tests.support.stacks import runtime_config, shipped_settings
 
 CURRENT = UBUNTU_ARM64_AMI.format(serial="current")
 NEWER_IMAGE = "ami-0fedcba9876543210"  # what Canonical's `current` names after a new release
@@ -56,7 +55,7 @@ def test_a_new_canonical_image_does_not_change_the_hosts_ami(stack):
     before = run_program(stack, config, secret_keys)
     after = run_program(stack, config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: NEWER_IMAGE}))
     assert host_ami(after) == host_ami(before)
-    pinned = UBUNTU_ARM64_AMI.format(serial=settings_from_stack_file(ROOT, stack).host.ubuntu_serial)
+    pinned = UBUNTU_ARM64_AMI.format(serial=shipped_settings(stack).host.ubuntu_serial)
     assert host_ami(after) == ami_id(pinned)
     notes = [m for level, m in after.mocks.logged if level == "info" and NEWER_IMAGE in m]
     assert notes and "host.ubuntuSerial" in notes[0]  # the operator learns there is a newer image
@@ -64,7 +63,7 @@ def test_a_new_canonical_image_does_not_change_the_hosts_ami(stack):
 
 def test_no_note_while_the_pin_is_canonicals_current_image():
     config, secret_keys = runtime_config("stg")
-    pinned = UBUNTU_ARM64_AMI.format(serial=settings_from_stack_file(ROOT, "stg").host.ubuntu_serial)
+    pinned = UBUNTU_ARM64_AMI.format(serial=shipped_settings("stg").host.ubuntu_serial)
     run = run_program("stg", config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: ami_id(pinned)}))
     assert host_ami(run) == ami_id(pinned)
     assert not [m for _, m in run.mocks.logged if "ubuntuSerial" in m]
@@ -97,7 +96,7 @@ def test_host_role_has_the_foundations_permissions(stg):
 
 
 def test_user_data_runs_every_service_from_the_shared_specs(stg):
-    settings = settings_from_stack_file(ROOT, "stg")
+    settings = shipped_settings("stg")
     files = user_data_files(stg)
     compose = yaml.safe_load(files[COMPOSE_FILE]["content"])["services"]
     (db,) = stg.of_type("aws:rds/instance:Instance")

@@ -10,10 +10,9 @@ import yaml
 
 from config.images import parse_image
 from config.litellm_config import render_proxy_config
-from config.stack_file import settings_from_stack_file
 from tests.support.program import run_config, run_shipped
 from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap
-from tests.support.stacks import ROOT
+from tests.support.stacks import shipped_settings
 from policy.rules import strings_in
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -301,7 +300,7 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(prod):
 
 
 def test_log_groups_keep_their_retention_and_are_encrypted(prod):
-    settings = settings_from_stack_file(ROOT, "prod")
+    settings = shipped_settings("prod")
     for group in prod.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert group.input("retentionInDays") == settings.log_retention_days or "flow" in group.name
         assert group.input("kmsKeyId").startswith("arn:aws:kms:")
@@ -316,7 +315,7 @@ def test_container_insights_writes_into_an_owned_group(prod):
 
 
 def test_shipped_prod_config_renders_a_proxy_config_the_task_carries(prod):
-    text = render_proxy_config(settings_from_stack_file(ROOT, "prod")).text
+    text = render_proxy_config(shipped_settings("prod")).text
     environment = {e["name"]: e["value"] for e in containers(prod)["litellm"]["environment"]}
     assert environment["LITELLM_PROXY_CONFIG"] == text
 

@@ -14,7 +14,10 @@ from components.secret_json import RETAINED_TAG
 from policy.graph import RETAINED_ON_REMOVAL_TAG
 from tests.support.program import run_config, run_shipped
 from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, run_program, unwrap
+from tests.support.settings import OPERATOR_SECRETS
 from tests.support.stacks import runtime_config
+
+DOCKER_HUB_SECRET = OPERATOR_SECRETS["prod"]
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -353,7 +356,7 @@ def secret_policies(run) -> dict[str, list[str]]:
     names = {r.outputs["arn"]: r.input("namePrefix").split("/", 1)[1].rstrip("-") for r in run.of_type(SECRET)}
     grants = {}
     for policy in run.of_type(POLICY):
-        match = re.fullmatch(r"llm-gateway-stg-(.+)-secrets-", policy.input("namePrefix"))
+        match = re.fullmatch(r"llm-gateway-(?:stg|prod)-(.+)-secrets-", policy.input("namePrefix"))
         if match:
             statements = json.loads(policy.input("policy"))["Statement"]
             assert statements[0]["Action"] == "secretsmanager:GetSecretValue"
@@ -372,6 +375,22 @@ def test_each_workload_reads_exactly_its_secrets():
     }
     assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}])) == {
         "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle",
+                         "litellm", "postgres", "redis"],
+    }
+
+
+def test_docker_hub_credentials_are_read_by_exactly_who_pulls_from_docker_hub():
+    """Langfuse's images, ClickHouse and Valkey come from Docker Hub; LiteLLM from GHCR, psql from ECR Public.
+    ECS's execution role reads the pull secret (Amazon ECS Developer Guide, "Private registry
+    authentication permissions": secretsmanager:GetSecretValue, and kms:Decrypt for a customer key)."""
+    assert secret_policies(run_config(stack="prod", compute="ecs", teams=[{"name": "mle"}])) == {
+        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm"],
+        "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle", "redis"],
+        "db-init": ["langfuse", "litellm", "postgres"],
+        "clickhouse": ["clickhouse", "docker-hub"],
+    }
+    assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}], secrets=DOCKER_HUB_SECRET)) == {
+        "gateway-host": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle",
                          "litellm", "postgres", "redis"],
     }
 

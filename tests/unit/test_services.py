@@ -28,9 +28,8 @@ from config.services import (
     redis,
     workload_specs,
 )
-from config.stack_file import settings_from_stack_file
 from tests.support.settings import make_settings
-from tests.support.stacks import ROOT
+from tests.support.stacks import ROOT, shipped_settings
 from policy.rules import strings_in
 
 ENDPOINTS = Endpoints(
@@ -180,13 +179,13 @@ def test_spec_without_size_cannot_run_on_fargate():
 
 @pytest.mark.parametrize("stack, ceiling", [("prod", 450), ("stg", 120)])
 def test_shipped_stacks_fixed_cost_stays_under_budget(stack, ceiling):
-    settings = settings_from_stack_file(ROOT, stack)
+    settings = shipped_settings(stack)
     assert sum(line.monthly for line in fixed_monthly_cost(settings)) <= ceiling
 
 
 @pytest.mark.parametrize("stack", ["prod", "stg"])
 def test_readme_lists_the_current_cost_table(stack):
-    assert cost_table(settings_from_stack_file(ROOT, stack)) in (ROOT / "README.md").read_text()
+    assert cost_table(shipped_settings(stack)) in (ROOT / "README.md").read_text()
 
 
 def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_keys():
@@ -255,7 +254,7 @@ def test_langfuse_migrates_once_in_its_own_job_and_never_in_a_service():
 def test_prod_runs_langfuse_at_its_documented_minimums():
     # langfuse.com/self-hosting/configuration/scaling: web and worker containers 2 CPU / 4 GiB,
     # ClickHouse 2 CPU / 8 GiB. A t4g sustains only 30% of each vCPU: it does not count.
-    settings = settings_from_stack_file(ROOT, "prod")
+    settings = shipped_settings("prod")
     langfuse = settings.langfuse
     assert (langfuse.web_cpu, langfuse.worker_cpu) >= (2048, 2048)
     assert (langfuse.web_memory, langfuse.worker_memory) >= (4096, 4096)

@@ -9,6 +9,7 @@ import pytest
 from config.images import DEFAULT_IMAGES
 from config.loader import DOMAIN, MODEL_NAME, SettingsError, load_settings
 from config.settings import SecretText
+from tests.support.settings import OPERATOR_SECRETS, runtime_with_secrets
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
 
 BASE = {
@@ -29,7 +30,7 @@ BASE = {
 
 
 def load(config: dict, stack: str = "stg", secret: bool = False):
-    raw, secret_keys = to_runtime(config)
+    raw, secret_keys = runtime_with_secrets(config, None, stack)  # with what an operator sets for prod
     if secret:
         secret_keys |= {"llm-gateway:existingLangfuseKeys"}
     return load_settings(raw, secret_keys, stack=stack)
@@ -116,7 +117,8 @@ def test_stg_may_have_a_domain_without_its_zone():
 
 
 def test_environment_can_be_set_for_other_stack_names():
-    assert load(with_changes(environment="prod"), stack="alice").environment == "prod"
+    raw, secret_keys = runtime_with_secrets(with_changes(environment="prod"), OPERATOR_SECRETS["prod"])
+    assert load_settings(raw, secret_keys, stack="alice").environment == "prod"
 
 
 @pytest.mark.parametrize(
