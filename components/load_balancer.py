@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from components.base import GatewayComponent
 from config.litellm_config import PORT as LITELLM_PORT, REQUEST_TIMEOUT_SECONDS
 from config.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
-from config.services import LANGFUSE_WEB_PORT
+from config.services import LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH
 from config.settings import Settings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -65,7 +65,7 @@ class LoadBalancer(GatewayComponent):
         )
         routes = (
             # Draining waits for in-flight streams before a task or host leaves.
-            _Route("litellm", LITELLM_PORT, "/health/readiness", REQUEST_TIMEOUT_SECONDS, settings.litellm_host),
+            _Route("litellm", LITELLM_PORT, LITELLM_HEALTH_PATH, REQUEST_TIMEOUT_SECONDS, settings.litellm_host),
             _Route("langfuse", LANGFUSE_WEB_PORT, "/api/public/health", 30, settings.langfuse_host),
         )
         self.target_groups = {route.name: self._target_group(name, route, args) for route in routes}

@@ -18,7 +18,7 @@ from config import secret_refs
 from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
-from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
+from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig, langfuse_client_ceiling
 from config.secret_refs import SecretRef
 from config.settings import Settings, Team
 
@@ -33,6 +33,9 @@ CLICKHOUSE_USER = "langfuse"
 DATABASE_ADMIN_USER = "gateway_admin"
 LANGFUSE_ORG_ID = "llm-gateway"
 LANGFUSE_PLATFORM_PROJECT_ID = "platform"
+# Liveness, not readiness: /health/readiness queries the database, so an RDS failover would fail
+# every task's target health at once (litellm/proxy/health_endpoints/_health_endpoints.py).
+LITELLM_HEALTH_PATH = "/health/liveliness"
 LITELLM_CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
 # Below this ClickHouse version Langfuse v4 needs lazy materialization off (upgrade guide).
 CLICKHOUSE_LAZY_MATERIALIZATION_FROM = (26, 6)
@@ -135,6 +138,7 @@ def _litellm_database_url() -> dict[str, SecretRef]:
 
 def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> ServiceSpec:
     size = settings.litellm
+    recycle_after = size.max_requests_before_restart
     return ServiceSpec(
         name="litellm",
         image=size.image,
@@ -142,27 +146,37 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
         memory=size.memory,
         port=LITELLM_PORT,
         entrypoint=("python3", "-c", LITELLM_STARTUP_GUARD),
-        command=("--port", str(LITELLM_PORT)),
+        # Under plain uvicorn with one worker (every 1-vCPU task), LiteLLM turns
+        # MAX_REQUESTS_BEFORE_RESTART into the server's own request limit and the whole process
+        # exits (litellm/proxy/proxy_cli.py: uvicorn_args["limit_max_requests"]; uvicorn only
+        # supervises workers when there are several). Under gunicorn the master keeps the socket
+        # and forks a fresh worker when one reaches its limit (_run_gunicorn_server: max_requests).
+        command=("--run_gunicorn", "--port", str(LITELLM_PORT)),
         environment={
             "LITELLM_LOG": "ERROR",
             "LITELLM_MODE": "PRODUCTION",
+            "JSON_LOGS": "True",  # litellm/_logging.py: one JSON object per line for CloudWatch
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "NUM_WORKERS": str(litellm_workers(size.cpu)),
-            "MAX_REQUESTS_BEFORE_RESTART": str(size.max_requests_before_restart),
+            "MAX_REQUESTS_BEFORE_RESTART": str(recycle_after),
+            # Workers (and tasks started together) must not all recycle on the same request.
+            "MAX_REQUESTS_BEFORE_RESTART_JITTER": str(max(1, recycle_after // 10)),
+            "MAX_LANGFUSE_INITIALIZED_CLIENTS": str(langfuse_client_ceiling(settings)),
             "DISABLE_SCHEMA_UPDATE": "true",  # the migrator owns the schema
             "AWS_DEFAULT_REGION": endpoints.region,
             LANGFUSE_HOST_VAR: endpoints.langfuse_internal_url,
+            "REDIS_HOST": endpoints.redis_host,
+            "REDIS_PORT": str(REDIS_PORT),
+            "REDIS_SSL": str(endpoints.redis_tls),
             "LITELLM_PROXY_CONFIG": proxy.text,
             "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),
         },
         secrets=dict(proxy.env.secrets),
-        health_check=HealthCheck(_python_http_probe(LITELLM_PORT, "/health/liveliness"), start_period=90),
-        http_health_path="/health/readiness",
-        # Langfuse and every team's project first, so not even the first call goes untraced.
-        depends_on={
-            "db-init": "completed", "litellm-migrator": "completed", "langfuse-web": "healthy",
-            **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
-        },
+        health_check=HealthCheck(_python_http_probe(LITELLM_PORT, LITELLM_HEALTH_PATH), start_period=90),
+        http_health_path=LITELLM_HEALTH_PATH,
+        # Not Langfuse, nor the teams' project runs (which wait for Langfuse): tracing is best
+        # effort, serving is not.
+        depends_on={"db-init": "completed", "litellm-migrator": "completed"},
     )
 
 
@@ -419,7 +433,13 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         port=LANGFUSE_WORKER_PORT,
         health_path="/api/health",
         start_period=120,
-        depends_on={"langfuse-web": "healthy"},  # web owns the migrations
+        # Web owns the migrations. The worker, not LiteLLM, waits for the teams' project runs:
+        # the compose host's `up --wait` needs a long-running service to adopt each one-off, and
+        # LiteLLM must not wait on anything Langfuse.
+        depends_on={
+            "langfuse-web": "healthy",
+            **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
+        },
     )
 
 

@@ -111,7 +111,7 @@ def test_data_lives_on_a_separate_volume_protected_with_the_stack(protect):
 def test_load_balancer_sends_traffic_to_the_host(stg):
     groups = {g.outputs["arn"]: g for g in stg.of_type("aws:lb/targetGroup:TargetGroup")}
     targets = {(groups[a.input("targetGroupArn")].input("healthCheck")["path"], a.input("port")) for a in stg.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")}
-    assert targets == {("/health/readiness", 4000), ("/api/public/health", 3000)}
+    assert targets == {("/health/liveliness", 4000), ("/api/public/health", 3000)}
     assert {g.input("targetType") for g in groups.values()} == {"instance"}
 
 

@@ -50,6 +50,7 @@ def test_security_group_graph_for_ecs():
         *both_ways("db-init", "database", 5432),
         *both_ways("langfuse-web", "redis", 6379),
         *both_ways("langfuse-worker", "redis", 6379),
+        *both_ways("litellm", "redis", 6379),
         *both_ways("langfuse-web", "clickhouse", 8123), *both_ways("langfuse-web", "clickhouse", 9000),
         *both_ways("langfuse-worker", "clickhouse", 8123), *both_ways("langfuse-worker", "clickhouse", 9000),
         *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse")},
@@ -249,7 +250,8 @@ def test_bedrock_policy_for_a_foundation_model():
     ],
 )
 def test_bedrock_policy_for_a_geographic_inference_profile(stack_region, model_region, profile, geography):
-    model = {"name": "m", "bedrockModel": profile, **({"region": model_region} if model_region else {})}
+    model = {"name": "m", "bedrockModel": profile, **({"region": model_region} if model_region else {}),
+             "inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
     document = bedrock_policy(run_config(region=stack_region, models=[model]))
     region = model_region or stack_region
     profile_arn = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{profile}"
@@ -297,7 +299,7 @@ def secret_policies(run) -> dict[str, list[str]]:
 
 def test_each_workload_reads_exactly_its_secrets():
     assert secret_policies(run_config(compute="ecs", teams=[{"name": "mle"}])) == {
-        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm"],
+        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm", "redis"],
         # Langfuse reads each team's keys too: one-off runs create the teams' projects with them.
         "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],

@@ -198,9 +198,10 @@ def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_key
     assert init.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
     assert init.secrets["LANGFUSE_INIT_PROJECT_SECRET_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "secretKey")
     assert "LANGFUSE_INIT_USER_PASSWORD" not in init.secrets
-    # one run after another (each is a full Langfuse start), all before LiteLLM serves
+    # one run after another (each is a full Langfuse start), adopted by the worker, never awaited by LiteLLM
     assert dict(init.depends_on) == {"langfuse-web": "healthy", "langfuse-project-mle": "completed"}
-    assert {"langfuse-project-mle", "langfuse-project-home-rentals"} <= set(litellm(SETTINGS, PROXY, ENDPOINTS).depends_on)
+    assert {"langfuse-project-mle", "langfuse-project-home-rentals"} <= set(specs["langfuse-worker"].depends_on)
+    assert dict(litellm(SETTINGS, PROXY, ENDPOINTS).depends_on) == {"db-init": "completed", "litellm-migrator": "completed"}
 
 
 def test_an_organization_key_replaces_the_one_off_project_runs():
