@@ -17,6 +17,7 @@ counters, litellm/proxy/proxy_server.py `_attach_redis_usage_cache`), which this
 from __future__ import annotations
 
 import json
+import urllib.error
 import uuid
 from contextlib import ExitStack
 
@@ -39,13 +40,21 @@ RECYCLE_AFTER = 100  # the loader's floor; the shipped stacks use 10000
 RPM_LIMIT = 4
 
 
-def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, stack, langfuse_url, bedrock_url, redis):
+def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, langfuse_url, bedrock_url, redis):
     auth_module = f"serving_auth_{uuid.uuid4().hex[:8]}"
     write_auth_module(workdir, auth_module, tokens, rpm_limit)
     proxy = with_test_additions(render_proxy_config(settings), bedrock_url=bedrock_url, auth_module=auth_module)
     spec = litellm_spec(settings, proxy, langfuse_url)
     env = {**container_environment(spec, {}, redis), "TMPDIR": str(workdir)}
     return container_argv(spec), env, spec
+
+
+def probe(proxy, token: str) -> int:
+    """The liveness status, or 0 when nothing answers any more (the process ended)."""
+    try:
+        return proxy.request("GET", "/health/liveliness", token, timeout=30)[0]
+    except (urllib.error.URLError, ConnectionError):
+        return 0
 
 
 def test_the_proxy_keeps_serving_past_its_recycling_limit(tmp_path):
@@ -56,7 +65,7 @@ def test_the_proxy_keeps_serving_past_its_recycling_limit(tmp_path):
         redis = stack.enter_context(running_redis_server(tmp_path, random_master_key()))
         token = random_master_key()
         argv, env, spec = gateway_environment(
-            tmp_path, settings, tokens={token: TEAM}, stack=stack, langfuse_url=langfuse.url,
+            tmp_path, settings, tokens={token: TEAM}, langfuse_url=langfuse.url,
             bedrock_url=bedrock.url, redis=redis,
         )
         assert spec.environment["NUM_WORKERS"] == "1"  # the shape that used to end the process
@@ -64,15 +73,19 @@ def test_the_proxy_keeps_serving_past_its_recycling_limit(tmp_path):
         proxy = stack.enter_context(running_proxy(argv, env, tmp_path))
 
         # Past two recycling limits (plus jitter): health probes alone get there in production.
-        statuses = [proxy.request("GET", "/health/liveliness", token)[0] for _ in range(3 * RECYCLE_AFTER)]
+        statuses = [probe(proxy, token) for _ in range(3 * RECYCLE_AFTER)]
+        log = proxy.log()
+        assert proxy.process.poll() is None, f"the proxy process ended ({proxy.process.returncode}):\n{log[-3000:]}"
         status, body = proxy.request("POST", "/v1/chat/completions", token, {
             "model": "sonnet", "messages": [{"role": "user", "content": "still there?"}],
         })
         log = proxy.log()
-
-        assert proxy.process.poll() is None, f"the proxy process ended:\n{log[-3000:]}"
-        assert statuses == [200] * len(statuses), log[-3000:]
         assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == bedrock.reply_text
+        # What a recycle costs: the connection the retiring worker had just accepted is reset
+        # (uvicorn closes it on shutdown; the next worker takes the rest from the master's socket).
+        recycles = log.count("Maximum request limit of")
+        lost = [i for i, status in enumerate(statuses) if status != 200]
+        assert set(statuses) <= {200, 0} and len(lost) <= recycles, (lost, recycles)
         # A worker did reach its limit and was replaced by the supervisor, twice at least.
         assert log.count("Maximum request limit of") >= 2, log[-3000:]
 
@@ -89,7 +102,7 @@ def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(tmp_path):
             workdir = tmp_path / name
             workdir.mkdir()
             argv, env, _ = gateway_environment(
-                workdir, settings, tokens={token: TEAM}, rpm_limit=RPM_LIMIT, stack=stack,
+                workdir, settings, tokens={token: TEAM}, rpm_limit=RPM_LIMIT,
                 langfuse_url=langfuse.url, bedrock_url=bedrock.url, redis=redis,
             )
             proxies.append(stack.enter_context(running_proxy(argv, env, workdir)))

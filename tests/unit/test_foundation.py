@@ -125,11 +125,13 @@ def test_secret_formats():
     litellm, langfuse = values["litellm"], values["langfuse"]
     assert re.fullmatch(r"sk-[0-9a-f]{48}", litellm["masterKey"])
     assert re.fullmatch(r"sk-[0-9a-f]{64}", litellm["saltKey"])
+    assert litellm["uiUsername"] == "admin"  # the admin UI's own login, not the master key
     assert re.fullmatch(r"[0-9a-f]{64}", langfuse["encryptionKey"])
     for value in (langfuse["nextauthSecret"], langfuse["salt"]):
         assert len(base64.b64decode(value, validate=True)) == 32
     for value, length in (
         (litellm["databasePassword"], 32), (langfuse["databasePassword"], 32), (langfuse["adminPassword"], 32),
+        (litellm["uiPassword"], 32),
         (values["clickhouse"]["password"], 32), (values["redis"]["authToken"], 64), (values["postgres"]["password"], 40),
     ):
         assert len(value) == length and set(value) <= alnum
