@@ -22,7 +22,7 @@ from components.base import GatewayComponent
 from config import names
 from config.litellm_config import PORT as LITELLM_PORT, REQUEST_TIMEOUT_SECONDS
 from config.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
-from config.services import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT
+from config.services import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH
 from config.settings import Settings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -73,7 +73,7 @@ class LoadBalancer(GatewayComponent):
         )
         routes = (
             # Draining waits for in-flight streams before a task or host leaves.
-            _Route("litellm", LITELLM_PORT, "/health/readiness", REQUEST_TIMEOUT_SECONDS, settings.litellm_host),
+            _Route("litellm", LITELLM_PORT, LITELLM_HEALTH_PATH, REQUEST_TIMEOUT_SECONDS, settings.litellm_host),
             _Route("langfuse", LANGFUSE_WEB_PORT, LANGFUSE_READY_PATH, 30, settings.langfuse_host),
         )
         self.target_groups = {route.name: self._target_group(name, route, args) for route in routes}

@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | litellm | masterKey | `sk-` + 48 hex chars (LiteLLM requires the `sk-` prefix) |
 | litellm | saltKey | `sk-` + 64 hex chars; encrypts stored credentials, never rotated |
+| litellm | uiUsername, uiPassword | `admin`, 32 alphanumerics: the admin UI's login, apart from the master key |
 | litellm / langfuse | databasePassword | 32 alphanumerics (pasted into URLs) |
 | litellm / langfuse | databaseUrl | `postgresql://<app>:<password>@<host>:5432/<app>?sslmode=require` |
 | langfuse | nextauthSecret, salt | 32 random bytes, base64 (SALT hashes API keys: never rotated) |
@@ -27,6 +28,8 @@ from components.secret_json import create_json_secret
 from config import secret_refs
 from config.services import CLICKHOUSE_USER, POSTGRES_PORT
 from config.settings import ClickhouseSettings, SecretText
+
+LITELLM_UI_USERNAME = "admin"
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,10 @@ class PlatformSecrets(GatewayComponent):
         self.litellm_master_key = pulumi.Output.secret(
             pulumi.Output.concat("sk-", self._random_bytes("litellm-master-key", 24).hex)
         )
-        self._store(secret_refs.LITELLM, "LiteLLM proxy: master key, salt key, database", {
+        self._store(secret_refs.LITELLM, "LiteLLM proxy: master key, salt key, database, admin UI login", {
             "masterKey": self.litellm_master_key,
+            "uiUsername": LITELLM_UI_USERNAME,
+            "uiPassword": self._alphanumeric("litellm-ui-password", 32),
             "saltKey": pulumi.Output.concat("sk-", self._random_bytes("litellm-salt-key", 32).hex),
             "databasePassword": litellm_db_password,
             "databaseUrl": self._database_url("litellm", litellm_db_password),

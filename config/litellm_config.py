@@ -15,11 +15,21 @@ import yaml
 
 from config import secret_refs
 from config.secret_refs import SecretRef
-from config.settings import Settings, Team
+from config.settings import Model, Settings, Team
 
 PORT = 4000
 LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 REQUEST_TIMEOUT_SECONDS = 600  # long completions and streams; the load balancer idles out later
+# The stack's Redis (ElastiCache with TLS, or the host's Valkey): every LiteLLM task coordinates
+# rate limits, spend counters and the spend-write buffer through it (`coordination_redis`).
+REDIS_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
+REDIS_PASSWORD_VAR = "REDIS_PASSWORD"
+# Langfuse keeps its queues in database 0 of the same Valkey; LiteLLM's keys live apart in their
+# own database, so neither can read, overwrite or flush the other's.
+LITELLM_REDIS_DB = 1
+# Spend is written to Postgres in batches, buffered in Redis so tasks do not race on the same
+# rows (LiteLLM's recommendation with Redis: use_redis_transaction_buffer, 60 s batches).
+SPEND_BATCH_WRITE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,33 @@ def _env(var: str) -> str:
     return f"os.environ/{var}"
 
 
+def langfuse_client_ceiling(settings: Settings) -> int:
+    """MAX_LANGFUSE_INITIALIZED_CLIENTS for this stack.
+
+    LiteLLM 1.104.0 builds one Langfuse client per key pair and refuses a new one past this
+    count per process (litellm/integrations/langfuse/langfuse.py, safe_init_langfuse_client;
+    default 50, litellm/constants.py): the call's trace is then lost without an error. One client
+    per team plus the platform's, doubled because the count is a soft budget (concurrent first
+    calls of one pair each take a slot, litellm_core_utils/specialty_caches/dynamic_logging_cache.py).
+    """
+    return max(50, 2 * (len(settings.teams) + 1))
+
+
+def _model_entry(model: Model) -> dict:
+    entry: dict = {
+        "model_name": model.name,
+        "litellm_params": {"model": f"bedrock/{model.bedrock_model}", "aws_region_name": model.region},
+    }
+    if model.input_cost_per_token is not None:
+        # The router registers these as the deployment's prices (litellm/router.py,
+        # _create_deployment): what spend tracking and budgets charge for a model LiteLLM's map lacks.
+        entry["model_info"] = {
+            "input_cost_per_token": model.input_cost_per_token,
+            "output_cost_per_token": model.output_cost_per_token,
+        }
+    return entry
+
+
 def render_proxy_config(settings: Settings) -> ProxyConfig:
     secrets: dict[str, SecretRef] = {
         "LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"),
@@ -57,6 +94,11 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
         # The platform project: read by the Langfuse SDK itself for calls without a team.
         "LANGFUSE_PUBLIC_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "publicKey"),
         "LANGFUSE_SECRET_KEY": SecretRef(secret_refs.PLATFORM_KEYS, "secretKey"),
+        REDIS_PASSWORD_VAR: SecretRef(secret_refs.REDIS, "authToken"),
+        # The admin UI's login, apart from the master key (litellm/proxy/auth/login_utils.py:
+        # without UI_PASSWORD the master key is the UI password).
+        "UI_USERNAME": SecretRef(secret_refs.LITELLM, "uiUsername"),
+        "UI_PASSWORD": SecretRef(secret_refs.LITELLM, "uiPassword"),
     }
     team_settings = []
     for team in settings.teams:
@@ -65,23 +107,16 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
         secrets[secret_var] = SecretRef(secret_refs.team_keys(team.name), "secretKey")
         team_settings.append({
             "team_id": team.name,
+            # Failed calls too (throttling, validation errors): they are what a team debugs.
             "success_callback": ["langfuse"],
+            "failure_callback": ["langfuse"],
             "langfuse_public_key": _env(public_var),
             "langfuse_secret_key": _env(secret_var),
             "langfuse_host": _env(LANGFUSE_HOST_VAR),
         })
 
     document = {
-        "model_list": [
-            {
-                "model_name": model.name,
-                "litellm_params": {
-                    "model": f"bedrock/{model.bedrock_model}",
-                    "aws_region_name": model.region,
-                },
-            }
-            for model in settings.models
-        ],
+        "model_list": [_model_entry(model) for model in settings.models],
         "router_settings": {
             "routing_strategy": "simple-shuffle",
             "num_retries": 2,
@@ -93,6 +128,7 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
             "drop_params": True,
             "request_timeout": REQUEST_TIMEOUT_SECONDS,
             "success_callback": ["langfuse"],
+            "failure_callback": ["langfuse"],
             "default_team_settings": team_settings,
         },
         "general_settings": {
@@ -100,8 +136,19 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
             "database_url": _env("DATABASE_URL"),
             # Models live in this file only: nobody adds one through the UI behind code's back.
             "store_model_in_db": False,
+            # Read by litellm/proxy/proxy_server.py (_init_coordination_redis) before anything else:
+            # rate limits (parallel_request_limiter_v3), spend counters and the router share it.
+            "coordination_redis": {
+                "host": _env("REDIS_HOST"),
+                "port": _env("REDIS_PORT"),
+                "password": _env(REDIS_PASSWORD_VAR),
+                "ssl": _env("REDIS_SSL"),
+                "db": LITELLM_REDIS_DB,
+            },
+            "use_redis_transaction_buffer": True,
+            "proxy_batch_write_at": SPEND_BATCH_WRITE_SECONDS,
         },
     }
     header = f"# LiteLLM proxy config for {settings.project}-{settings.stack}: rendered by config/litellm_config.py, do not edit.\n"
     text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=120)
-    return ProxyConfig(text=text, env=EnvContract(secrets=secrets, plain=(LANGFUSE_HOST_VAR,)))
+    return ProxyConfig(text=text, env=EnvContract(secrets=secrets, plain=(LANGFUSE_HOST_VAR, *REDIS_VARS)))

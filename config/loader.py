@@ -19,6 +19,7 @@ from typing import Any
 
 from config import names
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
+from config.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
@@ -401,14 +402,15 @@ def _parse_models(raw: Any, region: str | None, problems: _Problems) -> tuple[Mo
     models, seen = [], {}
     for i, entry in enumerate(raw):
         path = f"models[{i}]"
-        entry = _object(entry, path, ("name", "bedrockModel", "region", "destinationRegions"), problems)
+        entry = _object(entry, path, ("name", "bedrockModel", "region", "destinationRegions", *PRICE_KEYS), problems)
         if entry is None:
             continue
         fields = _fields(
             entry, path,
             {"name": _string(MODEL_NAME), "bedrockModel": _string(BEDROCK_MODEL),
-             "region": _string(REGION), "destinationRegions": _list(_string(REGION))},
-            {"region": region, "destinationRegions": ()}, problems,
+             "region": _string(REGION), "destinationRegions": _list(_string(REGION)),
+             **dict.fromkeys(PRICE_KEYS, _number(0))},
+            {"region": region, "destinationRegions": (), **dict.fromkeys(PRICE_KEYS)}, problems,
         )
         if fields is None or fields["region"] is None:
             continue
@@ -432,8 +434,35 @@ def _parse_models(raw: Any, region: str | None, problems: _Problems) -> tuple[Mo
         if fields["destinationRegions"] and geography is None:
             problems.add(f"{path}.destinationRegions", "applies to inference profiles only", list(fields["destinationRegions"]))
             continue
-        models.append(Model(fields["name"], fields["bedrockModel"], fields["region"], fields["destinationRegions"]))
+        if not _priced(fields, path, problems):
+            continue
+        models.append(Model(
+            fields["name"], fields["bedrockModel"], fields["region"], fields["destinationRegions"],
+            fields["inputCostPerToken"], fields["outputCostPerToken"],
+        ))
     return tuple(models)
+
+
+# LiteLLM runs with LITELLM_LOCAL_MODEL_COST_MAP=True: a model missing from its bundled price map
+# costs 0, so spend is never recorded and budgets never stop the team. Such a model needs prices.
+PRICE_KEYS = ("inputCostPerToken", "outputCostPerToken")
+
+
+def _priced(fields: dict[str, Any], path: str, problems: _Problems) -> bool:
+    given = [key for key in PRICE_KEYS if fields[key] is not None]
+    if given and len(given) < len(PRICE_KEYS):
+        missing = next(key for key in PRICE_KEYS if key not in given)
+        problems.add(f"{path}.{missing}", f"is required with {given[0]}")
+        return False
+    if not given and not litellm_prices(fields["bedrockModel"]):
+        problems.add(
+            f"{path}.bedrockModel",
+            "has no price in the pinned LiteLLM's price map: set inputCostPerToken and outputCostPerToken "
+            "(USD per token), or budgets never stop a team using it",
+            fields["bedrockModel"],
+        )
+        return False
+    return True
 
 
 def _parse_teams(raw: Any, model_names: set[str], problems: _Problems) -> tuple[Team, ...]:

@@ -112,7 +112,8 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
             Rule("load-balancer", "langfuse-web", LANGFUSE_WEB_PORT, "load balancer to Langfuse web"),
             Rule("litellm", "langfuse-web", LANGFUSE_WEB_PORT, "LiteLLM traces to Langfuse"),
             *(Rule(app, "database", POSTGRES_PORT, f"{app} to PostgreSQL") for app in ("litellm", *langfuse, "db-init")),
-            *(Rule(app, "redis", REDIS_PORT, f"{app} to Redis") for app in langfuse),
+            # LiteLLM's tasks share rate limits, spend counters and the spend-write buffer there.
+            *(Rule(app, "redis", REDIS_PORT, f"{app} to Redis") for app in ("litellm", *langfuse)),
         ]
         if settings.clickhouse.hosted:
             rules += [Rule(app, "clickhouse", port, f"{app} to ClickHouse")

@@ -9,7 +9,7 @@ values (database host, Redis endpoint, bucket, URLs) arrive as plain strings in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlparse
@@ -19,7 +19,7 @@ from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
 from config.langfuse_access import license_secrets, sign_in_environment
-from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
+from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig, langfuse_client_ceiling
 from config.secret_refs import SecretRef
 from config.settings import Settings, Team
 
@@ -34,6 +34,9 @@ CLICKHOUSE_USER = "langfuse"
 DATABASE_ADMIN_USER = "gateway_admin"
 LANGFUSE_ORG_ID = "llm-gateway"
 LANGFUSE_PLATFORM_PROJECT_ID = "platform"
+# Liveness, not readiness: /health/readiness queries the database, so an RDS failover would fail
+# every task's target health at once (litellm/proxy/health_endpoints/_health_endpoints.py).
+LITELLM_HEALTH_PATH = "/health/liveliness"
 LITELLM_CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
 # What the load balancer probes on Langfuse web: 200 while serving, 500 from SIGTERM on
 # (web/src/pages/api/public/ready.ts), so a stopping task is drained before it exits.
@@ -151,6 +154,7 @@ def _litellm_database_url() -> dict[str, SecretRef]:
 
 def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> ServiceSpec:
     size = settings.litellm
+    recycle_after = size.max_requests_before_restart
     return ServiceSpec(
         name="litellm",
         image=size.image,
@@ -158,27 +162,37 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
         memory=size.memory,
         port=LITELLM_PORT,
         entrypoint=("python3", "-c", LITELLM_STARTUP_GUARD),
-        command=("--port", str(LITELLM_PORT)),
+        # Under plain uvicorn with one worker (every 1-vCPU task), LiteLLM turns
+        # MAX_REQUESTS_BEFORE_RESTART into the server's own request limit and the whole process
+        # exits (litellm/proxy/proxy_cli.py: uvicorn_args["limit_max_requests"]; uvicorn only
+        # supervises workers when there are several). Under gunicorn the master keeps the socket
+        # and forks a fresh worker when one reaches its limit (_run_gunicorn_server: max_requests).
+        command=("--run_gunicorn", "--port", str(LITELLM_PORT)),
         environment={
             "LITELLM_LOG": "ERROR",
             "LITELLM_MODE": "PRODUCTION",
+            "JSON_LOGS": "True",  # litellm/_logging.py: one JSON object per line for CloudWatch
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "NUM_WORKERS": str(litellm_workers(size.cpu)),
-            "MAX_REQUESTS_BEFORE_RESTART": str(size.max_requests_before_restart),
+            "MAX_REQUESTS_BEFORE_RESTART": str(recycle_after),
+            # Workers (and tasks started together) must not all recycle on the same request.
+            "MAX_REQUESTS_BEFORE_RESTART_JITTER": str(max(1, recycle_after // 10)),
+            "MAX_LANGFUSE_INITIALIZED_CLIENTS": str(langfuse_client_ceiling(settings)),
             "DISABLE_SCHEMA_UPDATE": "true",  # the migrator owns the schema
             "AWS_DEFAULT_REGION": endpoints.region,
             LANGFUSE_HOST_VAR: endpoints.langfuse_internal_url,
+            "REDIS_HOST": endpoints.redis_host,
+            "REDIS_PORT": str(REDIS_PORT),
+            "REDIS_SSL": str(endpoints.redis_tls),
             "LITELLM_PROXY_CONFIG": proxy.text,
             "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),
         },
         secrets=dict(proxy.env.secrets),
-        health_check=HealthCheck(_python_http_probe(LITELLM_PORT, "/health/liveliness"), start_period=90),
-        http_health_path="/health/readiness",
-        # Langfuse and every team's project first, so not even the first call goes untraced.
-        depends_on={
-            "db-init": "completed", "litellm-migrator": "completed", "langfuse-web": "healthy",
-            **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
-        },
+        health_check=HealthCheck(_python_http_probe(LITELLM_PORT, LITELLM_HEALTH_PATH), start_period=90),
+        http_health_path=LITELLM_HEALTH_PATH,
+        # Not Langfuse, nor the teams' project runs (which wait for Langfuse): tracing is best
+        # effort, serving is not.
+        depends_on={"db-init": "completed", "litellm-migrator": "completed"},
     )
 
 
@@ -218,6 +232,11 @@ def database_init(endpoints: Endpoints) -> ServiceSpec:
         secrets=secrets,
         one_off=True,
     )
+
+
+def with_memory(spec: ServiceSpec, memory: int) -> ServiceSpec:
+    """A Langfuse container with another memory limit, its V8 heap sized to match."""
+    return replace(spec, memory=memory, environment={**spec.environment, "NODE_OPTIONS": _node_options(memory)})
 
 
 def _node_options(memory: int) -> str:
@@ -487,7 +506,13 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         port=LANGFUSE_WORKER_PORT,
         health_path="/api/health",
         start_period=120,
-        depends_on={"langfuse-migrator": "completed", "redis": "healthy"},
+        # The migrator owns the schemas. The worker, not LiteLLM, waits for the teams' project runs:
+        # the compose host's `up --wait` needs a long-running service to adopt each one-off, and
+        # LiteLLM must not wait on anything Langfuse.
+        depends_on={
+            "langfuse-migrator": "completed", "redis": "healthy",
+            **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
+        },
     )
 
 
@@ -631,9 +656,10 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
     """The single EC2 host (compute: ec2) runs every container; Postgres stays on RDS.
 
     Every limit together fits the instance: Fargate sizes become the apps' limits, ClickHouse
-    (which sizes its caches to its limit) gets the rest. The one-offs run one at a time (the Langfuse
-    migrator after LiteLLM's) and all before LiteLLM starts, so they borrow LiteLLM's share; any
-    one-off larger than it is taken from ClickHouse.
+    (which sizes its caches to its limit) gets the rest. The one-offs run one at a time (a chain:
+    db-init, the two migrators, then each team's project run after Langfuse web) and each borrows
+    the share of the services still waiting for it (the migrators LiteLLM's or Langfuse's, a
+    project run the worker's); whatever a one-off needs beyond that is taken from ClickHouse.
     """
     available = INSTANCE_TYPES[settings.host.instance_type].memory_mib - HOST_RESERVED_MIB
     specs = workload_specs(settings, proxy, endpoints)
@@ -644,9 +670,13 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
     ]
     apps = [replace(spec, depends_on={**spec.depends_on, "litellm-migrator": "completed"})
             if spec.name == "langfuse-migrator" else spec for spec in apps]
+    # A team's project run starts after Langfuse web, while LiteLLM already serves: it runs in the
+    # share of the worker, which waits for it (an init only upserts and checks one project).
+    project_runs = {spec.name for spec in project_inits(settings, endpoints)}
+    apps = [with_memory(spec, settings.langfuse.worker_memory) if spec.name in project_runs else spec for spec in apps]
     (valkey,) = specs["redis"]
     running = valkey.memory + sum(spec.memory for spec in apps if not spec.one_off)
-    borrowed = max(spec.memory for spec in apps if spec.one_off) - settings.litellm.memory
+    borrowed = max(spec.memory - sum(w.memory for w in waiting_for(spec.name, apps)) for spec in apps if spec.one_off)
     rest = available - running - max(0, borrowed)
     if rest < HOST_CLICKHOUSE_MIN_MIB:
         raise ValueError(
@@ -654,6 +684,22 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
             f"(needs {HOST_CLICKHOUSE_MIN_MIB}): choose a larger host or smaller litellm/langfuse memory"
         )
     return (*apps, replace(*specs["clickhouse"], memory=rest), valkey)
+
+
+def waiting_for(name: str, specs: Sequence[ServiceSpec]) -> tuple[ServiceSpec, ...]:
+    """The long-running services that cannot have started while `name` runs: each depends on it,
+    directly or through other services."""
+    dependants: dict[str, set[str]] = {}
+    for spec in specs:
+        for dependency in spec.depends_on:
+            dependants.setdefault(dependency, set()).add(spec.name)
+    waiting, frontier = set(), [name]
+    while frontier:
+        for dependant in dependants.get(frontier.pop(), ()):
+            if dependant not in waiting:
+                waiting.add(dependant)
+                frontier.append(dependant)
+    return tuple(spec for spec in specs if not spec.one_off and spec.name in waiting)
 
 
 def clickhouse_host_specs(settings: Settings) -> tuple[ServiceSpec, ...]:

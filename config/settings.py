@@ -45,6 +45,9 @@ class Model:
     bedrock_model: str  # foundation model id or inference profile id
     region: str  # Bedrock Region the proxy calls
     destination_regions: tuple[str, ...] = ()  # narrows a profile's routing Regions for IAM
+    # USD per token, for models LiteLLM's bundled price map lacks (else spend and budgets see 0).
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
 
 
 @dataclass(frozen=True)

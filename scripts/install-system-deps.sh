@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   cloud-init  # `cloud-init schema` validates the compose hosts' user data
   e2fsprogs   # mkfs.ext4 for the data volume script's tests (blkid and cmp are essential packages)
+  redis-server  # two real LiteLLM proxies share one Redis in the rate-limit test
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from config.litellm_config import render_proxy_config
-from tests.support.litellm_proxy import LITELLM, base_environment, random_master_key, running_proxy
+from tests.support.litellm_proxy import LITELLM, base_environment, free_port, random_master_key, running_proxy
 from tests.support.stacks import SHIPPED_STACKS, shipped_settings
 
 pytestmark = pytest.mark.integration
@@ -25,6 +25,8 @@ def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
     # Dummy values for every variable of the contract except the database (none runs here).
     env.update({name: f"dummy-{name.lower()}" for name in proxy_config.env.names if name != "DATABASE_URL"})
     env.update({"LITELLM_MASTER_KEY": master_key, "LANGFUSE_HOST": "http://127.0.0.1:9"})
+    # A Redis that does not answer: the proxy still starts and serves (it falls back to memory).
+    env.update({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_SSL": "False"})
 
     with running_proxy([str(LITELLM), "--config", str(config_path)], env, tmp_path) as proxy:
         status, body = proxy.request("GET", "/v1/models", master_key)

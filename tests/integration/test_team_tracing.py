@@ -15,7 +15,9 @@ Deviations from the container, all test-only:
   and the last --port wins);
 - the rendered config gets `general_settings.custom_auth` (bearer token -> team, instead of
   virtual keys in a database) and each model's `aws_bedrock_runtime_endpoint` (the fake Bedrock);
-- AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are fake static credentials (the task role in AWS).
+- AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are fake static credentials (the task role in AWS);
+- REDIS_HOST / REDIS_PORT / REDIS_SSL point at a real loopback redis-server (tests/support/redis_server.py)
+  with the REDIS_PASSWORD it was started with, instead of ElastiCache with TLS.
 
 The guard writes the config into the temp dir (/tmp in the container): each proxy here gets its
 own TMPDIR. LiteLLM looks a `custom_auth` module up next to the config file, so the module sits in
@@ -25,28 +27,26 @@ that same directory under a per-run unique name.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-import yaml
 
-from config.litellm_config import ProxyConfig, render_proxy_config, team_key_vars
-from config.services import LITELLM_CONFIG_FILE, Endpoints, ServiceSpec, litellm
+from config.litellm_config import render_proxy_config, team_key_vars
+from config.services import LITELLM_CONFIG_FILE
 from config.settings import Settings
-from tests.support.fake_bedrock import FakeBedrock, running_fake_bedrock
+from tests.support.fake_bedrock import THROTTLING, VALIDATION, BedrockError, FakeBedrock, running_fake_bedrock
 from tests.support.fake_langfuse import FakeLangfuse, LangfuseRequest, Span, running_fake_langfuse
-from tests.support.litellm_proxy import (
-    RunningProxy, base_environment, free_port, random_master_key, running_proxy,
+from tests.support.litellm_container import (
+    container_argv, container_environment, litellm_spec, with_test_additions, write_auth_module,
 )
+from tests.support.litellm_proxy import RunningProxy, free_port, random_master_key, running_proxy
+from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
@@ -54,25 +54,10 @@ pytestmark = pytest.mark.integration
 TEAMS = ("home-rentals", "credit-risk", "search")
 PLATFORM = "platform"  # the caller without a team
 MODEL = "sonnet"  # tests.support.settings.DEFAULT_MODELS
-REGION = "us-east-1"
-VENV_BIN = Path(sys.executable).parent
-TRACE_DEADLINE_SECONDS = 30
+TRACE_DEADLINE_SECONDS = 60
+# Calls whose user text carries one of these are answered by the fake Bedrock with that error.
+FAILURES: dict[str, BedrockError] = {"please-throttle": THROTTLING, "please-refuse": VALIDATION}
 QUIET_SECONDS = 2.0  # no new export for this long after the last expected one: the SDK is done
-
-AUTH_MODULE_TEMPLATE = '''\
-"""Test-only custom auth for the LiteLLM proxy: bearer token -> team (None: no team)."""
-from litellm.proxy._types import UserAPIKeyAuth
-
-TEAM_OF_TOKEN = {tokens!r}
-
-
-async def user_api_key_auth(request, api_key: str) -> UserAPIKeyAuth:
-    token = api_key.removeprefix("Bearer ").strip()
-    if token not in TEAM_OF_TOKEN:
-        raise Exception("unknown test token")
-    return UserAPIKeyAuth(api_key=token, team_id=TEAM_OF_TOKEN[token])
-'''
-
 
 @dataclass(frozen=True)
 class Caller:
@@ -104,6 +89,7 @@ class Gateway:
     langfuse: FakeLangfuse
     callers: dict[str, Caller]
     calls: list[Call] = field(default_factory=list)
+    failed: list[Call] = field(default_factory=list)  # answered by Bedrock with an error (FAILURES)
     exports: list[LangfuseRequest] = field(default_factory=list)  # OTEL requests once all arrived
 
 
@@ -130,53 +116,12 @@ def langfuse_key_values(settings: Settings, callers: dict[str, Caller]) -> dict[
     return values
 
 
-def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: str) -> ProxyConfig:
-    """The rendered config plus the test-only custom auth and Bedrock endpoint; same contract."""
-    header = "".join(line for line in proxy.text.splitlines(keepends=True) if line.startswith("#"))
-    document = yaml.safe_load(proxy.text)
-    for model in document["model_list"]:
-        model["litellm_params"]["aws_bedrock_runtime_endpoint"] = bedrock_url
-    document["general_settings"]["custom_auth"] = f"{auth_module}.user_api_key_auth"
-    return ProxyConfig(text=header + yaml.safe_dump(document, sort_keys=False), env=proxy.env)
-
-
-def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str) -> ServiceSpec:
-    endpoints = Endpoints(
-        region=REGION, database_host="unused.invalid", redis_host="unused.invalid", redis_tls=True,
-        clickhouse_host="unused.invalid", langfuse_internal_url=langfuse_url,
-        langfuse_public_url="http://unused.invalid", bucket="unused",
-    )
-    return litellm(settings, proxy, endpoints)
-
-
-def container_argv(spec: ServiceSpec) -> list[str]:
-    """The spec's entrypoint and command, with this virtualenv's python for `python3`."""
-    assert spec.entrypoint is not None and spec.entrypoint[0] == "python3", spec.entrypoint
-    return [sys.executable, *spec.entrypoint[1:], *(spec.command or ())]
-
-
-def container_environment(spec: ServiceSpec, secret_values: dict[str, str]) -> dict[str, str]:
-    """The spec's plain environment plus a value for each of its secrets; no database (see top)."""
-    env = base_environment()
-    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
-    env.update(spec.environment)
-    env["LITELLM_REQUIRED_ENV"] = ",".join(
-        name for name in spec.environment["LITELLM_REQUIRED_ENV"].split(",") if name != "DATABASE_URL"
-    )
-    for name in spec.secrets:
-        if name != "DATABASE_URL":
-            env[name] = secret_values.get(name, f"dummy-{name.lower().replace('_', '-')}")
-    env["LITELLM_MASTER_KEY"] = random_master_key()  # never used (custom auth), but must be strong
-    env.update({"AWS_ACCESS_KEY_ID": "AKIAFAKETEAMTRACING", "AWS_SECRET_ACCESS_KEY": "fake-secret-access-key"})
-    return env
-
-
 # --- calls and what Langfuse received ------------------------------------------------------------
 
 
-def chat(proxy: RunningProxy, caller: Caller, *, stream: bool) -> Call:
+def chat(proxy: RunningProxy, caller: Caller, *, stream: bool, ask: str = "Say hello.") -> Call:
     marker = f"marker-{uuid.uuid4().hex}"
-    body: dict = {"model": MODEL, "messages": [{"role": "user", "content": f"Say hello. {marker}"}]}
+    body: dict = {"model": MODEL, "messages": [{"role": "user", "content": f"{ask} {marker}"}]}
     if stream:
         body.update(stream=True, stream_options={"include_usage": True})
     status, raw = proxy.request("POST", "/v1/chat/completions", caller.token, body)
@@ -236,16 +181,15 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
     callers = make_callers()
     settings = make_settings(teams=[{"name": team} for team in TEAMS])
     auth_module = f"team_tracing_auth_{uuid.uuid4().hex[:8]}"
-    (workdir / f"{auth_module}.py").write_text(
-        AUTH_MODULE_TEMPLATE.format(tokens={caller.token: caller.team for caller in callers.values()})
-    )
+    write_auth_module(workdir, auth_module, {caller.token: caller.team for caller in callers.values()})
     projects = {caller.public_key: (caller.secret_key, f"project-{caller.name}") for caller in callers.values()}
     with ExitStack() as stack:
-        bedrock = stack.enter_context(running_fake_bedrock())
+        bedrock = stack.enter_context(running_fake_bedrock(errors=FAILURES))
         langfuse = stack.enter_context(running_fake_langfuse(projects))
+        redis = stack.enter_context(running_redis_server(workdir, random_master_key()))
         proxy_config = with_test_additions(render_proxy_config(settings), bedrock_url=bedrock.url, auth_module=auth_module)
         spec = litellm_spec(settings, proxy_config, langfuse.url)
-        env = {**container_environment(spec, langfuse_key_values(settings, callers)), "TMPDIR": str(workdir)}
+        env = {**container_environment(spec, langfuse_key_values(settings, callers), redis), "TMPDIR": str(workdir)}
         proxy = stack.enter_context(running_proxy(container_argv(spec), env, workdir))
         # The guard wrote exactly the spec's config, where the container writes it (the temp dir).
         assert (workdir / LITELLM_CONFIG_FILE).read_text() == spec.environment["LITELLM_PROXY_CONFIG"]
@@ -254,7 +198,10 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
         for caller in callers.values():
             for stream in (False, True):
                 gateway.calls.append(chat(proxy, caller, stream=stream))
-        gateway.exports = wait_for_exports(langfuse, [call.marker for call in gateway.calls])
+        # Then the failures, so a cooldown they may cause cannot touch the calls above.
+        for trigger in FAILURES:
+            gateway.failed.append(chat(proxy, callers[TEAMS[0]], stream=False, ask=f"Say hello, {trigger}."))
+        gateway.exports = wait_for_exports(langfuse, [call.marker for call in (*gateway.calls, *gateway.failed)])
         yield gateway
 
 
@@ -293,9 +240,26 @@ def test_call_is_traced_in_its_own_project_only(gateway, label):
     assert attributes.get("langfuse.observation.metadata.user_api_key_team_id") == call.caller.team
 
 
+@pytest.mark.parametrize("trigger", list(FAILURES))
+def test_a_failed_call_is_traced_in_its_teams_project(gateway, trigger):
+    """Bedrock refuses the call (throttling, validation): the client gets an error, the team a trace."""
+    call = gateway.failed[list(FAILURES).index(trigger)]
+    error = FAILURES[trigger]
+    assert call.status >= 400 and error.message in call.text, (call.status, call.text[:500])
+    assert [c.user_text() for c in gateway.bedrock.snapshot() if call.marker in c.user_text()], "Bedrock never saw the call"
+
+    decoded = spans_by_export(gateway.exports)
+    trace_ids, holding = trace_of(call, decoded)
+    assert trace_ids, f"{trigger}: the failed call was never traced; keys seen: {sorted({e.public_key for e in gateway.exports})}"
+    assert {(e.public_key, e.secret_key) for e in holding} == {(call.caller.public_key, call.caller.secret_key)}
+    spans = [span for _, spans in decoded for span in spans if span.trace_id in trace_ids]
+    assert any(span.attributes.get("langfuse.observation.level") == "ERROR" for span in spans), [s.attributes for s in spans]
+    assert any(error.message in text for span in spans for text in span.strings())
+
+
 def test_no_export_mixes_projects(gateway):
     """From the exports' side: each one carries a known pair and only that pair's callers' traces."""
-    markers = {call.marker: call.caller for call in gateway.calls}
+    markers = {call.marker: call.caller for call in (*gateway.calls, *gateway.failed)}
     known = {(c.public_key, c.secret_key) for c in gateway.callers.values()}
     exports = gateway.exports
     assert exports
@@ -324,7 +288,8 @@ def test_missing_team_keys_refuse_the_start(tmp_path):
     callers = make_callers()
     settings = make_settings(teams=[{"name": team} for team in TEAMS])
     spec = litellm_spec(settings, render_proxy_config(settings), "http://127.0.0.1:9")
-    env = {**container_environment(spec, langfuse_key_values(settings, callers)), "TMPDIR": str(tmp_path)}
+    unreachable = RedisServer("127.0.0.1", 9, "unused")  # the guard refuses before anything connects
+    env = {**container_environment(spec, langfuse_key_values(settings, callers), unreachable), "TMPDIR": str(tmp_path)}
     public_var, secret_var = team_key_vars(settings.teams[1])
     del env[public_var]  # absent
     env[secret_var] = ""  # present but empty: just as unusable

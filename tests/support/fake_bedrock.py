@@ -9,6 +9,10 @@ It serves what a Converse caller sees:
   binary event-stream framing, sent one message per HTTP chunk: messageStart, contentBlockDelta
   (one per text chunk), contentBlockStop, messageStop, metadata (usage and metrics).
 
+A call whose user text contains a key of `errors` is answered with that error instead, as
+Bedrock answers one: the HTTP status, `x-amzn-ErrorType` and a JSON `{"message": ...}` body (e.g.
+429 ThrottlingException, 400 ValidationException).
+
 Every other path gets a 404. Requests are not signature-checked (any SigV4 header is accepted),
 only recorded, so tests can see which model and operation each call used.
 
@@ -129,10 +133,22 @@ class BedrockCall:
         )
 
 
+@dataclass(frozen=True)
+class BedrockError:
+    status: int
+    error_type: str  # x-amzn-ErrorType, e.g. ThrottlingException
+    message: str
+
+
+THROTTLING = BedrockError(429, "ThrottlingException", "Too many requests, please wait before trying again.")
+VALIDATION = BedrockError(400, "ValidationException", "The provided request is not valid")
+
+
 @dataclass
 class FakeBedrock:
     reply_chunks: tuple[str, ...] = DEFAULT_REPLY_CHUNKS
     usage: Usage = field(default_factory=Usage)
+    errors: Mapping[str, BedrockError] = field(default_factory=dict)  # user-text trigger -> error answer
     url: str = ""
     calls: list[BedrockCall] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -164,8 +180,13 @@ class _Handler(LoopbackHandler):
         fake: FakeBedrock = self.fake
         body = self.read_json()
         model_id, operation = _parse_path(self.path)
-        fake.record(BedrockCall("POST", self.path, model_id, operation, self.headers.get("Authorization"), body))
-        if operation == "converse":
+        call = BedrockCall("POST", self.path, model_id, operation, self.headers.get("Authorization"), body)
+        fake.record(call)
+        error = next((e for trigger, e in fake.errors.items() if operation and trigger in call.user_text()), None)
+        if error is not None:
+            self.reply(error.status, {"message": error.message},
+                       {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": error.error_type})
+        elif operation == "converse":
             self._send_json(200, converse_response(fake.reply_chunks, fake.usage))
         elif operation == "converse-stream":
             self._send_event_stream(converse_stream_events(fake.reply_chunks, fake.usage))

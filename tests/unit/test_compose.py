@@ -108,8 +108,8 @@ def test_dependencies_with_conditions_on_the_staging_host():
     depends_on = {name: service.get("depends_on", {}) for name, service in services.items()}
     completed, healthy = {"condition": "service_completed_successfully"}, {"condition": "service_healthy"}
     assert depends_on == {
-        "litellm": {"db-init": completed, "litellm-migrator": completed, "langfuse-web": healthy,
-                    "langfuse-project-team-0": completed, "langfuse-project-team-1": completed},
+        # LiteLLM waits on nothing of Langfuse: tracing is best effort, serving is not.
+        "litellm": {"db-init": completed, "litellm-migrator": completed},
         # Each team's project run waits for Langfuse web, and for the previous team's run.
         "langfuse-project-team-0": {"langfuse-web": healthy},
         "langfuse-project-team-1": {"langfuse-web": healthy, "langfuse-project-team-0": completed},
@@ -119,7 +119,9 @@ def test_dependencies_with_conditions_on_the_staging_host():
         "langfuse-migrator": {"db-init": completed, "clickhouse": healthy, "litellm-migrator": completed},
         "db-init": {},
         "langfuse-web": {"langfuse-migrator": completed, "clickhouse": healthy, "redis": healthy},
-        "langfuse-worker": {"langfuse-migrator": completed, "redis": healthy},
+        # The worker adopts the teams' project runs (the host's `up --wait` needs an adopter).
+        "langfuse-worker": {"langfuse-migrator": completed, "redis": healthy, "langfuse-project-team-0": completed,
+                            "langfuse-project-team-1": completed},
         "clickhouse": {},
         "redis": {},
     }

@@ -153,7 +153,7 @@ def test_load_balancer_sends_traffic_to_the_host(stg):
     groups = {g.outputs["arn"]: g for g in stg.of_type("aws:lb/targetGroup:TargetGroup")}
     targets = {(groups[a.input("targetGroupArn")].input("healthCheck")["path"], a.input("port")) for a in stg.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")}
     # Langfuse's readiness answers 500 from SIGTERM on: a stopping web is drained, not hit.
-    assert targets == {("/health/readiness", 4000), ("/api/public/ready", 3000)}
+    assert targets == {("/health/liveliness", 4000), ("/api/public/ready", 3000)}
     assert {g.input("targetType") for g in groups.values()} == {"instance"}
 
 

@@ -61,7 +61,9 @@ def test_litellm_container_contract(prod):
     config = yaml.safe_load(environment["LITELLM_PROXY_CONFIG"])
     referenced = {v.removeprefix("os.environ/") for v in strings_in(config) if v.startswith("os.environ/")}
     assert referenced <= set(environment) | set(secrets)
-    assert set(environment["LITELLM_REQUIRED_ENV"].split(",")) == referenced | {"LITELLM_SALT_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"}
+    assert set(environment["LITELLM_REQUIRED_ENV"].split(",")) == referenced | {
+        "LITELLM_SALT_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "UI_USERNAME", "UI_PASSWORD",
+    }
     arns = prod.outputs["teamLangfuseSecretArns"]
     assert secrets["LANGFUSE_PUBLIC_KEY_HOME_RENTALS"] == arns["home-rentals"] + ":publicKey::"
     assert secrets["LITELLM_MASTER_KEY"] == prod.outputs["masterKeySecretArn"] + ":masterKey::"
@@ -180,7 +182,7 @@ def test_load_balancer_https_routing(prod):
     groups = {g.name: g.outputs["arn"] for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
     assert rules == {"litellm.llm.example.com": groups["load-balancer-litellm"], "langfuse.llm.example.com": groups["load-balancer-langfuse"]}
     health = {g.name: (g.input("healthCheck")["path"], g.input("targetType")) for g in prod.of_type("aws:lb/targetGroup:TargetGroup")}
-    assert health == {"load-balancer-litellm": ("/health/readiness", "ip"), "load-balancer-langfuse": ("/api/public/ready", "ip")}
+    assert health == {"load-balancer-litellm": ("/health/liveliness", "ip"), "load-balancer-langfuse": ("/api/public/ready", "ip")}
     assert len(prod.of_type("aws:route53/record:Record")) == 4  # prod has its zone: nothing to create by hand
     assert "dnsRecordsToCreate" not in prod.outputs
 

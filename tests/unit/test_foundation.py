@@ -61,6 +61,7 @@ def test_security_group_graph_for_ecs():
         *both_ways("db-init", "database", 5432),
         *both_ways("langfuse-web", "redis", 6379),
         *both_ways("langfuse-worker", "redis", 6379),
+        *both_ways("litellm", "redis", 6379),
         *both_ways("langfuse-web", "clickhouse", 8123), *both_ways("langfuse-web", "clickhouse", 9000),
         *both_ways("langfuse-worker", "clickhouse", 8123), *both_ways("langfuse-worker", "clickhouse", 9000),
         *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse")},
@@ -137,11 +138,13 @@ def test_secret_formats():
     litellm, langfuse = values["litellm"], values["langfuse"]
     assert re.fullmatch(r"sk-[0-9a-f]{48}", litellm["masterKey"])
     assert re.fullmatch(r"sk-[0-9a-f]{64}", litellm["saltKey"])
+    assert litellm["uiUsername"] == "admin"  # the admin UI's own login, not the master key
     assert re.fullmatch(r"[0-9a-f]{64}", langfuse["encryptionKey"])
     for value in (langfuse["nextauthSecret"], langfuse["salt"]):
         assert len(base64.b64decode(value, validate=True)) == 32
     for value, length in (
         (litellm["databasePassword"], 32), (langfuse["databasePassword"], 32), (langfuse["adminPassword"], 32),
+        (litellm["uiPassword"], 32),
         (values["clickhouse"]["password"], 32), (values["redis"]["authToken"], 64), (values["postgres"]["password"], 40),
     ):
         assert len(value) == length and set(value) <= alnum
@@ -319,7 +322,8 @@ def test_bedrock_policy_for_a_foundation_model():
     ],
 )
 def test_bedrock_policy_for_a_geographic_inference_profile(stack_region, model_region, profile, geography):
-    model = {"name": "m", "bedrockModel": profile, **({"region": model_region} if model_region else {})}
+    model = {"name": "m", "bedrockModel": profile, **({"region": model_region} if model_region else {}),
+             "inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
     document = bedrock_policy(run_config(region=stack_region, models=[model]))
     region = model_region or stack_region
     profile_arn = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{profile}"
@@ -367,7 +371,7 @@ def secret_policies(run) -> dict[str, list[str]]:
 
 def test_each_workload_reads_exactly_its_secrets():
     assert secret_policies(run_config(compute="ecs", teams=[{"name": "mle"}])) == {
-        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm"],
+        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm", "redis"],
         # Langfuse reads each team's keys too: one-off runs create the teams' projects with them.
         "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
@@ -384,7 +388,7 @@ def test_docker_hub_credentials_are_read_by_exactly_who_pulls_from_docker_hub():
     ECS's execution role reads the pull secret (Amazon ECS Developer Guide, "Private registry
     authentication permissions": secretsmanager:GetSecretValue, and kms:Decrypt for a customer key)."""
     assert secret_policies(run_config(stack="prod", compute="ecs", teams=[{"name": "mle"}])) == {
-        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm"],
+        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm", "redis"],
         "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse", "docker-hub"],

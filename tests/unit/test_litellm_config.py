@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from config.litellm_config import render_proxy_config, team_key_vars
+from config.litellm_config import langfuse_client_ceiling, render_proxy_config, team_key_vars
 from config.secret_refs import SecretRef
 from tests.support.settings import make_settings
 from policy.rules import strings_in
@@ -32,9 +32,13 @@ litellm_settings:
   request_timeout: 600
   success_callback:
   - langfuse
+  failure_callback:
+  - langfuse
   default_team_settings:
   - team_id: home-rentals
     success_callback:
+    - langfuse
+    failure_callback:
     - langfuse
     langfuse_public_key: os.environ/LANGFUSE_PUBLIC_KEY_HOME_RENTALS
     langfuse_secret_key: os.environ/LANGFUSE_SECRET_KEY_HOME_RENTALS
@@ -43,6 +47,14 @@ general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   database_url: os.environ/DATABASE_URL
   store_model_in_db: false
+  coordination_redis:
+    host: os.environ/REDIS_HOST
+    port: os.environ/REDIS_PORT
+    password: os.environ/REDIS_PASSWORD
+    ssl: os.environ/REDIS_SSL
+    db: 1
+  use_redis_transaction_buffer: true
+  proxy_batch_write_at: 60
 """
 
 MODELS = [
@@ -68,6 +80,7 @@ def test_one_team_entry_per_team_in_order(team_count):
         assert entry == {
             "team_id": name,
             "success_callback": ["langfuse"],
+            "failure_callback": ["langfuse"],
             "langfuse_public_key": f"os.environ/LANGFUSE_PUBLIC_KEY_{suffix}",
             "langfuse_secret_key": f"os.environ/LANGFUSE_SECRET_KEY_{suffix}",
             "langfuse_host": "os.environ/LANGFUSE_HOST",
@@ -79,8 +92,8 @@ def test_one_team_entry_per_team_in_order(team_count):
     [
         ({"name": "a", "bedrockModel": "amazon.titan-embed-text-v2:0"},
          {"model": "bedrock/amazon.titan-embed-text-v2:0", "aws_region_name": "us-east-1"}),
-        ({"name": "b", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0", "region": "eu-central-1"},
-         {"model": "bedrock/eu.anthropic.claude-3-haiku-20240307-v1:0", "aws_region_name": "eu-central-1"}),
+        ({"name": "b", "bedrockModel": "eu.anthropic.claude-sonnet-4-20250514-v1:0", "region": "eu-central-1"},
+         {"model": "bedrock/eu.anthropic.claude-sonnet-4-20250514-v1:0", "aws_region_name": "eu-central-1"}),
         ({"name": "c", "bedrockModel": "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
          {"model": "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws_region_name": "us-east-1"}),
     ],
@@ -105,13 +118,16 @@ def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
         if value.startswith("os.environ/")
     }
     assert referenced <= set(config.env.names)
-    assert config.env.plain == ("LANGFUSE_HOST",)
+    assert config.env.plain == ("LANGFUSE_HOST", "REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
     assert config.env.secrets == {
         "LITELLM_MASTER_KEY": SecretRef("litellm", "masterKey"),
         "LITELLM_SALT_KEY": SecretRef("litellm", "saltKey"),
         "DATABASE_URL": SecretRef("litellm", "databaseUrl"),
         "LANGFUSE_PUBLIC_KEY": SecretRef("langfuse-keys/platform", "publicKey"),
         "LANGFUSE_SECRET_KEY": SecretRef("langfuse-keys/platform", "secretKey"),
+        "REDIS_PASSWORD": SecretRef("redis", "authToken"),
+        "UI_USERNAME": SecretRef("litellm", "uiUsername"),
+        "UI_PASSWORD": SecretRef("litellm", "uiPassword"),
         "LANGFUSE_PUBLIC_KEY_MLE": SecretRef("langfuse-keys/teams/mle", "publicKey"),
         "LANGFUSE_SECRET_KEY_MLE": SecretRef("langfuse-keys/teams/mle", "secretKey"),
         "LANGFUSE_PUBLIC_KEY_HOME_RENTALS": SecretRef("langfuse-keys/teams/home-rentals", "publicKey"),
@@ -136,3 +152,30 @@ def test_rendered_file_holds_no_secret_value():
     assert "pk-lf-existing-public" not in text and "sk-lf-existing-secret" not in text
     for value in strings_in(yaml.safe_load(text)):
         assert not value.startswith(("sk-", "pk-lf-", "sk-lf-", "postgres")), value
+
+
+# --- prices: a model LiteLLM cannot price never trips a budget ----------------------------------
+
+UNPRICED = "eu.anthropic.claude-3-haiku-20240307-v1:0"  # absent from LiteLLM 1.104.0's bundled map
+
+
+def test_a_priced_model_renders_its_prices_into_model_info():
+    model = {"name": "haiku", "bedrockModel": UNPRICED, "region": "eu-central-1",
+             "inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
+    document = yaml.safe_load(render_proxy_config(make_settings(models=[model], teams=[])).text)
+    assert document["model_list"][0]["model_info"] == {"input_cost_per_token": 2.5e-07, "output_cost_per_token": 1.25e-06}
+
+
+def test_a_model_litellm_prices_itself_gets_no_model_info():
+    document = yaml.safe_load(render_proxy_config(make_settings(models=MODELS, teams=[])).text)
+    assert [entry.get("model_info") for entry in document["model_list"]] == [None, None]
+
+
+# --- sizing from the team count -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("team_count, ceiling", [(0, 50), (3, 50), (24, 50), (48, 98), (60, 122)])
+def test_langfuse_client_ceiling_covers_every_team_and_the_platform(team_count, ceiling):
+    settings = make_settings(models=MODELS, teams=[{"name": f"team-{i}"} for i in range(team_count)])
+    assert langfuse_client_ceiling(settings) == ceiling
+    assert ceiling >= team_count + 1  # every team's pair and the platform's, with headroom past 24 teams

@@ -12,7 +12,9 @@ from tests.support.program import run_config
 from tests.support.pulumi_mocks import ACCOUNT_ID, json_input, run_pulumi
 from tests.support.settings import make_settings
 
-EU_MODELS = [{"name": "haiku", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0"}]
+# Not priced in the pinned LiteLLM: the stack gives its prices (config/bedrock_prices.py).
+EU_MODELS = [{"name": "haiku", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0",
+              "inputCostPerToken": 0.00000025, "outputCostPerToken": 0.00000125}]
 
 
 def log_delivery_principal(run) -> dict:

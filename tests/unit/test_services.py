@@ -21,6 +21,7 @@ from config.services import (
     database_init,
     ecs_specs,
     gateway_host_specs,
+    waiting_for,
     langfuse_web,
     langfuse_worker,
     litellm,
@@ -200,9 +201,10 @@ def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_key
     assert init.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
     assert init.secrets["LANGFUSE_INIT_PROJECT_SECRET_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "secretKey")
     assert "LANGFUSE_INIT_USER_PASSWORD" not in init.secrets
-    # one run after another (each is a full Langfuse start), all before LiteLLM serves
+    # one run after another (each is a full Langfuse start), adopted by the worker, never awaited by LiteLLM
     assert dict(init.depends_on) == {"langfuse-web": "healthy", "langfuse-project-mle": "completed"}
-    assert {"langfuse-project-mle", "langfuse-project-home-rentals"} <= set(litellm(SETTINGS, PROXY, ENDPOINTS).depends_on)
+    assert {"langfuse-project-mle", "langfuse-project-home-rentals"} <= set(specs["langfuse-worker"].depends_on)
+    assert dict(litellm(SETTINGS, PROXY, ENDPOINTS).depends_on) == {"db-init": "completed", "litellm-migrator": "completed"}
 
 
 def test_an_organization_key_replaces_the_one_off_project_runs():
@@ -272,11 +274,17 @@ def test_the_gateway_host_limits_fit_its_memory(instance_type):
     running = {name: spec.memory for name, spec in specs.items() if not spec.one_off}
     one_offs = {name: spec.memory for name, spec in specs.items() if spec.one_off}
     assert sum(running.values()) <= available
-    # One-offs run one at a time and all before LiteLLM starts: the largest borrows LiteLLM's share.
-    assert sum(running.values()) - running["litellm"] + max(one_offs.values()) <= available
-    assert set(one_offs) <= set(specs["litellm"].depends_on) | {"langfuse-migrator"}
+    # One-offs run one at a time (a chain), each while the services that wait for it have not started.
+    for name, memory in one_offs.items():
+        waiting = {spec.name for spec in waiting_for(name, tuple(specs.values()))}
+        assert waiting, f"{name}: no long-running service waits for it"
+        assert sum(running.values()) - sum(running[w] for w in waiting) + memory <= available, name
+    assert specs["litellm-migrator"].depends_on["db-init"] == "completed"
     assert specs["langfuse-migrator"].depends_on["litellm-migrator"] == "completed"
+    assert specs["langfuse-project-mle"].depends_on["langfuse-web"] == "healthy"
     assert specs["langfuse-project-ops"].depends_on["langfuse-project-mle"] == "completed"
+    assert {spec.name for spec in waiting_for("langfuse-migrator", tuple(specs.values()))} == {"langfuse-web", "langfuse-worker"}
+    assert {spec.name for spec in waiting_for("langfuse-project-ops", tuple(specs.values()))} == {"langfuse-worker"}
 
 
 def test_a_host_too_small_for_its_containers_is_refused():

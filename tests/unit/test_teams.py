@@ -56,8 +56,10 @@ def test_each_team_project_run_reruns_when_its_keys_change():
     assert runs["ecs-langfuse-project-mle-run"].input("trigger") == versions["langfuse-keys-team-mle-secret"]
     # one after another: the second team's run waits for the first
     assert runs["ecs-langfuse-project-mle-run"].urn in runs["ecs-langfuse-project-home-rentals-run"].dependencies
+    # LiteLLM starts without waiting on Langfuse or its project runs: tracing is best effort.
     litellm = run.named("ecs-litellm-service", "aws:ecs/service:Service")
-    assert {r.urn for r in runs.values()} <= set(litellm.dependencies)
+    langfuse_web = run.named("ecs-langfuse-web-service", "aws:ecs/service:Service")
+    assert not ({r.urn for r in runs.values()} | {langfuse_web.urn}) & set(litellm.dependencies)
 
 
 @pytest.mark.parametrize("stack, retained", [("stg", False), ("prod", True)])

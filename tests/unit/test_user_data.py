@@ -205,6 +205,8 @@ FAKE_SECRET_VALUES = {
     "username": "FAKEUSERNAME0009",
     "authToken": "FAKEREDISTOKEN0010",
     "user": "FAKECHUSER0011",
+    "uiUsername": "FAKEUIUSER0014",
+    "uiPassword": "FAKEUIPASSWORD0015",
 }
 EXISTING_KEYS = {"team-0": {"publicKey": "pk-lf-FAKE-EXISTING-PUBLIC-0012", "secretKey": "sk-lf-FAKE-EXISTING-SECRET-0013"}}
 
