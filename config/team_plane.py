@@ -1,0 +1,89 @@
+"""The team plane's desired state: one JSON document, the only per-team payload of a stack.
+
+Every team-dependent thing reads this document at run time instead of carrying the teams in an
+AWS payload whose size would grow with them (user data 16 KB, a task definition 64 KiB, an IAM
+managed policy 6,144 characters):
+
+- the LiteLLM container's start (config/services.py LITELLM_STARTUP_GUARD) turns it into the
+  proxy config's `default_team_settings` and each team's key variables, read from the team's
+  Secrets Manager secret;
+- the team-plane job, run inside the VPC by the platform (a one-off ECS task, or SSM Run Command
+  on the EC2 host), reconciles LiteLLM teams and Langfuse projects to it.
+
+The deploy writes it to the stack's team-plane bucket (`DOCUMENT_KEY`). It holds names, limits,
+secret ARNs and secret version ids, never a secret value. One team per line of the rendered
+JSON, in name order, so `pulumi preview --diff` shows exactly which teams are added, changed or
+removed. A rotated key changes its secret's version id, and with it the document: the job runs
+again and LiteLLM restarts with the new pair.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from config.litellm_config import team_key_vars
+from config.settings import Settings
+
+DOCUMENT_VERSION = 1
+DOCUMENT_KEY = "team-plane/desired.json"
+
+
+@dataclass(frozen=True)
+class KeySecret:
+    """Where a Langfuse key pair lives: the secret's ARN and its current version id."""
+
+    arn: str
+    version: str
+
+
+def team_document(settings: Settings, team_keys: Mapping[str, KeySecret], platform_keys: KeySecret) -> dict[str, Any]:
+    """The desired state of every team (pure: plain values in, plain values out)."""
+    missing = sorted({team.name for team in settings.teams} - set(team_keys))
+    if missing:
+        raise ValueError(f"no key secret for teams: {', '.join(missing)}")
+    teams = []
+    for team in sorted(settings.teams, key=lambda t: t.name):
+        public_var, secret_var = team_key_vars(team)
+        keys = team_keys[team.name]
+        teams.append({
+            "name": team.name,
+            "models": list(team.models),
+            "maxBudget": team.max_budget,
+            "budgetDuration": team.budget_duration,
+            "rpmLimit": team.rpm_limit,
+            "tpmLimit": team.tpm_limit,
+            "langfuseKeys": team.langfuse_keys,  # generate: the project is ours; existing: adopt
+            "keySecretArn": keys.arn,
+            "keySecretVersion": keys.version,
+            "publicKeyVar": public_var,
+            "secretKeyVar": secret_var,
+        })
+    return {
+        "version": DOCUMENT_VERSION,
+        "stack": settings.stack,
+        "environment": settings.environment,
+        # In prod a removed team's Langfuse project (and its traces) stays; stg removes it.
+        "keepRemovedProjects": settings.protect,
+        "platformKeys": {"keySecretArn": platform_keys.arn, "keySecretVersion": platform_keys.version},
+        "teams": teams,
+    }
+
+
+def render_team_document(document: Mapping[str, Any]) -> str:
+    """The document as stored: stable key order, one team per line."""
+    head = {key: value for key, value in document.items() if key != "teams"}
+    lines = ",\n".join(f"  {json.dumps(team, sort_keys=True)}" for team in document["teams"])
+    body = json.dumps(head, sort_keys=True, indent=1)
+    teams = f'"teams": [\n{lines}\n ]' if lines else '"teams": []'
+    return body[:-2] + f",\n {teams}\n}}\n"
+
+
+def parse_team_document(text: str) -> dict[str, Any]:
+    """The document back from its stored text; refuses one this code does not understand."""
+    document = json.loads(text)
+    if document.get("version") != DOCUMENT_VERSION:
+        raise ValueError(f"team-plane document version {document.get('version')!r}, expected {DOCUMENT_VERSION}")
+    return document
