@@ -11,13 +11,13 @@ import pulumi
 from components.base import GatewayComponent
 from components.ecs_task import create_task_definition
 from components.one_off_task import OneOffTask, OneOffTaskArgs
-from config.services import ServiceSpec
+from config.jobs import JobSpec
 
 
 @dataclass(frozen=True)
 class EcsJobArgs:
     family: str
-    spec: ServiceSpec
+    job: JobSpec
     container_definitions: pulumi.Input[str]
     region: str
     cluster_arn: pulumi.Input[str]
@@ -34,7 +34,7 @@ class EcsJob(GatewayComponent):
         super().__init__(name, opts)
         self.task_definition = create_task_definition(
             self, f"{name}-task",
-            family=args.family, spec=args.spec, container_definitions=args.container_definitions,
+            family=args.family, spec=args.job, container_definitions=args.container_definitions,
             execution_role_arn=args.execution_role_arn, task_role_arn=args.task_role_arn,
         )
         self.run = OneOffTask(
@@ -43,7 +43,7 @@ class EcsJob(GatewayComponent):
                 region=args.region,
                 cluster_arn=args.cluster_arn,
                 task_definition_arn=self.task_definition.arn,
-                container_name=args.spec.name,
+                container_name=args.job.last.name,  # the job's exit code
                 subnet_ids=list(args.subnet_ids),
                 security_group_ids=[args.security_group_id],
                 trigger=args.trigger,

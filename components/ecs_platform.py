@@ -21,6 +21,7 @@ from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from config import names
 from config.ecs import container_definition
+from config.jobs import single
 from config.litellm_config import ProxyConfig
 from config.services import (
     LANGFUSE_WEB_PORT,
@@ -154,7 +155,8 @@ class EcsPlatform(GatewayComponent):
             )
             if spec.one_off:
                 job = EcsJob(f"{name}-{spec_name}", EcsJobArgs(
-                    **common, region=settings.region, cluster_arn=self.cluster.arn,
+                    **{key: value for key, value in common.items() if key != "spec"}, job=single(spec),
+                    region=settings.region, cluster_arn=self.cluster.arn,
                     trigger=args.job_triggers.get(spec_name, ""),
                 ), opts=self.child(depends_on=depends_on))
                 ran[spec_name] = job.run

@@ -6,7 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.ecs import RUNTIME_PLATFORM, task_size
+from config.ecs import RUNTIME_PLATFORM, task_size, task_volumes
+from config.jobs import JobSpec
 from config.services import ServiceSpec
 
 
@@ -15,7 +16,7 @@ def create_task_definition(
     name: str,
     *,
     family: str,
-    spec: ServiceSpec,
+    spec: ServiceSpec | JobSpec,
     container_definitions: pulumi.Input[str],
     execution_role_arn: pulumi.Input[str],
     task_role_arn: pulumi.Input[str],
@@ -32,5 +33,6 @@ def create_task_definition(
         execution_role_arn=execution_role_arn,
         task_role_arn=task_role_arn,
         container_definitions=container_definitions,
+        volumes=task_volumes(spec) if isinstance(spec, JobSpec) else None,
         opts=owner.child(),
     )

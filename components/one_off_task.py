@@ -90,6 +90,8 @@ class TaskOutcome:
     stop_code: str | None
     stopped_reason: str | None
     container_reason: str | None
+    # Every other container of the task (the earlier steps of a job): (name, exit code, reason).
+    others: tuple[tuple[str, int | None, str | None], ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -138,6 +140,9 @@ def task_outcome(task: Mapping[str, Any], container_name: str) -> TaskOutcome:
         stop_code=task.get("stopCode"),
         stopped_reason=task.get("stoppedReason"),
         container_reason=container_reason,
+        others=tuple(
+            (c.get("name", "?"), c.get("exitCode"), c.get("reason")) for c in containers if c.get("name") != container_name
+        ),
     )
 
 
@@ -170,6 +175,9 @@ def failure_message(outcome: TaskOutcome, spec: TaskSpec, logs: str | None) -> s
     parts = [f"one-off task {outcome.task_arn} failed: container {spec.container_name!r} {exit_text}"]
     if outcome.container_reason:
         parts.append(f"container reason: {outcome.container_reason}")
+    for name, code, reason in outcome.others:
+        ran = f"exited with code {code}" if code is not None else "never exited with a code"
+        parts.append(f"container {name!r} {ran}" + (f" ({reason})" if reason else ""))
     if outcome.stopped_reason:
         parts.append(f"stopped reason: {outcome.stopped_reason} ({outcome.stop_code or 'no stop code'})")
     parts.append(_logs_sentence(logs, spec))

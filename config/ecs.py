@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from config.jobs import JobSpec
 from config.services import ServiceSpec
 
 RUNTIME_PLATFORM = {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
@@ -66,11 +67,47 @@ def container_definition(
         definition["ulimits"] = [{"name": "nofile", "softLimit": spec.ulimit_nofile, "hardLimit": spec.ulimit_nofile}]
     if spec.user is not None:
         definition["user"] = spec.user
+    if spec.volumes:
+        definition["mountPoints"] = [
+            {"sourceVolume": volume.name, "containerPath": volume.container_path, "readOnly": False}
+            for volume in spec.volumes
+        ]
     return definition
 
 
-def task_size(spec: ServiceSpec) -> tuple[str, str]:
-    """Fargate task CPU and memory (the whole task is this one container)."""
-    if spec.cpu is None or spec.memory is None:
+def job_container_definitions(
+    job: JobSpec,
+    *,
+    images: Mapping[str, str],
+    secret_arns: Mapping[str, str],
+    log_group: str,
+    region: str,
+) -> list[dict]:
+    """A job's steps as the containers of one task, each starting once the previous exited 0.
+
+    Only the last step is essential: a `SUCCESS` dependency cannot point at an essential container
+    (ECS API reference, ContainerDependency), and an essential container that exits stops the
+    task. The task ends when the last step does; its exit code is the job's.
+    """
+    definitions = []
+    for index, step in enumerate(job.steps):
+        definition = container_definition(
+            step, image=images[step.image], secret_arns=secret_arns, log_group=log_group, region=region,
+        )
+        definition["essential"] = step is job.last
+        if index:
+            definition["dependsOn"] = [{"containerName": job.steps[index - 1].name, "condition": "SUCCESS"}]
+        definitions.append(definition)
+    return definitions
+
+
+def task_volumes(job: JobSpec) -> list[dict]:
+    """The job's scratch volumes: Fargate task storage, gone with the task (encrypted at rest)."""
+    return [{"name": volume.name} for volume in job.volumes]
+
+
+def task_size(spec: ServiceSpec | JobSpec) -> tuple[str, str]:
+    """Fargate task CPU and memory: the one container's, or a job's largest step (they run in turn)."""
+    if not spec.cpu or not spec.memory:
         raise ValueError(f"{spec.name} has no CPU/memory size: it cannot run on Fargate")
     return str(spec.cpu), str(spec.memory)

@@ -179,6 +179,28 @@ def test_non_zero_exit_fails_with_the_task_the_code_the_reasons_and_the_logs(pro
             "stream db-init/db-init/0123456789abcdef0123456789abcdef") in message
 
 
+def test_a_job_whose_earlier_step_failed_names_that_step(provider, ecs):
+    props = task_props()
+    ecs.expect_run_task(props)
+    task = stopped(None, stop_code="EssentialContainerExited", stopped_reason="Task failed container dependencies")
+    task["containers"] = [
+        {"name": "team-plane-plan", "lastStatus": "STOPPED", "exitCode": 2, "reason": None},
+        {"name": "team-plane-apply", "lastStatus": "STOPPED"},
+        *task["containers"],
+    ]
+    task["containers"][0].pop("reason")
+    ecs.expect_describe("STOPPED", **task)
+    ecs.expect_task_definition(None)
+
+    with pytest.raises(OneOffTaskError) as raised:
+        provider.create(props)
+
+    message = str(raised.value)
+    assert "container 'db-init' never exited with a code" in message
+    assert "container 'team-plane-plan' exited with code 2" in message
+    assert "container 'team-plane-apply' never exited with a code" in message
+
+
 def test_a_container_that_never_ran_fails_even_when_the_log_lookup_does(provider, ecs):
     props = task_props()
     ecs.expect_run_task(props)
