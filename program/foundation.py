@@ -1,0 +1,104 @@
+"""The foundation both compute shapes share: key, network, database, secrets, IAM, and the edge
+(access logs, the load balancer, Langfuse's bucket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.access_logs import AccessLogs, AccessLogsArgs
+from components.bedrock_access import BedrockAccess, BedrockAccessArgs
+from components.database import Database, DatabaseArgs
+from components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
+from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
+from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.network import Network, NetworkArgs
+from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
+from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
+from components.security_groups import SecurityGroups, SecurityGroupsArgs
+from config import secret_refs
+from config.langfuse_access import external_secret_values
+from config.litellm_config import ProxyConfig, render_proxy_config
+from config.network import security_group_rules, security_groups
+from config.settings import Settings
+
+
+@dataclass(frozen=True)
+class Foundation:
+    settings: Settings
+    proxy: ProxyConfig  # the rendered LiteLLM proxy config and its environment contract
+    account_id: pulumi.Output[str]
+    key: EncryptionKey
+    network: Network
+    firewall: SecurityGroups
+    database: Database
+    secrets: PlatformSecrets
+    platform_keys: LangfuseKeyPair
+    secret_arns: dict[str, pulumi.Output[str]]  # logical secret -> ARN (the platform-wide ones)
+    secret_versions: dict[str, pulumi.Output[str]]  # logical secret -> current version id
+    bedrock: BedrockAccess
+    access_logs: AccessLogs
+    storage: LangfuseStorage
+    load_balancer: LoadBalancer
+
+
+def build_foundation(settings: Settings, target_type: str) -> Foundation:
+    """`target_type`: how the load balancer reaches the apps, "ip" (Fargate tasks) or "instance"."""
+    prefix = settings.name_prefix
+    account_id = aws.get_caller_identity_output().account_id
+    key = EncryptionKey("encryption", EncryptionKeyArgs(prefix, settings.region, account_id, settings.protect))
+    network = Network("network", NetworkArgs(prefix, settings.region, settings.network, key.arn))
+    firewall = SecurityGroups(
+        "security-groups",
+        SecurityGroupsArgs(prefix, network.vpc_id, security_groups(settings), security_group_rules(settings)),
+    )
+    if settings.network.interface_endpoints:
+        InterfaceEndpoints("endpoints", InterfaceEndpointsArgs(
+            prefix, settings.region, network.vpc_id, network.private_subnet_ids, firewall.ids["endpoints"],
+        ))
+    database = Database("database", DatabaseArgs(
+        prefix, settings.database, network.private_subnet_ids, firewall.ids["database"], key.arn,
+        master_secret_name=f"{prefix}/{secret_refs.POSTGRES}", protect=settings.protect,
+        log_retention_days=settings.log_retention_days,
+    ))
+    secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
+        prefix, key.arn, database.address, settings.protect, settings.clickhouse,
+        external_secret_values(settings.langfuse_sso, settings.langfuse_ee_license_key),
+    ))
+    platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
+        f"{prefix}/{secret_refs.PLATFORM_KEYS}", "platform", key.arn, settings.protect,
+    ))
+    secret_arns = {
+        **secrets.arns,
+        secret_refs.POSTGRES: database.master_secret_arn,
+        secret_refs.PLATFORM_KEYS: platform_keys.arn,
+    }
+    secret_versions = {
+        **secrets.versions,
+        secret_refs.POSTGRES: database.master_secret_version,
+        secret_refs.PLATFORM_KEYS: platform_keys.version,
+    }
+    if settings.docker_hub_credentials:
+        docker_hub = RegistryCredentials("docker-hub", RegistryCredentialsArgs(
+            f"{prefix}/{secret_refs.DOCKER_HUB}", "Docker Hub", settings.docker_hub_credentials, key.arn, settings.protect,
+        ))
+        secret_arns[secret_refs.DOCKER_HUB] = docker_hub.arn
+    bedrock = BedrockAccess("bedrock", BedrockAccessArgs(prefix, settings.models, account_id))
+    access_logs = AccessLogs("access-logs", AccessLogsArgs(
+        prefix, settings.region, account_id, retention_days=settings.log_retention_days, protect=settings.protect,
+    ))
+    storage = LangfuseStorage("langfuse-storage", LangfuseStorageArgs(prefix, key.arn, access_logs.bucket_name, settings.protect))
+    load_balancer = LoadBalancer("load-balancer", LoadBalancerArgs(
+        settings, network.vpc_id, network.public_subnet_ids, firewall.ids["load-balancer"], access_logs.bucket_name,
+        target_type=target_type,
+    ))
+    return Foundation(
+        settings=settings, proxy=render_proxy_config(settings), account_id=account_id, key=key, network=network,
+        firewall=firewall, database=database, secrets=secrets, platform_keys=platform_keys, secret_arns=secret_arns,
+        secret_versions=secret_versions, bedrock=bedrock, access_logs=access_logs, storage=storage,
+        load_balancer=load_balancer,
+    )

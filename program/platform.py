@@ -1,0 +1,171 @@
+"""Where the services run, behind one interface: ECS Fargate (+ ElastiCache and a ClickHouse host),
+or one EC2 host running every container with docker compose. Both render the same service specs
+(config/services.py); what differs between them lives here and in their components, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.cache import Cache, CacheArgs
+from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
+from components.ecs_platform import EcsPlatform, EcsPlatformArgs
+from components.secret_access import SecretAccess, SecretAccessArgs
+from config import secret_refs
+from config.images import pinned_images
+from config.litellm_config import PORT as LITELLM_PORT
+from config.services import (
+    CLICKHOUSE_HOST_PUBLISHED,
+    GATEWAY_HOST_PUBLISHED,
+    LANGFUSE_WEB_PORT,
+    Endpoints,
+    clickhouse_host_specs,
+    gateway_host_specs,
+    stack_images,
+    workload_secret_names,
+)
+from config.settings import Settings
+from program.foundation import Foundation
+
+# How the load balancer reaches each platform's apps.
+TARGET_TYPES = {"ecs": "ip", "ec2": "instance"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the rest of the stack needs from wherever the services run."""
+
+    images: Mapping[str, pulumi.Output[str]]  # image reference -> what runs (name@sha256:...)
+    litellm_ready: list[pulumi.Resource]  # serving LiteLLM: what must exist before its API is used
+    langfuse_ready: list[pulumi.Resource]
+    exports: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlatformInputs:
+    """What a platform gets besides the foundation: the team plane's secrets and job triggers."""
+
+    secret_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_versions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+def _secrets(foundation: Foundation, inputs: PlatformInputs) -> tuple[dict, dict]:
+    """Every secret's ARN and version the platform's containers may reference."""
+    return {**foundation.secret_arns, **inputs.secret_arns}, {**foundation.secret_versions, **inputs.secret_versions}
+
+
+def _secret_access(foundation: Foundation, secret_arns: Mapping[str, pulumi.Input[str]]) -> SecretAccess:
+    settings = foundation.settings
+    return SecretAccess("secret-access", SecretAccessArgs(
+        settings.name_prefix, settings.region, foundation.key.arn, dict(secret_arns),
+        workload_secret_names(settings, foundation.proxy),
+    ))
+
+
+def _host_common(foundation: Foundation) -> dict[str, Any]:
+    settings = foundation.settings
+    return dict(
+        name_prefix=settings.name_prefix, region=settings.region, account_id=foundation.account_id,
+        ubuntu_serial=settings.host.ubuntu_serial, subnet_id=foundation.network.private_subnet_ids[0],
+        kms_key_arn=foundation.key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
+    )
+
+
+def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
+    """LiteLLM and Langfuse on Fargate, Valkey on ElastiCache, ClickHouse on its own host (or external)."""
+    settings, network, firewall, lb = foundation.settings, foundation.network, foundation.firewall, foundation.load_balancer
+    prefix = settings.name_prefix
+    secret_arns, secret_versions = _secrets(foundation, inputs)
+    secret_access = _secret_access(foundation, secret_arns)
+    images = pinned_images(stack_images(settings, foundation.proxy))
+    cache = Cache("cache", CacheArgs(
+        prefix, settings.redis, network.private_subnet_ids, firewall.ids["redis"], foundation.secrets.redis_auth_token,
+        foundation.key.arn, settings.log_retention_days,
+    ))
+    clickhouse = ComposeHost("clickhouse-host", ComposeHostArgs(
+        **_host_common(foundation), role="clickhouse", instance_type=settings.clickhouse.instance_type,
+        security_group_id=firewall.ids["clickhouse"], data_volume_gb=settings.clickhouse.data_volume_gb,
+        root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"]],
+        user_data=user_data_from_specs(
+            settings.region, clickhouse_host_specs(settings), images, secret_arns, CLICKHOUSE_HOST_PUBLISHED, secret_versions,
+        ),
+    )) if settings.clickhouse.hosted else None
+    secrets = foundation.secrets
+    platform = EcsPlatform("ecs", EcsPlatformArgs(
+        settings=settings, proxy=foundation.proxy, account_id=foundation.account_id, vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids, security_group_ids=firewall.ids, kms_key_arn=foundation.key.arn,
+        secret_arns=secret_arns, secrets_policy_arns=secret_access.policy_arns,
+        task_policy_arns={"litellm": [foundation.bedrock.policy_arn], "langfuse": [foundation.storage.policy_arn]},
+        images=images,
+        target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
+        target_group_forwarders={"litellm": lb.forwarders["litellm"], "langfuse-web": lb.forwarders["langfuse"]},
+        database_host=foundation.database.address, redis_host=cache.host,
+        clickhouse_ip=clickhouse.private_ip if clickhouse else None,
+        bucket=foundation.storage.bucket_name, langfuse_public_url=lb.langfuse_url,
+        secret_versions=secret_versions,
+        job_triggers={
+            "db-init": pulumi.Output.concat(
+                foundation.database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
+                secrets.versions[secret_refs.LANGFUSE],
+            ),
+            # A replaced ClickHouse host (new image or config) must answer before Langfuse is touched.
+            **({"clickhouse-ready": clickhouse.instance_id} if clickhouse else {}),
+            **inputs.job_triggers,
+        },
+    ))
+    exports = {"clusterName": platform.cluster_name}
+    if clickhouse:
+        exports["clickhouseInstanceId"] = clickhouse.instance_id
+    return Platform(
+        images=images, litellm_ready=[platform.services["litellm"]], langfuse_ready=[platform.services["langfuse-web"]],
+        exports=exports,
+    )
+
+
+def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
+    """Every container on one Graviton host with docker compose; Postgres stays on RDS."""
+    settings, lb = foundation.settings, foundation.load_balancer
+    secret_arns, secret_versions = _secrets(foundation, inputs)
+    secret_access = _secret_access(foundation, secret_arns)
+    images = pinned_images(stack_images(settings, foundation.proxy))
+    endpoints = pulumi.Output.all(foundation.database.address, foundation.storage.bucket_name, lb.langfuse_url).apply(
+        lambda v: Endpoints(
+            region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
+            clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
+            langfuse_public_url=v[2], bucket=v[1],
+        )
+    )
+    host = ComposeHost("gateway-host", ComposeHostArgs(
+        **_host_common(foundation), role="gateway", instance_type=settings.host.instance_type,
+        security_group_id=foundation.firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
+        root_volume_gb=settings.host.root_volume_gb,
+        policy_arns=[secret_access.policy_arns["gateway-host"], foundation.bedrock.policy_arn, foundation.storage.policy_arn],
+        user_data=user_data_from_specs(
+            settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, foundation.proxy, e)),
+            images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions,
+        ),
+        containers_use_instance_role=True,  # LiteLLM calls Bedrock and Langfuse S3 with the host's role
+        load_balancer_targets=[
+            (lb.target_groups["litellm"].arn, LITELLM_PORT),
+            (lb.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
+        ],
+    ))
+    return Platform(
+        images=images,
+        # Reached through the load balancer: after the host and what routes to it.
+        litellm_ready=[host, *lb.listeners, *lb.forwarders["litellm"]],
+        langfuse_ready=[host, *lb.listeners, *lb.forwarders["langfuse"]],
+        exports={"hostInstanceId": host.instance_id},
+    )
+
+
+PLATFORMS: dict[str, Callable[[Foundation, PlatformInputs], Platform]] = {"ecs": build_ecs, "ec2": build_host}
+
+
+def build_platform(settings: Settings, foundation: Foundation, inputs: PlatformInputs) -> Platform:
+    return PLATFORMS[settings.compute](foundation, inputs)
