@@ -104,7 +104,8 @@ access_logs = AccessLogs("access-logs", AccessLogsArgs(
 ))
 storage = LangfuseStorage("langfuse-storage", LangfuseStorageArgs(prefix, key.arn, access_logs.bucket_name, settings.protect))
 load_balancer = LoadBalancer("load-balancer", LoadBalancerArgs(
-    settings, network.vpc_id, network.public_subnet_ids, firewall.ids["load-balancer"], access_logs.bucket_name,
+    settings, network.vpc_id, network.public_subnet_ids, network.private_subnet_ids, firewall.ids["load-balancer"],
+    access_logs.bucket_name,
     target_type="ip" if ecs_mode else "instance",
 ))
 
