@@ -8,6 +8,12 @@ certificate, and that wait is bounded (VALIDATION_TIMEOUT). Without a domain (al
 HTTP on the load balancer's name, LiteLLM on :80 and Langfuse on :3000. Either way only
 `allowedCidrs` reach it (its security group), invalid headers are dropped, access logs go to S3,
 and the idle timeout outlives a streamed completion.
+
+`loadBalancer.scheme: internal` puts it in the private subnets with private addresses only: clients
+reach it over VPN, Direct Connect or peering. Its AWS name (and so the zone's aliases to it) still
+resolves publicly, to those private addresses (Elastic Load Balancing guide, "Internal Classic Load
+Balancers": "The DNS name of an internal load balancer is publicly resolvable to the private IP
+addresses of the nodes"), and the zone stays public: ACM validates through public DNS.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ VALIDATION_TIMEOUT = "30m"
 class LoadBalancerArgs:
     settings: Settings
     vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # where an internal load balancer lives
     security_group_id: pulumi.Input[str]
     access_log_bucket: pulumi.Input[str]
     target_type: str  # "ip" (Fargate tasks) or "instance" (the EC2 host)
@@ -57,12 +64,13 @@ class LoadBalancer(GatewayComponent):
         super().__init__(name, opts)
         settings = args.settings
         prefix = settings.name_prefix
+        internal = settings.load_balancer.scheme == "internal"
         self.lb = aws.lb.LoadBalancer(
             f"{name}-alb",
             name=names.load_balancer(prefix),
             load_balancer_type="application",
-            internal=False,
-            subnets=list(args.subnet_ids),
+            internal=internal,
+            subnets=list(args.private_subnet_ids if internal else args.public_subnet_ids),
             security_groups=[args.security_group_id],
             # Longer than the proxy's request timeout, so streamed completions are never cut.
             idle_timeout=REQUEST_TIMEOUT_SECONDS + 60,

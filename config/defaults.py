@@ -85,6 +85,10 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
             "engineVersion": "8.0", "replicas": 1,
         },
     },
+    "loadBalancer": {
+        "stg": {"scheme": "internet-facing", "public": False},
+        "prod": {"scheme": "internet-facing", "public": False},
+    },
     "host": {
         "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
         "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},

@@ -35,6 +35,7 @@ from config.settings import (
     LangfuseKeyPair,
     LangfuseSettings,
     LitellmSettings,
+    LoadBalancerSettings,
     Model,
     NetworkSettings,
     RedisSettings,
@@ -340,6 +341,10 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
         "engineVersion": _string(r"^[0-9]+\.[0-9]+$"),
         "replicas": _integer(0, 5),
     },
+    "loadBalancer": {
+        "scheme": _string(choices=("internet-facing", "internal")),
+        "public": _boolean,
+    },
     "host": {
         "instanceType": _string(choices=tuple(INSTANCE_TYPES)),
         "dataVolumeGb": _integer(10, 16384),
@@ -393,6 +398,32 @@ def _check_groups(groups: dict[str, dict], environment: str, problems: _Problems
         prefix = ipaddress.ip_network(groups["network"]["vpcCidr"]).prefixlen
         if not 16 <= prefix <= 22:
             problems.add("network.vpcCidr", "must be a /16 to /22 network (subnets are carved as prefix+4)", groups["network"]["vpcCidr"])
+
+
+# A range wider than a /8 (16.7M addresses) is no office, VPN or peered network: it is the internet,
+# or most of it (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0 spelled twice).
+WIDEST_PRIVATE_PREFIX = 8
+
+
+def _check_exposure(cidrs: tuple[str, ...] | None, load_balancer: dict | None, environment: str,
+                    problems: _Problems) -> None:
+    """Prod faces the whole internet only when the stack says it means to (loadBalancer.public)."""
+    if not load_balancer:
+        return
+    internal = load_balancer["scheme"] == "internal"
+    if internal and load_balancer["public"]:
+        problems.add("loadBalancer.public", "contradicts loadBalancer.scheme 'internal' (an internal load balancer "
+                     "has private addresses only)", True)
+        return
+    if environment != "prod" or load_balancer["public"] or not cidrs:
+        return
+    for i, cidr in enumerate(cidrs):
+        if ipaddress.ip_network(cidr).prefixlen < WIDEST_PRIVATE_PREFIX:
+            hint = ("list the networks that reach the internal load balancer (VPN, Direct Connect, peering)" if internal
+                    else "list your office/VPN ranges, or set loadBalancer.public: true if the gateway is meant "
+                    "to be public")
+            problems.add(f"allowedCidrs[{i}]", f"is wider than a /{WIDEST_PRIVATE_PREFIX} (the internet, or most of "
+                         f"it): refused in prod; {hint}", cidr)
 
 
 def _parse_models(raw: Any, region: str | None, problems: _Problems) -> tuple[Model, ...]:
@@ -701,6 +732,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         if value is not None:
             groups[group] = _fields(value, group, spec, GROUP_DEFAULTS[group][env], problems)
     _check_groups(groups, env, problems)
+    _check_exposure(top.get("allowedCidrs"), groups.get("loadBalancer"), env, problems)
 
     models = _parse_models(raw.get("models"), region, problems)
     teams = _parse_teams(raw.get("teams", []), {m.name for m in models}, problems)
@@ -743,6 +775,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         clickhouse=ClickhouseSettings(**_snake(groups["clickhouse"]), external_password=external_password),
         redis=RedisSettings(**_snake(groups["redis"])),
         host=HostSettings(**_snake(groups["host"])),
+        load_balancer=LoadBalancerSettings(**_snake(groups["loadBalancer"])),
         langfuse_organization_keys=organization_keys,
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,

@@ -176,6 +176,15 @@ class HostSettings:
 
 
 @dataclass(frozen=True)
+class LoadBalancerSettings:
+    # internet-facing: public subnets, public addresses; internal: private subnets, reached over
+    # VPN, Direct Connect or peering (the DNS name resolves publicly to private addresses).
+    scheme: Literal["internet-facing", "internal"]
+    # The gateway is meant to be reachable from the whole internet: what lets prod list 0.0.0.0/0.
+    public: bool
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     environment: Environment
@@ -196,6 +205,7 @@ class Settings:
     clickhouse: ClickhouseSettings
     redis: RedisSettings
     host: HostSettings
+    load_balancer: LoadBalancerSettings
     # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
     # public API; without one, each team's project is provisioned by a one-off Langfuse run.
     langfuse_organization_keys: LangfuseKeyPair | None = None

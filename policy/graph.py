@@ -149,6 +149,13 @@ def world_ingress_only_on_load_balancers(resources: list[Res], ctx: r.Context) -
             for other in users:
                 found.append((res.urn, f"{opening}, which {r.short_type(other.typ)} {other.name} also uses: "
                                        "give the load balancer a group of its own"))
+            # An internal load balancer has private addresses only: 0.0.0.0/0 there is whoever routes
+            # into the VPC, not the internet. An internet-facing one in prod faces everyone only by intent.
+            facing = [lb.name for lb in fronted if lb.props.get("internal") is not True]
+            if facing and ctx.prod and not ctx.public_load_balancer:
+                found.append((res.urn, f"{opening}, which internet-facing load balancer {', '.join(facing)} uses: "
+                                       "in prod the gateway faces the whole internet only when it is meant to "
+                                       "(loadBalancer.public: true, or policy config publicLoadBalancer)"))
     return found
 
 

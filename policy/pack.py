@@ -10,10 +10,13 @@ Policy config (`pulumi preview --policy-pack policy --policy-pack-config <file>`
 - `publicPorts` (security-group policies): ports the load balancer may open to the internet
   (default [80, 443]).
 - `allowedEnvNames` (secret policies): secret-looking variable names that are known not to be.
+- `publicLoadBalancer`: the gateway is meant to face the whole internet (prod then may open an
+  internet-facing load balancer to 0.0.0.0/0); default: the program's `llm-gateway:loadBalancer.public`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +50,7 @@ CONFIG_SCHEMA = PolicyConfigSchema(properties={
     "environment": {"type": "string", "enum": ["stg", "prod"]},
     "publicPorts": {"type": "array", "items": {"type": "integer"}},
     "allowedEnvNames": {"type": "array", "items": {"type": "string"}},
+    "publicLoadBalancer": {"type": "boolean"},
 })
 
 
@@ -70,9 +74,26 @@ def runtime_environment() -> str:
         return ""
 
 
+def runtime_public_load_balancer() -> bool:
+    """What the stack config says: `llm-gateway:loadBalancer` (a JSON object) with `public: true`."""
+    try:
+        configured = pulumi.runtime.get_config(f"{PROJECT}:loadBalancer")
+    except Exception:  # noqa: BLE001 - no runtime configured
+        return False
+    try:
+        value = json.loads(configured) if isinstance(configured, str) else configured
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("public") in (True, "true")
+
+
 def context(config: Mapping[str, Any]) -> r.Context:
     config = dict(config or {})
-    return r.Context.from_config(config, str(config.get("environment") or runtime_environment()))
+    public = config.get("publicLoadBalancer")
+    return r.Context.from_config(
+        config, str(config.get("environment") or runtime_environment()),
+        bool(public) if public is not None else runtime_public_load_balancer(),
+    )
 
 
 # --- adapters -------------------------------------------------------------------------------------
@@ -159,7 +180,8 @@ RULES: tuple[Rule, ...] = (
          Severity.CRITICAL, ("CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_277")),
     Rule("world-ingress-only-on-load-balancer",
          "Only the load balancer's own security group (used by a load balancer and by nothing else) accepts "
-         "traffic from the internet.",
+         "traffic from the internet; in prod an internet-facing one only when the gateway is meant to be public "
+         "(publicLoadBalancer / loadBalancer.public).",
          MANDATORY, g.world_ingress_only_on_load_balancers, (), Severity.CRITICAL, ("CKV2_AWS_5",)),
     Rule("no-secrets-in-container-environment",
          "ECS container definitions carry no secret in `environment` (names like *PASSWORD/*SECRET/*_KEY/*TOKEN "

@@ -187,19 +187,23 @@ class Context:
     public_ports: tuple[int, ...] = (80, 443)
     # Environment variable names that look secret but are not (policy config `allowedEnvNames`).
     allowed_env_names: frozenset[str] = field(default_factory=frozenset)
+    # The gateway is meant to face the whole internet (policy config `publicLoadBalancer`): what lets
+    # prod open an internet-facing load balancer to 0.0.0.0/0.
+    public_load_balancer: bool = False
 
     @property
     def prod(self) -> bool:
         return self.environment == PROD
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], environment: str) -> Context:
+    def from_config(cls, config: Mapping[str, Any], environment: str, public_load_balancer: bool = False) -> Context:
         ports = config.get("publicPorts")
         names = config.get("allowedEnvNames")
         return cls(
             environment=environment,
             public_ports=tuple(int(p) for p in ports) if ports else cls.public_ports,
             allowed_env_names=frozenset(str(n).upper() for n in names) if names else frozenset(),
+            public_load_balancer=public_load_balancer,
         )
 
 

@@ -93,8 +93,8 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
     ))
     storage = LangfuseStorage("langfuse-storage", LangfuseStorageArgs(prefix, key.arn, access_logs.bucket_name, settings.protect))
     load_balancer = LoadBalancer("load-balancer", LoadBalancerArgs(
-        settings, network.vpc_id, network.public_subnet_ids, firewall.ids["load-balancer"], access_logs.bucket_name,
-        target_type=target_type,
+        settings, network.vpc_id, network.public_subnet_ids, network.private_subnet_ids, firewall.ids["load-balancer"],
+        access_logs.bucket_name, target_type=target_type,
     ))
     return Foundation(
         settings=settings, proxy=render_proxy_config(settings), account_id=account_id, key=key, network=network,

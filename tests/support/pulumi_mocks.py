@@ -383,7 +383,9 @@ class RecordingMocks(Mocks):
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             suffix = f"app/{aws_name}/{_chars(arn_seed, '0123456789abcdef', 16)}"
             arn = f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}"
-            out |= {"dnsName": f"{aws_name}-{_chars(arn_seed, string.digits, 10)}.{region}.elb.amazonaws.com",
+            # An internal load balancer's name is `internal-<name>-<digits>.<region>.elb.amazonaws.com`.
+            scheme = "internal-" if raw.get("internal") else ""
+            out |= {"dnsName": f"{scheme}{aws_name}-{_chars(arn_seed, string.digits, 10)}.{region}.elb.amazonaws.com",
                     "zoneId": "Z35SXDOTRQ7X7K", "arn": arn, "arnSuffix": suffix, "id": arn}
         elif typ == "aws:lb/targetGroup:TargetGroup":
             suffix = f"targetgroup/{aws_name}/{_chars(arn_seed, '0123456789abcdef', 16)}"

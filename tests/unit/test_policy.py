@@ -249,12 +249,36 @@ def test_world_ingress_only_on_public_ports(shipped):
     assert check("security-group-world-ingress-ports", changed(legacy, type="egress")) == []
 
 
-def test_an_operator_may_open_the_load_balancer_to_the_internet(shipped):
-    nodes = shipped["prod"]
+def _load_balancer_open_to_the_world(nodes: list[Node]) -> list[Node]:
     for node in of_type(nodes, rules.INGRESS_RULE):
         if node.name.endswith(("-to-load-balancer-443-in", "-to-load-balancer-80-in")):
             nodes = swap(nodes, node, _world(node, int(unwrap(node.inputs)["fromPort"])))
+    return nodes
+
+
+def test_an_operator_may_open_the_load_balancer_to_the_internet(shipped, monkeypatch):
+    nodes = _load_balancer_open_to_the_world(shipped["prod"])
+    policy = POLICY["world-ingress-only-on-load-balancer"]
+    monkeypatch.setattr(pack.pulumi.runtime, "get_config", lambda key: None)
+    assert check_stack("world-ingress-only-on-load-balancer", nodes, "stg") == []
+    # Prod: only when the stack says the gateway is meant to be public.
+    found = messages(check_stack("world-ingress-only-on-load-balancer", nodes, "prod"))
+    assert len(found) == 4 and found[0] == (
+        "aws:vpc/SecurityGroupIngressRule security-groups-198-51-100-0_24-to-load-balancer-443-in opens 0.0.0.0/0 "
+        "tcp/443 on security group security-groups-load-balancer, which internet-facing load balancer "
+        "load-balancer-alb uses: in prod the gateway faces the whole internet only when it is meant to "
+        "(loadBalancer.public: true, or policy config publicLoadBalancer)")
+    assert stack_violations(policy, stack_args(nodes, {"environment": "prod", "publicLoadBalancer": True})) == []
+    monkeypatch.setattr(pack.pulumi.runtime, "get_config",
+                        lambda key: '{"public":true}' if key == "llm-gateway:loadBalancer" else None)
     assert check_stack("world-ingress-only-on-load-balancer", nodes, "prod") == []
+
+
+def test_world_ingress_on_an_internal_load_balancer_is_not_the_internet(shipped, monkeypatch):
+    monkeypatch.setattr(pack.pulumi.runtime, "get_config", lambda key: None)
+    nodes = _load_balancer_open_to_the_world(shipped["prod"])
+    alb = find(nodes, rules.LOAD_BALANCERS[0])
+    assert check_stack("world-ingress-only-on-load-balancer", swap(nodes, alb, changed(alb, internal=True)), "prod") == []
 
 
 def test_world_ingress_on_a_group_no_load_balancer_uses(shipped):
