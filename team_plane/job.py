@@ -83,7 +83,7 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
         except LiteLLMAdminError as error:
             results[team["name"]] = {"status": "failed", "detail": f"litellm: {error}"}
         else:
-            results.setdefault(team["name"], {"status": outcome, "detail": f"litellm team {outcome}"})
+            results.setdefault(team["name"], {"status": outcome.split(" ")[0], "detail": f"litellm team {outcome}"})
     removed: dict[str, dict[str, str]] = {}
     try:
         stale = stale_managed_teams(client.list_teams(), {team["name"] for team in teams})
