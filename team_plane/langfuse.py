@@ -94,9 +94,10 @@ def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[T
     """The psql script (run with --single-transaction -v ON_ERROR_STOP=1 --tuples-only --no-align).
     `document_teams` are every team of the document, failed or not: only managed projects of none of
     them count as removed. It lists the removed projects, one per line, in `removed_projects_path`."""
-    in_document = ", ".join(literal(name) for name in sorted(document_teams)) or "NULL"
-    left = (f"p.org_id = {literal(org_id)} AND p.metadata @> {literal(MANAGED)}::jsonb AND p.deleted_at IS NULL "
-            f"AND p.id NOT IN ({in_document})")
+    in_document = ", ".join(literal(name) for name in sorted(document_teams))
+    # (NOT IN of an empty list is not SQL; NOT IN (NULL) would never be true.)
+    left = (f"p.org_id = {literal(org_id)} AND p.metadata @> {literal(MANAGED)}::jsonb AND p.deleted_at IS NULL"
+            + (f" AND p.id NOT IN ({in_document})" if in_document else ""))
     notes = ", ".join(literal(note) for note in OUR_NOTES)
     before = ""
     if keep_removed_projects:  # only our keys go; listed once, when they do
