@@ -618,7 +618,7 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints, team_plane_bucket
     common = {
         "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://{team_plane_bucket}/{DOCUMENT_KEY}",
         "LLM_GATEWAY_TEAM_PLANE_WORK": TEAM_PLANE_WORK.container_path,
-        "AWS_REGION": endpoints.region,
+        "AWS_DEFAULT_REGION": endpoints.region,  # what boto3 reads (the EC2 host sets none)
     }
     program = ("python3", "-c", team_plane_program())
     plan = ServiceSpec(

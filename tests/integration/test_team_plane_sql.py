@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from config.database_init import EXTENSIONS
-from config.services import TEAM_PLANE_APPLY
-from team_plane.langfuse import TeamKeys, langfuse_sql
-from tests.support.postgres_server import running_postgres
+from config.services import LANGFUSE_ORG_ID, TEAM_PLANE_APPLY
+from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
+from team_plane.embed import program
+from team_plane.langfuse import TeamKeys, fast_hash, langfuse_sql, literal
+from tests.support.fake_langfuse import FakeLangfuse, _Handler as _LangfuseHandler
+from tests.support.fake_litellm_admin import running_fake_admin
+from tests.support.litellm_proxy import free_port, random_master_key
+from tests.support.loopback import serving
+from tests.support.postgres_server import PostgresServer, running_postgres
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -138,3 +146,78 @@ def test_a_pair_registered_on_another_project_moves_to_the_team(langfuse_db, tmp
 
     assert rows(server, url)["pk-lf-moved"][0] == "ops"
     assert projects(server, url)["elsewhere"][3] == "f"  # not ours: never touched
+
+
+class DatabaseLangfuse(FakeLangfuse):
+    """GET /api/public/projects answered from the api_keys table, as Langfuse's apiAuth.ts finds a key:
+    by its fast hash (createShaHash of the presented secret), then its project."""
+
+    server: PostgresServer | None = None
+    db_url: str = ""
+
+    def authorize(self, public_key, secret_key):
+        if not public_key or not secret_key:
+            return None
+        found = self.server.psql(self.db_url, (
+            f"SELECT project_id FROM api_keys WHERE public_key = {literal(public_key)} "
+            f"AND fast_hashed_secret_key = {literal(fast_hash(secret_key, SALT))}")).strip()
+        return found or None
+
+
+def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
+    """The three steps as the containers run them: plan and verify as `python3 -c <embedded job>`
+    (this venv's python: boto3, against moto's S3 and Secrets Manager), apply as the psql script
+    against the real PostgreSQL; LiteLLM is the fake admin API, Langfuse a fake reading the table."""
+    from moto.server import ThreadedMotoServer
+
+    server, url = langfuse_db
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
+    moto.start()
+    try:
+        aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto._port}", "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        import boto3
+
+        secrets = boto3.client("secretsmanager", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        settings = make_settings(teams=[{"name": "mle", "models": ["sonnet"]}, {"name": "risk", "models": ["sonnet"]}])
+        keys = {}
+        for team in settings.teams:
+            made = secrets.create_secret(Name=f"llm-gateway-stg/langfuse-keys/teams/{team.name}", SecretString=json.dumps(
+                {"publicKey": f"pk-lf-flow-{team.name}", "secretKey": f"sk-lf-flow-{team.name}"}))
+            keys[team.name] = KeySecret(made["ARN"], made["VersionId"])
+        s3.create_bucket(Bucket="team-plane")
+        s3.put_object(Bucket="team-plane", Key=DOCUMENT_KEY, Body=render_team_document(
+            team_document(settings, keys, KeySecret(keys["mle"].arn, keys["mle"].version))).encode())
+        master_key = random_master_key()
+        with running_fake_admin(master_key) as admin, serving(DatabaseLangfuse(), _LangfuseHandler) as langfuse:
+            langfuse.server, langfuse.db_url = server, url
+            env = {**aws, "PATH": "/usr/bin:/bin", "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://team-plane/{DOCUMENT_KEY}",
+                   "LLM_GATEWAY_TEAM_PLANE_WORK": str(tmp_path), "LITELLM_INTERNAL_URL": admin.url,
+                   "LITELLM_MASTER_KEY": master_key, "SALT": SALT, "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID,
+                   "LANGFUSE_ORG_NAME": "Acme", "LANGFUSE_INTERNAL_URL": langfuse.url}
+
+            def step(name: str) -> subprocess.CompletedProcess:
+                return subprocess.run([sys.executable, "-c", program(), name], env=env, capture_output=True,
+                                      text=True, timeout=300)
+
+            assert step("plan").returncode == 0
+            apply(server, url, (tmp_path / "langfuse.sql").read_text(), tmp_path)
+            verified = step("verify")
+
+            assert verified.returncode == 0, verified.stderr
+            assert verified.stdout.splitlines() == [
+                "llm-gateway team plane: team mle: created (litellm team created; langfuse project mle, keys verified)",
+                "llm-gateway team plane: team risk: created (litellm team created; langfuse project risk, keys verified)",
+            ]
+            assert set(admin.teams) == {"mle", "risk"}
+            # A key LiteLLM's database holds no more: verify fails the run with the team's line.
+            server.psql(url, "DELETE FROM api_keys WHERE project_id = 'risk'")
+            failed = step("verify")
+            assert failed.returncode == 1
+            assert "team risk: failed (langfuse: the team key pair does not authenticate on Langfuse (HTTP 401))" in failed.stdout
+            assert "sk-lf-flow" not in failed.stdout + failed.stderr
+    finally:
+        moto.stop()

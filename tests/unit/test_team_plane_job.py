@@ -197,3 +197,30 @@ def test_the_embedded_program_runs_the_job_with_the_standard_library_only(tmp_pa
                                  "LLM_GATEWAY_TEAM_PLANE_WORK": str(tmp_path)})
     assert "FileNotFoundError" in result.stderr and "missing.json" in result.stderr
     assert len(program()) < 20_000  # twice in the job's task definition (64 KiB in all)
+
+
+def test_the_three_steps_are_services_chained_on_one_work_volume():
+    from config.secret_refs import LANGFUSE, LITELLM
+    from config.services import team_plane_steps
+    from tests.unit.test_services import ENDPOINTS
+
+    plan, apply, verify = team_plane_steps(make_settings(teams=TEAMS), ENDPOINTS, "stg-team-plane")
+
+    assert [s.name for s in (plan, apply, verify)] == ["team-plane-plan", "team-plane-apply", "team-plane-verify"]
+    assert (apply.depends_on, verify.depends_on) == ({"team-plane-plan": "completed"}, {"team-plane-apply": "completed"})
+    assert all(s.one_off and s.volumes == (job_volume(),) for s in (plan, apply, verify))
+    assert plan.environment["LLM_GATEWAY_TEAM_DOCUMENT"] == "s3://stg-team-plane/team-plane/desired.json"
+    assert plan.environment["LITELLM_INTERNAL_URL"] == ENDPOINTS.litellm_internal_url
+    assert verify.environment["LANGFUSE_INTERNAL_URL"] == ENDPOINTS.langfuse_internal_url
+    assert {k: (r.secret, r.key) for k, r in plan.secrets.items()} == {
+        "LITELLM_MASTER_KEY": (LITELLM, "masterKey"), "SALT": (LANGFUSE, "salt")}
+    assert {k: (r.secret, r.key) for k, r in apply.secrets.items()} == {"DATABASE_URL": (LANGFUSE, "databaseUrl")}
+    assert verify.secrets == {}
+    assert plan.entrypoint == verify.entrypoint == ("python3", "-c", program())
+
+
+def job_volume():
+    from config.services import TEAM_PLANE_WORK
+
+    assert (TEAM_PLANE_WORK.name, TEAM_PLANE_WORK.container_path) == ("team-plane-work", "/work")
+    return TEAM_PLANE_WORK
