@@ -18,7 +18,7 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
-## Debian packages the integration tier drives (cloud-init, e2fsprogs, redis-server); apt runs only when one is missing.
+## Debian packages the integration tier drives (cloud-init, e2fsprogs, redis-server, postgresql); apt runs only when one is missing.
 system-deps:
 	scripts/install-system-deps.sh
 

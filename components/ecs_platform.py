@@ -22,7 +22,7 @@ from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from config import names
 from config.ecs import container_definition
 from config.jobs import single
-from config.litellm_config import ProxyConfig
+from config.litellm_config import PORT as LITELLM_PORT, ProxyConfig
 from config.services import (
     LANGFUSE_WEB_PORT,
     PLACEHOLDER_ENDPOINTS,
@@ -106,6 +106,7 @@ class EcsPlatform(GatewayComponent):
                 region=settings.region, database_host=v[0], redis_host=v[1], redis_tls=True,
                 clickhouse_host=f"clickhouse.{domain}",
                 langfuse_internal_url=f"http://langfuse-web.{domain}:{LANGFUSE_WEB_PORT}",
+                litellm_internal_url=f"http://litellm.{domain}:{LITELLM_PORT}",
                 langfuse_public_url=v[3], bucket=v[2],
             )
         )

@@ -36,10 +36,21 @@ GRANT ALL ON DATABASE {db.name} TO {db.name};
 """
 
 
+# The team-plane job hashes Langfuse key secrets with pgcrypto's crypt()/gen_salt('bf')
+# (team_plane/langfuse.py). pgcrypto is a trusted extension since PostgreSQL 13 (commit eb67623c
+# "Mark some contrib modules as trusted": CREATE privilege on the database suffices), so it is
+# created as the database's owner, which then owns it like the rest of its schema.
+EXTENSIONS = """\\connect langfuse
+SET ROLE langfuse;
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+RESET ROLE;
+"""
+
+
 def init_script() -> str:
     """Shell script run with PGHOST/PGUSER/PGPASSWORD/PGSSLMODE and each app password set."""
     variables = " ".join(f"-v {db.name}_password=\"${db.password_env}\"" for db in APP_DATABASES)
-    sql = "".join(_statements(db) for db in APP_DATABASES)
+    sql = "".join(_statements(db) for db in APP_DATABASES) + EXTENSIONS
     return f"""set -eu
 psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet {variables} <<'SQL'
 {sql}SQL

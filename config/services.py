@@ -22,6 +22,9 @@ from config.langfuse_access import license_secrets, sign_in_environment
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig, langfuse_client_ceiling
 from config.secret_refs import SecretRef
 from config.settings import Settings, Team
+from config.team_plane import DOCUMENT_KEY
+from team_plane import job as team_plane_job
+from team_plane.embed import program as team_plane_program
 
 LANGFUSE_WEB_PORT = 3000
 LANGFUSE_WORKER_PORT = 3030
@@ -125,6 +128,7 @@ class Endpoints:
     redis_tls: bool
     clickhouse_host: str
     langfuse_internal_url: str  # how LiteLLM reaches Langfuse web
+    litellm_internal_url: str  # how the team-plane job reaches LiteLLM's admin API (inside the VPC)
     langfuse_public_url: str  # NEXTAUTH_URL
     bucket: str  # Langfuse events, media and exports (by prefix)
 
@@ -594,11 +598,54 @@ def redis(settings: Settings, memory: int = 256) -> ServiceSpec:
     )
 
 
+
+TEAM_PLANE_WORK = Volume("team-plane-work", "/work")
+# psql runs the plan's SQL in one transaction, then deletes it: it holds the team secret keys
+# pgcrypto hashes (team_plane/langfuse.py).
+TEAM_PLANE_APPLY = f"""\
+status=0
+psql "$DATABASE_URL" --no-psqlrc --quiet --single-transaction -v ON_ERROR_STOP=1 --tuples-only --no-align \\
+  -f {TEAM_PLANE_WORK.container_path}/{team_plane_job.SQL_FILE} || status=$?
+rm -f {TEAM_PLANE_WORK.container_path}/{team_plane_job.SQL_FILE}
+exit "$status"
+"""
+
+
+def team_plane_steps(settings: Settings, endpoints: Endpoints, team_plane_bucket: str) -> tuple[ServiceSpec, ...]:
+    """The team-plane job (team_plane/job.py): plan -> apply -> verify, each after the previous one
+    completed, sharing one work volume. The LiteLLM image runs the embedded job with its python3 and
+    boto3; the document and the team key secrets are read with the runner's AWS identity."""
+    common = {
+        "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://{team_plane_bucket}/{DOCUMENT_KEY}",
+        "LLM_GATEWAY_TEAM_PLANE_WORK": TEAM_PLANE_WORK.container_path,
+        "AWS_DEFAULT_REGION": endpoints.region,  # what boto3 reads (the EC2 host sets none)
+    }
+    program = ("python3", "-c", team_plane_program())
+    plan = ServiceSpec(
+        name="team-plane-plan", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
+        command=("plan",),
+        environment={**common, "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url,
+                     "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID, "LANGFUSE_ORG_NAME": settings.langfuse.organization_name},
+        secrets={"LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"), "SALT": LANGFUSE_SECRETS["SALT"]},
+        volumes=(TEAM_PLANE_WORK,), one_off=True,
+    )
+    apply = ServiceSpec(
+        name="team-plane-apply", image=DEFAULT_IMAGES["postgres-client"], cpu=256, memory=512,
+        entrypoint=("sh", "-c", TEAM_PLANE_APPLY), secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
+        volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True,
+    )
+    verify = ServiceSpec(
+        name="team-plane-verify", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
+        command=("verify",), environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url},
+        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True,
+    )
+    return plan, apply, verify
+
 # Secret references never depend on deploy-time endpoints; these stand in where only the
 # references matter (IAM: which secrets each workload may read).
 PLACEHOLDER_ENDPOINTS = Endpoints(
     region="placeholder", database_host="placeholder", redis_host="placeholder", redis_tls=True,
-    clickhouse_host="placeholder", langfuse_internal_url="http://placeholder",
+    clickhouse_host="placeholder", langfuse_internal_url="http://placeholder", litellm_internal_url="http://placeholder",
     langfuse_public_url="http://placeholder", bucket="placeholder",
 )
 

@@ -26,8 +26,7 @@ from typing import Any
 
 from config.litellm_config import team_key_vars
 from config.settings import Settings
-
-DOCUMENT_VERSION = 1
+from team_plane.document import DOCUMENT_VERSION, parse_team_document  # noqa: F401 (the reader lives with the job)
 DOCUMENT_KEY = "team-plane/desired.json"
 
 
@@ -79,11 +78,3 @@ def render_team_document(document: Mapping[str, Any]) -> str:
     body = json.dumps(head, sort_keys=True, indent=1)
     teams = f'"teams": [\n{lines}\n ]' if lines else '"teams": []'
     return body[:-2] + f",\n {teams}\n}}\n"
-
-
-def parse_team_document(text: str) -> dict[str, Any]:
-    """The document back from its stored text; refuses one this code does not understand."""
-    document = json.loads(text)
-    if document.get("version") != DOCUMENT_VERSION:
-        raise ValueError(f"team-plane document version {document.get('version')!r}, expected {DOCUMENT_VERSION}")
-    return document

@@ -137,7 +137,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         lambda v: Endpoints(
             region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
-            langfuse_public_url=v[2], bucket=v[1],
+            litellm_internal_url=f"http://litellm:{LITELLM_PORT}", langfuse_public_url=v[2], bucket=v[1],
         )
     )
     host = ComposeHost("gateway-host", ComposeHostArgs(

@@ -8,6 +8,7 @@ PACKAGES=(
   cloud-init  # `cloud-init schema` validates the compose hosts' user data
   e2fsprogs   # mkfs.ext4 for the data volume script's tests (blkid and cmp are essential packages)
   redis-server  # two real LiteLLM proxies share one Redis in the rate-limit test
+  postgresql  # the team plane's Langfuse SQL runs against a real server (pgcrypto is in its contrib)
 )
 
 if ! command -v dpkg-query >/dev/null; then

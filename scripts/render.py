@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from config.cost import cost_table  # noqa: E402
 from config.ecs import container_definition  # noqa: E402
-from config.litellm_config import render_proxy_config  # noqa: E402
+from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config  # noqa: E402
 from config.services import (  # noqa: E402
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
@@ -64,6 +64,7 @@ def render(stack: str, out_dir: Path) -> list[Path]:
         endpoints = Endpoints(
             region=settings.region, database_host="RDS_ENDPOINT", redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
+            litellm_internal_url=f"http://litellm:{LITELLM_PORT}",
             langfuse_public_url=public_langfuse, bucket="LANGFUSE_BUCKET",
         )
         specs = gateway_host_specs(settings, proxy, endpoints)
@@ -73,6 +74,7 @@ def render(stack: str, out_dir: Path) -> list[Path]:
         endpoints = Endpoints(
             region=settings.region, database_host="RDS_ENDPOINT", redis_host="ELASTICACHE_ENDPOINT", redis_tls=True,
             clickhouse_host=f"clickhouse.{domain}", langfuse_internal_url=f"http://langfuse-web.{domain}:{LANGFUSE_WEB_PORT}",
+            litellm_internal_url=f"http://litellm.{domain}:{LITELLM_PORT}",
             langfuse_public_url=public_langfuse, bucket="LANGFUSE_BUCKET",
         )
         specs = tuple(ecs_specs(settings, proxy, endpoints).values())

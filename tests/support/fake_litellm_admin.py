@@ -4,6 +4,8 @@ It mirrors litellm 1.104.0 (litellm/proxy/management_endpoints/team_endpoints.py
 exception handlers) where callers can tell the difference:
 
 - every route wants `Authorization: Bearer <master key>`; any other key gets the proxy's 401;
+- GET /team/list (the master key: every team) returns a JSON list of team rows, each with its
+  `team_memberships` and `keys`, sorted by team_alias (list_team, TeamListResponseObject);
 - POST /team/new returns the team row; a taken team_id is a 400 "... already exists ...";
 - GET /team/info?team_id= returns {team_id, team_info, keys, team_memberships}, or a 404;
 - POST /team/update writes exactly the keys it is given (an explicit null clears a limit; a
@@ -19,6 +21,7 @@ Teams live in memory; every request is recorded so tests can inspect what was se
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import threading
@@ -99,6 +102,7 @@ class FakeLiteLLMAdmin:
             route = {
                 ("POST", "/team/new"): self._new,
                 ("GET", "/team/info"): self._info,
+                ("GET", "/team/list"): self._list,
                 ("POST", "/team/update"): self._update,
                 ("POST", "/team/delete"): self._delete,
             }.get((request.method, request.path))
@@ -121,7 +125,7 @@ class FakeLiteLLMAdmin:
         )
 
     def _new(self, request: RecordedRequest) -> tuple[int, Any]:
-        body = dict(request.body or {})
+        body = copy.deepcopy(request.body or {})  # the stored row changes later; the recorded request must not
         team_id = body.pop("team_id", None) or str(uuid.uuid4())
         if team_id in self.teams:
             detail = {"error": f"Team id = {team_id} already exists. Please use a different team id."}
@@ -140,6 +144,10 @@ class FakeLiteLLMAdmin:
         if team_id not in self.teams:
             return _proxy_error(404, {"message": f"Team not found, passed team id: {team_id}."}, "auth_error", "None")
         return 200, {"team_id": team_id, "team_info": self.teams[team_id], "keys": [], "team_memberships": []}
+
+    def _list(self, _request: RecordedRequest) -> tuple[int, Any]:
+        rows = [{**team, "team_memberships": [], "keys": []} for team in self.teams.values()]
+        return 200, sorted(rows, key=lambda row: row["team_alias"] or "")
 
     def _update(self, request: RecordedRequest) -> tuple[int, Any]:
         body = dict(request.body or {})

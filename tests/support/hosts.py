@@ -29,6 +29,7 @@ STAGING_ENDPOINTS = Endpoints(
     redis_tls=False,
     clickhouse_host="clickhouse",
     langfuse_internal_url="http://langfuse-web:3000",
+    litellm_internal_url="http://litellm:4000",
     langfuse_public_url="https://langfuse.llm.example.com",
     bucket="llm-gateway-stg-langfuse",
 )

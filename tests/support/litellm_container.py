@@ -52,7 +52,7 @@ def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: st
 def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str) -> ServiceSpec:
     endpoints = Endpoints(
         region=REGION, database_host="unused.invalid", redis_host="unused.invalid", redis_tls=True,
-        clickhouse_host="unused.invalid", langfuse_internal_url=langfuse_url,
+        clickhouse_host="unused.invalid", langfuse_internal_url=langfuse_url, litellm_internal_url="http://unused.invalid",
         langfuse_public_url="http://unused.invalid", bucket="unused",
     )
     return litellm(settings, proxy, endpoints)

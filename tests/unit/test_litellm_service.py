@@ -14,7 +14,7 @@ from tests.support.settings import make_settings
 def endpoints(redis_host: str = "master.valkey.cache.amazonaws.com", tls: bool = True) -> Endpoints:
     return Endpoints(
         region="us-east-1", database_host="db", redis_host=redis_host, redis_tls=tls, clickhouse_host="ch",
-        langfuse_internal_url="http://langfuse-web:3000", langfuse_public_url="https://langfuse.example.com", bucket="b",
+        langfuse_internal_url="http://langfuse-web:3000", litellm_internal_url="http://litellm:4000", langfuse_public_url="https://langfuse.example.com", bucket="b",
     )
 
 

@@ -123,7 +123,10 @@ def test_create_adopts_an_existing_team_and_only_sends_what_differs(admin, provi
 
     assert result.id == "mle"
     assert requests_to(admin, "/team/new") == []
-    assert requests_to(admin, "/team/update") == [{"team_id": "mle", "team_alias": "mle", "max_budget": 100.0}]
+    assert requests_to(admin, "/team/update") == [
+        # Adopting marks the team as ours (team_plane/litellm.py MANAGED_BY).
+        {"team_id": "mle", "team_alias": "mle", "max_budget": 100.0, "metadata": {"managed-by": "llm-gateway"}},
+    ]
     assert admin.teams["mle"]["max_budget"] == 100.0
 
 
@@ -141,7 +144,7 @@ def test_create_adopts_a_team_that_appears_between_lookup_and_creation(admin, pr
     assert [(r.method, r.path) for r in admin.requests] == [
         ("GET", "/team/info"), ("POST", "/team/new"), ("GET", "/team/info"), ("POST", "/team/update"),
     ]
-    assert requests_to(admin, "/team/update") == [{"team_id": "mle", "rpm_limit": 60}]
+    assert requests_to(admin, "/team/update") == [{"team_id": "mle", "rpm_limit": 60, "metadata": {"managed-by": "llm-gateway"}}]
     assert admin.teams["mle"]["rpm_limit"] == 60
 
 
@@ -227,9 +230,9 @@ def test_disabled_logging_is_drift_and_is_undone_keeping_other_metadata(admin, p
     result = provider.update("mle", refreshed, desired)
 
     assert requests_to(admin, "/team/update") == [
-        {"team_id": "mle", "metadata": {"cost_center": "42", "team_member_budget_id": "budget-1"}},
+        {"team_id": "mle", "metadata": {"managed-by": "llm-gateway", "cost_center": "42", "team_member_budget_id": "budget-1"}},
     ]
-    assert admin.teams["mle"]["metadata"] == {"cost_center": "42", "team_member_budget_id": "budget-1"}
+    assert admin.teams["mle"]["metadata"] == {"managed-by": "llm-gateway", "cost_center": "42", "team_member_budget_id": "budget-1"}
     assert result.outs["logging_overridden"] is False
     assert provider.read("mle", stored_outputs(result.outs)).outs["logging_overridden"] is False
 
@@ -241,7 +244,7 @@ def test_an_adopted_team_with_its_own_callbacks_is_put_back_on_the_config(admin,
 
     provider.create(team_props(admin))
 
-    assert requests_to(admin, "/team/update") == [{"team_id": "mle", "metadata": {}}]
+    assert requests_to(admin, "/team/update") == [{"team_id": "mle", "metadata": {"managed-by": "llm-gateway"}}]
 
 
 def test_update_recreates_a_team_deleted_outside_pulumi(admin, provider):

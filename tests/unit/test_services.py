@@ -36,6 +36,7 @@ from policy.rules import strings_in
 ENDPOINTS = Endpoints(
     region="us-east-1", database_host="db.example.internal", redis_host="redis.example.internal", redis_tls=True,
     clickhouse_host="clickhouse.example.internal", langfuse_internal_url="http://langfuse-web.example.internal:3000",
+    litellm_internal_url="http://litellm.example.internal:4000",
     langfuse_public_url="https://langfuse.llm.example.com", bucket="langfuse-bucket",
 )
 SETTINGS = make_settings(teams=[{"name": "mle"}, {"name": "home-rentals"}])

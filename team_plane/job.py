@@ -1,0 +1,164 @@
+"""The team-plane job's steps, run inside the VPC (config/services.py `team_plane_steps`):
+
+- plan (LiteLLM image): reads the team document and each team's key secret, reconciles LiteLLM's
+  teams (create, adopt, update what differs, undo logging drift, delete managed teams that left),
+  writes the Langfuse SQL and its own results to the shared work directory;
+- apply (postgres client image): psql runs that SQL in one transaction (no Python there);
+- verify (LiteLLM image): every pair must authenticate as its project on Langfuse; prints one
+  line per team and exits 1 when any team failed (the others were still reconciled).
+
+Plan fails (non-zero) only when it cannot start at all (no document, no salt); a team that cannot
+be reconciled is recorded and reported by verify. Nothing secret is printed or written, except the
+secret keys inside the SQL file (pgcrypto hashes them there), which apply deletes after its run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from team_plane.document import parse_team_document
+from team_plane.langfuse import REMOVED_PROJECTS_FILE, PairCheck, TeamKeys, langfuse_sql, verify_pair
+from team_plane.litellm import LiteLLMAdminClient, LiteLLMAdminError, TeamSpec, ensure_team, stale_managed_teams
+
+SQL_FILE = "langfuse.sql"
+PLAN_FILE = "plan.json"
+# The services come up with the deploy: transient failures are retried for about ten minutes.
+RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0) + (30.0,) * 19
+TIMEOUT_SECONDS = 30.0
+
+ReadText = Callable[[str], str]  # document location -> its text
+FetchKeys = Callable[[str, str], Mapping[str, str]]  # (secret ARN, version id) -> {"publicKey", "secretKey"}
+
+
+def boto3_reader(location: str) -> str:
+    """s3://bucket/key (its latest version), or a file path (the job run by hand)."""
+    if not location.startswith("s3://"):
+        with open(location) as document:
+            return document.read()
+    import boto3  # only in the containers that read S3
+
+    bucket, _, key = location[len("s3://"):].partition("/")
+    return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def boto3_keys(arn: str, version: str) -> Mapping[str, str]:
+    import boto3
+
+    # The exact version the document names (a rotation changes it), not whatever is current.
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn, VersionId=version)["SecretString"]
+    return json.loads(value)
+
+
+def _keys(fetch: FetchKeys, team: Mapping[str, Any]) -> tuple[TeamKeys | None, str]:
+    try:
+        value = fetch(team["keySecretArn"], team["keySecretVersion"])
+        return TeamKeys(team["name"], value["publicKey"], value["secretKey"]), ""
+    except Exception as error:  # noqa: BLE001 (any failure of one team's secret fails that team only)
+        return None, f"cannot read its key secret {team['keySecretArn']}: {type(error).__name__}: {error}"
+
+
+def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch: FetchKeys = boto3_keys,
+         sleep: Callable[[float], None] = time.sleep, retry_delays=RETRY_DELAYS_SECONDS) -> dict[str, Any]:
+    document = parse_team_document(read(env["LLM_GATEWAY_TEAM_DOCUMENT"]))
+    teams = document["teams"]
+    results: dict[str, dict[str, str]] = {}
+    generated = []
+    for team in teams:
+        keys, error = _keys(fetch, team)
+        if keys is None:
+            results[team["name"]] = {"status": "failed", "detail": error}
+        elif team["langfuseKeys"] == "generate":
+            generated.append(keys)
+    client = LiteLLMAdminClient(env["LITELLM_INTERNAL_URL"], env["LITELLM_MASTER_KEY"], timeout_seconds=TIMEOUT_SECONDS,
+                                retry_delays=retry_delays, sleep=sleep,
+                                unreachable_hint="the team-plane job reaches it on its internal address")
+    for team in teams:
+        try:
+            outcome = ensure_team(client, TeamSpec.from_document(team))
+        except LiteLLMAdminError as error:
+            results[team["name"]] = {"status": "failed", "detail": f"litellm: {error}"}
+        else:
+            results.setdefault(team["name"], {"status": outcome.split(" ")[0], "detail": f"litellm team {outcome}"})
+    removed: dict[str, dict[str, str]] = {}
+    try:
+        stale = stale_managed_teams(client.list_teams(), {team["name"] for team in teams})
+    except LiteLLMAdminError as error:
+        removed["(removed teams)"] = {"status": "failed", "detail": f"litellm: cannot list teams: {error}"}
+        stale = []
+    for name in stale:
+        try:
+            client.delete_team(name)
+            removed[name] = {"status": "removed", "detail": "litellm team deleted"}
+        except LiteLLMAdminError as error:
+            removed[name] = {"status": "failed", "detail": f"litellm: cannot delete the removed team: {error}"}
+    sql = langfuse_sql(
+        org_id=env["LANGFUSE_ORG_ID"], org_name=env["LANGFUSE_ORG_NAME"], salt=env["SALT"], generated=generated,
+        document_teams=[team["name"] for team in teams], keep_removed_projects=bool(document["keepRemovedProjects"]),
+        removed_projects_path=os.path.join(work, REMOVED_PROJECTS_FILE),
+    )
+    sql_path = os.path.join(work, SQL_FILE)
+    with open(os.open(sql_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(sql)
+    record = {"teams": results, "removed": removed, "keepRemovedProjects": bool(document["keepRemovedProjects"])}
+    with open(os.path.join(work, PLAN_FILE), "w") as out:
+        json.dump(record, out)
+    return record
+
+
+def verify(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch: FetchKeys = boto3_keys,
+           sleep: Callable[[float], None] = time.sleep, retry_delays=RETRY_DELAYS_SECONDS) -> tuple[list[str], bool]:
+    """(the report's lines, whether every team was reconciled)."""
+    document = parse_team_document(read(env["LLM_GATEWAY_TEAM_DOCUMENT"]))
+    with open(os.path.join(work, PLAN_FILE)) as recorded:
+        record = json.load(recorded)
+    check = PairCheck(env["LANGFUSE_INTERNAL_URL"], timeout_seconds=TIMEOUT_SECONDS, retry_delays=retry_delays, sleep=sleep)
+    lines, ok = [], True
+    for team in document["teams"]:
+        name = team["name"]
+        result = record["teams"].get(name, {"status": "failed", "detail": "not reconciled by the plan step"})
+        status, detail = result["status"], result["detail"]
+        if status != "failed":
+            keys, error = _keys(fetch, team)
+            good, said = (False, error) if keys is None else verify_pair(
+                check, name, team["langfuseKeys"], keys.public_key, keys.secret_key)
+            status, detail = (status, f"{detail}; langfuse {said}") if good else ("failed", f"langfuse: {said}")
+        ok = ok and status != "failed"
+        lines.append(f"team {name}: {status} ({detail})")
+    removed = dict(record["removed"])
+    projects_path = os.path.join(work, REMOVED_PROJECTS_FILE)
+    projects = []
+    if os.path.exists(projects_path):  # absent when apply did not run
+        with open(projects_path) as listed:
+            projects = listed.read().split()
+    kept = "kept with its traces, keys deleted" if record["keepRemovedProjects"] else "deleted"
+    for project in projects:
+        entry = removed.setdefault(project, {"status": "removed", "detail": "no litellm team"})
+        entry["detail"] += f"; langfuse project {kept}"
+    for name, entry in sorted(removed.items()):
+        ok = ok and entry["status"] != "failed"
+        lines.append(f"team {name}: {entry['status']} ({entry['detail']})")
+    return lines, ok
+
+
+def main(argv: list[str]) -> int:
+    step, work, env = argv[1], os.environ.get("LLM_GATEWAY_TEAM_PLANE_WORK", "/work"), os.environ
+    if step == "plan":
+        record = plan(env, work)
+        failed = sorted(name for name, result in {**record["teams"], **record["removed"]}.items()
+                        if result["status"] == "failed")
+        print(f"llm-gateway team plane: planned {len(record['teams'])} teams; failed so far: {', '.join(failed) or 'none'}")
+        return 0
+    if step == "verify":
+        lines, ok = verify(env, work)
+        for line in lines:
+            print(f"llm-gateway team plane: {line}")
+        if not ok:
+            print("llm-gateway team plane: some teams could not be reconciled (see above)", file=sys.stderr)
+        return 0 if ok else 1
+    print(f"llm-gateway team plane: unknown step {step!r}", file=sys.stderr)
+    return 2

@@ -1,0 +1,223 @@
+"""The team plane's Langfuse SQL (team_plane/langfuse.py) against a real PostgreSQL: tables as
+Langfuse's schema.prisma defines them, pgcrypto created as db-init creates it, the script run as
+the apply step runs it (psql, one transaction) twice, then a rotation and removals. The hashes are
+checked with Langfuse's own algorithms: createShaHash (packages/shared/src/server/auth/apiKeys.ts)
+with Node's crypto, and bcryptjs (the version Langfuse depends on) for the bcrypt hash."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.database_init import EXTENSIONS
+from config.services import LANGFUSE_ORG_ID, TEAM_PLANE_APPLY
+from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
+from team_plane.embed import program
+from team_plane.langfuse import TeamKeys, fast_hash, langfuse_sql, literal
+from tests.support.fake_langfuse import FakeLangfuse, _Handler as _LangfuseHandler
+from tests.support.fake_litellm_admin import running_fake_admin
+from tests.support.litellm_proxy import free_port, random_master_key
+from tests.support.loopback import serving
+from tests.support.postgres_server import PostgresServer, running_postgres
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+SALT = "dGVhbS1wbGFuZS1zYWx0LWZvci10ZXN0cw=="
+# langfuse v4.16.0 packages/shared/prisma/schema.prisma, models Organization, Project, ApiKey and enum
+# ApiKeyScope: only the columns the team plane reads or writes, their types, defaults and uniques
+# as Prisma's migrations create them (@default(now()) and enum defaults are database defaults;
+# @default(cuid()) and @updatedAt are not: the client fills them).
+SCHEMA = """
+CREATE TYPE "ApiKeyScope" AS ENUM ('ORGANIZATION', 'PROJECT');
+CREATE TABLE organizations (id text PRIMARY KEY, name text NOT NULL,
+  created_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
+CREATE TABLE projects (id text PRIMARY KEY, org_id text NOT NULL REFERENCES organizations(id) ON UPDATE CASCADE ON DELETE CASCADE,
+  created_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  deleted_at timestamp(3), name text NOT NULL, metadata jsonb);
+CREATE TABLE api_keys (id text PRIMARY KEY, created_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, note text,
+  public_key text NOT NULL UNIQUE, hashed_secret_key text NOT NULL UNIQUE, fast_hashed_secret_key text UNIQUE,
+  display_secret_key text NOT NULL, is_in_app_agent_key boolean NOT NULL DEFAULT false,
+  project_id text REFERENCES projects(id) ON UPDATE CASCADE ON DELETE CASCADE,
+  organization_id text REFERENCES organizations(id) ON UPDATE CASCADE ON DELETE CASCADE,
+  scope "ApiKeyScope" NOT NULL DEFAULT 'PROJECT');
+"""
+NODE_CHECK = """
+const crypto = require('crypto'); const bcrypt = require('bcryptjs');
+const [sk, salt, fast, hashed] = JSON.parse(process.argv[1]);
+// createShaHash, apiKeys.ts (langfuse v4.16.0)
+const expected = crypto.createHash('sha256').update(sk).update(crypto.createHash('sha256').update(salt, 'utf8').digest('hex')).digest('hex');
+console.log(JSON.stringify({fast: expected === fast, bcrypt: bcrypt.compareSync(sk, hashed), wrong: bcrypt.compareSync(sk + 'x', hashed)}));
+"""
+
+
+@pytest.fixture(scope="module")
+def langfuse_db():
+    with running_postgres("master-password") as server:
+        master = server.url("postgres", "master-password", "postgres")
+        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password'; CREATE DATABASE langfuse OWNER langfuse;")
+        # db-init's statements, as the master user; langfuse is not a superuser: pgcrypto is trusted.
+        server.psql(master, "GRANT langfuse TO CURRENT_USER;\n" + EXTENSIONS)
+        url = server.url("langfuse", "lf-password", "langfuse")
+        server.psql(url, SCHEMA)
+        yield server, url
+
+
+def apply(server, url: str, sql: str, work: Path) -> None:
+    """What the apply step runs (config/services.py TEAM_PLANE_APPLY), with /work here."""
+    (work / "langfuse.sql").write_text(sql)
+    script = TEAM_PLANE_APPLY.replace("/work/", f"{work}/")
+    result = subprocess.run(["sh", "-c", script], env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert not (work / "langfuse.sql").exists()  # the secret keys do not stay on the volume
+
+
+def rows(server, url: str) -> dict[str, tuple]:
+    out = server.psql(url, "SELECT public_key, project_id, note, display_secret_key, fast_hashed_secret_key, "
+                           "hashed_secret_key, scope FROM api_keys ORDER BY public_key")
+    return {line.split("|")[0]: tuple(line.split("|")[1:]) for line in out.splitlines()}
+
+
+def projects(server, url: str) -> dict[str, tuple]:
+    out = server.psql(url, "SELECT id, org_id, name, metadata->>'managed-by', deleted_at IS NOT NULL FROM projects ORDER BY id")
+    return {line.split("|")[0]: tuple(line.split("|")[1:]) for line in out.splitlines()}
+
+
+def script(work: Path, generated, teams, keep: bool) -> str:
+    return langfuse_sql(org_id="llm-gateway", org_name="Acme", salt=SALT, generated=generated, document_teams=teams,
+                        keep_removed_projects=keep, removed_projects_path=str(work / "removed-projects.txt"))
+
+
+def test_projects_and_keys_as_langfuse_writes_them_idempotent_rotated_and_removed(langfuse_db, tmp_path):
+    server, url = langfuse_db
+    mle, risk = TeamKeys("mle", "pk-lf-mle-1", "sk-lf-mle-secret-1"), TeamKeys("risk", "pk-lf-risk", "sk-lf-risk-secret")
+    first = script(tmp_path, [mle, risk], ["mle", "risk", "ops"], keep=False)
+
+    apply(server, url, first, tmp_path)
+    written = rows(server, url)
+    apply(server, url, first, tmp_path)  # idempotent: not even the bcrypt hash is rewritten
+
+    assert rows(server, url) == written
+    assert projects(server, url) == {"mle": ("llm-gateway", "mle", "llm-gateway", "f"),
+                                     "risk": ("llm-gateway", "risk", "llm-gateway", "f")}
+    project, note, display, fast, hashed, scope = written["pk-lf-mle-1"]
+    assert (project, note, display, scope) == ("mle", "llm-gateway team key", "sk-lf-...et-1", "PROJECT")
+    check = subprocess.run(["node", "-e", NODE_CHECK, json.dumps([mle.secret_key, SALT, fast, hashed])],
+                           cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(check.stdout) == {"fast": True, "bcrypt": True, "wrong": False}
+    assert hashed.startswith("$2a$11$")
+
+    # A rotated pair replaces the old one; a key made by hand in the UI stays.
+    server.psql(url, "INSERT INTO api_keys (id, public_key, hashed_secret_key, display_secret_key, note, project_id) "
+                     "VALUES ('ui', 'pk-lf-ui', 'x', 'sk-lf-...ui', 'made in the UI', 'mle')")
+    rotated = TeamKeys("mle", "pk-lf-mle-2", "sk-lf-mle-secret-2")
+    apply(server, url, script(tmp_path, [rotated, risk], ["mle", "risk"], keep=False), tmp_path)
+    assert set(rows(server, url)) == {"pk-lf-mle-2", "pk-lf-risk", "pk-lf-ui"}
+
+    # prod (keep): the removed team's project and traces stay, our key goes, once.
+    apply(server, url, script(tmp_path, [rotated], ["mle"], keep=True), tmp_path)
+    assert (tmp_path / "removed-projects.txt").read_text().split() == ["risk"]
+    assert set(rows(server, url)) == {"pk-lf-mle-2", "pk-lf-ui"}
+    assert projects(server, url)["risk"][3] == "f"
+    apply(server, url, script(tmp_path, [rotated], ["mle"], keep=True), tmp_path)
+    assert (tmp_path / "removed-projects.txt").read_text().split() == []
+
+    # stg: the project is soft-deleted with every key, as Langfuse's own deletion does; back when re-added.
+    apply(server, url, script(tmp_path, [], [], keep=False), tmp_path)
+    assert sorted((tmp_path / "removed-projects.txt").read_text().split()) == ["mle", "risk"]
+    assert rows(server, url) == {} and {p[3] for p in projects(server, url).values()} == {"t"}
+    apply(server, url, script(tmp_path, [rotated], ["mle"], keep=False), tmp_path)
+    assert projects(server, url)["mle"][3] == "f" and set(rows(server, url)) == {"pk-lf-mle-2"}
+
+
+def test_a_pair_registered_on_another_project_moves_to_the_team(langfuse_db, tmp_path):
+    server, url = langfuse_db
+    server.psql(url, "INSERT INTO organizations (id, name) VALUES ('other-org', 'o') ON CONFLICT DO NOTHING;"
+                     "INSERT INTO projects (id, org_id, name) VALUES ('elsewhere', 'other-org', 'e');"
+                     "INSERT INTO api_keys (id, public_key, hashed_secret_key, display_secret_key, project_id) "
+                     "VALUES ('k', 'pk-lf-moved', 'h', 'd', 'elsewhere')")
+
+    apply(server, url, script(tmp_path, [TeamKeys("ops", "pk-lf-moved", "sk-lf-ops")], ["ops"], keep=False), tmp_path)
+
+    assert rows(server, url)["pk-lf-moved"][0] == "ops"
+    assert projects(server, url)["elsewhere"][3] == "f"  # not ours: never touched
+
+
+class DatabaseLangfuse(FakeLangfuse):
+    """GET /api/public/projects answered from the api_keys table, as Langfuse's apiAuth.ts finds a key:
+    by its fast hash (createShaHash of the presented secret), then its project."""
+
+    server: PostgresServer | None = None
+    db_url: str = ""
+
+    def authorize(self, public_key, secret_key):
+        if not public_key or not secret_key:
+            return None
+        found = self.server.psql(self.db_url, (
+            f"SELECT project_id FROM api_keys WHERE public_key = {literal(public_key)} "
+            f"AND fast_hashed_secret_key = {literal(fast_hash(secret_key, SALT))}")).strip()
+        return found or None
+
+
+def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
+    """The three steps as the containers run them: plan and verify as `python3 -c <embedded job>`
+    (this venv's python: boto3, against moto's S3 and Secrets Manager), apply as the psql script
+    against the real PostgreSQL; LiteLLM is the fake admin API, Langfuse a fake reading the table."""
+    from moto.server import ThreadedMotoServer
+
+    server, url = langfuse_db
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
+    moto.start()
+    try:
+        aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto._port}", "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        import boto3
+
+        secrets = boto3.client("secretsmanager", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        settings = make_settings(teams=[{"name": "mle", "models": ["sonnet"]}, {"name": "risk", "models": ["sonnet"]}])
+        keys = {}
+        for team in settings.teams:
+            made = secrets.create_secret(Name=f"llm-gateway-stg/langfuse-keys/teams/{team.name}", SecretString=json.dumps(
+                {"publicKey": f"pk-lf-flow-{team.name}", "secretKey": f"sk-lf-flow-{team.name}"}))
+            keys[team.name] = KeySecret(made["ARN"], made["VersionId"])
+        s3.create_bucket(Bucket="team-plane")
+        s3.put_object(Bucket="team-plane", Key=DOCUMENT_KEY, Body=render_team_document(
+            team_document(settings, keys, KeySecret(keys["mle"].arn, keys["mle"].version))).encode())
+        master_key = random_master_key()
+        with running_fake_admin(master_key) as admin, serving(DatabaseLangfuse(), _LangfuseHandler) as langfuse:
+            langfuse.server, langfuse.db_url = server, url
+            env = {**aws, "PATH": "/usr/bin:/bin", "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://team-plane/{DOCUMENT_KEY}",
+                   "LLM_GATEWAY_TEAM_PLANE_WORK": str(tmp_path), "LITELLM_INTERNAL_URL": admin.url,
+                   "LITELLM_MASTER_KEY": master_key, "SALT": SALT, "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID,
+                   "LANGFUSE_ORG_NAME": "Acme", "LANGFUSE_INTERNAL_URL": langfuse.url}
+
+            def step(name: str) -> subprocess.CompletedProcess:
+                return subprocess.run([sys.executable, "-c", program(), name], env=env, capture_output=True,
+                                      text=True, timeout=300)
+
+            assert step("plan").returncode == 0
+            apply(server, url, (tmp_path / "langfuse.sql").read_text(), tmp_path)
+            verified = step("verify")
+
+            assert verified.returncode == 0, verified.stderr
+            assert verified.stdout.splitlines() == [
+                "llm-gateway team plane: team mle: created (litellm team created; langfuse project mle, keys verified)",
+                "llm-gateway team plane: team risk: created (litellm team created; langfuse project risk, keys verified)",
+            ]
+            assert set(admin.teams) == {"mle", "risk"}
+            # A key LiteLLM's database holds no more: verify fails the run with the team's line.
+            server.psql(url, "DELETE FROM api_keys WHERE project_id = 'risk'")
+            failed = step("verify")
+            assert failed.returncode == 1
+            assert "team risk: failed (langfuse: the team key pair does not authenticate on Langfuse (HTTP 401))" in failed.stdout
+            assert "sk-lf-flow" not in failed.stdout + failed.stderr
+    finally:
+        moto.stop()
