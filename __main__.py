@@ -8,6 +8,7 @@ from components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from components.cache import Cache, CacheArgs
 from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
 from components.database import Database, DatabaseArgs
+from components.database_dns import DatabaseDns, DatabaseDnsArgs
 from components.ecs_platform import EcsPlatform, EcsPlatformArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
@@ -21,6 +22,7 @@ from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
+from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from config import secret_refs
 from config.images import pinned_images
 from config.langfuse_access import external_secret_values
@@ -62,8 +64,10 @@ database = Database("database", DatabaseArgs(
     master_secret_name=f"{prefix}/{secret_refs.POSTGRES}", protect=settings.protect,
     log_retention_days=settings.log_retention_days,
 ))
+# Every client reaches PostgreSQL by this name: a restore moves it, and nothing else changes.
+database_dns = DatabaseDns("database-dns", DatabaseDnsArgs(prefix, network.vpc_id, database.address))
 secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
-    prefix, key.arn, database.address, settings.protect, settings.clickhouse,
+    prefix, key.arn, database_dns.host, settings.protect, settings.clickhouse,
     external_secret_values(settings.langfuse_sso, settings.langfuse_ee_license_key),
 ))
 platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
@@ -139,7 +143,7 @@ if ecs_mode:
                        "langfuse-web": load_balancer.target_groups["langfuse"].arn},
         target_group_forwarders={"litellm": load_balancer.forwarders["litellm"],
                                  "langfuse-web": load_balancer.forwarders["langfuse"]},
-        database_host=database.address, redis_host=cache.host,
+        database_host=database_dns.host, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=storage.bucket_name, langfuse_public_url=load_balancer.langfuse_url,
         secret_versions=secret_versions,
@@ -159,7 +163,7 @@ if ecs_mode:
     if clickhouse:
         pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
 else:
-    endpoints = pulumi.Output.all(database.address, storage.bucket_name, load_balancer.langfuse_url).apply(
+    endpoints = pulumi.Output.all(database_dns.host, storage.bucket_name, load_balancer.langfuse_url).apply(
         lambda v: Endpoints(
             region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
@@ -185,6 +189,9 @@ else:
     litellm_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["litellm"]]
     langfuse_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["langfuse"]]
     pulumi.export("hostInstanceId", host.instance_id)
+
+if not ecs_mode or settings.clickhouse.hosted:  # a compose host's data volume to snapshot
+    VolumeSnapshots("snapshots", VolumeSnapshotsArgs(prefix, settings.backup, key.arn))
 
 # --- Teams as code: each team exists in LiteLLM with exactly its name as team_id ---------------
 for team in settings.teams:
@@ -223,6 +230,7 @@ if load_balancer.manual_dns_records is not None:
 pulumi.export("resolvedImages", images)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("databaseAddress", database.address)
+pulumi.export("databaseHost", database_dns.host)
 pulumi.export("langfuseBucket", storage.bucket_name)
 pulumi.export("kmsKeyArn", key.arn)
 pulumi.export("masterKeySecretArn", secrets.arns[secret_refs.LITELLM])
