@@ -44,7 +44,7 @@ def schedule(settings: BackupSettings) -> dict:
     """The policy's one schedule: daily, age-based retention, the optional cross-Region copy."""
     keep = {"interval": settings.snapshot_retention_days, "interval_unit": "DAYS"}
     rule: dict = {
-        "name": f"daily, kept {settings.snapshot_retention_days} days",
+        "name": f"daily, {settings.snapshot_retention_days}-day retention",
         "create_rule": {"interval": 24, "interval_unit": "HOURS", "times": settings.snapshot_time},
         "retain_rule": {"interval": keep["interval"], "interval_unit": keep["interval_unit"]},
         "copy_tags": True,
