@@ -6,7 +6,7 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render bench clean system-deps pin-images check-images
+.PHONY: test unit integration render bench clean system-deps pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -49,6 +49,19 @@ check-images:
 ## Print wall times of the unit tier and of one mocked program run.
 bench: $(INSTALLED)
 	$(PYTHON) scripts/bench.py
+
+## Restores (README "Backups and restores"): each prints the commands that hand the restored resource to Pulumi.
+## make restore-clickhouse STACK=prod SNAPSHOT=snap-...   the ClickHouse host's data volume (ECS mode)
+restore-clickhouse: $(INSTALLED)
+	$(PYTHON) scripts/restore.py volume --stack $(STACK) --role clickhouse --snapshot $(SNAPSHOT)
+
+## make restore-host-volume STACK=stg SNAPSHOT=snap-...   the EC2 host's data volume (ClickHouse and Valkey)
+restore-host-volume: $(INSTALLED)
+	$(PYTHON) scripts/restore.py volume --stack $(STACK) --role gateway --snapshot $(SNAPSHOT)
+
+## make restore-postgres STACK=prod TIME=2026-10-12T10:30:00Z   (TIME=latest: the latest restorable time)
+restore-postgres: $(INSTALLED)
+	$(PYTHON) scripts/restore.py postgres-pitr --stack $(STACK) $(if $(filter latest,$(TIME)),--latest,--time $(TIME))
 
 clean:
 	rm -rf build .pytest_cache

@@ -27,6 +27,7 @@ for name, value in platform.exports.items():
     pulumi.export(name, value)
 pulumi.export("vpcId", foundation.network.vpc_id)
 pulumi.export("databaseAddress", foundation.database.address)
+pulumi.export("databaseHost", foundation.database_host)
 pulumi.export("langfuseBucket", foundation.storage.bucket_name)
 pulumi.export("kmsKeyArn", foundation.key.arn)
 pulumi.export("masterKeySecretArn", foundation.secrets.arns[secret_refs.LITELLM])

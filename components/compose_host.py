@@ -93,7 +93,8 @@ class ComposeHost(GatewayComponent):
             type="gp3",
             encrypted=True,
             kms_key_id=args.kms_key_arn,
-            tags={"Name": f"{prefix}-data"},
+            # The tag puts it under the stack's snapshot policy (components/volume_snapshots.py).
+            tags={"Name": f"{prefix}-data", **names.snapshot_target_tags(args.name_prefix)},
             opts=self.child(protect=args.protect),
         )
         self.instance = aws.ec2.Instance(

@@ -83,14 +83,17 @@ class Database(GatewayComponent):
             f"{name}-monitoring", role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=self.child(),
         )
-        identifier = names.database(args.name_prefix)
+        # After a point-in-time restore the stack runs on the restored instance (scripts/restore.py).
+        identifier = settings.restored_instance or names.database(args.name_prefix)
         # RDS would create these on first export, unencrypted and never expiring; created first, it
         # writes into ours. Named /aws/rds/instance/<identifier>/<log> ("Publishing ... logs to
-        # Amazon CloudWatch Logs", RDS User Guide).
+        # Amazon CloudWatch Logs", RDS User Guide). A restore names new groups; under `protect` the
+        # replaced instance's logs stay in CloudWatch.
         log_groups = [
             aws.cloudwatch.LogGroup(
                 f"{name}-{log}-logs", name=f"/aws/rds/instance/{identifier}/{log}",
-                retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
+                retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn,
+                opts=self.child(retain_on_delete=args.protect or None),
             )
             for log in EXPORTED_LOGS
         ]

@@ -31,12 +31,12 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
         "stg": {
             "engineVersion": "17", "instanceClass": "db.t4g.micro", "allocatedStorageGb": 20,
             "maxAllocatedStorageGb": 100, "multiAz": False, "backupRetentionDays": 7,
-            "performanceInsights": False,
+            "performanceInsights": False, "restoredInstance": None,
         },
         "prod": {
             "engineVersion": "17", "instanceClass": "db.t4g.small", "allocatedStorageGb": 20,
             "maxAllocatedStorageGb": 200, "multiAz": True, "backupRetentionDays": 14,
-            "performanceInsights": True,
+            "performanceInsights": True, "restoredInstance": None,
         },
     },
     "litellm": {
@@ -88,6 +88,11 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
     "loadBalancer": {
         "stg": {"scheme": "internet-facing", "public": False},
         "prod": {"scheme": "internet-facing", "public": False},
+    },
+    # Daily snapshots of the data volumes, kept as long as the database's point-in-time window and more.
+    "backup": {
+        "stg": {"snapshotRetentionDays": 7, "snapshotTime": "03:00", "copyToRegion": None, "copyKmsKeyArn": None},
+        "prod": {"snapshotRetentionDays": 30, "snapshotTime": "03:00", "copyToRegion": None, "copyKmsKeyArn": None},
     },
     "host": {
         "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},

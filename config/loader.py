@@ -29,6 +29,7 @@ from config.langfuse_access import parse_license, parse_sso
 from config.litellm_config import render_proxy_config
 from config.services import stack_images
 from config.settings import (
+    BackupSettings,
     ClickhouseSettings,
     DatabaseSettings,
     HostSettings,
@@ -57,6 +58,10 @@ BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
 HTTPS_URL = r"^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"
+# DLM's CreateRule Times: "hh:mm" in UTC (DLM API Reference, CreateRule).
+SNAPSHOT_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# DLM's CrossRegionCopyRule CmkArn pattern (DLM API Reference), narrowed to the commercial partition.
+KMS_KEY_ARN = r"^arn:aws:kms:[a-z]{2}-[a-z]+-\d:\d{12}:key/(mrk-)?[0-9a-f-]+$"
 UBUNTU_SERIAL = r"^[0-9]{8}(\.[0-9]{1,2})?$"  # a Canonical image serial (20260923, 20260923.1), never "current"
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -304,6 +309,7 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
         "multiAz": _boolean,
         "backupRetentionDays": _integer(1, 35),
         "performanceInsights": _boolean,
+        "restoredInstance": _string(r"^[a-z](-?[a-z0-9])*$"),
     },
     "litellm": {
         "image": _image,
@@ -344,6 +350,12 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
     "loadBalancer": {
         "scheme": _string(choices=("internet-facing", "internal")),
         "public": _boolean,
+    },
+    "backup": {
+        "snapshotRetentionDays": _integer(1, 365),  # a typo guard
+        "snapshotTime": _string(SNAPSHOT_TIME),
+        "copyToRegion": _string(REGION),
+        "copyKmsKeyArn": _string(KMS_KEY_ARN),
     },
     "host": {
         "instanceType": _string(choices=tuple(INSTANCE_TYPES)),
@@ -424,6 +436,27 @@ def _check_exposure(cidrs: tuple[str, ...] | None, load_balancer: dict | None, e
                     "to be public")
             problems.add(f"allowedCidrs[{i}]", f"is wider than a /{WIDEST_PRIVATE_PREFIX} (the internet, or most of "
                          f"it): refused in prod; {hint}", cidr)
+
+
+def _check_recovery(groups: dict[str, dict], name_prefix: str, region: str | None, problems: _Problems) -> None:
+    """A restored database keeps the stack's name; snapshot copies go to another Region, in its key."""
+    restored = (groups.get("database") or {}).get("restoredInstance")
+    if restored is not None:
+        original = names.database(name_prefix)
+        if not restored.startswith(f"{original}-") or len(restored) > names.LIMITS["RDS instance"].max_length:
+            problems.add("database.restoredInstance", f"must be {original}-<suffix>, at most "
+                         f"{names.LIMITS['RDS instance'].max_length} characters (scripts/restore.py names it)", restored)
+    backup = groups.get("backup")
+    if not backup:
+        return
+    copy_region, copy_key = backup["copyToRegion"], backup["copyKmsKeyArn"]
+    if copy_region is not None and copy_region == region:
+        problems.add("backup.copyToRegion", "must be another Region than aws:region", copy_region)
+    if copy_key is not None and copy_region is None:
+        problems.add("backup.copyKmsKeyArn", "needs backup.copyToRegion", copy_key)
+    elif copy_key is not None and copy_key.split(":")[3] != copy_region:
+        problems.add("backup.copyKmsKeyArn", f"must be a key in backup.copyToRegion ({copy_region}): "
+                     "a KMS key encrypts only in its own Region", copy_key)
 
 
 def _parse_models(raw: Any, region: str | None, problems: _Problems) -> tuple[Model, ...]:
@@ -733,6 +766,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
             groups[group] = _fields(value, group, spec, GROUP_DEFAULTS[group][env], problems)
     _check_groups(groups, env, problems)
     _check_exposure(top.get("allowedCidrs"), groups.get("loadBalancer"), env, problems)
+    _check_recovery(groups, names.prefix(project, stack), region, problems)
 
     models = _parse_models(raw.get("models"), region, problems)
     teams = _parse_teams(raw.get("teams", []), {m.name for m in models}, problems)
@@ -776,6 +810,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         redis=RedisSettings(**_snake(groups["redis"])),
         host=HostSettings(**_snake(groups["host"])),
         load_balancer=LoadBalancerSettings(**_snake(groups["loadBalancer"])),
+        backup=BackupSettings(**_snake(groups["backup"])),
         langfuse_organization_keys=organization_keys,
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,

@@ -70,6 +70,18 @@ def namespace(name_prefix: str) -> str:
     return f"{name_prefix}.internal"
 
 
+def database_zone(name_prefix: str) -> str:
+    """The private zone holding the database's stable name, in both compute modes. Not the ECS
+    namespace's zone (Cloud Map owns that one, and the EC2 mode has none): a subdomain of it, which
+    Route53 Resolver answers from as the more specific of overlapping private zones."""
+    return f"db.{namespace(name_prefix)}"
+
+
+def database_host(name_prefix: str) -> str:
+    """What every client of PostgreSQL connects to: a CNAME to the instance the stack runs on."""
+    return f"postgres.{database_zone(name_prefix)}"
+
+
 def load_balancer(name_prefix: str) -> str:
     return f"{name_prefix}-alb"
 
@@ -109,6 +121,20 @@ def host_role_prefix(name_prefix: str, host_role: str) -> str:
     return f"{name_prefix}-{host_role}-"
 
 
+def snapshot_role_prefix(name_prefix: str) -> str:
+    """The role Data Lifecycle Manager snapshots the data volumes with."""
+    return f"{name_prefix}-snapshots-"
+
+
+# The tag that puts a volume under the stack's snapshot policy; the value keeps stacks sharing an
+# account (and Region) out of each other's policies and retention.
+SNAPSHOT_TAG_KEY = "llm-gateway-snapshots"
+
+
+def snapshot_target_tags(name_prefix: str) -> dict[str, str]:
+    return {SNAPSHOT_TAG_KEY: name_prefix}
+
+
 def derived(name_prefix: str) -> list[tuple[str, str]]:
     """(kind in LIMITS, name) for every name built here."""
     return [
@@ -122,8 +148,10 @@ def derived(name_prefix: str) -> list[tuple[str, str]]:
         *(("IAM role prefix", workload_role_prefix(name_prefix, w, r)) for w in ECS_WORKLOADS for r in ROLES),
         *(("IAM role prefix", host_role_prefix(name_prefix, h)) for h in HOST_ROLES),
         *(("IAM instance profile prefix", host_role_prefix(name_prefix, h)) for h in HOST_ROLES),
+        ("IAM role prefix", snapshot_role_prefix(name_prefix)),
         ("ECS cluster", cluster(name_prefix)),
         ("private DNS namespace", namespace(name_prefix)),
+        ("private DNS namespace", database_host(name_prefix)),
     ]
 
 

@@ -99,6 +99,9 @@ class DatabaseSettings:
     multi_az: bool
     backup_retention_days: int
     performance_insights: bool
+    # The instance the stack runs on, when a point-in-time restore replaced the original
+    # (`<prefix>-postgres-<suffix>`, made by scripts/restore.py); None: `<prefix>-postgres`.
+    restored_instance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,16 @@ class LoadBalancerSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """Scheduled snapshots of the compose hosts' data volumes (Data Lifecycle Manager)."""
+
+    snapshot_retention_days: int
+    snapshot_time: str  # HH:MM UTC, the daily snapshot's start
+    copy_to_region: str | None = None  # a second Region holding a copy of each snapshot
+    copy_kms_key_arn: str | None = None  # the copies' key, in copy_to_region; None: that Region's aws/ebs key
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     environment: Environment
@@ -206,6 +219,7 @@ class Settings:
     redis: RedisSettings
     host: HostSettings
     load_balancer: LoadBalancerSettings
+    backup: BackupSettings
     # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
     # public API; without one, each team's project is provisioned by a one-off Langfuse run.
     langfuse_organization_keys: LangfuseKeyPair | None = None

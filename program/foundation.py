@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.access_logs import AccessLogs, AccessLogsArgs
 from components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from components.database import Database, DatabaseArgs
+from components.database_dns import DatabaseDns, DatabaseDnsArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
@@ -36,6 +37,7 @@ class Foundation:
     network: Network
     firewall: SecurityGroups
     database: Database
+    database_host: pulumi.Output[str]  # the one name every client connects to (a restore moves it)
     secrets: PlatformSecrets
     platform_keys: LangfuseKeyPair
     secret_arns: dict[str, pulumi.Output[str]]  # logical secret -> ARN (the platform-wide ones)
@@ -65,8 +67,10 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
         master_secret_name=f"{prefix}/{secret_refs.POSTGRES}", protect=settings.protect,
         log_retention_days=settings.log_retention_days,
     ))
+    # Every client reaches PostgreSQL by this name: a restore moves it, and nothing else changes.
+    database_dns = DatabaseDns("database-dns", DatabaseDnsArgs(prefix, network.vpc_id, database.address))
     secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
-        prefix, key.arn, database.address, settings.protect, settings.clickhouse,
+        prefix, key.arn, database_dns.host, settings.protect, settings.clickhouse,
         external_secret_values(settings.langfuse_sso, settings.langfuse_ee_license_key),
     ))
     platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
@@ -98,7 +102,7 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
     ))
     return Foundation(
         settings=settings, proxy=render_proxy_config(settings), account_id=account_id, key=key, network=network,
-        firewall=firewall, database=database, secrets=secrets, platform_keys=platform_keys, secret_arns=secret_arns,
+        firewall=firewall, database=database, database_host=database_dns.host, secrets=secrets, platform_keys=platform_keys, secret_arns=secret_arns,
         secret_versions=secret_versions, bedrock=bedrock, access_logs=access_logs, storage=storage,
         load_balancer=load_balancer,
     )

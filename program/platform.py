@@ -15,6 +15,7 @@ from components.cache import Cache, CacheArgs
 from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
 from components.ecs_platform import EcsPlatform, EcsPlatformArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
+from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from config import secret_refs
 from config.images import pinned_images
 from config.litellm_config import PORT as LITELLM_PORT
@@ -104,7 +105,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         images=images,
         target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
         target_group_forwarders={"litellm": lb.forwarders["litellm"], "langfuse-web": lb.forwarders["langfuse"]},
-        database_host=foundation.database.address, redis_host=cache.host,
+        database_host=foundation.database_host, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=foundation.storage.bucket_name, langfuse_public_url=lb.langfuse_url,
         secret_versions=secret_versions,
@@ -121,6 +122,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     exports = {"clusterName": platform.cluster_name}
     if clickhouse:
         exports["clickhouseInstanceId"] = clickhouse.instance_id
+        _snapshots(foundation)
     return Platform(
         images=images, litellm_ready=[platform.services["litellm"]], langfuse_ready=[platform.services["langfuse-web"]],
         exports=exports,
@@ -133,7 +135,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     secret_arns, secret_versions = _secrets(foundation, inputs)
     secret_access = _secret_access(foundation, secret_arns)
     images = pinned_images(stack_images(settings, foundation.proxy))
-    endpoints = pulumi.Output.all(foundation.database.address, foundation.storage.bucket_name, lb.langfuse_url).apply(
+    endpoints = pulumi.Output.all(foundation.database_host, foundation.storage.bucket_name, lb.langfuse_url).apply(
         lambda v: Endpoints(
             region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
@@ -155,6 +157,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
             (lb.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
         ],
     ))
+    _snapshots(foundation)
     return Platform(
         images=images,
         # Reached through the load balancer: after the host and what routes to it.
@@ -162,6 +165,12 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         langfuse_ready=[host, *lb.listeners, *lb.forwarders["langfuse"]],
         exports={"hostInstanceId": host.instance_id},
     )
+
+
+def _snapshots(foundation: Foundation) -> None:
+    """Daily snapshots of the compose hosts' data volumes (ClickHouse's, and Valkey's on the EC2 host)."""
+    settings = foundation.settings
+    VolumeSnapshots("snapshots", VolumeSnapshotsArgs(settings.name_prefix, settings.backup, foundation.key.arn))
 
 
 PLATFORMS: dict[str, Callable[[Foundation, PlatformInputs], Platform]] = {"ecs": build_ecs, "ec2": build_host}

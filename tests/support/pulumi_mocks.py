@@ -426,6 +426,15 @@ class RecordingMocks(Mocks):
         elif typ == "aws:servicediscovery/service:Service":
             service = "srv-" + _chars(arn_seed, LOWER_ALNUM, 16)
             out = {"arn": f"arn:aws:servicediscovery:{region}:{account}:service/{service}", "id": service}
+        elif typ == "aws:route53/zone:Zone":
+            zone = "Z" + _chars(arn_seed, UPPER_ALNUM, 20)
+            out |= {"zoneId": zone, "id": zone, "arn": f"arn:aws:route53:::hostedzone/{zone}"}
+        elif typ == "aws:route53/record:Record":
+            # The provider's id is <zone>_<name>_<type>; the fqdn is the name without the final dot.
+            out |= {"id": f"{raw.get('zoneId')}_{raw.get('name')}_{raw.get('type')}", "fqdn": str(raw.get("name")).rstrip(".")}
+        elif typ == "aws:dlm/lifecyclePolicy:LifecyclePolicy":
+            policy = _hex_id("policy", name)
+            out |= {"id": policy, "arn": f"arn:aws:dlm:{region}:{account}:policy/{policy}"}
         elif typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
             out |= {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}

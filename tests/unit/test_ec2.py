@@ -124,7 +124,7 @@ def _plan_entries(plan, service):
 
 def _endpoints(run, db):
     return Endpoints(
-        region="us-east-1", database_host=db.outputs["address"], redis_host="redis", redis_tls=False,
+        region="us-east-1", database_host=run.outputs["databaseHost"], redis_host="redis", redis_tls=False,
         clickhouse_host="clickhouse", langfuse_internal_url="http://langfuse-web:3000", litellm_internal_url="http://litellm:4000",
         langfuse_public_url=run.outputs["langfuseUrl"], bucket=run.outputs["langfuseBucket"],
     )
