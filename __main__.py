@@ -4,6 +4,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.access_logs import AccessLogs, AccessLogsArgs
+from components.alarm_topic import AlarmTopic, AlarmTopicArgs
 from components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from components.cache import Cache, CacheArgs
 from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
@@ -16,12 +17,16 @@ from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
 from components.langfuse_project import LangfuseProject, LangfuseProjectArgs
 from components.litellm_team import LiteLLMTeam, LiteLLMTeamArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.metrics_publishing import MetricsPublishing, MetricsPublishingArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from config import secret_refs
+from config.alarms import Host, Monitored, metrics_namespace
+from config.compose import HostPaths
 from config.images import pinned_images
 from config.langfuse_access import external_secret_values
 from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config
@@ -38,6 +43,7 @@ from config.services import (
     workload_secret_names,
 )
 from config.stack_config import read_settings
+from config.user_data import DiskMetrics
 
 settings = read_settings()  # raises before any resource is registered when the config is bad
 proxy_config = render_proxy_config(settings)
@@ -93,6 +99,8 @@ if settings.docker_hub_credentials:
         f"{prefix}/{secret_refs.DOCKER_HUB}", "Docker Hub", settings.docker_hub_credentials, key.arn, settings.protect,
     ))
     secret_arns[secret_refs.DOCKER_HUB] = docker_hub.arn
+alarm_topic = AlarmTopic("alarms", AlarmTopicArgs(prefix, key.arn, settings.alarms.emails))
+metrics_publishing = MetricsPublishing("metrics", MetricsPublishingArgs(prefix))
 bedrock = BedrockAccess("bedrock", BedrockAccessArgs(prefix, settings.models, account_id))
 secret_access = SecretAccess("secret-access", SecretAccessArgs(
     prefix, settings.region, key.arn, secret_arns, workload_secret_names(settings, proxy_config),
@@ -113,7 +121,15 @@ host_common = dict(
     name_prefix=prefix, region=settings.region, account_id=account_id, ubuntu_serial=settings.host.ubuntu_serial,
     subnet_id=network.private_subnet_ids[0],
     kms_key_arn=key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
+    alarm_topic_arn=alarm_topic.arn,
 )
+
+
+def disk_metrics(role: str) -> DiskMetrics:
+    return DiskMetrics(metrics_namespace(prefix), f"{prefix}-{role}")
+
+
+monitored_hosts = []
 images = pinned_images(stack_images(settings, proxy_config))
 if ecs_mode:
     cache = Cache("cache", CacheArgs(
@@ -123,17 +139,17 @@ if ecs_mode:
     clickhouse = ComposeHost("clickhouse-host", ComposeHostArgs(
         **host_common, role="clickhouse", instance_type=settings.clickhouse.instance_type,
         security_group_id=firewall.ids["clickhouse"], data_volume_gb=settings.clickhouse.data_volume_gb,
-        root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"]],
+        root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"], metrics_publishing.policy_arn],
         user_data=user_data_from_specs(
             settings.region, clickhouse_host_specs(settings), images, secret_arns, CLICKHOUSE_HOST_PUBLISHED,
-            secret_versions,
+            secret_versions, disk_metrics("clickhouse"),
         ),
     )) if settings.clickhouse.hosted else None
     platform = EcsPlatform("ecs", EcsPlatformArgs(
         settings=settings, proxy=proxy_config, account_id=account_id, vpc_id=network.vpc_id,
         subnet_ids=network.private_subnet_ids, security_group_ids=firewall.ids, kms_key_arn=key.arn,
         secret_arns=secret_arns, secrets_policy_arns=secret_access.policy_arns,
-        task_policy_arns={"litellm": [bedrock.policy_arn], "langfuse": [storage.policy_arn]},
+        task_policy_arns={"litellm": [bedrock.policy_arn], "langfuse": [storage.policy_arn, metrics_publishing.policy_arn]},
         images=images,
         target_groups={"litellm": load_balancer.target_groups["litellm"].arn,
                        "langfuse-web": load_balancer.target_groups["langfuse"].arn},
@@ -155,6 +171,9 @@ if ecs_mode:
     ))
     litellm_ready = [platform.services["litellm"]]
     langfuse_ready = [platform.services["langfuse-web"]]
+    if clickhouse:
+        monitored_hosts.append(Host(disk_metrics("clickhouse").host, (HostPaths().data_dir, "/")))
+    cache_nodes, litellm_log_group = tuple(cache.node_ids), platform.log_group_names["litellm"]
     pulumi.export("clusterName", platform.cluster_name)
     if clickhouse:
         pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
@@ -170,10 +189,11 @@ else:
         **host_common, role="gateway", instance_type=settings.host.instance_type,
         security_group_id=firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
         root_volume_gb=settings.host.root_volume_gb,
-        policy_arns=[secret_access.policy_arns["gateway-host"], bedrock.policy_arn, storage.policy_arn],
+        policy_arns=[secret_access.policy_arns["gateway-host"], bedrock.policy_arn, storage.policy_arn,
+                     metrics_publishing.policy_arn],
         user_data=user_data_from_specs(
             settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, proxy_config, e)),
-            images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions,
+            images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions, disk_metrics("gateway"),
         ),
         containers_use_instance_role=True,  # LiteLLM calls Bedrock and Langfuse S3 with the host's role
         load_balancer_targets=[
@@ -185,6 +205,19 @@ else:
     litellm_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["litellm"]]
     langfuse_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["langfuse"]]
     pulumi.export("hostInstanceId", host.instance_id)
+    monitored_hosts.append(Host(disk_metrics("gateway").host, (HostPaths().data_dir, "/")))
+    cache_nodes, litellm_log_group = (), host.log_group.name
+
+# --- Alarms and the dashboard ------------------------------------------------------------------
+monitoring = Monitoring("monitoring", MonitoringArgs(
+    settings, alarm_topic.arn,
+    Monitored(
+        load_balancer=load_balancer.arn_suffix,
+        target_groups={route: group.arn_suffix for route, group in load_balancer.target_groups.items()},
+        hosts=tuple(monitored_hosts), cache_nodes=cache_nodes, ecs=ecs_mode,
+    ),
+    litellm_log_group,
+))
 
 # --- Teams as code: each team exists in LiteLLM with exactly its name as team_id ---------------
 for team in settings.teams:
@@ -230,3 +263,5 @@ pulumi.export("langfuseSecretArn", secrets.arns[secret_refs.LANGFUSE])
 pulumi.export("platformLangfuseSecretArn", platform_keys.arn)
 pulumi.export("teamLangfuseSecretArns", {name: pair.arn for name, pair in team_keys.items()})
 pulumi.export("bedrockPolicyArn", bedrock.policy_arn)
+pulumi.export("alarmTopicArn", alarm_topic.arn)
+pulumi.export("dashboardName", monitoring.dashboard.dashboard_name)
