@@ -25,7 +25,7 @@ from components.registry_credentials import RegistryCredentials, RegistryCredent
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from config import secret_refs
-from config.alarms import Host, Monitored, metrics_namespace
+from config.alarms import Host, Monitored, host_dimension, metrics_namespace
 from config.compose import HostPaths
 from config.images import pinned_images
 from config.langfuse_access import external_secret_values
@@ -126,7 +126,7 @@ host_common = dict(
 
 
 def disk_metrics(role: str) -> DiskMetrics:
-    return DiskMetrics(metrics_namespace(prefix), f"{prefix}-{role}")
+    return DiskMetrics(metrics_namespace(prefix), host_dimension(prefix, role))
 
 
 monitored_hosts = []
@@ -172,7 +172,7 @@ if ecs_mode:
     litellm_ready = [platform.services["litellm"]]
     langfuse_ready = [platform.services["langfuse-web"]]
     if clickhouse:
-        monitored_hosts.append(Host(disk_metrics("clickhouse").host, (HostPaths().data_dir, "/")))
+        monitored_hosts.append(Host("clickhouse", (HostPaths().data_dir, "/")))
     cache_nodes, litellm_log_group = tuple(cache.node_ids), platform.log_group_names["litellm"]
     pulumi.export("clusterName", platform.cluster_name)
     if clickhouse:
@@ -205,7 +205,7 @@ else:
     litellm_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["litellm"]]
     langfuse_ready = [host, *load_balancer.listeners, *load_balancer.forwarders["langfuse"]]
     pulumi.export("hostInstanceId", host.instance_id)
-    monitored_hosts.append(Host(disk_metrics("gateway").host, (HostPaths().data_dir, "/")))
+    monitored_hosts.append(Host("gateway", (HostPaths().data_dir, "/")))
     cache_nodes, litellm_log_group = (), host.log_group.name
 
 # --- Alarms and the dashboard ------------------------------------------------------------------

@@ -43,6 +43,11 @@ ECS_SERVICES = ("litellm", "langfuse-web", "langfuse-worker")
 ALB_SERVICES = ("litellm", "langfuse")  # target groups (components/load_balancer.py routes)
 
 
+def host_dimension(name_prefix: str, role: str) -> str:
+    """The Host dimension a compose host publishes its disk usage under."""
+    return f"{name_prefix}-{role}"
+
+
 def metrics_namespace(name_prefix: str) -> str:
     """The stack's own CloudWatch namespace: the hosts' disk metrics and LiteLLM's error count."""
     return name_prefix
@@ -73,7 +78,7 @@ class Alarm:
 
 @dataclass(frozen=True)
 class Host:
-    name: str  # the Host dimension: `<prefix>-<role>`
+    role: str  # "gateway" or "clickhouse"; the Host dimension is `<prefix>-<role>` (host_dimension)
     paths: tuple[str, ...]  # mounts whose usage the host publishes (its data volume holds ClickHouse)
 
 
@@ -134,10 +139,10 @@ def alarms(settings: Settings, monitored: Monitored) -> tuple[Alarm, ...]:
         for path in host.paths:
             what = "ClickHouse/Valkey data volume" if path != "/" else "root volume (images, logs)"
             found.append(Alarm(
-                key=f"{host.name.removeprefix(prefix + '-')}-disk-{path.strip('/').replace('/', '-') or 'root'}",
-                description=f"{host.name}: {what} {path} over {a.disk_used_percent}% used. Grow the volume "
+                key=f"{host.role}-disk-{path.strip('/').replace('/', '-') or 'root'}",
+                description=f"{host.role} host: {what} {path} over {a.disk_used_percent}% used. Grow the volume "
                             "(dataVolumeGb / rootVolumeGb) or free space (docker image prune; ClickHouse TTLs).",
-                metrics=(Metric("m", metrics_namespace(prefix), DISK_METRIC, {"Host": host.name, "Path": path}, "Maximum"),),
+                metrics=(Metric("m", metrics_namespace(prefix), DISK_METRIC, {"Host": host_dimension(prefix, host.role), "Path": path}, "Maximum"),),
                 threshold=a.disk_used_percent, comparison="GreaterThanThreshold", unit_label="%",
             ))
     db = {"DBInstanceIdentifier": names.database(prefix)}
