@@ -91,7 +91,7 @@ def test_dashboard_draws_every_alarm_metric():
         drawn = {(row[0], row[1]) for row in rows if isinstance(row[0], str)}
         assert drawn == {(m.namespace, m.name) for m in alarm.metrics}
         assert graph["properties"]["annotations"]["horizontal"][0]["value"] == alarm.threshold
-        assert all(0 <= graph[k] and graph["x"] + graph["width"] <= 24 for k in ("x", "y"))
+        assert all(graph[k] >= 0 and graph["x"] + graph["width"] <= 24 for k in ("x", "y"))
 
 
 @pytest.mark.parametrize("compute", ["ec2", "ecs"])
