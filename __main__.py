@@ -5,6 +5,7 @@ import pulumi
 from config import secret_refs
 from config.stack_config import read_settings
 from program.foundation import build_foundation
+from program.monitoring import build_monitoring
 from program.platform import TARGET_TYPES, build_platform
 from program.team_plane import declare_team_plane, reconcile_teams
 
@@ -13,6 +14,7 @@ foundation = build_foundation(settings, target_type=TARGET_TYPES[settings.comput
 team_plane = declare_team_plane(foundation)
 platform = build_platform(settings, foundation, team_plane.platform_inputs(foundation))
 reconcile_teams(foundation, team_plane, platform)
+monitoring = build_monitoring(foundation, platform)
 
 # --- Outputs: endpoints and ARNs only, never a secret value ------------------------------------
 load_balancer = foundation.load_balancer
@@ -35,3 +37,5 @@ pulumi.export("langfuseSecretArn", foundation.secrets.arns[secret_refs.LANGFUSE]
 pulumi.export("platformLangfuseSecretArn", foundation.platform_keys.arn)
 pulumi.export("teamLangfuseSecretArns", team_plane.exports)
 pulumi.export("bedrockPolicyArn", foundation.bedrock.policy_arn)
+pulumi.export("alarmTopicArn", foundation.alarm_topic.arn)
+pulumi.export("dashboardName", monitoring.dashboard.dashboard_name)

@@ -77,4 +77,8 @@ class Cache(GatewayComponent):
             opts=self.child(),
         )
         self.host = self.group.primary_endpoint_address
+        # One id per node (ElastiCache publishes node metrics per CacheClusterId), in a stable order.
+        self.node_ids = [
+            self.group.member_clusters.apply(lambda nodes, i=i: sorted(nodes)[i]) for i in range(1 + settings.replicas)
+        ]
         self.register_outputs({"host": self.host})

@@ -21,7 +21,7 @@ import pulumi_aws as aws
 from components.base import GatewayComponent
 from config import names
 from config.services import ServiceSpec
-from config.user_data import ComposeHostPlan, render_user_data
+from config.user_data import ComposeHostPlan, DiskMetrics, render_user_data
 
 UserData = Callable[[pulumi.Output[str], pulumi.Output[str]], pulumi.Input[str]]
 
@@ -53,6 +53,7 @@ class ComposeHostArgs:
     # Containers that call AWS through the instance role sit one network hop behind the host.
     containers_use_instance_role: bool = False
     load_balancer_targets: Sequence[tuple[pulumi.Input[str], int]] = ()  # (target group ARN, port)
+    alarm_topic_arn: pulumi.Input[str] | None = None  # who is told when a status check fails
 
 
 def ec2_trust_policy() -> str:
@@ -129,6 +130,7 @@ class ComposeHost(GatewayComponent):
             stop_instance_before_detaching=True,
             opts=self.child(delete_before_replace=True),
         )
+        notify = [args.alarm_topic_arn] if args.alarm_topic_arn else []
         for check, action in (("System", f"arn:aws:automate:{args.region}:ec2:recover"),
                               ("Instance", f"arn:aws:automate:{args.region}:ec2:reboot")):
             aws.cloudwatch.MetricAlarm(
@@ -142,7 +144,8 @@ class ComposeHost(GatewayComponent):
                 evaluation_periods=2,
                 threshold=1,
                 comparison_operator="GreaterThanOrEqualToThreshold",
-                alarm_actions=[action],
+                alarm_actions=[action, *notify],
+                ok_actions=notify or None,
                 opts=self.child(),
             )
         for i, (target_group_arn, port) in enumerate(args.load_balancer_targets):
@@ -178,6 +181,7 @@ def user_data_from_specs(
     secret_arns: Mapping[str, pulumi.Input[str]],
     published: Mapping[str, Collection[int]],
     secret_versions: Mapping[str, pulumi.Input[str]],
+    disk_metrics: DiskMetrics | None = None,
 ) -> UserData:
     """The host's cloud-config from its specs, joined with deploy-time values at the edge.
 
@@ -199,6 +203,7 @@ def user_data_from_specs(
                 data_volume_id=v["volume"],
                 published=published,
                 log_group=v["group"],
+                disk_metrics=disk_metrics,
             )
         ) + _versions_comment(host_specs, v["versions"])))
 

@@ -173,6 +173,7 @@ class EcsPlatform(GatewayComponent):
 
                 self.services[spec_name] = service
         self.cluster_name = self.cluster.name
+        self.log_group_names = {spec_name: group.name for spec_name, group in log_groups.items()}
         self.register_outputs({"clusterName": self.cluster_name})
 
     def _dns_name(self, name: str, service: str, namespace: aws.servicediscovery.PrivateDnsNamespace):

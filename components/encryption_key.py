@@ -21,7 +21,8 @@ class EncryptionKeyArgs:
 
 def key_policy(account_id: str, region: str) -> str:
     """The account administers the key (IAM policies grant use); CloudWatch Logs may use it
-    for this account's log groups only."""
+    for this account's log groups only; CloudWatch may use it to publish this account's alarms to
+    the encrypted alarm topic."""
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
@@ -39,6 +40,19 @@ def key_policy(account_id: str, region: str) -> str:
                 "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 "Resource": "*",
                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}},
+            },
+            {
+                # Without it CloudWatch cannot publish to a topic encrypted with this key and every
+                # notification is dropped (SNS Developer Guide, "Enable compatibility between event
+                # sources from AWS services and encrypted topics": principal cloudwatch.amazonaws.com,
+                # kms:Decrypt and kms:GenerateDataKey*).
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                              "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"}},
             },
         ],
     })

@@ -41,7 +41,8 @@ REGISTRY_HOSTS = {
 }
 # At boot: the secrets fetcher (Secrets Manager), Docker's awslogs driver (CloudWatch Logs), and
 # the SSM agent of Canonical's AMI (Session Manager: ssm, ssmmessages, ec2messages).
-BOOT_AWS_SERVICES = ("secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages")
+# monitoring: the disk-usage timer's PutMetricData (config/user_data.py DISK_METRICS).
+BOOT_AWS_SERVICES = ("secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages", "monitoring")
 
 
 @dataclass(frozen=True, order=True)

@@ -98,6 +98,22 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
         "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
         "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
     },
+    # Thresholds: stg tolerates more (one small host, little traffic); prod pages earlier. Connections
+    # stay under RDS's default max_connections for the class (LEAST(DBInstanceClassMemory/9531392,
+    # 5000), RDS User Guide "Maximum number of database connections": ~100 on db.t4g.micro, ~200 on
+    # db.t4g.small).
+    "alarms": {
+        "stg": {
+            "emails": (), "http5xxPercent": 10, "unhealthyHosts": 1, "diskUsedPercent": 85,
+            "databaseCpuPercent": 90, "databaseFreeStorageGb": 2, "databaseConnections": 80,
+            "valkeyMemoryPercent": 80, "langfuseQueueLength": 1000, "litellmErrors": 50,
+        },
+        "prod": {
+            "emails": (), "http5xxPercent": 5, "unhealthyHosts": 1, "diskUsedPercent": 80,
+            "databaseCpuPercent": 80, "databaseFreeStorageGb": 5, "databaseConnections": 160,
+            "valkeyMemoryPercent": 75, "langfuseQueueLength": 5000, "litellmErrors": 25,
+        },
+    },
 }
 
 TOP_LEVEL_DEFAULTS: dict[str, dict[str, object]] = {

@@ -29,6 +29,7 @@ from config.langfuse_access import parse_license, parse_sso
 from config.litellm_config import render_proxy_config
 from config.services import stack_images
 from config.settings import (
+    AlarmSettings,
     BackupSettings,
     ClickhouseSettings,
     DatabaseSettings,
@@ -363,6 +364,18 @@ GROUP_SPECS: dict[str, dict[str, Parser]] = {
         "rootVolumeGb": _integer(20, 1024),
         "ubuntuSerial": _string(UBUNTU_SERIAL),
     },
+    "alarms": {
+        "emails": _list(_string(EMAIL)),
+        "http5xxPercent": _integer(1, 100),
+        "unhealthyHosts": _integer(1, 100),
+        "diskUsedPercent": _integer(1, 99),
+        "databaseCpuPercent": _integer(1, 100),
+        "databaseFreeStorageGb": _integer(1, 65536),
+        "databaseConnections": _integer(1, 100000),
+        "valkeyMemoryPercent": _integer(1, 100),
+        "langfuseQueueLength": _integer(1),
+        "litellmErrors": _integer(1),
+    },
 }
 
 TOP_LEVEL_KEYS = (
@@ -406,6 +419,16 @@ def _check_groups(groups: dict[str, dict], environment: str, problems: _Problems
             problems.add("database.maxAllocatedStorageGb", f"must be >= database.allocatedStorageGb ({database['allocatedStorageGb']})", database["maxAllocatedStorageGb"])
         if environment == "prod" and database["backupRetentionDays"] < 7:
             problems.add("database.backupRetentionDays", "must be >= 7 in prod", database["backupRetentionDays"])
+    if groups.get("alarms"):
+        emails = groups["alarms"]["emails"]
+        lowered = [email.lower() for email in emails]
+        for i, email in enumerate(emails):
+            if lowered.index(email.lower()) < i:  # SNS would hold one subscription for both
+                problems.add(f"alarms.emails[{i}]", f"duplicates alarms.emails[{lowered.index(email.lower())}]", email)
+        if groups.get("database") and groups["alarms"]["databaseFreeStorageGb"] >= groups["database"]["allocatedStorageGb"]:
+            problems.add("alarms.databaseFreeStorageGb", f"must be below database.allocatedStorageGb "
+                         f"({groups['database']['allocatedStorageGb']}): the alarm would never clear",
+                         groups["alarms"]["databaseFreeStorageGb"])
     if groups.get("network"):
         prefix = ipaddress.ip_network(groups["network"]["vpcCidr"]).prefixlen
         if not 16 <= prefix <= 22:
@@ -811,6 +834,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         host=HostSettings(**_snake(groups["host"])),
         load_balancer=LoadBalancerSettings(**_snake(groups["loadBalancer"])),
         backup=BackupSettings(**_snake(groups["backup"])),
+        alarms=AlarmSettings(**_snake(groups["alarms"])),
         langfuse_organization_keys=organization_keys,
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,

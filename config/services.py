@@ -517,6 +517,11 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
             "langfuse-migrator": "completed", "redis": "healthy",
             **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
         },
+        # Queue depths to CloudWatch for the alarms (config/alarms.py). The worker's queue-metrics
+        # runner (LANGFUSE_QUEUE_METRICS_ENABLED, default true) emits them; its CloudWatch client is
+        # built without a region (langfuse v4.16.0 packages/shared/src/server/instrumentation/index.ts
+        # `new CloudWatchClient()`), so the SDK needs AWS_REGION: the compose host sets none.
+        environment={"ENABLE_AWS_CLOUDWATCH_METRIC_PUBLISHING": "true", "AWS_REGION": endpoints.region},
     )
 
 

@@ -198,6 +198,22 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    """Who is told, and when (config/alarms.py describes every alarm from these)."""
+
+    emails: tuple[str, ...]  # SNS email subscribers (each confirms once)
+    http5xx_percent: int  # targets' 5xx per request, per service, over 5 minutes
+    unhealthy_hosts: int  # unhealthy targets per target group
+    disk_used_percent: int  # each compose host's data and root volume
+    database_cpu_percent: int
+    database_free_storage_gb: int
+    database_connections: int
+    valkey_memory_percent: int  # ElastiCache DatabaseMemoryUsagePercentage (noeviction: full = writes fail)
+    langfuse_queue_length: int  # jobs waiting in Langfuse's ingestion queues
+    litellm_errors: int  # LiteLLM error log lines per 5 minutes
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     environment: Environment
@@ -220,6 +236,7 @@ class Settings:
     host: HostSettings
     load_balancer: LoadBalancerSettings
     backup: BackupSettings
+    alarms: AlarmSettings
     # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
     # public API; without one, each team's project is provisioned by a one-off Langfuse run.
     langfuse_organization_keys: LangfuseKeyPair | None = None

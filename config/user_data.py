@@ -46,6 +46,8 @@ COMPOSE_FILE = "/etc/llm-gateway/compose.yaml"
 SECRETS_PLAN = "/etc/llm-gateway/secrets.json"
 FETCHER = "/usr/local/sbin/llm-gateway-fetch-secrets"
 DATA_VOLUME_SCRIPT = "/usr/local/sbin/llm-gateway-data-volume"
+DISK_METRICS_SCRIPT = "/usr/local/sbin/llm-gateway-disk-metrics"
+DISK_METRICS_TIMER = "llm-gateway-disk-metrics.timer"
 FSTAB = "/etc/fstab"
 # Image pulls on a new host plus Langfuse's migrations (its start period alone is 240 s).
 WAIT_TIMEOUT_SECONDS = 900
@@ -178,6 +180,47 @@ mountpoint -q "$target" || mount --fstab "$fstab" "$target"
 '''
 
 
+# The CloudWatch agent is not in Ubuntu's archive (AWS ships its .deb from its own bucket, which the
+# hosts do not reach): this publishes the one agent metric the alarms need, `disk_used_percent` as
+# df computes Use% (used / (used + available to users)), once a minute, with python3-boto3.
+DISK_METRICS = r'''#!/usr/bin/python3
+"""Usage: llm-gateway-disk-metrics REGION NAMESPACE HOST MOUNT... (mounts not mounted are skipped)."""
+import os
+import sys
+
+import boto3
+
+
+def used_percent(mount):
+    stats = os.statvfs(mount)
+    used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+    available = stats.f_bavail * stats.f_frsize
+    return 100.0 * used / (used + available) if used + available else 0.0
+
+
+def main(region, namespace, host, *mounts):
+    data = [
+        {"MetricName": "disk_used_percent", "Unit": "Percent", "Value": round(used_percent(mount), 2),
+         "Dimensions": [{"Name": "Host", "Value": host}, {"Name": "Path", "Value": mount}]}
+        for mount in mounts if os.path.ismount(mount)
+    ]
+    if data:
+        boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace=namespace, MetricData=data)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
+'''
+
+
+@dataclass(frozen=True)
+class DiskMetrics:
+    """Where a host publishes its disk usage (config/alarms.py reads it back)."""
+
+    namespace: str
+    host: str  # the Host dimension
+
+
 @dataclass(frozen=True)
 class ComposeHostPlan:
     """Everything one compose host runs; all values are plain strings (resolved Pulumi outputs)."""
@@ -190,6 +233,7 @@ class ComposeHostPlan:
     published: Mapping[str, Collection[int]]  # service -> ports a load balancer reaches on the host
     log_group: str | None = None  # CloudWatch log group; None: rotated json-file logs
     paths: HostPaths = field(default_factory=HostPaths)
+    disk_metrics: DiskMetrics | None = None
 
 
 def data_volume_device(volume_id: str) -> str:
@@ -267,6 +311,22 @@ WantedBy=multi-user.target
 """
 
 
+def disk_metric_files(plan: ComposeHostPlan) -> list[tuple[str, str, str]]:
+    """The publisher, and a timer running it every minute (the data volume and the root volume)."""
+    metrics = plan.disk_metrics
+    if metrics is None:
+        return []
+    command = f"{DISK_METRICS_SCRIPT} {plan.region} {metrics.namespace} {metrics.host} {plan.paths.data_dir} /"
+    return [
+        (DISK_METRICS_SCRIPT, "0755", DISK_METRICS),
+        ("/etc/systemd/system/llm-gateway-disk-metrics.service", "0644",
+         f"[Unit]\nDescription=llm-gateway disk usage to CloudWatch\n\n[Service]\nType=oneshot\nExecStart={command}\n"),
+        (f"/etc/systemd/system/{DISK_METRICS_TIMER}", "0644",
+         "[Unit]\nDescription=llm-gateway disk usage to CloudWatch, every minute\n\n"
+         "[Timer]\nOnBootSec=2min\nOnUnitActiveSec=1min\n\n[Install]\nWantedBy=timers.target\n"),
+    ]
+
+
 def render_user_data(plan: ComposeHostPlan) -> str:
     """The `#cloud-config` document of the host; raises when it would exceed EC2's limit."""
     files = [  # path, mode, content
@@ -276,6 +336,7 @@ def render_user_data(plan: ComposeHostPlan) -> str:
         (COMPOSE_FILE, "0644", render_compose_file(plan)),
         *((path, "0644", content) for path, content in host_config_files(plan.specs, plan.paths).items()),
         (UNIT_FILE, "0644", render_unit(plan)),
+        *disk_metric_files(plan),
     ]
     text = _cloud_config(plan, files, compress=False)
     if len(text.encode()) > USER_DATA_LIMIT:
@@ -304,6 +365,7 @@ def _cloud_config(plan: ComposeHostPlan, files: list[tuple[str, str, str]], *, c
             [DATA_VOLUME_SCRIPT, data_volume_device(plan.data_volume_id), plan.paths.data_dir, FSTAB],
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", UNIT],
+            *([["systemctl", "enable", "--now", DISK_METRICS_TIMER]] if plan.disk_metrics else []),
         ],
     }
     return "#cloud-config\n" + yaml.dump(document, Dumper=LiteralDumper, sort_keys=False, width=YAML_WIDTH)

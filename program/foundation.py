@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.access_logs import AccessLogs, AccessLogsArgs
+from components.alarm_topic import AlarmTopic, AlarmTopicArgs
 from components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from components.database import Database, DatabaseArgs
 from components.database_dns import DatabaseDns, DatabaseDnsArgs
@@ -17,6 +18,7 @@ from components.interface_endpoints import InterfaceEndpoints, InterfaceEndpoint
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
 from components.langfuse_storage import LangfuseStorage, LangfuseStorageArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.metrics_publishing import MetricsPublishing, MetricsPublishingArgs
 from components.network import Network, NetworkArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
@@ -43,6 +45,8 @@ class Foundation:
     secret_arns: dict[str, pulumi.Output[str]]  # logical secret -> ARN (the platform-wide ones)
     secret_versions: dict[str, pulumi.Output[str]]  # logical secret -> current version id
     bedrock: BedrockAccess
+    alarm_topic: AlarmTopic  # every alarm tells it
+    metrics_publishing: MetricsPublishing  # may publish the stack's (and Langfuse's) custom metrics
     access_logs: AccessLogs
     storage: LangfuseStorage
     load_balancer: LoadBalancer
@@ -91,6 +95,8 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
             f"{prefix}/{secret_refs.DOCKER_HUB}", "Docker Hub", settings.docker_hub_credentials, key.arn, settings.protect,
         ))
         secret_arns[secret_refs.DOCKER_HUB] = docker_hub.arn
+    alarm_topic = AlarmTopic("alarms", AlarmTopicArgs(prefix, key.arn, settings.alarms.emails))
+    metrics_publishing = MetricsPublishing("metrics", MetricsPublishingArgs(prefix))
     bedrock = BedrockAccess("bedrock", BedrockAccessArgs(prefix, settings.models, account_id))
     access_logs = AccessLogs("access-logs", AccessLogsArgs(
         prefix, settings.region, account_id, retention_days=settings.log_retention_days, protect=settings.protect,
@@ -103,6 +109,7 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
     return Foundation(
         settings=settings, proxy=render_proxy_config(settings), account_id=account_id, key=key, network=network,
         firewall=firewall, database=database, database_host=database_dns.host, secrets=secrets, platform_keys=platform_keys, secret_arns=secret_arns,
-        secret_versions=secret_versions, bedrock=bedrock, access_logs=access_logs, storage=storage,
+        secret_versions=secret_versions, bedrock=bedrock, alarm_topic=alarm_topic,
+        metrics_publishing=metrics_publishing, access_logs=access_logs, storage=storage,
         load_balancer=load_balancer,
     )

@@ -17,6 +17,8 @@ from components.ecs_platform import EcsPlatform, EcsPlatformArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from config import secret_refs
+from config.alarms import Host, host_dimension, metrics_namespace
+from config.compose import HostPaths
 from config.images import pinned_images
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
@@ -30,6 +32,7 @@ from config.services import (
     workload_secret_names,
 )
 from config.settings import Settings
+from config.user_data import DiskMetrics
 from program.foundation import Foundation
 
 # How the load balancer reaches each platform's apps.
@@ -43,6 +46,11 @@ class Platform:
     images: Mapping[str, pulumi.Output[str]]  # image reference -> what runs (name@sha256:...)
     litellm_ready: list[pulumi.Resource]  # serving LiteLLM: what must exist before its API is used
     langfuse_ready: list[pulumi.Resource]
+    # What the alarms watch here: the compose hosts, ElastiCache nodes, LiteLLM's log group, ECS services.
+    hosts: tuple[Host, ...]
+    cache_nodes: tuple[pulumi.Output[str], ...]
+    litellm_log_group: pulumi.Output[str]
+    ecs: bool
     exports: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -74,7 +82,17 @@ def _host_common(foundation: Foundation) -> dict[str, Any]:
         name_prefix=settings.name_prefix, region=settings.region, account_id=foundation.account_id,
         ubuntu_serial=settings.host.ubuntu_serial, subnet_id=foundation.network.private_subnet_ids[0],
         kms_key_arn=foundation.key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
+        alarm_topic_arn=foundation.alarm_topic.arn,
     )
+
+
+def _disk_metrics(foundation: Foundation, role: str) -> DiskMetrics:
+    """What a compose host publishes about its disks (the CloudWatch agent is not in Ubuntu's archive)."""
+    prefix = foundation.settings.name_prefix
+    return DiskMetrics(metrics_namespace(prefix), host_dimension(prefix, role))
+
+
+WATCHED_PATHS = (HostPaths().data_dir, "/")
 
 
 def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
@@ -91,9 +109,10 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     clickhouse = ComposeHost("clickhouse-host", ComposeHostArgs(
         **_host_common(foundation), role="clickhouse", instance_type=settings.clickhouse.instance_type,
         security_group_id=firewall.ids["clickhouse"], data_volume_gb=settings.clickhouse.data_volume_gb,
-        root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"]],
+        root_volume_gb=30, policy_arns=[secret_access.policy_arns["clickhouse"], foundation.metrics_publishing.policy_arn],
         user_data=user_data_from_specs(
             settings.region, clickhouse_host_specs(settings), images, secret_arns, CLICKHOUSE_HOST_PUBLISHED, secret_versions,
+            _disk_metrics(foundation, "clickhouse"),
         ),
     )) if settings.clickhouse.hosted else None
     secrets = foundation.secrets
@@ -101,7 +120,10 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         settings=settings, proxy=foundation.proxy, account_id=foundation.account_id, vpc_id=network.vpc_id,
         subnet_ids=network.private_subnet_ids, security_group_ids=firewall.ids, kms_key_arn=foundation.key.arn,
         secret_arns=secret_arns, secrets_policy_arns=secret_access.policy_arns,
-        task_policy_arns={"litellm": [foundation.bedrock.policy_arn], "langfuse": [foundation.storage.policy_arn]},
+        task_policy_arns={
+            "litellm": [foundation.bedrock.policy_arn],
+            "langfuse": [foundation.storage.policy_arn, foundation.metrics_publishing.policy_arn],
+        },
         images=images,
         target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
         target_group_forwarders={"litellm": lb.forwarders["litellm"], "langfuse-web": lb.forwarders["langfuse"]},
@@ -125,7 +147,8 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         _snapshots(foundation)
     return Platform(
         images=images, litellm_ready=[platform.services["litellm"]], langfuse_ready=[platform.services["langfuse-web"]],
-        exports=exports,
+        hosts=(Host("clickhouse", WATCHED_PATHS),) if clickhouse else (), cache_nodes=tuple(cache.node_ids),
+        litellm_log_group=platform.log_group_names["litellm"], ecs=True, exports=exports,
     )
 
 
@@ -146,10 +169,11 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         **_host_common(foundation), role="gateway", instance_type=settings.host.instance_type,
         security_group_id=foundation.firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
         root_volume_gb=settings.host.root_volume_gb,
-        policy_arns=[secret_access.policy_arns["gateway-host"], foundation.bedrock.policy_arn, foundation.storage.policy_arn],
+        policy_arns=[secret_access.policy_arns["gateway-host"], foundation.bedrock.policy_arn, foundation.storage.policy_arn,
+                     foundation.metrics_publishing.policy_arn],
         user_data=user_data_from_specs(
             settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, foundation.proxy, e)),
-            images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions,
+            images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions, _disk_metrics(foundation, "gateway"),
         ),
         containers_use_instance_role=True,  # LiteLLM calls Bedrock and Langfuse S3 with the host's role
         load_balancer_targets=[
@@ -163,6 +187,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         # Reached through the load balancer: after the host and what routes to it.
         litellm_ready=[host, *lb.listeners, *lb.forwarders["litellm"]],
         langfuse_ready=[host, *lb.listeners, *lb.forwarders["langfuse"]],
+        hosts=(Host("gateway", WATCHED_PATHS),), cache_nodes=(), litellm_log_group=host.log_group.name, ecs=False,
         exports={"hostInstanceId": host.instance_id},
     )
 

@@ -207,6 +207,15 @@ NAMING: dict[str, Naming] = {
     "aws:ecs/service:Service": Naming("name", 255, r"[A-Za-z0-9_-]+", "ECS CreateService: 255 letters, digits, '-', '_'"),
     "aws:ecs/taskDefinition:TaskDefinition": Naming(
         "family", 255, r"[A-Za-z0-9_-]+", "ECS RegisterTaskDefinition family: 255 letters, digits, '-', '_'"),
+    "aws:sns/topic:Topic": Naming(
+        "name", 256, r"[A-Za-z0-9_-]+", "SNS CreateTopic Name: 1-256 letters, digits, '-', '_'",
+        prefix_key="namePrefix", autoname=True),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": Naming(
+        "name", 255, r"[ -~]+", "CloudWatch PutMetricAlarm AlarmName: 1-255 ASCII", autoname=True),
+    "aws:cloudwatch/dashboard:Dashboard": Naming(
+        "dashboardName", 255, r"[A-Za-z0-9_-]+", "CloudWatch PutDashboard DashboardName: 255, letters, digits, '-', '_'"),
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": Naming(
+        "name", 512, r"[^:*]+", "CloudWatch Logs PutMetricFilter filterName: 1-512, no ':' or '*'"),
     "aws:kms/alias:Alias": Naming("name", 256, r"alias/[A-Za-z0-9/_-]+", "KMS CreateAlias: 256, alias/ + [A-Za-z0-9/_-]"),
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": Naming(
         "name", 253, r"[a-z0-9-]+(\.[a-z0-9-]+)+", "Cloud Map CreatePrivateDnsNamespace: a DNS name, 253"),
@@ -375,7 +384,9 @@ class RecordingMocks(Mocks):
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             zone = f"{region.split('-')[0]}{region.split('-')[1][0]}{region.split('-')[-1]}"  # us-east-1 -> use1
             host = f"master.{aws_name}.{_chars(account, LOWER_ALNUM, 6)}.{zone}.cache.amazonaws.com"
-            out |= {"primaryEndpointAddress": host, "id": aws_name,
+            # ElastiCache names a group's nodes <group id>-001, -002, ... (DescribeReplicationGroups MemberClusters).
+            members = [f"{aws_name}-{i:03d}" for i in range(1, int(raw.get("numCacheClusters") or 1) + 1)]
+            out |= {"primaryEndpointAddress": host, "id": aws_name, "memberClusters": members,
                     "arn": f"arn:aws:elasticache:{region}:{account}:replicationgroup:{aws_name}"}
         elif typ in ("aws:elasticache/subnetGroup:SubnetGroup", "aws:elasticache/parameterGroup:ParameterGroup"):
             kind = "subnetgroup" if "subnet" in typ else "parametergroup"
@@ -435,6 +446,12 @@ class RecordingMocks(Mocks):
         elif typ == "aws:dlm/lifecyclePolicy:LifecyclePolicy":
             policy = _hex_id("policy", name)
             out |= {"id": policy, "arn": f"arn:aws:dlm:{region}:{account}:policy/{policy}"}
+        elif typ == "aws:sns/topic:Topic":
+            out |= {"arn": f"arn:aws:sns:{region}:{account}:{aws_name}", "id": f"arn:aws:sns:{region}:{account}:{aws_name}"}
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            out |= {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{aws_name}", "id": aws_name}
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            out |= {"dashboardArn": f"arn:aws:cloudwatch::{account}:dashboard/{aws_name}", "id": aws_name}
         elif typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
             out |= {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}

@@ -57,7 +57,7 @@ def test_the_gateway_host_reaches_its_mirror_registries_and_aws_apis():
         "registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com",  # the rest
     }
     assert by_kind[AWS_API] == {
-        *(f"{s}.us-east-1.amazonaws.com" for s in ("secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages", "s3")),
+        *(f"{s}.us-east-1.amazonaws.com" for s in ("secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages", "monitoring", "s3")),
         "bedrock-runtime.us-east-1.amazonaws.com", "bedrock-runtime.eu-central-1.amazonaws.com",
     }
 

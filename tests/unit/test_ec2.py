@@ -92,6 +92,7 @@ def test_host_role_has_the_foundations_permissions(stg):
         "llm-gateway-stg-bedrock-invoke-",
         "llm-gateway-stg-gateway-host-secrets-",
         "llm-gateway-stg-langfuse-storage-",
+        "llm-gateway-stg-put-metrics-",  # the disk-usage timer and Langfuse's queue metrics
     ]
 
 
@@ -158,8 +159,10 @@ def test_load_balancer_sends_traffic_to_the_host(stg):
 
 
 def test_status_check_alarms_recover_and_reboot_the_host(stg):
-    actions = {a.input("metricName"): a.input("alarmActions") for a in stg.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert actions == {
-        "StatusCheckFailed_System": ["arn:aws:automate:us-east-1:ec2:recover"],
-        "StatusCheckFailed_Instance": ["arn:aws:automate:us-east-1:ec2:reboot"],
+    (topic,) = stg.of_type("aws:sns/topic:Topic")
+    actions = {a.input("metricName"): a.input("alarmActions") for a in stg.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+               if a.input("metricName", "").startswith("StatusCheckFailed")}
+    assert actions == {  # and someone is told
+        "StatusCheckFailed_System": ["arn:aws:automate:us-east-1:ec2:recover", topic.outputs["arn"]],
+        "StatusCheckFailed_Instance": ["arn:aws:automate:us-east-1:ec2:reboot", topic.outputs["arn"]],
     }
