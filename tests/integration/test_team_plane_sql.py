@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 import sys
 from pathlib import Path
 
@@ -56,15 +57,25 @@ console.log(JSON.stringify({fast: expected === fast, bcrypt: bcrypt.compareSync(
 
 
 @pytest.fixture(scope="module")
-def langfuse_db():
+def postgres():
     with running_postgres("master-password") as server:
         master = server.url("postgres", "master-password", "postgres")
-        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password'; CREATE DATABASE langfuse OWNER langfuse;")
-        # db-init's statements, as the master user; langfuse is not a superuser: pgcrypto is trusted.
-        server.psql(master, "GRANT langfuse TO CURRENT_USER;\n" + EXTENSIONS)
-        url = server.url("langfuse", "lf-password", "langfuse")
-        server.psql(url, SCHEMA)
-        yield server, url
+        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password';")
+        yield server, master
+
+
+@pytest.fixture
+def langfuse_db(postgres):
+    """A fresh langfuse database per test (one server per module: starting one takes seconds)."""
+    server, master = postgres
+    name = f"langfuse_{uuid.uuid4().hex[:8]}"
+    server.psql(master, f"CREATE DATABASE {name} OWNER langfuse;")
+    # db-init's statements, as the master user; langfuse is not a superuser: pgcrypto is trusted.
+    server.psql(server.url("postgres", "master-password", name),
+                "GRANT langfuse TO CURRENT_USER;\n" + EXTENSIONS.replace("\\connect langfuse", f"\\connect {name}"))
+    url = server.url("langfuse", "lf-password", name)
+    server.psql(url, SCHEMA)
+    return server, url
 
 
 def apply(server, url: str, sql: str, work: Path) -> None:
