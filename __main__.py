@@ -21,6 +21,7 @@ from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
+from components.team_plane_store import TeamPlaneStore, TeamPlaneStoreArgs
 from config import secret_refs
 from config.images import pinned_images
 from config.langfuse_access import external_secret_values
@@ -38,6 +39,7 @@ from config.services import (
     workload_secret_names,
 )
 from config.stack_config import read_settings
+from config.team_plane import team_keys_arn_pattern
 
 settings = read_settings()  # raises before any resource is registered when the config is bad
 proxy_config = render_proxy_config(settings)
@@ -93,6 +95,7 @@ if settings.docker_hub_credentials:
         f"{prefix}/{secret_refs.DOCKER_HUB}", "Docker Hub", settings.docker_hub_credentials, key.arn, settings.protect,
     ))
     secret_arns[secret_refs.DOCKER_HUB] = docker_hub.arn
+secret_arns[secret_refs.TEAM_KEYS] = account_id.apply(lambda a: team_keys_arn_pattern(settings.region, a, prefix))
 bedrock = BedrockAccess("bedrock", BedrockAccessArgs(prefix, settings.models, account_id))
 secret_access = SecretAccess("secret-access", SecretAccessArgs(
     prefix, settings.region, key.arn, secret_arns, workload_secret_names(settings, proxy_config),
@@ -103,6 +106,10 @@ access_logs = AccessLogs("access-logs", AccessLogsArgs(
     prefix, settings.region, account_id, retention_days=settings.log_retention_days, protect=settings.protect,
 ))
 storage = LangfuseStorage("langfuse-storage", LangfuseStorageArgs(prefix, key.arn, access_logs.bucket_name, settings.protect))
+team_plane = TeamPlaneStore("team-plane", TeamPlaneStoreArgs(
+    settings, account_id, key.arn, access_logs.bucket_name,
+    {name: (pair.arn, pair.version) for name, pair in team_keys.items()}, (platform_keys.arn, platform_keys.version),
+))
 load_balancer = LoadBalancer("load-balancer", LoadBalancerArgs(
     settings, network.vpc_id, network.public_subnet_ids, firewall.ids["load-balancer"], access_logs.bucket_name,
     target_type="ip" if ecs_mode else "instance",
@@ -133,7 +140,7 @@ if ecs_mode:
         settings=settings, proxy=proxy_config, account_id=account_id, vpc_id=network.vpc_id,
         subnet_ids=network.private_subnet_ids, security_group_ids=firewall.ids, kms_key_arn=key.arn,
         secret_arns=secret_arns, secrets_policy_arns=secret_access.policy_arns,
-        task_policy_arns={"litellm": [bedrock.policy_arn], "langfuse": [storage.policy_arn]},
+        task_policy_arns={"litellm": [bedrock.policy_arn, team_plane.reader_policy_arn], "langfuse": [storage.policy_arn]},
         images=images,
         target_groups={"litellm": load_balancer.target_groups["litellm"].arn,
                        "langfuse-web": load_balancer.target_groups["langfuse"].arn},
@@ -143,6 +150,7 @@ if ecs_mode:
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=storage.bucket_name, langfuse_public_url=load_balancer.langfuse_url,
         secret_versions=secret_versions,
+        team_document=team_plane.document_url, team_document_version=team_plane.version_id,
         job_triggers={
             "db-init": pulumi.Output.concat(
                 database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
@@ -159,18 +167,19 @@ if ecs_mode:
     if clickhouse:
         pulumi.export("clickhouseInstanceId", clickhouse.instance_id)
 else:
-    endpoints = pulumi.Output.all(database.address, storage.bucket_name, load_balancer.langfuse_url).apply(
+    endpoints = pulumi.Output.all(database.address, storage.bucket_name, load_balancer.langfuse_url, team_plane.document_url).apply(
         lambda v: Endpoints(
             region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
-            langfuse_public_url=v[2], bucket=v[1],
+            langfuse_public_url=v[2], bucket=v[1], team_document=v[3],
         )
     )
     host = ComposeHost("gateway-host", ComposeHostArgs(
         **host_common, role="gateway", instance_type=settings.host.instance_type,
         security_group_id=firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
         root_volume_gb=settings.host.root_volume_gb,
-        policy_arns=[secret_access.policy_arns["gateway-host"], bedrock.policy_arn, storage.policy_arn],
+        policy_arns=[secret_access.policy_arns["gateway-host"], bedrock.policy_arn, storage.policy_arn,
+                     team_plane.reader_policy_arn],
         user_data=user_data_from_specs(
             settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, proxy_config, e)),
             images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions,
@@ -228,5 +237,6 @@ pulumi.export("kmsKeyArn", key.arn)
 pulumi.export("masterKeySecretArn", secrets.arns[secret_refs.LITELLM])
 pulumi.export("langfuseSecretArn", secrets.arns[secret_refs.LANGFUSE])
 pulumi.export("platformLangfuseSecretArn", platform_keys.arn)
+pulumi.export("teamPlaneDocument", team_plane.document_url)
 pulumi.export("teamLangfuseSecretArns", {name: pair.arn for name, pair in team_keys.items()})
 pulumi.export("bedrockPolicyArn", bedrock.policy_arn)
