@@ -134,3 +134,17 @@ def test_the_document_carries_every_team_and_no_secret_value(compute):
     arns = {secret.outputs["arn"] for secret in run.of_type("aws:secretsmanager/secret:Secret")}
     assert {team["keySecretArn"] for team in content["teams"]} <= arns
     assert "sk-lf-" not in unwrap(document.input("content"))
+
+
+def test_a_new_document_rolls_litellm_on_ecs_and_never_replaces_the_host():
+    """Adding a team: one new document version; ECS restarts LiteLLM on it (service `triggers`),
+    the host's user data (whose change replaces the host) never carries it."""
+    ecs, ec2 = program("ecs", 2), program("ec2", 2)
+    (document,) = ecs.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    (service,) = [s for s in ecs.of_type("aws:ecs/service:Service") if s.input("name") == "litellm"]
+    assert service.input("triggers")["team-document"] == document.outputs["versionId"]
+    (host_document,) = ec2.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    (host,) = ec2.of_type("aws:ec2/instance:Instance")
+    assert host_document.outputs["versionId"] not in unwrap(host.input("userData"))
+    (more,) = program("ec2", 30).of_type("aws:ec2/instance:Instance")
+    assert unwrap(more.input("userData")) == unwrap(host.input("userData"))  # 28 teams more: the same host
