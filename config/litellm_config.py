@@ -2,8 +2,9 @@
 
 The rendered file never holds a secret: every credential is an `os.environ/<VAR>` reference,
 and `ProxyConfig.env` says which variables the container must receive (secret ones by
-reference). Each team's traces go to that team's Langfuse project through
-`default_team_settings`; calls without a team go to the platform project.
+reference). This is the base config, the same for any number of teams: the container's start
+(config/litellm_start.py) adds each team's `default_team_settings` entry (its traces go to its own
+Langfuse project) from the team-plane document; calls without a team go to the platform project.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 import yaml
 
 from config import secret_refs
+from config.litellm_start import LANGFUSE_HOST_VAR
 from config.secret_refs import SecretRef
 from config.settings import Model, Settings, Team
 
 PORT = 4000
-LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 REQUEST_TIMEOUT_SECONDS = 600  # long completions and streams; the load balancer idles out later
 # The stack's Redis (ElastiCache with TLS, or the host's Valkey): every LiteLLM task coordinates
 # rate limits, spend counters and the spend-write buffer through it (`coordination_redis`).
@@ -59,18 +60,6 @@ def _env(var: str) -> str:
     return f"os.environ/{var}"
 
 
-def langfuse_client_ceiling(settings: Settings) -> int:
-    """MAX_LANGFUSE_INITIALIZED_CLIENTS for this stack.
-
-    LiteLLM 1.104.0 builds one Langfuse client per key pair and refuses a new one past this
-    count per process (litellm/integrations/langfuse/langfuse.py, safe_init_langfuse_client;
-    default 50, litellm/constants.py): the call's trace is then lost without an error. One client
-    per team plus the platform's, doubled because the count is a soft budget (concurrent first
-    calls of one pair each take a slot, litellm_core_utils/specialty_caches/dynamic_logging_cache.py).
-    """
-    return max(50, 2 * (len(settings.teams) + 1))
-
-
 def _model_entry(model: Model) -> dict:
     entry: dict = {
         "model_name": model.name,
@@ -100,21 +89,6 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
         "UI_USERNAME": SecretRef(secret_refs.LITELLM, "uiUsername"),
         "UI_PASSWORD": SecretRef(secret_refs.LITELLM, "uiPassword"),
     }
-    team_settings = []
-    for team in settings.teams:
-        public_var, secret_var = team_key_vars(team)
-        secrets[public_var] = SecretRef(secret_refs.team_keys(team.name), "publicKey")
-        secrets[secret_var] = SecretRef(secret_refs.team_keys(team.name), "secretKey")
-        team_settings.append({
-            "team_id": team.name,
-            # Failed calls too (throttling, validation errors): they are what a team debugs.
-            "success_callback": ["langfuse"],
-            "failure_callback": ["langfuse"],
-            "langfuse_public_key": _env(public_var),
-            "langfuse_secret_key": _env(secret_var),
-            "langfuse_host": _env(LANGFUSE_HOST_VAR),
-        })
-
     document = {
         "model_list": [_model_entry(model) for model in settings.models],
         "router_settings": {
@@ -129,7 +103,7 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
             "request_timeout": REQUEST_TIMEOUT_SECONDS,
             "success_callback": ["langfuse"],
             "failure_callback": ["langfuse"],
-            "default_team_settings": team_settings,
+            "default_team_settings": [],  # the teams' entries: added at start (config/litellm_start.py)
         },
         "general_settings": {
             "master_key": _env("LITELLM_MASTER_KEY"),

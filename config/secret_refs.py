@@ -21,9 +21,21 @@ LANGFUSE_EXTERNAL = "langfuse-external"
 DOCKER_HUB = "docker-hub"  # username, password: ECS's private registry format (from stack config)
 
 
+TEAM_KEYS_PREFIX = "langfuse-keys/teams/"
+# Every team's key secret at once, for IAM only: one name-prefix wildcard ARN
+# (`arn:aws:secretsmanager:<region>:<account>:secret:<stack prefix>/langfuse-keys/teams/*`) keeps
+# each policy the same size for 1 team or 200.
+TEAM_KEYS = f"{TEAM_KEYS_PREFIX}*"
+
+
 def team_keys(team: str) -> str:
     """The secret holding one team's Langfuse key pair: publicKey, secretKey."""
-    return f"langfuse-keys/teams/{team}"
+    return f"{TEAM_KEYS_PREFIX}{team}"
+
+
+def granted(secret: str) -> str:
+    """The name an IAM policy grants `secret` under: a team's pair through TEAM_KEYS."""
+    return TEAM_KEYS if secret.startswith(TEAM_KEYS_PREFIX) else secret
 
 
 @dataclass(frozen=True, order=True)

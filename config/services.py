@@ -9,8 +9,10 @@ values (database host, Redis endpoint, bucket, URLs) arrive as plain strings in 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -19,7 +21,8 @@ from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
 from config.langfuse_access import license_secrets, sign_in_environment
-from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig, langfuse_client_ceiling
+from config import litellm_start
+from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
 from config.settings import Settings, Team
 from config.team_plane import DOCUMENT_KEY
@@ -40,7 +43,6 @@ LANGFUSE_PLATFORM_PROJECT_ID = "platform"
 # Liveness, not readiness: /health/readiness queries the database, so an RDS failover would fail
 # every task's target health at once (litellm/proxy/health_endpoints/_health_endpoints.py).
 LITELLM_HEALTH_PATH = "/health/liveliness"
-LITELLM_CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
 # What the load balancer probes on Langfuse web: 200 while serving, 500 from SIGTERM on
 # (web/src/pages/api/public/ready.ts), so a stopping task is drained before it exits.
 LANGFUSE_READY_PATH = "/api/public/ready"
@@ -51,21 +53,25 @@ EVENTS_PREFIX = "events/"  # raw ingestion events in the Langfuse bucket (media/
 # a slow starter mid-migration, leaving the schema "dirty".
 MIGRATIONS_OFF = {"LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED": "true", "LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED": "true"}
 
-# The LiteLLM container's entrypoint: refuse to start when any variable of the proxy config's
-# contract is missing (LiteLLM would otherwise export that team's traces with the credentials
-# `None:None`, which Langfuse refuses: the team's traces would be lost without an error), then
-# write the config from the environment and exec the proxy. The config travels in the task
-# definition / compose file, so every change rolls out on deploy.
-LITELLM_STARTUP_GUARD = f"""\
-import os, sys, tempfile
-missing = [n for n in os.environ["LITELLM_REQUIRED_ENV"].split(",") if not os.environ.get(n)]
-if missing:
-    sys.exit("llm-gateway: refusing to start LiteLLM, missing environment: " + ", ".join(missing))
-path = os.path.join(tempfile.gettempdir(), "{LITELLM_CONFIG_FILE}")
-with open(path, "w") as config:
-    config.write(os.environ["LITELLM_PROXY_CONFIG"])
-os.execvp("litellm", ["litellm", "--config", path, *sys.argv[1:]])
-"""
+
+
+def _code_only(source: str) -> str:
+    """`source` without its comments and docstrings: what runs, in fewer bytes of every payload."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree) + "\n"
+
+
+# The LiteLLM container's entrypoint: config/litellm_start.py, its code run by the image's python3
+# (it checks the environment, joins the teams of the team-plane document to the base config, then
+# execs the proxy). The base config travels in the task definition / compose file, so every change
+# rolls out on deploy; the teams travel in the document.
+LITELLM_STARTUP_GUARD = _code_only(Path(litellm_start.__file__).read_text())
+LITELLM_CONFIG_FILE = litellm_start.CONFIG_FILE
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,7 @@ class Endpoints:
     litellm_internal_url: str  # how the team-plane job reaches LiteLLM's admin API (inside the VPC)
     langfuse_public_url: str  # NEXTAUTH_URL
     bucket: str  # Langfuse events, media and exports (by prefix)
+    team_document: str  # s3://<bucket>/<key> of the team-plane document (config/team_plane.py)
 
 
 def _python_http_probe(port: int, path: str) -> tuple[str, ...]:
@@ -181,13 +188,13 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
             "MAX_REQUESTS_BEFORE_RESTART": str(recycle_after),
             # Workers (and tasks started together) must not all recycle on the same request.
             "MAX_REQUESTS_BEFORE_RESTART_JITTER": str(max(1, recycle_after // 10)),
-            "MAX_LANGFUSE_INITIALIZED_CLIENTS": str(langfuse_client_ceiling(settings)),
             "DISABLE_SCHEMA_UPDATE": "true",  # the migrator owns the schema
             "AWS_DEFAULT_REGION": endpoints.region,
             LANGFUSE_HOST_VAR: endpoints.langfuse_internal_url,
             "REDIS_HOST": endpoints.redis_host,
             "REDIS_PORT": str(REDIS_PORT),
             "REDIS_SSL": str(endpoints.redis_tls),
+            litellm_start.DOCUMENT_VAR: endpoints.team_document,
             "LITELLM_PROXY_CONFIG": proxy.text,
             "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),
         },
@@ -651,7 +658,7 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints, team_plane_bucket
 PLACEHOLDER_ENDPOINTS = Endpoints(
     region="placeholder", database_host="placeholder", redis_host="placeholder", redis_tls=True,
     clickhouse_host="placeholder", langfuse_internal_url="http://placeholder", litellm_internal_url="http://placeholder",
-    langfuse_public_url="http://placeholder", bucket="placeholder",
+    langfuse_public_url="http://placeholder", bucket="placeholder", team_document="s3://placeholder/placeholder",
 )
 
 
@@ -777,13 +784,14 @@ def workload_of(settings: Settings, proxy: ProxyConfig) -> dict[str, str]:
 
 
 def workload_secret_names(settings: Settings, proxy: ProxyConfig) -> dict[str, frozenset[str]]:
-    """The logical secrets each IAM identity reads: exactly its containers' references.
+    """The logical secrets each IAM identity reads: exactly its containers' references (teams'
+    key pairs as one: secret_refs.TEAM_KEYS).
 
     ECS gives every workload its own identity (Redis is ElastiCache there, no container); the
     EC2 host runs every container under one instance profile.
     """
     by_workload = {
-        workload: frozenset().union(*(spec.read_secrets for spec in specs))
+        workload: frozenset(secret_refs.granted(name) for spec in specs for name in spec.read_secrets)
         for workload, specs in workload_specs(settings, proxy, PLACEHOLDER_ENDPOINTS).items()
     }
     if settings.compute == "ec2":

@@ -4,7 +4,7 @@ Every team-dependent thing reads this document at run time instead of carrying t
 AWS payload whose size would grow with them (user data 16 KB, a task definition 64 KiB, an IAM
 managed policy 6,144 characters):
 
-- the LiteLLM container's start (config/services.py LITELLM_STARTUP_GUARD) turns it into the
+- the LiteLLM container's start (config/litellm_start.py) turns it into the
   proxy config's `default_team_settings` and each team's key variables, read from the team's
   Secrets Manager secret;
 - the team-plane job, run inside the VPC by the platform (a one-off ECS task, or SSM Run Command
@@ -24,9 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from config import secret_refs
 from config.litellm_config import team_key_vars
+# The container's start reads the document with nothing of this project around: the format's
+# version and its reader live there, once.
 from config.settings import Settings
 from team_plane.document import DOCUMENT_VERSION, parse_team_document  # noqa: F401 (the reader lives with the job)
+
+__all__ = [
+    "DOCUMENT_KEY", "DOCUMENT_VERSION", "KeySecret", "parse_team_document", "render_team_document", "team_document",
+    "team_keys_arn_pattern",
+]
+
 DOCUMENT_KEY = "team-plane/desired.json"
 
 
@@ -78,3 +87,9 @@ def render_team_document(document: Mapping[str, Any]) -> str:
     body = json.dumps(head, sort_keys=True, indent=1)
     teams = f'"teams": [\n{lines}\n ]' if lines else '"teams": []'
     return body[:-2] + f",\n {teams}\n}}\n"
+
+
+def team_keys_arn_pattern(region: str, account_id: str, name_prefix: str) -> str:
+    """Every team's key secret of a stack, for IAM: one name-prefix wildcard ARN (secret names are
+    `<prefix>/langfuse-keys/teams/<team>-<suffix>`), the same size for any number of teams."""
+    return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{name_prefix}/{secret_refs.TEAM_KEYS}"

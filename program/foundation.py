@@ -28,6 +28,7 @@ from config.langfuse_access import external_secret_values
 from config.litellm_config import ProxyConfig, render_proxy_config
 from config.network import security_group_rules, security_groups
 from config.settings import Settings
+from config.team_plane import team_keys_arn_pattern
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
         secret_refs.POSTGRES: database.master_secret_version,
         secret_refs.PLATFORM_KEYS: platform_keys.version,
     }
+    # Every team's key secret, for IAM: one name-prefix wildcard, whatever the number of teams.
+    secret_arns[secret_refs.TEAM_KEYS] = account_id.apply(lambda account: team_keys_arn_pattern(settings.region, account, prefix))
     if settings.docker_hub_credentials:
         docker_hub = RegistryCredentials("docker-hub", RegistryCredentialsArgs(
             f"{prefix}/{secret_refs.DOCKER_HUB}", "Docker Hub", settings.docker_hub_credentials, key.arn, settings.protect,

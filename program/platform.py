@@ -58,6 +58,9 @@ class Platform:
 class PlatformInputs:
     """What a platform gets besides the foundation: the team plane's secrets and job triggers."""
 
+    team_document: pulumi.Input[str]  # s3://<bucket>/<key>: where LiteLLM's start reads the teams
+    team_document_version: pulumi.Input[str]  # a new version restarts LiteLLM
+    reader_policy_arn: pulumi.Input[str]  # may read the document and the teams' key secrets
     secret_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_versions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -121,7 +124,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         subnet_ids=network.private_subnet_ids, security_group_ids=firewall.ids, kms_key_arn=foundation.key.arn,
         secret_arns=secret_arns, secrets_policy_arns=secret_access.policy_arns,
         task_policy_arns={
-            "litellm": [foundation.bedrock.policy_arn],
+            "litellm": [foundation.bedrock.policy_arn, inputs.reader_policy_arn],
             "langfuse": [foundation.storage.policy_arn, foundation.metrics_publishing.policy_arn],
         },
         images=images,
@@ -131,6 +134,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=foundation.storage.bucket_name, langfuse_public_url=lb.langfuse_url,
         secret_versions=secret_versions,
+        team_document=inputs.team_document, team_document_version=inputs.team_document_version,
         job_triggers={
             "db-init": pulumi.Output.concat(
                 foundation.database.master_secret_version, "/", secrets.versions[secret_refs.LITELLM], "/",
@@ -158,11 +162,14 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     secret_arns, secret_versions = _secrets(foundation, inputs)
     secret_access = _secret_access(foundation, secret_arns)
     images = pinned_images(stack_images(settings, foundation.proxy))
-    endpoints = pulumi.Output.all(foundation.database_host, foundation.storage.bucket_name, lb.langfuse_url).apply(
+    endpoints = pulumi.Output.all(
+        foundation.database_host, foundation.storage.bucket_name, lb.langfuse_url, inputs.team_document,
+    ).apply(
         lambda v: Endpoints(
             region=settings.region, database_host=v[0], redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
             litellm_internal_url=f"http://litellm:{LITELLM_PORT}", langfuse_public_url=v[2], bucket=v[1],
+            team_document=v[3],
         )
     )
     host = ComposeHost("gateway-host", ComposeHostArgs(
@@ -170,7 +177,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         security_group_id=foundation.firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
         root_volume_gb=settings.host.root_volume_gb,
         policy_arns=[secret_access.policy_arns["gateway-host"], foundation.bedrock.policy_arn, foundation.storage.policy_arn,
-                     foundation.metrics_publishing.policy_arn],
+                     foundation.metrics_publishing.policy_arn, inputs.reader_policy_arn],
         user_data=user_data_from_specs(
             settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, foundation.proxy, e)),
             images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions, _disk_metrics(foundation, "gateway"),

@@ -15,6 +15,7 @@ import pulumi
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
 from components.langfuse_project import LangfuseProject, LangfuseProjectArgs
 from components.litellm_team import LiteLLMTeam, LiteLLMTeamArgs
+from components.team_plane_store import TeamPlaneStore, TeamPlaneStoreArgs
 from config import secret_refs
 from config.services import project_init_name
 from program.foundation import Foundation
@@ -24,10 +25,13 @@ from program.platform import Platform, PlatformInputs
 @dataclass(frozen=True)
 class TeamPlane:
     keys: dict[str, LangfuseKeyPair]  # team -> its Langfuse key pair's secret
+    store: TeamPlaneStore  # the desired-state document
 
     def platform_inputs(self, foundation: Foundation) -> PlatformInputs:
         settings = foundation.settings
         return PlatformInputs(
+            team_document=self.store.document_url, team_document_version=self.store.version_id,
+            reader_policy_arn=self.store.reader_policy_arn,
             secret_arns={secret_refs.team_keys(name): pair.arn for name, pair in self.keys.items()},
             secret_versions={secret_refs.team_keys(name): pair.version for name, pair in self.keys.items()},
             job_triggers={project_init_name(settings.team(name)): pair.version for name, pair in self.keys.items()},
@@ -41,13 +45,19 @@ class TeamPlane:
 def declare_team_plane(foundation: Foundation) -> TeamPlane:
     settings = foundation.settings
     prefix = settings.name_prefix
-    return TeamPlane(keys={
+    keys = {
         team.name: LangfuseKeyPair(f"langfuse-keys-team-{team.name}", LangfuseKeyPairArgs(
             f"{prefix}/{secret_refs.team_keys(team.name)}", team.name, foundation.key.arn, settings.protect,
             team.existing_keys, retain_on_removal=settings.protect,
         ))
         for team in settings.teams
-    })
+    }
+    store = TeamPlaneStore("team-plane", TeamPlaneStoreArgs(
+        settings, foundation.account_id, foundation.key.arn, foundation.access_logs.bucket_name,
+        {name: (pair.arn, pair.version) for name, pair in keys.items()},
+        (foundation.platform_keys.arn, foundation.platform_keys.version),
+    ))
+    return TeamPlane(keys=keys, store=store)
 
 
 def reconcile_teams(foundation: Foundation, team_plane: TeamPlane, platform: Platform) -> None:

@@ -65,7 +65,7 @@ def render(stack: str, out_dir: Path) -> list[Path]:
             region=settings.region, database_host="RDS_ENDPOINT", redis_host="redis", redis_tls=False,
             clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
             litellm_internal_url=f"http://litellm:{LITELLM_PORT}",
-            langfuse_public_url=public_langfuse, bucket="LANGFUSE_BUCKET",
+            langfuse_public_url=public_langfuse, bucket="LANGFUSE_BUCKET", team_document="s3://TEAM_PLANE_BUCKET/team-plane/desired.json",
         )
         specs = gateway_host_specs(settings, proxy, endpoints)
         artifacts |= _host_files(settings, specs, GATEWAY_HOST_PUBLISHED, f"/{settings.name_prefix}/gateway-host")
@@ -75,7 +75,7 @@ def render(stack: str, out_dir: Path) -> list[Path]:
             region=settings.region, database_host="RDS_ENDPOINT", redis_host="ELASTICACHE_ENDPOINT", redis_tls=True,
             clickhouse_host=f"clickhouse.{domain}", langfuse_internal_url=f"http://langfuse-web.{domain}:{LANGFUSE_WEB_PORT}",
             litellm_internal_url=f"http://litellm.{domain}:{LITELLM_PORT}",
-            langfuse_public_url=public_langfuse, bucket="LANGFUSE_BUCKET",
+            langfuse_public_url=public_langfuse, bucket="LANGFUSE_BUCKET", team_document="s3://TEAM_PLANE_BUCKET/team-plane/desired.json",
         )
         specs = tuple(ecs_specs(settings, proxy, endpoints).values())
         arns = _secret_arns(settings, specs)

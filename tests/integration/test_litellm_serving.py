@@ -31,6 +31,7 @@ from tests.support.litellm_container import (
     container_argv, container_environment, litellm_spec, with_test_additions, write_auth_module,
 )
 from tests.support.litellm_proxy import random_master_key, running_proxy
+from tests.support.moto_aws import running_loopback_aws
 from tests.support.redis_server import running_redis_server
 from tests.support.settings import make_settings
 
@@ -41,12 +42,14 @@ RECYCLE_AFTER = 100  # the loader's floor; the shipped stacks use 10000
 RPM_LIMIT = 4
 
 
-def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, langfuse_url, bedrock_url, redis):
+def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, langfuse_url, bedrock_url, redis, aws):
     auth_module = f"serving_auth_{uuid.uuid4().hex[:8]}"
     write_auth_module(workdir, auth_module, tokens, rpm_limit)
     proxy = with_test_additions(render_proxy_config(settings), bedrock_url=bedrock_url, auth_module=auth_module)
-    spec = litellm_spec(settings, proxy, langfuse_url)
-    env = {**container_environment(spec, {}, redis), "TMPDIR": str(workdir)}
+    # The teams' key secrets and the document LiteLLM's start reads (tests/support/moto_aws.py).
+    pairs = {team.name: {"publicKey": f"pk-lf-{team.name}", "secretKey": f"sk-lf-{team.name}"} for team in settings.teams}
+    spec = litellm_spec(settings, proxy, langfuse_url, aws.serve_team_plane(settings, pairs))
+    env = {**container_environment(spec, {}, redis), "TMPDIR": str(workdir), "AWS_ENDPOINT_URL": aws.endpoint_url}
     return container_argv(spec), env, spec
 
 
@@ -64,10 +67,11 @@ def test_the_proxy_keeps_serving_past_its_recycling_limit(tmp_path):
         bedrock = stack.enter_context(running_fake_bedrock())
         langfuse = stack.enter_context(running_fake_langfuse({}))
         redis = stack.enter_context(running_redis_server(tmp_path, random_master_key()))
+        aws = stack.enter_context(running_loopback_aws())
         token = random_master_key()
         argv, env, spec = gateway_environment(
             tmp_path, settings, tokens={token: TEAM}, langfuse_url=langfuse.url,
-            bedrock_url=bedrock.url, redis=redis,
+            bedrock_url=bedrock.url, redis=redis, aws=aws,
         )
         assert spec.environment["NUM_WORKERS"] == "1"  # the shape that used to end the process
         assert env["MAX_REQUESTS_BEFORE_RESTART"] == str(RECYCLE_AFTER)
@@ -108,6 +112,7 @@ def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(tmp_path):
         bedrock = stack.enter_context(running_fake_bedrock())
         langfuse = stack.enter_context(running_fake_langfuse({}))
         redis = stack.enter_context(running_redis_server(tmp_path, random_master_key()))
+        aws = stack.enter_context(running_loopback_aws())
         token = random_master_key()
         proxies = []
         for name in ("task-a", "task-b"):
@@ -115,7 +120,7 @@ def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(tmp_path):
             workdir.mkdir()
             argv, env, _ = gateway_environment(
                 workdir, settings, tokens={token: TEAM}, rpm_limit=RPM_LIMIT,
-                langfuse_url=langfuse.url, bedrock_url=bedrock.url, redis=redis,
+                langfuse_url=langfuse.url, bedrock_url=bedrock.url, redis=redis, aws=aws,
             )
             proxies.append(stack.enter_context(running_proxy(argv, env, workdir)))
 

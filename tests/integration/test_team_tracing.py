@@ -16,8 +16,13 @@ Deviations from the container, all test-only:
 - the rendered config gets `general_settings.custom_auth` (bearer token -> team, instead of
   virtual keys in a database) and each model's `aws_bedrock_runtime_endpoint` (the fake Bedrock);
 - AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are fake static credentials (the task role in AWS);
+- the team-plane document and the teams' key secrets are served by moto's S3 and Secrets Manager
+  on loopback (tests/support/moto_aws.py), reached through AWS_ENDPOINT_URL;
 - REDIS_HOST / REDIS_PORT / REDIS_SSL point at a real loopback redis-server (tests/support/redis_server.py)
   with the REDIS_PASSWORD it was started with, instead of ElastiCache with TLS.
+
+The teams' keys reach the proxy only through the guard: the container environment holds the
+platform's pair, the guard reads each team's from its secret (named by the document).
 
 The guard writes the config into the temp dir (/tmp in the container): each proxy here gets its
 own TMPDIR. LiteLLM looks a `custom_auth` module up next to the config file, so the module sits in
@@ -36,16 +41,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
+import yaml
 
-from config.litellm_config import render_proxy_config, team_key_vars
+from config.litellm_config import render_proxy_config
+from config.litellm_start import proxy_config as joined_proxy_config, team_settings_entry
 from config.services import LITELLM_CONFIG_FILE
-from config.settings import Settings
+from config.team_plane import parse_team_document
 from tests.support.fake_bedrock import THROTTLING, VALIDATION, BedrockError, FakeBedrock, running_fake_bedrock
 from tests.support.fake_langfuse import FakeLangfuse, LangfuseRequest, Span, running_fake_langfuse
 from tests.support.litellm_container import (
     container_argv, container_environment, litellm_spec, with_test_additions, write_auth_module,
 )
 from tests.support.litellm_proxy import RunningProxy, free_port, random_master_key, running_proxy
+from tests.support.moto_aws import running_loopback_aws
 from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
@@ -107,13 +115,14 @@ def make_callers() -> dict[str, Caller]:
     return callers
 
 
-def langfuse_key_values(settings: Settings, callers: dict[str, Caller]) -> dict[str, str]:
-    """Variable -> value for the platform's and every team's Langfuse keys."""
-    values = {"LANGFUSE_PUBLIC_KEY": callers[PLATFORM].public_key, "LANGFUSE_SECRET_KEY": callers[PLATFORM].secret_key}
-    for team in settings.teams:
-        public_var, secret_var = team_key_vars(team)
-        values[public_var], values[secret_var] = callers[team.name].public_key, callers[team.name].secret_key
-    return values
+def platform_key_values(callers: dict[str, Caller]) -> dict[str, str]:
+    """Variable -> value for the platform's Langfuse keys (the container's secrets)."""
+    return {"LANGFUSE_PUBLIC_KEY": callers[PLATFORM].public_key, "LANGFUSE_SECRET_KEY": callers[PLATFORM].secret_key}
+
+
+def team_pairs(callers: dict[str, Caller]) -> dict[str, dict[str, str]]:
+    """Team -> the value of its key secret."""
+    return {c.team: {"publicKey": c.public_key, "secretKey": c.secret_key} for c in callers.values() if c.team}
 
 
 # --- calls and what Langfuse received ------------------------------------------------------------
@@ -187,12 +196,22 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
         bedrock = stack.enter_context(running_fake_bedrock(errors=FAILURES))
         langfuse = stack.enter_context(running_fake_langfuse(projects))
         redis = stack.enter_context(running_redis_server(workdir, random_master_key()))
+        aws = stack.enter_context(running_loopback_aws())
+        document_url = aws.serve_team_plane(settings, team_pairs(callers))
         proxy_config = with_test_additions(render_proxy_config(settings), bedrock_url=bedrock.url, auth_module=auth_module)
-        spec = litellm_spec(settings, proxy_config, langfuse.url)
-        env = {**container_environment(spec, langfuse_key_values(settings, callers), redis), "TMPDIR": str(workdir)}
+        spec = litellm_spec(settings, proxy_config, langfuse.url, document_url)
+        env = {**container_environment(spec, platform_key_values(callers), redis), "TMPDIR": str(workdir),
+               "AWS_ENDPOINT_URL": aws.endpoint_url}
         proxy = stack.enter_context(running_proxy(container_argv(spec), env, workdir))
-        # The guard wrote exactly the spec's config, where the container writes it (the temp dir).
-        assert (workdir / LITELLM_CONFIG_FILE).read_text() == spec.environment["LITELLM_PROXY_CONFIG"]
+        # The guard wrote the spec's base config plus each team's entry, where the container writes it.
+        s3_document = aws.client("s3").get_object(Bucket=document_url.split("/")[2], Key=document_url.split("/", 3)[3])
+        teams = parse_team_document(s3_document["Body"].read().decode())["teams"]
+        written = (workdir / LITELLM_CONFIG_FILE).read_text()
+        assert written == joined_proxy_config(spec.environment["LITELLM_PROXY_CONFIG"], teams)
+        assert yaml.safe_load(written)["litellm_settings"]["default_team_settings"] == [
+            team_settings_entry(t["name"], t["publicKeyVar"], t["secretKeyVar"]) for t in teams
+        ]
+        assert [t["name"] for t in teams] == sorted(TEAMS)
 
         gateway = Gateway(proxy, bedrock, langfuse, callers)
         for caller in callers.values():
@@ -284,36 +303,37 @@ def test_each_team_sdk_client_authenticates_with_its_own_pair(gateway):
 # --- the guard: a team without its keys never starts -----------------------------------------
 
 
-def test_missing_team_keys_refuse_the_start(tmp_path):
+def test_unreadable_team_keys_refuse_the_start(tmp_path):
+    """One team's secret lacks its secret key, another's cannot be read: the proxy never starts."""
     callers = make_callers()
     settings = make_settings(teams=[{"name": team} for team in TEAMS])
-    spec = litellm_spec(settings, render_proxy_config(settings), "http://127.0.0.1:9")
+    pairs = {**team_pairs(callers), "credit-risk": {"publicKey": callers["credit-risk"].public_key}, "search": None}
     unreachable = RedisServer("127.0.0.1", 9, "unused")  # the guard refuses before anything connects
-    env = {**container_environment(spec, langfuse_key_values(settings, callers), unreachable), "TMPDIR": str(tmp_path)}
-    public_var, secret_var = team_key_vars(settings.teams[1])
-    del env[public_var]  # absent
-    env[secret_var] = ""  # present but empty: just as unusable
     port = free_port()
-
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [*container_argv(spec), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        stdout, stderr = process.communicate()
-        pytest.fail(f"the guard let the proxy start without {public_var}/{secret_var}:\n{(stdout + stderr)[-2000:]}")
+    with running_loopback_aws() as aws:
+        spec = litellm_spec(settings, render_proxy_config(settings), "http://127.0.0.1:9", aws.serve_team_plane(settings, pairs))
+        env = {**container_environment(spec, platform_key_values(callers), unreachable), "TMPDIR": str(tmp_path),
+               "AWS_ENDPOINT_URL": aws.endpoint_url}
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [*container_argv(spec), "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+            pytest.fail(f"the guard let the proxy start without the teams' keys:\n{(stdout + stderr)[-2000:]}")
     elapsed = time.monotonic() - started
 
     assert process.returncode != 0
-    assert stderr.strip().splitlines()[-1] == (
-        f"llm-gateway: refusing to start LiteLLM, missing environment: {public_var}, {secret_var}"
-    )
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("llm-gateway: refusing to start LiteLLM, unreadable Langfuse keys of teams: credit-risk ("), last
+    assert last.endswith(", search (ResourceNotFoundException)"), last
+    assert "home-rentals" not in last
     assert stdout == ""  # litellm never ran
-    assert elapsed < 5, f"the guard must fail before the proxy starts, took {elapsed:.1f}s"
+    assert elapsed < 10, f"the guard must fail before the proxy starts, took {elapsed:.1f}s"
     assert not (tmp_path / LITELLM_CONFIG_FILE).exists(), "the guard wrote the config although it refused to start"
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "something listens on the proxy's port"

@@ -32,6 +32,7 @@ STAGING_ENDPOINTS = Endpoints(
     litellm_internal_url="http://litellm:4000",
     langfuse_public_url="https://langfuse.llm.example.com",
     bucket="llm-gateway-stg-langfuse",
+    team_document="s3://llm-gateway-stg-team-plane-20260101000000000000000001/team-plane/desired.json",
 )
 STAGING_PORTS = GATEWAY_HOST_PUBLISHED
 CLICKHOUSE_PORTS = CLICKHOUSE_HOST_PUBLISHED

@@ -49,11 +49,11 @@ def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: st
     return ProxyConfig(text=header + yaml.safe_dump(document, sort_keys=False), env=proxy.env)
 
 
-def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str) -> ServiceSpec:
+def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str, team_document: str = "s3://unused/unused") -> ServiceSpec:
     endpoints = Endpoints(
         region=REGION, database_host="unused.invalid", redis_host="unused.invalid", redis_tls=True,
         clickhouse_host="unused.invalid", langfuse_internal_url=langfuse_url, litellm_internal_url="http://unused.invalid",
-        langfuse_public_url="http://unused.invalid", bucket="unused",
+        langfuse_public_url="http://unused.invalid", bucket="unused", team_document=team_document,
     )
     return litellm(settings, proxy, endpoints)
 

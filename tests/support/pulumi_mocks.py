@@ -344,6 +344,12 @@ class RecordingMocks(Mocks):
             # A UUID per value, as Secrets Manager makes for each new version; the provider's id is "<secret ARN>|<version>".
             version = str(uuid.UUID(bytes=hashlib.sha256(f"{arn_seed}/{raw.get('secretString')}".encode()).digest()[:16], version=4))
             out = {"versionId": version, "arn": raw.get("secretId"), "id": f"{raw.get('secretId')}|{version}"}
+        elif typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            # A versioned bucket answers each new content with a new opaque version id (32 URL-safe
+            # characters); the provider's id is the key.
+            version = _chars(f"{arn_seed}/{raw.get('content')}", ALNUM + "._", 32)
+            out = {"versionId": version, "key": raw.get("key"), "bucket": raw.get("bucket"), "id": raw.get("key"),
+                   "etag": hashlib.md5(str(raw.get("content")).encode()).hexdigest()}
         elif typ == "aws:kms/key:Key":
             key_id = str(uuid.UUID(bytes=hashlib.sha256(arn_seed.encode()).digest()[:16], version=4))
             out = {"arn": f"arn:aws:kms:{region}:{account}:key/{key_id}", "keyId": key_id, "id": key_id}

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from config.compose import AwsLogs, HostPaths, SecretEnv, host_config_files, render_compose, secret_env, volume_dirs
+from config.compose import AwsLogs, HostPaths, host_config_files, render_compose, secret_env, volume_dirs
 from config.services import HealthCheck, ServiceSpec, clickhouse, langfuse_web
 from tests.support.hosts import (
     CLICKHOUSE_PORTS,
@@ -228,11 +228,11 @@ def test_secret_env_covers_every_secret_reference_exactly(build):
     assert set(plan) == {spec.name for spec in specs if spec.secrets}
 
 
-def test_secret_env_of_a_team_key():
-    specs = staging_specs(staging_settings(team_count=1))
-    arns = secret_arns(specs)
-    entries = secret_env(specs, arns)["litellm"]
-    assert SecretEnv("LANGFUSE_SECRET_KEY_TEAM_0", arns["langfuse-keys/teams/team-0"], "secretKey") in entries
+def test_litellm_on_the_host_gets_no_team_key():
+    """LiteLLM's start reads the teams' keys (config/litellm_start.py): the host's plan holds none."""
+    specs = staging_specs(staging_settings(team_count=3))
+    entries = secret_env(specs, secret_arns(specs))["litellm"]
+    assert [e for e in entries if "langfuse-keys/teams/" in e.arn] == []
 
 
 def test_secret_env_refuses_a_secret_without_arn():

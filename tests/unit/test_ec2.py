@@ -93,6 +93,7 @@ def test_host_role_has_the_foundations_permissions(stg):
         "llm-gateway-stg-gateway-host-secrets-",
         "llm-gateway-stg-langfuse-storage-",
         "llm-gateway-stg-put-metrics-",  # the disk-usage timer and Langfuse's queue metrics
+        "llm-gateway-stg-team-plane-reader-",  # LiteLLM's start reads the teams and their keys
     ]
 
 
@@ -128,6 +129,7 @@ def _endpoints(run, db):
         region="us-east-1", database_host=run.outputs["databaseHost"], redis_host="redis", redis_tls=False,
         clickhouse_host="clickhouse", langfuse_internal_url="http://langfuse-web:3000", litellm_internal_url="http://litellm:4000",
         langfuse_public_url=run.outputs["langfuseUrl"], bucket=run.outputs["langfuseBucket"],
+        team_document=run.outputs["teamPlaneDocument"],
     )
 
 

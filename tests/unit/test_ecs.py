@@ -68,9 +68,11 @@ def test_litellm_container_contract(prod):
     assert referenced <= set(environment) | set(secrets)
     assert set(environment["LITELLM_REQUIRED_ENV"].split(",")) == referenced | {
         "LITELLM_SALT_KEY", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "UI_USERNAME", "UI_PASSWORD",
+        "LANGFUSE_HOST",  # what the teams' entries, added at start, reference
     }
-    arns = prod.outputs["teamLangfuseSecretArns"]
-    assert secrets["LANGFUSE_PUBLIC_KEY_HOME_RENTALS"] == arns["home-rentals"] + ":publicKey::"
+    # The teams come from the document at start: no per-team secret in the task definition.
+    assert not [name for name in secrets if name.startswith("LANGFUSE_PUBLIC_KEY_")]
+    assert environment["LLM_GATEWAY_TEAM_DOCUMENT"] == prod.outputs["teamPlaneDocument"]
     assert secrets["LITELLM_MASTER_KEY"] == prod.outputs["masterKeySecretArn"] + ":masterKey::"
     assert environment["LANGFUSE_HOST"] == "http://langfuse-web.llm-gateway-prod.internal:3000"
     assert environment["NUM_WORKERS"] == "1" and environment["DISABLE_SCHEMA_UPDATE"] == "true"
@@ -285,14 +287,14 @@ def test_task_roles_carry_only_their_workload_permissions(prod):
         if "-identity-task-" in attachment.name:
             attached.setdefault(attachment.name.split("-identity-")[0], []).append(policies[attachment.input("policyArn")])
     assert {role: sorted(arns) for role, arns in attached.items()} == {
-        "ecs-litellm": ["llm-gateway-prod-bedrock-invoke-"],
+        "ecs-litellm": ["llm-gateway-prod-bedrock-invoke-", "llm-gateway-prod-team-plane-reader-"],
         "ecs-langfuse": ["llm-gateway-prod-langfuse-storage-", "llm-gateway-prod-put-metrics-"],
     }
 
 
 def test_bucket_is_private_encrypted_versioned_and_tls_only(prod):
     buckets = {b.input("bucketPrefix"): b for b in prod.of_type("aws:s3/bucket:Bucket")}
-    assert set(buckets) == {"llm-gateway-prod-langfuse-", "llm-gateway-prod-access-logs-"}
+    assert set(buckets) == {"llm-gateway-prod-langfuse-", "llm-gateway-prod-access-logs-", "llm-gateway-prod-team-plane-"}
     for block in prod.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
         assert all(block.input(k) is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
     for policy in prod.of_type("aws:s3/bucketPolicy:BucketPolicy"):
@@ -302,7 +304,7 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(prod):
         e.input("rules")[0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
         for e in prod.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     )
-    assert algorithms == ["AES256", "aws:kms"]  # ALB log delivery accepts SSE-S3 only
+    assert algorithms == ["AES256", "aws:kms", "aws:kms"]  # ALB log delivery accepts SSE-S3 only
     assert all(v.input("versioningConfiguration")["status"] == "Enabled" for v in prod.of_type("aws:s3/bucketVersioning:BucketVersioning"))
 
 

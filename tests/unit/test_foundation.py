@@ -15,6 +15,7 @@ from policy.graph import RETAINED_ON_REMOVAL_TAG
 from tests.support.program import run_config, run_shipped
 from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, run_program, unwrap
 from tests.support.settings import OPERATOR_SECRETS
+from config.team_plane import team_keys_arn_pattern
 from tests.support.stacks import runtime_config
 
 DOCKER_HUB_SECRET = OPERATOR_SECRETS["prod"]
@@ -357,6 +358,9 @@ def test_bedrock_policy_for_a_global_profile_and_narrowed_destinations():
 def secret_policies(run) -> dict[str, list[str]]:
     """Workload -> the secret names its read policy grants."""
     names = {r.outputs["arn"]: r.input("namePrefix").split("/", 1)[1].rstrip("-") for r in run.of_type(SECRET)}
+    # Every team's key secret through one name-prefix wildcard (config/team_plane.py).
+    names |= {team_keys_arn_pattern("us-east-1", ACCOUNT_ID, f"llm-gateway-{stack}"): "langfuse-keys/teams/*"
+              for stack in ("stg", "prod")}
     grants = {}
     for policy in run.of_type(POLICY):
         match = re.fullmatch(r"llm-gateway-(?:stg|prod)-(.+)-secrets-", policy.input("namePrefix"))
@@ -370,14 +374,14 @@ def secret_policies(run) -> dict[str, list[str]]:
 
 def test_each_workload_reads_exactly_its_secrets():
     assert secret_policies(run_config(compute="ecs", teams=[{"name": "mle"}])) == {
-        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm", "redis"],
-        # Langfuse reads each team's keys too: one-off runs create the teams' projects with them.
-        "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle", "redis"],
+        "litellm": ["langfuse-keys/platform", "litellm", "redis"],
+        # Langfuse reads every team's keys (one wildcard): one-off runs create the teams' projects with them.
+        "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse"],
     }
     assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}])) == {
-        "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle",
+        "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*",
                          "litellm", "postgres", "redis"],
     }
 
@@ -387,13 +391,13 @@ def test_docker_hub_credentials_are_read_by_exactly_who_pulls_from_docker_hub():
     ECS's execution role reads the pull secret (Amazon ECS Developer Guide, "Private registry
     authentication permissions": secretsmanager:GetSecretValue, and kms:Decrypt for a customer key)."""
     assert secret_policies(run_config(stack="prod", compute="ecs", teams=[{"name": "mle"}])) == {
-        "litellm": ["langfuse-keys/platform", "langfuse-keys/teams/mle", "litellm", "redis"],
-        "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle", "redis"],
+        "litellm": ["langfuse-keys/platform", "litellm", "redis"],
+        "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse", "docker-hub"],
     }
     assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}], secrets=DOCKER_HUB_SECRET)) == {
-        "gateway-host": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/mle",
+        "gateway-host": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*",
                          "litellm", "postgres", "redis"],
     }
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from config.litellm_config import langfuse_client_ceiling, render_proxy_config, team_key_vars
+from config.litellm_config import render_proxy_config, team_key_vars
 from config.secret_refs import SecretRef
 from tests.support.settings import make_settings
 from policy.rules import strings_in
 
-ONE_TEAM_EXPECTED = """\
+BASE_EXPECTED = """\
 # LiteLLM proxy config for llm-gateway-stg: rendered by config/litellm_config.py, do not edit.
 model_list:
 - model_name: sonnet
@@ -34,15 +34,7 @@ litellm_settings:
   - langfuse
   failure_callback:
   - langfuse
-  default_team_settings:
-  - team_id: home-rentals
-    success_callback:
-    - langfuse
-    failure_callback:
-    - langfuse
-    langfuse_public_key: os.environ/LANGFUSE_PUBLIC_KEY_HOME_RENTALS
-    langfuse_secret_key: os.environ/LANGFUSE_SECRET_KEY_HOME_RENTALS
-    langfuse_host: os.environ/LANGFUSE_HOST
+  default_team_settings: []
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   database_url: os.environ/DATABASE_URL
@@ -63,28 +55,12 @@ MODELS = [
 ]
 
 
-def test_exact_output_for_one_team():
-    settings = make_settings(models=MODELS, teams=[{"name": "home-rentals"}])
-    assert render_proxy_config(settings).text == ONE_TEAM_EXPECTED
-
-
-@pytest.mark.parametrize("team_count", [0, 1, 3, 12])
-def test_one_team_entry_per_team_in_order(team_count):
-    names = [f"team-{i}" for i in range(team_count)]
-    settings = make_settings(models=MODELS, teams=[{"name": n} for n in names])
-    document = yaml.safe_load(render_proxy_config(settings).text)
-    entries = document["litellm_settings"]["default_team_settings"]
-    assert [e["team_id"] for e in entries] == names
-    for entry, name in zip(entries, names, strict=True):
-        suffix = name.upper().replace("-", "_")
-        assert entry == {
-            "team_id": name,
-            "success_callback": ["langfuse"],
-            "failure_callback": ["langfuse"],
-            "langfuse_public_key": f"os.environ/LANGFUSE_PUBLIC_KEY_{suffix}",
-            "langfuse_secret_key": f"os.environ/LANGFUSE_SECRET_KEY_{suffix}",
-            "langfuse_host": "os.environ/LANGFUSE_HOST",
-        }
+@pytest.mark.parametrize("team_count", [1, 30])
+def test_the_base_config_is_the_same_for_any_number_of_teams(team_count):
+    """The teams' entries are added at start from the team-plane document (config/litellm_start.py)."""
+    settings = make_settings(models=MODELS, teams=[{"name": "home-rentals"}, *({"name": f"t-{i}"} for i in range(team_count - 1))])
+    assert render_proxy_config(settings).text == BASE_EXPECTED
+    assert render_proxy_config(settings).env == render_proxy_config(make_settings(models=MODELS, teams=[])).env
 
 
 @pytest.mark.parametrize(
@@ -128,10 +104,6 @@ def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
         "REDIS_PASSWORD": SecretRef("redis", "authToken"),
         "UI_USERNAME": SecretRef("litellm", "uiUsername"),
         "UI_PASSWORD": SecretRef("litellm", "uiPassword"),
-        "LANGFUSE_PUBLIC_KEY_MLE": SecretRef("langfuse-keys/teams/mle", "publicKey"),
-        "LANGFUSE_SECRET_KEY_MLE": SecretRef("langfuse-keys/teams/mle", "secretKey"),
-        "LANGFUSE_PUBLIC_KEY_HOME_RENTALS": SecretRef("langfuse-keys/teams/home-rentals", "publicKey"),
-        "LANGFUSE_SECRET_KEY_HOME_RENTALS": SecretRef("langfuse-keys/teams/home-rentals", "secretKey"),
     }
 
 
@@ -169,13 +141,3 @@ def test_a_priced_model_renders_its_prices_into_model_info():
 def test_a_model_litellm_prices_itself_gets_no_model_info():
     document = yaml.safe_load(render_proxy_config(make_settings(models=MODELS, teams=[])).text)
     assert [entry.get("model_info") for entry in document["model_list"]] == [None, None]
-
-
-# --- sizing from the team count -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("team_count, ceiling", [(0, 50), (3, 50), (24, 50), (48, 98), (60, 122)])
-def test_langfuse_client_ceiling_covers_every_team_and_the_platform(team_count, ceiling):
-    settings = make_settings(models=MODELS, teams=[{"name": f"team-{i}"} for i in range(team_count)])
-    assert langfuse_client_ceiling(settings) == ceiling
-    assert ceiling >= team_count + 1  # every team's pair and the platform's, with headroom past 24 teams

@@ -14,7 +14,7 @@ from tests.support.settings import make_settings
 def endpoints(redis_host: str = "master.valkey.cache.amazonaws.com", tls: bool = True) -> Endpoints:
     return Endpoints(
         region="us-east-1", database_host="db", redis_host=redis_host, redis_tls=tls, clickhouse_host="ch",
-        langfuse_internal_url="http://langfuse-web:3000", litellm_internal_url="http://litellm:4000", langfuse_public_url="https://langfuse.example.com", bucket="b",
+        langfuse_internal_url="http://langfuse-web:3000", litellm_internal_url="http://litellm:4000", langfuse_public_url="https://langfuse.example.com", bucket="b", team_document="s3://t/team-plane/desired.json",
     )
 
 
@@ -35,9 +35,13 @@ def test_json_logs():
     assert spec().environment["JSON_LOGS"] == "True"
 
 
-@pytest.mark.parametrize("teams, ceiling", [(2, "50"), (60, "122")])
-def test_langfuse_client_ceiling_is_sized_from_the_team_count(teams, ceiling):
-    assert spec(teams=teams).environment["MAX_LANGFUSE_INITIALIZED_CLIENTS"] == ceiling
+@pytest.mark.parametrize("teams", [2, 60])
+def test_nothing_in_the_container_depends_on_the_team_count(teams):
+    """The teams, their keys and the Langfuse client ceiling come from the document at start."""
+    service = spec(teams=teams)
+    assert "MAX_LANGFUSE_INITIALIZED_CLIENTS" not in service.environment
+    assert service.environment["LLM_GATEWAY_TEAM_DOCUMENT"] == "s3://t/team-plane/desired.json"
+    assert service == spec(teams=0)
 
 
 @pytest.mark.parametrize("tls, expected", [(True, "True"), (False, "False")])

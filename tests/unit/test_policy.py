@@ -630,7 +630,9 @@ def test_s3_bucket_baseline(shipped):
     # The access-log bucket (SSE-S3, not logging into itself) passes only while it receives the logs.
     log_bucket = find(nodes, "aws:s3/bucket:Bucket", "access-logs-bucket")
     alb = find(nodes, rules.LOAD_BALANCERS[0])
-    no_longer_target = swap(swap(nodes, alb, changed(alb, accessLogs={"enabled": False, "bucket": "x"})), logging, None)
+    team_plane_logging = find(nodes, "aws:s3/bucketLogging:BucketLogging", "team-plane-bucket")
+    no_longer_target = swap(swap(swap(nodes, alb, changed(alb, accessLogs={"enabled": False, "bucket": "x"})), logging, None),
+                            team_plane_logging, None)
     found = messages(check_stack("s3-bucket-baseline", no_longer_target))
     assert "S3 bucket access-logs-bucket has no access logging (aws:s3/BucketLogging)" in found
     assert any(m.startswith("S3 bucket access-logs-bucket is encrypted with AES256") for m in found)
@@ -652,7 +654,7 @@ def test_stateful_resources_protected_in_prod(shipped):
     assert check_stack("stateful-resources-protected-in-prod", shipped["stg"], "stg") == []
     found = check_stack("stateful-resources-protected-in-prod", shipped["stg"], "prod")
     assert sorted(urn for urn, _ in found) == sorted(n.urn for n in shipped["stg"] if n.typ in stateful)
-    assert len(found) == 1 + 8 + 1 + 2 + 1  # database, secrets, key, buckets, data volume
+    assert len(found) == 1 + 8 + 1 + 3 + 1  # database, secrets, key, buckets, data volume
 
 
 # --- logs, keys, compute --------------------------------------------------------------------------

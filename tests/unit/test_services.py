@@ -38,6 +38,7 @@ ENDPOINTS = Endpoints(
     clickhouse_host="clickhouse.example.internal", langfuse_internal_url="http://langfuse-web.example.internal:3000",
     litellm_internal_url="http://litellm.example.internal:4000",
     langfuse_public_url="https://langfuse.llm.example.com", bucket="langfuse-bucket",
+    team_document="s3://llm-gateway-stg-team-plane-x/team-plane/desired.json",
 )
 SETTINGS = make_settings(teams=[{"name": "mle"}, {"name": "home-rentals"}])
 PROXY = render_proxy_config(SETTINGS)
@@ -62,7 +63,8 @@ def test_litellm_container_gets_every_variable_the_proxy_config_references():
     }
     assert referenced <= set(environment) | set(secrets)
     assert set(secrets) == set(PROXY.env.secrets)
-    assert secrets["LANGFUSE_PUBLIC_KEY_HOME_RENTALS"] == ARNS["langfuse-keys/teams/home-rentals"] + ":publicKey::"
+    assert not [name for name in secrets if name.startswith("LANGFUSE_PUBLIC_KEY_")]  # teams: read at start
+    assert environment["LLM_GATEWAY_TEAM_DOCUMENT"] == ENDPOINTS.team_document
     assert secrets["LITELLM_MASTER_KEY"] == ARNS["litellm"] + ":masterKey::"
     assert environment["LITELLM_PROXY_CONFIG"] == PROXY.text
     assert environment["LITELLM_REQUIRED_ENV"].split(",") == list(PROXY.env.names)

@@ -178,7 +178,8 @@ def test_small_hosts_stay_plain_text_and_large_ones_compress_under_the_limit():
     large = render_user_data(staging_plan(staging_settings(team_count=10)))
     assert len(large.encode()) <= USER_DATA_LIMIT
     assert {entry["encoding"] for entry in yaml.safe_load(large)["write_files"]} == {"gz+b64"}
-    assert "LANGFUSE_SECRET_KEY_TEAM_9" in written_files(large)[COMPOSE_FILE]["content"]
+    # Teams reach LiteLLM through the team-plane document, never through the host's files.
+    assert "LANGFUSE_SECRET_KEY_TEAM_9" not in written_files(large)[COMPOSE_FILE]["content"]
 
 
 def test_refuses_user_data_over_the_ec2_limit():

@@ -1,0 +1,110 @@
+"""Where the team plane's desired state lives: one JSON object in a bucket of its own.
+
+The deploy writes the document (config/team_plane.py) as `DOCUMENT_KEY`; the bucket is private,
+KMS-encrypted, versioned (each deploy's document stays readable for a while, and its version id
+is what restarts LiteLLM), TLS-only and access-logged. The reader policy is what LiteLLM's
+identity (the ECS task role, or the host's instance role) needs to start: the document, and
+every team's key secret through ONE name-prefix wildcard, so its size does not grow with the teams.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import GatewayComponent
+from components.secure_bucket import create_secure_bucket, expire_noncurrent
+from config import names
+from config.settings import Settings
+from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document, team_keys_arn_pattern
+
+NONCURRENT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class TeamPlaneStoreArgs:
+    settings: Settings
+    account_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    access_log_bucket: pulumi.Input[str]
+    # Team -> (key secret ARN, version id); the platform's pair likewise.
+    team_keys: Mapping[str, tuple[pulumi.Input[str], pulumi.Input[str]]]
+    platform_keys: tuple[pulumi.Input[str], pulumi.Input[str]]
+
+
+def reader_policy(bucket_arn: str, kms_key_arn: str, team_keys_arn: str, region: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket_arn}/{DOCUMENT_KEY}"},
+            # BatchGetSecretValue authorizes nothing by itself: "you must have
+            # secretsmanager:GetSecretValue for each secret" (Secrets Manager API reference), and it
+            # has no resource type of its own (Service Authorization Reference), hence "*".
+            {"Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"},
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": team_keys_arn},
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": [
+                    f"secretsmanager.{region}.amazonaws.com", f"s3.{region}.amazonaws.com",
+                ]}},
+            },
+        ],
+    }, indent=1)
+
+
+class TeamPlaneStore(GatewayComponent):
+    def __init__(self, name: str, args: TeamPlaneStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        settings = args.settings
+        self.bucket = create_secure_bucket(
+            self, f"{name}-bucket",
+            bucket_prefix=names.bucket_prefix(settings.name_prefix, "team-plane"),
+            protect=settings.protect,
+            kms_key_arn=args.kms_key_arn,
+            lifecycle_rules=[expire_noncurrent(NONCURRENT_DAYS)],
+            access_log_bucket=args.access_log_bucket,
+        )
+        teams = sorted(args.team_keys)
+        content = pulumi.Output.all(
+            *(value for team in teams for value in args.team_keys[team]), *args.platform_keys,
+        ).apply(lambda v: render_team_document(team_document(
+            settings,
+            {team: KeySecret(v[2 * i], v[2 * i + 1]) for i, team in enumerate(teams)},
+            KeySecret(v[-2], v[-1]),
+        )))
+        self.document = aws.s3.BucketObjectv2(
+            f"{name}-document",
+            bucket=self.bucket.id,
+            key=DOCUMENT_KEY,
+            content=content,
+            content_type="application/json",
+            opts=self.child(),
+        )
+        team_keys_arn = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: team_keys_arn_pattern(settings.region, account, settings.name_prefix)
+        )
+        self.reader_policy = aws.iam.Policy(
+            f"{name}-reader",
+            name_prefix=f"{settings.name_prefix}-team-plane-reader-",
+            description="LiteLLM's start: read the team-plane document and every team's Langfuse keys",
+            policy=pulumi.Output.all(self.bucket.arn, args.kms_key_arn, team_keys_arn).apply(
+                lambda v: reader_policy(*v, settings.region)
+            ),
+            opts=self.child(),
+        )
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        self.document_key = DOCUMENT_KEY
+        self.document_url = pulumi.Output.concat("s3://", self.bucket.bucket, "/", DOCUMENT_KEY)
+        self.version_id = self.document.version_id
+        self.reader_policy_arn = self.reader_policy.arn
+        self.register_outputs({
+            "bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "documentKey": DOCUMENT_KEY,
+            "versionId": self.version_id, "readerPolicyArn": self.reader_policy_arn,
+        })

@@ -1,0 +1,139 @@
+"""The LiteLLM container's start: this file's source is its entrypoint (`python3 -c`).
+
+It runs with the image's python3 and the packages LiteLLM itself needs (boto3 for Bedrock, PyYAML
+for its config), so it imports nothing of this project. It refuses to start the proxy (a clear
+message, exit 1) when any variable of the proxy config's contract is missing, or when a team's
+Langfuse keys cannot be read: LiteLLM would otherwise export that team's traces with the
+credentials `None:None`, which Langfuse refuses, and the team's traces would be lost without an
+error. Then it reads the team-plane document (config/team_plane.py), fetches every team's key
+pair from its secret, adds each team's `default_team_settings` entry to the base proxy config,
+writes the config and execs the proxy. So nothing per team travels in the task definition, the
+compose file or the host's user data: those stay the same size for 1 team or 200.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+import yaml
+
+LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
+CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
+DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>, read at its latest version
+DOCUMENT_VERSION = 1
+# BatchGetSecretValue takes at most 20 ids (SecretIdList, botocore secretsmanager-2017-10-17) and,
+# given ids, answers them all without paging (MaxResults/NextToken need Filters).
+SECRETS_PER_CALL = 20
+
+
+def parse_team_document(text):
+    """The document back from its stored text; refuses one this code does not understand."""
+    document = json.loads(text)
+    if document.get("version") != DOCUMENT_VERSION:
+        raise ValueError(f"team-plane document version {document.get('version')!r}, expected {DOCUMENT_VERSION}")
+    return document
+
+
+def team_settings_entry(team_id, public_var, secret_var):
+    """A team's `default_team_settings` entry: its traces go to its own Langfuse project."""
+    return {
+        "team_id": team_id,
+        # Failed calls too (throttling, validation errors): they are what a team debugs.
+        "success_callback": ["langfuse"],
+        "failure_callback": ["langfuse"],
+        "langfuse_public_key": f"os.environ/{public_var}",
+        "langfuse_secret_key": f"os.environ/{secret_var}",
+        "langfuse_host": f"os.environ/{LANGFUSE_HOST_VAR}",
+    }
+
+
+def langfuse_client_ceiling(team_count):
+    """MAX_LANGFUSE_INITIALIZED_CLIENTS for `team_count` teams.
+
+    LiteLLM 1.104.0 builds one Langfuse client per key pair and refuses a new one past this
+    count per process (litellm/integrations/langfuse/langfuse.py, safe_init_langfuse_client;
+    default 50, litellm/constants.py): the call's trace is then lost without an error. One client
+    per team plus the platform's, doubled because the count is a soft budget (concurrent first
+    calls of one pair each take a slot, litellm_core_utils/specialty_caches/dynamic_logging_cache.py).
+    """
+    return max(50, 2 * (team_count + 1))
+
+
+class Refusal(Exception):
+    """Why the proxy must not start."""
+
+
+def read_document(s3, url):
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return parse_team_document(body.decode())
+    except Exception as error:  # any failure, one message: the start is refused either way
+        raise Refusal(f"cannot read the team-plane document {url}: {error}") from error
+
+
+def read_team_keys(secrets, teams):
+    """Team name -> (public key, secret key), every team's pair read from its secret."""
+    arns = [team["keySecretArn"] for team in teams]
+    values, errors = {}, {}
+    for start in range(0, len(arns), SECRETS_PER_CALL):
+        try:
+            answer = secrets.batch_get_secret_value(SecretIdList=arns[start:start + SECRETS_PER_CALL])
+        except Exception as error:
+            raise Refusal(f"cannot read the teams' Langfuse keys: {error}") from error
+        values.update({item["ARN"]: item.get("SecretString") for item in answer.get("SecretValues", [])})
+        errors.update({item["SecretId"]: item.get("ErrorCode", "error") for item in answer.get("Errors", [])})
+    pairs, unreadable = {}, []
+    for team in teams:
+        arn = team["keySecretArn"]
+        try:
+            pair = json.loads(values[arn])
+            pairs[team["name"]] = (pair["publicKey"], pair["secretKey"])
+            if not all(pairs[team["name"]]):
+                raise ValueError("empty key")
+        except Exception:
+            unreadable.append(f"{team['name']} ({errors.get(arn, 'no publicKey/secretKey in ' + arn)})")
+    if unreadable:
+        raise Refusal("unreadable Langfuse keys of teams: " + ", ".join(unreadable))
+    return pairs
+
+
+def proxy_config(base_text, teams):
+    """The base config (rendered by config/litellm_config.py) with every team's entry added."""
+    config = yaml.safe_load(base_text)
+    entries = [team_settings_entry(t["name"], t["publicKeyVar"], t["secretKeyVar"]) for t in teams]
+    config["litellm_settings"]["default_team_settings"] = entries
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=120)
+
+
+def prepare(environ, s3, secrets):
+    """The config text and the environment the proxy gets; raises Refusal."""
+    required = [*environ["LITELLM_REQUIRED_ENV"].split(","), DOCUMENT_VAR]
+    missing = [n for n in required if not environ.get(n)]
+    if missing:
+        raise Refusal("missing environment: " + ", ".join(missing))
+    teams = read_document(s3, environ[DOCUMENT_VAR])["teams"]
+    environment = dict(environ)
+    pairs = read_team_keys(secrets, teams)
+    for team in teams:
+        environment[team["publicKeyVar"]], environment[team["secretKeyVar"]] = pairs[team["name"]]
+    environment["MAX_LANGFUSE_INITIALIZED_CLIENTS"] = str(langfuse_client_ceiling(len(teams)))
+    return proxy_config(environ["LITELLM_PROXY_CONFIG"], teams), environment
+
+
+def main(argv):
+    import boto3
+
+    try:
+        text, environment = prepare(os.environ, boto3.client("s3"), boto3.client("secretsmanager"))
+    except Refusal as refusal:
+        sys.exit(f"llm-gateway: refusing to start LiteLLM, {refusal}")
+    path = os.path.join(tempfile.gettempdir(), CONFIG_FILE)
+    with open(path, "w") as config:
+        config.write(text)
+    os.execvpe("litellm", ["litellm", "--config", path, *argv], environment)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,53 @@
+"""LiteLLM's start (config/litellm_start.py) against S3 and Secrets Manager as moto serves them
+in-process: the teams of the document become config entries and key variables, whatever their count."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from moto import mock_aws
+
+from config.litellm_config import render_proxy_config
+from config.litellm_start import Refusal, langfuse_client_ceiling, prepare, team_settings_entry
+from tests.support.moto_aws import LoopbackAws
+from tests.support.settings import make_settings
+
+
+@pytest.mark.parametrize("team_count, ceiling", [(0, 50), (3, 50), (24, 50), (48, 98), (60, 122), (200, 402)])
+def test_langfuse_client_ceiling_covers_every_team_and_the_platform(team_count, ceiling):
+    assert langfuse_client_ceiling(team_count) == ceiling
+    assert ceiling >= team_count + 1  # every team's pair and the platform's, with headroom past 24 teams
+
+
+def start(team_count: int, pairs=None):
+    settings = make_settings(teams=[{"name": f"team-{i:02d}"} for i in range(team_count)])
+    aws = LoopbackAws(endpoint_url=None)  # in-process moto (mock_aws): no endpoint
+    pairs = pairs or {t.name: {"publicKey": f"pk-lf-{t.name}", "secretKey": f"sk-lf-{t.name}"} for t in settings.teams}
+    url = aws.serve_team_plane(settings, pairs)
+    secrets = aws.client("secretsmanager")
+    batches = []
+    secrets.meta.events.register("provide-client-params.secrets-manager.BatchGetSecretValue",
+                                 lambda params, **_: batches.append(len(params["SecretIdList"])))
+    proxy = render_proxy_config(settings)
+    environ = {"LITELLM_REQUIRED_ENV": "LANGFUSE_HOST", "LANGFUSE_HOST": "http://langfuse-web:3000",
+               "LITELLM_PROXY_CONFIG": proxy.text, "LLM_GATEWAY_TEAM_DOCUMENT": url}
+    text, environment = prepare(environ, aws.client("s3"), secrets)
+    return settings, yaml.safe_load(text), environment, batches
+
+
+@mock_aws
+def test_45_teams_become_entries_and_key_variables_in_batches_of_20():
+    settings, config, environment, batches = start(45)
+    assert batches == [20, 20, 5]  # BatchGetSecretValue: at most 20 ids per call
+    entries = config["litellm_settings"]["default_team_settings"]
+    assert entries == [team_settings_entry(t.name, f"LANGFUSE_PUBLIC_KEY_{t.env_suffix}", f"LANGFUSE_SECRET_KEY_{t.env_suffix}")
+                       for t in settings.teams]
+    assert environment["LANGFUSE_SECRET_KEY_TEAM_44"] == "sk-lf-team-44"
+    assert environment["MAX_LANGFUSE_INITIALIZED_CLIENTS"] == "92"
+
+
+@mock_aws
+def test_a_team_without_a_readable_pair_refuses_the_start():
+    pairs = {"team-00": {"publicKey": "pk-lf-a", "secretKey": "sk-lf-a"}, "team-01": {"publicKey": "pk-lf-b", "secretKey": ""}}
+    with pytest.raises(Refusal, match=r"unreadable Langfuse keys of teams: team-01 \("):
+        start(2, pairs)

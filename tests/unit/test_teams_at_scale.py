@@ -1,0 +1,156 @@
+"""Issue 12: O(1) in the number of teams. The whole program under the AWS-shaped mocks, for 1, 2,
+30 and 200 teams in both compute modes: every payload stays within AWS's limit, and a team adds
+only its key secret (a handful of resources), whatever the count.
+
+The stacks carry a Langfuse organization key: without one, this branch still runs one Langfuse
+project job per team (config/services.py project_inits), which the team-plane job replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from functools import cache
+
+import pytest
+
+from config.user_data import USER_DATA_LIMIT
+from tests.support.program import run_config
+from tests.support.pulumi_mocks import ProgramRun, unwrap
+
+TEAM_COUNTS = (1, 2, 30, 200)
+MODES = ("ecs", "ec2")
+ORGANIZATION = {
+    "langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"},
+    "langfuseEeLicenseKey": "langfuse_ee_0123456789abcdef",
+}
+# EC2 User Guide, "Instance user data": "User data is limited to 16 KB, in raw form, before it is
+# base64-encoded".
+assert USER_DATA_LIMIT == 16384
+# Amazon ECS Developer Guide, "Amazon ECS service quotas": "Task definition size: 64 KiB" (the
+# containerDefinitions JSON is what grows).
+TASK_DEFINITION_LIMIT = 65536
+# IAM User Guide, "IAM and AWS STS quotas": "Managed policy size: 6,144 characters"; "IAM doesn't
+# count white space when calculating the size of a policy against this limit". Role inline policies:
+# "Role policy size cannot exceed 10,240 characters" (aggregate, whitespace likewise not counted).
+MANAGED_POLICY_LIMIT = 6144
+INLINE_ROLE_POLICY_LIMIT = 10240
+# Secrets Manager User Guide, "Secrets Manager quotas": "Secret value size: 65,536 bytes".
+SECRET_VALUE_LIMIT = 65536
+# What one more team adds: its Langfuse key pair (two generated UUIDs, the secret and its value).
+PER_TEAM = {
+    "random:index/randomUuid:RandomUuid": 2,
+    "aws:secretsmanager/secret:Secret": 1,
+    "aws:secretsmanager/secretVersion:SecretVersion": 1,
+}
+# Still per team in this branch, replaced by the team-plane job (TEAM_PLANE.md, "What goes away"):
+# the LiteLLM team and the Langfuse project as dynamic resources.
+LEAVING = ("litellm-team-", "langfuse-project-")
+
+
+@cache
+def program(compute: str, team_count: int) -> ProgramRun:
+    teams = [{"name": f"team-{i:03d}"} for i in range(team_count)]
+    # dill, serializing the per-team dynamic providers (LEAVING), recurses deeper than Python's
+    # default 1,000 frames after several whole-program runs in one process; the limit only bounds
+    # this test's stack.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5000))
+    try:
+        return run_config(compute=compute, teams=teams, secrets=ORGANIZATION)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def iam_size(document: str) -> int:
+    return len(re.sub(r"\s", "", document))
+
+
+def payloads(run: ProgramRun) -> dict[str, tuple[int, int]]:
+    """Every size-limited AWS payload of the run: name -> (size, AWS's limit)."""
+    sizes = {}
+    for instance in run.of_type("aws:ec2/instance:Instance"):
+        sizes[f"user data of {instance.name}"] = (len(unwrap(instance.input("userData")).encode()), USER_DATA_LIMIT)
+    for task in run.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        sizes[f"task definition {task.name}"] = (len(unwrap(task.input("containerDefinitions")).encode()), TASK_DEFINITION_LIMIT)
+    for policy in run.of_type("aws:iam/policy:Policy"):
+        sizes[f"managed policy {policy.name}"] = (iam_size(unwrap(policy.input("policy"))), MANAGED_POLICY_LIMIT)
+    inline = Counter()
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        inline[policy.input("role")] += iam_size(unwrap(policy.input("policy")))
+    sizes |= {f"inline policies of role {role}": (size, INLINE_ROLE_POLICY_LIMIT) for role, size in inline.items()}
+    for version in run.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+        sizes[f"secret value {version.name}"] = (len(unwrap(version.input("secretString")).encode()), SECRET_VALUE_LIMIT)
+    return sizes
+
+
+@pytest.mark.parametrize("compute", MODES)
+@pytest.mark.parametrize("team_count", TEAM_COUNTS)
+def test_every_payload_stays_within_its_aws_limit(compute, team_count):
+    sizes = payloads(program(compute, team_count))
+    assert any(name.startswith("user data") for name in sizes)
+    assert any(name.startswith("task definition") for name in sizes) == (compute == "ecs")
+    over = {name: size for name, size in sizes.items() if size[0] > size[1]}
+    assert over == {}, f"{team_count} teams ({compute}): over AWS's limit (size, limit): {over}"
+
+
+@pytest.mark.parametrize("compute", MODES)
+def test_no_payload_grows_with_the_teams_but_the_document(compute):
+    """Apart from the team-plane document, every payload is the same size for 2 teams and 200."""
+    few, many = payloads(program(compute, 2)), payloads(program(compute, 200))
+    grown = {name: (few[name][0], size) for name, (size, _) in many.items() if name in few and size != few[name][0]}
+    assert grown == {}
+
+
+def kinds(run: ProgramRun) -> Counter:
+    """Custom resources by type; the leaving per-team dynamic resources by their name prefix."""
+    counted = Counter()
+    for resource in run.resources:
+        if resource.custom:
+            leaving = next((prefix for prefix in LEAVING if resource.name.startswith(prefix)), None)
+            counted[leaving or resource.typ] += 1
+    return counted
+
+
+@pytest.mark.parametrize("compute", MODES)
+def test_a_team_adds_its_key_secret_and_little_else(compute):
+    counts = {n: kinds(program(compute, n)) for n in TEAM_COUNTS}
+    for low, high in ((1, 2), (30, 200)):
+        growth = counts[high] - counts[low]
+        per_team = {kind: added / (high - low) for kind, added in growth.items() if kind not in LEAVING}
+        assert per_team == PER_TEAM, f"{compute}, {low} -> {high} teams"
+    assert sum(PER_TEAM.values()) <= 4
+
+
+@pytest.mark.parametrize("compute", MODES)
+def test_the_document_carries_every_team_and_no_secret_value(compute):
+    run = program(compute, 200)
+    (document,) = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    assert document.input("key") == "team-plane/desired.json" and document.input("contentType") == "application/json"
+    content = json.loads(unwrap(document.input("content")))
+    assert [team["name"] for team in content["teams"]] == [f"team-{i:03d}" for i in range(200)]
+    arns = {secret.outputs["arn"] for secret in run.of_type("aws:secretsmanager/secret:Secret")}
+    assert {team["keySecretArn"] for team in content["teams"]} <= arns
+    assert "sk-lf-" not in unwrap(document.input("content"))
+
+
+def test_a_new_document_rolls_litellm_on_ecs_and_never_replaces_the_host():
+    """Adding a team: one new document version; ECS restarts LiteLLM on it (service `triggers`),
+    the host's user data (whose change replaces the host) never carries it."""
+    ecs, ec2 = program("ecs", 2), program("ec2", 2)
+    (document,) = ecs.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    (service,) = [s for s in ecs.of_type("aws:ecs/service:Service") if s.input("name") == "litellm"]
+    assert service.input("triggers")["team-document"] == document.outputs["versionId"]
+    (host_document,) = ec2.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    (host,) = ec2.of_type("aws:ec2/instance:Instance")
+    assert host_document.outputs["versionId"] not in unwrap(host.input("userData"))
+    (more,) = program("ec2", 30).of_type("aws:ec2/instance:Instance")
+    # 28 teams more: the same host. The secret versions' ids differ between two runs (each run
+    # generates new passwords), so that line is compared by the secrets it names.
+    assert without_version_ids(unwrap(more.input("userData"))) == without_version_ids(unwrap(host.input("userData")))
+
+
+def without_version_ids(user_data: str) -> str:
+    return re.sub(r"=[0-9a-f-]{36}", "=<version>", user_data)
