@@ -20,9 +20,14 @@ from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
 from config import names
 from config.settings import Settings
+from team_plane.embed import code, code_key
 from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document, team_keys_arn_pattern
 
 NONCURRENT_DAYS = 30
+
+
+# Everything the containers read here (the document, the code) is under this prefix.
+STORE_PREFIX = "team-plane/"
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ def reader_policy(bucket_arn: str, kms_key_arn: str, team_keys_arn: str, region:
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket_arn}/{DOCUMENT_KEY}"},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket_arn}/{STORE_PREFIX}*"},
             # BatchGetSecretValue authorizes nothing by itself: "you must have
             # secretsmanager:GetSecretValue for each secret" (Secrets Manager API reference), and it
             # has no resource type of its own (Service Authorization Reference), hence "*".
@@ -100,8 +105,17 @@ class TeamPlaneStore(GatewayComponent):
         )
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
+        # The code LiteLLM's start and the team-plane job run (team_plane/embed.py): named by its
+        # SHA-256, so a code change is a new object beside the old one.
+        self.code = aws.s3.BucketObjectv2(
+            f"{name}-code", bucket=self.bucket.id, key=code_key(), content=code(), content_type="application/json",
+            opts=self.child(),
+        )
         self.document_key = DOCUMENT_KEY
-        self.document_url = pulumi.Output.concat("s3://", self.bucket.bucket, "/", DOCUMENT_KEY)
+        # Whoever reads the location waits for both objects to exist.
+        self.document_url = pulumi.Output.all(self.bucket.bucket, self.document.key, self.code.key).apply(
+            lambda v: f"s3://{v[0]}/{v[1]}"
+        )
         self.version_id = self.document.version_id
         self.reader_policy_arn = self.reader_policy.arn
         self.register_outputs({

@@ -3,7 +3,7 @@
 The rendered file never holds a secret: every credential is an `os.environ/<VAR>` reference,
 and `ProxyConfig.env` says which variables the container must receive (secret ones by
 reference). This is the base config, the same for any number of teams: the container's start
-(config/litellm_start.py) adds each team's `default_team_settings` entry (its traces go to its own
+(team_plane/litellm_start.py) adds each team's `default_team_settings` entry (its traces go to its own
 Langfuse project) from the team-plane document; calls without a team go to the platform project.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from config import secret_refs
-from config.litellm_start import LANGFUSE_HOST_VAR
+from team_plane.litellm_start import LANGFUSE_HOST_VAR
 from config.secret_refs import SecretRef
 from config.settings import Model, Settings, Team
 
@@ -103,7 +103,7 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
             "request_timeout": REQUEST_TIMEOUT_SECONDS,
             "success_callback": ["langfuse"],
             "failure_callback": ["langfuse"],
-            "default_team_settings": [],  # the teams' entries: added at start (config/litellm_start.py)
+            "default_team_settings": [],  # the teams' entries: added at start (team_plane/litellm_start.py)
         },
         "general_settings": {
             "master_key": _env("LITELLM_MASTER_KEY"),

@@ -9,10 +9,8 @@ values (database host, Redis endpoint, bucket, URLs) arrive as plain strings in 
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -21,13 +19,12 @@ from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
 from config.langfuse_access import license_secrets, sign_in_environment
-from config import litellm_start
+from team_plane import litellm_start
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
 from config.settings import Settings, Team
-from config.team_plane import DOCUMENT_KEY
 from team_plane import job as team_plane_job
-from team_plane.embed import program as team_plane_program
+from team_plane.embed import BOOTSTRAP, entrypoint_environment
 
 LANGFUSE_WEB_PORT = 3000
 LANGFUSE_WORKER_PORT = 3030
@@ -55,22 +52,12 @@ MIGRATIONS_OFF = {"LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED": "true", "LANGFUSE
 
 
 
-def _code_only(source: str) -> str:
-    """`source` without its comments and docstrings: what runs, in fewer bytes of every payload."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree) + "\n"
-
-
-# The LiteLLM container's entrypoint: config/litellm_start.py, its code run by the image's python3
-# (it checks the environment, joins the teams of the team-plane document to the base config, then
-# execs the proxy). The base config travels in the task definition / compose file, so every change
-# rolls out on deploy; the teams travel in the document.
-LITELLM_STARTUP_GUARD = _code_only(Path(litellm_start.__file__).read_text())
+# The LiteLLM container's entrypoint: team_plane/litellm_start.py, run by the image's python3 from
+# the code the deploy stores next to the team document (team_plane/embed.py): it checks the
+# environment, joins the teams of the team-plane document to the base config, then execs the proxy.
+# The base config travels in the task definition / compose file, so every change rolls out on
+# deploy; the teams travel in the document.
+LITELLM_STARTUP_GUARD = BOOTSTRAP
 LITELLM_CONFIG_FILE = litellm_start.CONFIG_FILE
 
 
@@ -139,6 +126,11 @@ class Endpoints:
     bucket: str  # Langfuse events, media and exports (by prefix)
     team_document: str  # s3://<bucket>/<key> of the team-plane document (config/team_plane.py)
 
+    @property
+    def team_plane_bucket(self) -> str:
+        """The bucket of the team document, which also holds the code the containers run."""
+        return self.team_document.removeprefix("s3://").split("/", 1)[0]
+
 
 def _python_http_probe(port: int, path: str) -> tuple[str, ...]:
     code = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=5)"
@@ -195,6 +187,7 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
             "REDIS_PORT": str(REDIS_PORT),
             "REDIS_SSL": str(endpoints.redis_tls),
             litellm_start.DOCUMENT_VAR: endpoints.team_document,
+            **entrypoint_environment(endpoints.team_plane_bucket, "litellm_start"),
             "LITELLM_PROXY_CONFIG": proxy.text,
             "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),
         },
@@ -623,16 +616,17 @@ exit "$status"
 """
 
 
-def team_plane_steps(settings: Settings, endpoints: Endpoints, team_plane_bucket: str) -> tuple[ServiceSpec, ...]:
+def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
     """The team-plane job (team_plane/job.py): plan -> apply -> verify, each after the previous one
     completed, sharing one work volume. The LiteLLM image runs the embedded job with its python3 and
     boto3; the document and the team key secrets are read with the runner's AWS identity."""
     common = {
-        "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://{team_plane_bucket}/{DOCUMENT_KEY}",
+        "LLM_GATEWAY_TEAM_DOCUMENT": endpoints.team_document,
         "LLM_GATEWAY_TEAM_PLANE_WORK": TEAM_PLANE_WORK.container_path,
         "AWS_DEFAULT_REGION": endpoints.region,  # what boto3 reads (the EC2 host sets none)
     }
-    program = ("python3", "-c", team_plane_program())
+    common |= entrypoint_environment(endpoints.team_plane_bucket, "job")
+    program = ("python3", "-c", BOOTSTRAP)
     plan = ServiceSpec(
         name="team-plane-plan", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
         command=("plan",),

@@ -4,7 +4,7 @@ Every team-dependent thing reads this document at run time instead of carrying t
 AWS payload whose size would grow with them (user data 16 KB, a task definition 64 KiB, an IAM
 managed policy 6,144 characters):
 
-- the LiteLLM container's start (config/litellm_start.py) turns it into the
+- the LiteLLM container's start (team_plane/litellm_start.py) turns it into the
   proxy config's `default_team_settings` and each team's key variables, read from the team's
   Secrets Manager secret;
 - the team-plane job, run inside the VPC by the platform (a one-off ECS task, or SSM Run Command

@@ -1,33 +1,67 @@
-"""The job's source as a `python3 -c` program, so the stock LiteLLM image runs it (no custom image):
-the package's modules travel compressed in the entrypoint (an ECS task definition is 64 KiB in
-all) and are loaded as the `team_plane` package before `main` runs."""
+"""The package's code for the containers that run it, without a custom image.
+
+The deploy stores the `team_plane` modules as one JSON object in the stack's team-plane bucket,
+under a key named by the object's SHA-256 (`CODE_KEY`). Every entrypoint that runs this code (the
+LiteLLM container's start, the team-plane job's steps) is `BOOTSTRAP`, a `python3 -c` program of
+about a kilobyte: it downloads the object with the container's AWS identity, refuses it unless its
+SHA-256 is the one pinned in the container's environment, loads the entry's modules as the
+`team_plane` package and runs the entry's `main(sys.argv)`. So a task definition, a compose file or
+a host's user data carries the same kilobyte whatever the code's size, and a code change is a new
+key, rolled out like any other configuration change.
+"""
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import json
-import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
-# In import order: each module's imports are loaded before it.
-MODULES = ("document", "http", "litellm", "langfuse", "job")
 PACKAGE = Path(__file__).parent
+# Each entry and its modules in import order (each module's imports are loaded before it).
+ENTRIES: Mapping[str, tuple[str, ...]] = {
+    "job": ("document", "http", "litellm", "langfuse", "job"),
+    "litellm_start": ("document", "litellm_start"),
+}
+CODE_VAR, SHA256_VAR, ENTRY_VAR = "LLM_GATEWAY_CODE", "LLM_GATEWAY_CODE_SHA256", "LLM_GATEWAY_ENTRY"
 
-BOOTSTRAP = """\
-import base64, json, sys, types, zlib
-sources = json.loads(zlib.decompress(base64.b64decode("{payload}")))
+BOOTSTRAP = f"""\
+import hashlib, json, os, sys, types
+import boto3
+url = os.environ["{CODE_VAR}"]
+bucket, key = url.removeprefix("s3://").split("/", 1)
+body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+if hashlib.sha256(body).hexdigest() != os.environ["{SHA256_VAR}"]:
+    sys.exit("llm-gateway: " + url + " is not the code this container was deployed with (SHA-256 differs)")
+sources, entry = json.loads(body), os.environ["{ENTRY_VAR}"]
 package = types.ModuleType("team_plane")
 package.__path__ = []
 sys.modules["team_plane"] = package
-for name in {modules!r}:
+for name in {dict(ENTRIES)!r}[entry]:
     module = types.ModuleType("team_plane." + name)
     sys.modules[module.__name__] = module
     exec(compile(sources[name], "team_plane/" + name + ".py", "exec"), module.__dict__)
-sys.exit(sys.modules["team_plane.job"].main(sys.argv))
+sys.exit(sys.modules["team_plane." + entry].main(sys.argv))
 """
 
 
-def program() -> str:
-    sources = {name: (PACKAGE / f"{name}.py").read_text() for name in MODULES}
-    payload = base64.b64encode(zlib.compress(json.dumps(sources).encode(), 9)).decode()
-    return BOOTSTRAP.format(payload=payload, modules=MODULES)
+def code() -> str:
+    """The object the deploy stores: every module any entry loads, by name."""
+    modules = sorted({name for names in ENTRIES.values() for name in names})
+    return json.dumps({name: (PACKAGE / f"{name}.py").read_text() for name in modules}, sort_keys=True)
+
+
+def code_sha256() -> str:
+    return hashlib.sha256(code().encode()).hexdigest()
+
+
+def code_key() -> str:
+    """Named by its content: a code change is a new key, never a changed object."""
+    return f"team-plane/code/{code_sha256()}.json"
+
+
+def entrypoint_environment(bucket: str, entry: str) -> dict[str, str]:
+    """What a container running `BOOTSTRAP` for `entry` needs in its (plain) environment."""
+    if entry not in ENTRIES:
+        raise ValueError(f"no entry {entry!r} (known: {', '.join(ENTRIES)})")
+    return {CODE_VAR: f"s3://{bucket}/{code_key()}", SHA256_VAR: code_sha256(), ENTRY_VAR: entry}

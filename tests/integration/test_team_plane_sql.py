@@ -17,7 +17,7 @@ import pytest
 from config.database_init import EXTENSIONS
 from config.services import LANGFUSE_ORG_ID, TEAM_PLANE_APPLY
 from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
-from team_plane.embed import program
+from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
 from team_plane.langfuse import TeamKeys, fast_hash, langfuse_sql, literal
 from tests.support.fake_langfuse import FakeLangfuse, _Handler as _LangfuseHandler
 from tests.support.fake_litellm_admin import running_fake_admin
@@ -200,18 +200,20 @@ def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
                 {"publicKey": f"pk-lf-flow-{team.name}", "secretKey": f"sk-lf-flow-{team.name}"}))
             keys[team.name] = KeySecret(made["ARN"], made["VersionId"])
         s3.create_bucket(Bucket="team-plane")
+        s3.put_object(Bucket="team-plane", Key=code_key(), Body=code().encode())  # as the deploy stores it
         s3.put_object(Bucket="team-plane", Key=DOCUMENT_KEY, Body=render_team_document(
             team_document(settings, keys, KeySecret(keys["mle"].arn, keys["mle"].version))).encode())
         master_key = random_master_key()
         with running_fake_admin(master_key) as admin, serving(DatabaseLangfuse(), _LangfuseHandler) as langfuse:
             langfuse.server, langfuse.db_url = server, url
-            env = {**aws, "PATH": "/usr/bin:/bin", "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://team-plane/{DOCUMENT_KEY}",
+            env = {**aws, **entrypoint_environment("team-plane", "job"), "PATH": "/usr/bin:/bin",
+                   "LLM_GATEWAY_TEAM_DOCUMENT": f"s3://team-plane/{DOCUMENT_KEY}",
                    "LLM_GATEWAY_TEAM_PLANE_WORK": str(tmp_path), "LITELLM_INTERNAL_URL": admin.url,
                    "LITELLM_MASTER_KEY": master_key, "SALT": SALT, "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID,
                    "LANGFUSE_ORG_NAME": "Acme", "LANGFUSE_INTERNAL_URL": langfuse.url}
 
             def step(name: str) -> subprocess.CompletedProcess:
-                return subprocess.run([sys.executable, "-c", program(), name], env=env, capture_output=True,
+                return subprocess.run([sys.executable, "-c", BOOTSTRAP, name], env=env, capture_output=True,
                                       text=True, timeout=300)
 
             assert step("plan").returncode == 0

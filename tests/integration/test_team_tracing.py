@@ -44,7 +44,7 @@ import pytest
 import yaml
 
 from config.litellm_config import render_proxy_config
-from config.litellm_start import proxy_config as joined_proxy_config, team_settings_entry
+from team_plane.litellm_start import proxy_config as joined_proxy_config, team_settings_entry
 from config.services import LITELLM_CONFIG_FILE
 from config.team_plane import parse_team_document
 from tests.support.fake_bedrock import THROTTLING, VALIDATION, BedrockError, FakeBedrock, running_fake_bedrock

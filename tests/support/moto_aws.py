@@ -1,5 +1,5 @@
-"""S3 and Secrets Manager on loopback (moto's server): what LiteLLM's start reads in AWS, the
-team-plane document and each team's key secret, served with AWS's API and id shapes. The proxy's
+"""S3 and Secrets Manager on loopback (moto's server): what LiteLLM's start reads in AWS, its
+code, the team-plane document and each team's key secret, served with AWS's API and id shapes. The proxy's
 start reaches it through AWS_ENDPOINT_URL (boto3's service endpoint override)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from config.settings import Settings
 from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
+from team_plane.embed import code, code_key
 
 REGION = "us-east-1"
 
@@ -48,7 +49,12 @@ class LoopbackAws:
         document = team_document(settings, keys, KeySecret(platform["ARN"], platform["VersionId"]))
         s3.put_object(Bucket=bucket, Key=DOCUMENT_KEY, Body=render_team_document(document).encode(),
                       ContentType="application/json")
+        self.serve_code(bucket)
         return f"s3://{bucket}/{DOCUMENT_KEY}"
+
+    def serve_code(self, bucket: str) -> None:
+        """The code the containers' bootstrap runs, where the deploy stores it (team_plane/embed.py)."""
+        self.client("s3").put_object(Bucket=bucket, Key=code_key(), Body=code().encode(), ContentType="application/json")
 
 
 @contextmanager

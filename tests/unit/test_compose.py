@@ -229,7 +229,7 @@ def test_secret_env_covers_every_secret_reference_exactly(build):
 
 
 def test_litellm_on_the_host_gets_no_team_key():
-    """LiteLLM's start reads the teams' keys (config/litellm_start.py): the host's plan holds none."""
+    """LiteLLM's start reads the teams' keys (team_plane/litellm_start.py): the host's plan holds none."""
     specs = staging_specs(staging_settings(team_count=3))
     entries = secret_env(specs, secret_arns(specs))["litellm"]
     assert [e for e in entries if "langfuse-keys/teams/" in e.arn] == []

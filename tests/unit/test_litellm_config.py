@@ -57,7 +57,7 @@ MODELS = [
 
 @pytest.mark.parametrize("team_count", [1, 30])
 def test_the_base_config_is_the_same_for_any_number_of_teams(team_count):
-    """The teams' entries are added at start from the team-plane document (config/litellm_start.py)."""
+    """The teams' entries are added at start from the team-plane document (team_plane/litellm_start.py)."""
     settings = make_settings(models=MODELS, teams=[{"name": "home-rentals"}, *({"name": f"t-{i}"} for i in range(team_count - 1))])
     assert render_proxy_config(settings).text == BASE_EXPECTED
     assert render_proxy_config(settings).env == render_proxy_config(make_settings(models=MODELS, teams=[])).env

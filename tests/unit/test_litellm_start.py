@@ -1,4 +1,4 @@
-"""LiteLLM's start (config/litellm_start.py) against S3 and Secrets Manager as moto serves them
+"""LiteLLM's start (team_plane/litellm_start.py) against S3 and Secrets Manager as moto serves them
 in-process: the teams of the document become config entries and key variables, whatever their count."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import yaml
 from moto import mock_aws
 
 from config.litellm_config import render_proxy_config
-from config.litellm_start import Refusal, langfuse_client_ceiling, prepare, team_settings_entry
+from team_plane.litellm_start import Refusal, langfuse_client_ceiling, prepare, team_settings_entry
 from tests.support.moto_aws import LoopbackAws
 from tests.support.settings import make_settings
 

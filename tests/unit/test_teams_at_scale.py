@@ -16,6 +16,8 @@ from functools import cache
 
 import pytest
 
+from config.team_plane import DOCUMENT_KEY
+
 from config.user_data import USER_DATA_LIMIT
 from tests.support.program import run_config
 from tests.support.pulumi_mocks import ProgramRun, unwrap
@@ -127,7 +129,7 @@ def test_a_team_adds_its_key_secret_and_little_else(compute):
 @pytest.mark.parametrize("compute", MODES)
 def test_the_document_carries_every_team_and_no_secret_value(compute):
     run = program(compute, 200)
-    (document,) = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    document = team_document_object(run)
     assert document.input("key") == "team-plane/desired.json" and document.input("contentType") == "application/json"
     content = json.loads(unwrap(document.input("content")))
     assert [team["name"] for team in content["teams"]] == [f"team-{i:03d}" for i in range(200)]
@@ -140,16 +142,22 @@ def test_a_new_document_rolls_litellm_on_ecs_and_never_replaces_the_host():
     """Adding a team: one new document version; ECS restarts LiteLLM on it (service `triggers`),
     the host's user data (whose change replaces the host) never carries it."""
     ecs, ec2 = program("ecs", 2), program("ec2", 2)
-    (document,) = ecs.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    document = team_document_object(ecs)
     (service,) = [s for s in ecs.of_type("aws:ecs/service:Service") if s.input("name") == "litellm"]
     assert service.input("triggers")["team-document"] == document.outputs["versionId"]
-    (host_document,) = ec2.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    host_document = team_document_object(ec2)
     (host,) = ec2.of_type("aws:ec2/instance:Instance")
     assert host_document.outputs["versionId"] not in unwrap(host.input("userData"))
     (more,) = program("ec2", 30).of_type("aws:ec2/instance:Instance")
     # 28 teams more: the same host. The secret versions' ids differ between two runs (each run
     # generates new passwords), so that line is compared by the secrets it names.
     assert without_version_ids(unwrap(more.input("userData"))) == without_version_ids(unwrap(host.input("userData")))
+
+
+def team_document_object(run):
+    """The store's document (the other object is the code, named by its SHA-256)."""
+    (document,) = [o for o in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if o.input("key") == DOCUMENT_KEY]
+    return document
 
 
 def without_version_ids(user_data: str) -> str:

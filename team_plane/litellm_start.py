@@ -1,7 +1,8 @@
-"""The LiteLLM container's start: this file's source is its entrypoint (`python3 -c`).
+"""The LiteLLM container's start: embedded with team_plane/document.py as its entrypoint
+(`python3 -c`, team_plane/embed.py).
 
 It runs with the image's python3 and the packages LiteLLM itself needs (boto3 for Bedrock, PyYAML
-for its config), so it imports nothing of this project. It refuses to start the proxy (a clear
+for its config), so it imports nothing of this project beyond the team document's reader. It refuses to start the proxy (a clear
 message, exit 1) when any variable of the proxy config's contract is missing, or when a team's
 Langfuse keys cannot be read: LiteLLM would otherwise export that team's traces with the
 credentials `None:None`, which Langfuse refuses, and the team's traces would be lost without an
@@ -18,21 +19,14 @@ import tempfile
 
 import yaml
 
+from team_plane.document import parse_team_document
+
 LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
 DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>, read at its latest version
-DOCUMENT_VERSION = 1
 # BatchGetSecretValue takes at most 20 ids (SecretIdList, botocore secretsmanager-2017-10-17) and,
 # given ids, answers them all without paging (MaxResults/NextToken need Filters).
 SECRETS_PER_CALL = 20
-
-
-def parse_team_document(text):
-    """The document back from its stored text; refuses one this code does not understand."""
-    document = json.loads(text)
-    if document.get("version") != DOCUMENT_VERSION:
-        raise ValueError(f"team-plane document version {document.get('version')!r}, expected {DOCUMENT_VERSION}")
-    return document
 
 
 def team_settings_entry(team_id, public_var, secret_var):
@@ -123,6 +117,7 @@ def prepare(environ, s3, secrets):
 
 
 def main(argv):
+    """`argv` as python3 -c hands it over: argv[1:] are the proxy's own arguments (--port ...)."""
     import boto3
 
     try:
@@ -132,8 +127,8 @@ def main(argv):
     path = os.path.join(tempfile.gettempdir(), CONFIG_FILE)
     with open(path, "w") as config:
         config.write(text)
-    os.execvpe("litellm", ["litellm", "--config", path, *argv], environment)
+    os.execvpe("litellm", ["litellm", "--config", path, *argv[1:]], environment)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv)
