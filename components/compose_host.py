@@ -110,6 +110,8 @@ class ComposeHost(GatewayComponent):
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
                 "http_put_response_hop_limit": 2 if args.containers_use_instance_role else 1,
+                # Containers reach the IMDS only by IPv4, where the host's firewall picks them (config/imds.py).
+                "http_protocol_ipv6": "disabled",
             },
             root_block_device={
                 "volume_size": args.root_volume_gb, "volume_type": "gp3", "encrypted": True, "kms_key_id": args.kms_key_arn,

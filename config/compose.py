@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from config.imds import compose_network, container_addresses, service_network
 from config.services import ServiceSpec
 
 # Fixed project name: container and network names do not depend on where the file lives.
@@ -114,12 +115,16 @@ def render_compose(
     """
     _check(specs, images, published)
     present = {spec.name for spec in specs}
+    addresses = container_addresses(specs)  # what the host's IMDS firewall tells apart (config/imds.py)
     services = {
-        spec.name: _service(spec, images[spec.name], present, sorted(published.get(spec.name, ())), paths, logs)
+        spec.name: {
+            **_service(spec, images[spec.name], present, sorted(published.get(spec.name, ())), paths, logs),
+            **service_network(spec, addresses[spec.name]),
+        }
         for spec in specs
     }
     header = f"# docker compose file of an {PROJECT} compose host: rendered by config/compose.py, do not edit.\n"
-    document = _escape({"name": PROJECT, "services": services})
+    document = _escape({"name": PROJECT, "services": services, "networks": compose_network()})
     return header + yaml.dump(document, Dumper=LiteralDumper, sort_keys=False, width=YAML_WIDTH)
 
 

@@ -99,6 +99,9 @@ class ServiceSpec:
     one_off: bool = False  # runs to completion on each deploy (migrations, database setup)
     # Logical secret holding the pull credentials of the image's registry; None: anonymous pull.
     registry_secret: str | None = None
+    # Calls AWS APIs with its workload's identity (its task role; on a compose host, the instance
+    # role): the only containers of a host that may reach the instance metadata service (config/imds.py).
+    aws_identity: bool = False
 
     @property
     def secret_names(self) -> frozenset[str]:
@@ -197,6 +200,7 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
         # Not Langfuse, nor the teams' project runs (which wait for Langfuse): tracing is best
         # effort, serving is not.
         depends_on={"db-init": "completed", "litellm-migrator": "completed"},
+        aws_identity=True,  # Bedrock; its start reads the team-plane document and the team keys
     )
 
 
@@ -314,6 +318,7 @@ def _langfuse_container(settings: Settings, endpoints: Endpoints, *, name: str, 
         secrets={**LANGFUSE_SECRETS, **license_secrets(settings.langfuse_ee_license_key), **(secrets or {})},
         health_check=HealthCheck(_node_http_probe(port, health_path), start_period=start_period),
         stop_timeout=120,
+        aws_identity=True,  # S3 (events, media, exports); the worker also publishes CloudWatch metrics
         **fields,
     )
 
@@ -482,6 +487,7 @@ def langfuse_project_init(settings: Settings, endpoints: Endpoints, team: Team) 
         # After web: its init upserts the same organization, and two concurrent upserts can collide.
         depends_on={"langfuse-web": "healthy"},
         one_off=True,
+        aws_identity=False,  # only checks the team's keys against its own server
     )
 
 
@@ -633,7 +639,7 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
         environment={**common, "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url,
                      "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID, "LANGFUSE_ORG_NAME": settings.langfuse.organization_name},
         secrets={"LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"), "SALT": LANGFUSE_SECRETS["SALT"]},
-        volumes=(TEAM_PLANE_WORK,), one_off=True,
+        volumes=(TEAM_PLANE_WORK,), one_off=True, aws_identity=True,
     )
     apply = ServiceSpec(
         name="team-plane-apply", image=DEFAULT_IMAGES["postgres-client"], cpu=256, memory=512,
@@ -643,7 +649,7 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
     verify = ServiceSpec(
         name="team-plane-verify", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
         command=("verify",), environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url},
-        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True,
+        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, aws_identity=True,
     )
     return plan, apply, verify
 

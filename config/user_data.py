@@ -36,6 +36,7 @@ from config.compose import (
     volume_dirs,
 )
 from config.images import parse_image
+from config.imds import DOCKER_DROP_IN, render_drop_in
 from config.services import ServiceSpec
 
 PACKAGES = ("docker.io", "docker-compose-v2", "python3-boto3")  # Ubuntu's archive, no third-party repos
@@ -336,6 +337,7 @@ def render_user_data(plan: ComposeHostPlan) -> str:
         (COMPOSE_FILE, "0644", render_compose_file(plan)),
         *((path, "0644", content) for path, content in host_config_files(plan.specs, plan.paths).items()),
         (UNIT_FILE, "0644", render_unit(plan)),
+        (DOCKER_DROP_IN, "0644", render_drop_in(plan.specs)),
         *disk_metric_files(plan),
     ]
     text = _cloud_config(plan, files, compress=False)

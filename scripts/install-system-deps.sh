@@ -9,6 +9,8 @@ PACKAGES=(
   e2fsprogs   # mkfs.ext4 for the data volume script's tests (blkid and cmp are essential packages)
   redis-server  # two real LiteLLM proxies share one Redis in the rate-limit test
   postgresql  # the team plane's Langfuse SQL runs against a real server (pgcrypto is in its contrib)
+  iptables  # the EC2 host's IMDS firewall runs for real in throwaway network namespaces
+  iproute2  # (ip netns) for those namespaces
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -37,7 +37,8 @@ def test_one_graviton_host_in_a_private_subnet_reached_only_through_session_mana
     assert instance.input("instanceType") == "t4g.medium"
     assert instance.input("subnetId") == stg.named("network-private-0", "aws:ec2/subnet:Subnet").id and instance.input("associatePublicIpAddress") is False
     assert not instance.input("keyName")
-    assert instance.input("metadataOptions") == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2}
+    assert instance.input("metadataOptions") == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2,
+                                                 "httpProtocolIpv6": "disabled"}
     assert instance.input("rootBlockDevice")["encrypted"] is True
     assert instance.input("vpcSecurityGroupIds") == [stg.security_group_id("gateway-host")]
     assert instance.input("userDataReplaceOnChange") is True

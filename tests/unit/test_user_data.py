@@ -10,6 +10,7 @@ import yaml
 
 from config.boot_needs import APT_MIRRORS, apt_config
 from config.compose import AwsLogs, HostPaths, render_compose
+from config.imds import DOCKER_DROP_IN
 from config.user_data import (
     COMPOSE_FILE,
     DATA_VOLUME,
@@ -68,7 +69,7 @@ def test_writes_the_scripts_compose_file_config_files_and_unit(host):
     config_files = {
         f"/etc/llm-gateway/config/{spec.name}{path}": content for spec in plan.specs for path, content in spec.config_files.items()
     }
-    assert set(files) == {DATA_VOLUME_SCRIPT, FETCHER, SECRETS_PLAN, COMPOSE_FILE, UNIT_FILE, *config_files}
+    assert set(files) == {DATA_VOLUME_SCRIPT, FETCHER, SECRETS_PLAN, COMPOSE_FILE, UNIT_FILE, DOCKER_DROP_IN, *config_files}
     assert files[DATA_VOLUME_SCRIPT]["content"] == DATA_VOLUME
     assert files[FETCHER]["content"] == FETCH_SECRETS
     assert files[COMPOSE_FILE]["content"] == render_compose_file(plan)
@@ -77,6 +78,7 @@ def test_writes_the_scripts_compose_file_config_files_and_unit(host):
     assert {path: f["permissions"] for path, f in files.items()} == {
         DATA_VOLUME_SCRIPT: "0755", FETCHER: "0755", SECRETS_PLAN: "0600", COMPOSE_FILE: "0644", UNIT_FILE: "0644",
         **{path: "0644" for path in config_files},
+        DOCKER_DROP_IN: "0644",
     }
     assert {f["owner"] for f in files.values()} == {"root:root"}
 
