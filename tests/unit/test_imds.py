@@ -31,7 +31,7 @@ def test_the_aws_callers_are_exactly_litellm_and_langfuse(plan):
 
 
 def test_team_plane_steps_plan_and_verify_call_aws_apply_does_not():
-    steps = team_plane_steps(staging_settings(), STAGING_ENDPOINTS, "stg-team-plane")
+    steps = team_plane_steps(staging_settings(), STAGING_ENDPOINTS)
     assert {step.name: step.aws_identity for step in steps} == {
         "team-plane-plan": True, "team-plane-apply": False, "team-plane-verify": True,
     }
