@@ -7,13 +7,12 @@ from config.stack_config import read_settings
 from program.foundation import build_foundation
 from program.monitoring import build_monitoring
 from program.platform import TARGET_TYPES, build_platform
-from program.team_plane import declare_team_plane, reconcile_teams
+from program.team_plane import declare_team_plane
 
 settings = read_settings()  # raises before any resource is registered when the config is bad
 foundation = build_foundation(settings, target_type=TARGET_TYPES[settings.compute])
 team_plane = declare_team_plane(foundation)
-platform = build_platform(settings, foundation, team_plane.platform_inputs(foundation))
-reconcile_teams(foundation, team_plane, platform)
+platform = build_platform(settings, foundation, team_plane.platform_inputs())
 monitoring = build_monitoring(foundation, platform)
 
 # --- Outputs: endpoints and ARNs only, never a secret value ------------------------------------

@@ -20,8 +20,8 @@ from components.ecs_job import EcsJob, EcsJobArgs
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from config import names
-from config.ecs import container_definition
-from config.jobs import single
+from config.ecs import container_definition, job_container_definitions
+from config.jobs import JobSpec, single
 from config.litellm_config import PORT as LITELLM_PORT, ProxyConfig
 from config.services import (
     LANGFUSE_WEB_PORT,
@@ -45,8 +45,9 @@ SECURITY_GROUP_OF = {
     "langfuse-migrator": "langfuse-worker",  # reaches Postgres and both ClickHouse ports, takes no traffic
     "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
 }
-PROJECT_INIT_SECURITY_GROUP = "langfuse-worker"
-TEAM_DOCUMENT = "team-document"  # the LiteLLM service's restart trigger beside its secrets' versions  # reaches Postgres, Redis and ClickHouse, takes no traffic
+TEAM_DOCUMENT = "team-document"  # the LiteLLM service's restart trigger beside its secrets' versions
+# The team plane's steps (the on-demand specs) run as this one job, once LiteLLM and Langfuse serve.
+TEAM_PLANE_JOB = "team-plane"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class EcsPlatform(GatewayComponent):
         namespace = aws.servicediscovery.PrivateDnsNamespace(
             f"{name}-namespace", name=names.namespace(prefix), vpc=args.vpc_id, opts=self.child()
         )
-        langfuse_registry = self._dns_name(name, "langfuse-web", namespace)
+        # Private names: LiteLLM reaches Langfuse web, the team-plane job reaches both.
+        registries = {service: self._dns_name(name, service, namespace) for service in ("langfuse-web", "litellm")}
         clickhouse_name = None
         if args.clickhouse_ip is not None:
             clickhouse_name = aws.servicediscovery.Instance(
@@ -117,19 +119,22 @@ class EcsPlatform(GatewayComponent):
         )
 
         shapes = ecs_specs(settings, args.proxy, PLACEHOLDER_ENDPOINTS)  # names, sizes, ports: endpoint-free
+        job_steps = tuple(spec for spec in shapes.values() if spec.on_demand)
         workloads = workload_of(settings, args.proxy)
+        # A log group per service or one-off, and one for the team plane's steps (a stream each).
         log_groups = {
-            spec_name: aws.cloudwatch.LogGroup(
-                f"{name}-{spec_name}-logs", name=f"/{prefix}/{spec_name}",
+            group: aws.cloudwatch.LogGroup(
+                f"{name}-{group}-logs", name=f"/{prefix}/{group}",
                 retention_in_days=settings.log_retention_days, kms_key_id=args.kms_key_arn, opts=self.child(),
             )
-            for spec_name in shapes
+            for group in {TEAM_PLANE_JOB if spec.on_demand else spec.name for spec in shapes.values()}
         }
+        group_of = {n: TEAM_PLANE_JOB if shapes[n].on_demand else n for n in shapes}
         identities = {
             workload: WorkloadIdentity(f"{name}-{workload}-identity", WorkloadIdentityArgs(
                 name_prefix=prefix, workload=workload, account_id=args.account_id,
                 secrets_policy_arn=args.secrets_policy_arns[workload],
-                log_group_arns=[log_groups[n].arn for n in shapes if workloads[n] == workload],
+                log_group_arns=[log_groups[g].arn for g in sorted({group_of[n] for n in shapes if workloads[n] == workload})],
                 task_policy_arns=list(args.task_policy_arns.get(workload, ())),
             ), opts=self.child())
             for workload in sorted({workloads[n] for n in shapes})
@@ -145,9 +150,7 @@ class EcsPlatform(GatewayComponent):
 
         ran: dict[str, pulumi.Resource] = {}
         self.services: dict[str, EcsService] = {}
-        projects = [n for n in shapes if n not in ECS_ORDER]
-        order = [*ECS_ORDER[:-1], *projects, ECS_ORDER[-1]]
-        for spec_name in (n for n in order if n in shapes):
+        for spec_name in (n for n in ECS_ORDER if n in shapes):
             spec = shapes[spec_name]
             identity = identities[workloads[spec_name]]
             depends_on = [ran[d] for d in _dependencies(spec) if d in ran]
@@ -157,7 +160,7 @@ class EcsPlatform(GatewayComponent):
                 family=f"{prefix}-{spec_name}", spec=spec, container_definitions=definitions(spec_name),
                 execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
                 subnet_ids=args.subnet_ids,
-                security_group_id=args.security_group_ids[SECURITY_GROUP_OF.get(spec_name, PROJECT_INIT_SECURITY_GROUP)],
+                security_group_id=args.security_group_ids[SECURITY_GROUP_OF[spec_name]],
             )
             if spec.one_off:
                 job = EcsJob(f"{name}-{spec_name}", EcsJobArgs(
@@ -177,13 +180,40 @@ class EcsPlatform(GatewayComponent):
                     **self._scaling(spec_name, settings),
                     target_group_arn=args.target_groups.get(spec_name),
                     target_group_forwarders=args.target_group_forwarders.get(spec_name, ()),
-                    registry_arn=langfuse_registry.arn if spec_name == "langfuse-web" else None,
+                    registry_arn=registries[spec_name].arn if spec_name in registries else None,
                 ), opts=self.child(depends_on=depends_on))
 
                 self.services[spec_name] = service
+        if job_steps:
+            self._team_plane(name, args, JobSpec(TEAM_PLANE_JOB, job_steps), endpoints, identities[workloads[job_steps[0].name]],
+                             log_groups[TEAM_PLANE_JOB])
         self.cluster_name = self.cluster.name
         self.log_group_names = {spec_name: group.name for spec_name, group in log_groups.items()}
         self.register_outputs({"clusterName": self.cluster_name})
+
+    def _team_plane(self, name: str, args: EcsPlatformArgs, job: JobSpec, endpoints: pulumi.Output[Endpoints],
+                    identity: WorkloadIdentity, log_group: aws.cloudwatch.LogGroup) -> None:
+        """The team plane's steps as one task, run once LiteLLM and Langfuse serve, again whenever the
+        team document (or the job itself) changes."""
+        settings = args.settings
+
+        def definitions(v: dict) -> str:
+            steps = {spec.name: spec for spec in ecs_specs(settings, args.proxy, v["endpoints"]).values() if spec.on_demand}
+            resolved = JobSpec(job.name, tuple(steps[step.name] for step in job.steps))
+            return json.dumps(job_container_definitions(
+                resolved, images=v["images"], secret_arns=v["arns"], log_group=v["group"], region=settings.region,
+            ), indent=1)
+
+        self.team_plane = EcsJob(f"{name}-{job.name}", EcsJobArgs(
+            family=f"{settings.name_prefix}-{job.name}", job=job,
+            container_definitions=pulumi.Output.all(
+                endpoints=endpoints, images=dict(args.images), arns=dict(args.secret_arns), group=log_group.name,
+            ).apply(definitions),
+            region=settings.region, cluster_arn=self.cluster.arn,
+            execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
+            subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[job.name],
+            trigger=args.job_triggers.get(job.name, ""),
+        ), opts=self.child(depends_on=[self.services["litellm"], self.services["langfuse-web"]]))
 
     def _dns_name(self, name: str, service: str, namespace: aws.servicediscovery.PrivateDnsNamespace):
         return aws.servicediscovery.Service(

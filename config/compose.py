@@ -20,6 +20,9 @@ from config.services import ServiceSpec
 
 # Fixed project name: container and network names do not depend on where the file lives.
 PROJECT = "llm-gateway"
+# Services only `docker compose --profile on-demand run` starts (compose leaves services with an
+# inactive profile out of `up`): the deploy's jobs, e.g. the team plane's steps.
+ON_DEMAND_PROFILE = "on-demand"
 DEPENDENCY_CONDITIONS = {"healthy": "service_healthy", "completed": "service_completed_successfully"}
 JSON_FILE_ROTATION = {"max-size": "10m", "max-file": "5"}
 # A CloudWatch outage must not block the services' stdout; past this buffer, lines are dropped.
@@ -35,9 +38,12 @@ class HostPaths:
     config_dir: str = "/etc/llm-gateway/config"
     secrets_dir: str = "/run/llm-gateway/secrets"  # tmpfs: rewritten on every start, gone at shutdown
     docker_config_dir: str = "/run/llm-gateway/docker"  # tmpfs too: registry logins for compose's pulls
+    # tmpfs as well: on-demand jobs' scratch space (the team plane's SQL holds secret keys for a moment).
+    scratch_dir: str = "/run/llm-gateway/scratch"
 
-    def volume(self, name: str) -> str:
-        return f"{self.data_dir}/{name}"
+    def volume(self, name: str, *, scratch: bool = False) -> str:
+        """A named volume's host directory: persistent data on the data volume, scratch on tmpfs."""
+        return f"{self.scratch_dir if scratch else self.data_dir}/{name}"
 
     def config_file(self, service: str, container_path: str) -> str:
         return f"{self.config_dir}/{service}{container_path}"
@@ -95,7 +101,7 @@ def volume_dirs(specs: Sequence[ServiceSpec], paths: HostPaths) -> dict[str, str
         if not (uid.isdigit() and gid.isdigit()):
             # The host cannot resolve a name that exists only inside the image.
             raise ValueError(f"{spec.name}: user {owner!r} must be numeric uid:gid to own its volumes")
-        dirs.update({paths.volume(volume.name): owner for volume in spec.volumes})
+        dirs.update({paths.volume(volume.name, scratch=spec.on_demand): owner for volume in spec.volumes})
     return dirs
 
 
@@ -148,7 +154,8 @@ def _check(specs: Sequence[ServiceSpec], images: Mapping[str, str], published: M
         for name, condition in spec.depends_on.items()
         if condition == "completed"
     }
-    if orphans := sorted(spec.name for spec in specs if spec.one_off and spec.name not in adopted):
+    # (On-demand jobs are not part of `up`: they run when the deploy asks, see ON_DEMAND_PROFILE.)
+    if orphans := sorted(spec.name for spec in specs if spec.one_off and not spec.on_demand and spec.name not in adopted):
         problems.append(f"one-off services no long-running service depends on: {', '.join(orphans)}")
     if problems:
         raise ValueError("; ".join(problems))
@@ -189,7 +196,7 @@ def _service(
     # The host creates every source with its owner before `up`; never let docker create a
     # root-owned directory on the root volume instead.
     mounts = [
-        {"type": "bind", "source": paths.volume(volume.name), "target": volume.container_path,
+        {"type": "bind", "source": paths.volume(volume.name, scratch=spec.on_demand), "target": volume.container_path,
          "bind": {"create_host_path": False}}
         for volume in spec.volumes
     ] + [
@@ -205,6 +212,8 @@ def _service(
     if spec.ulimit_nofile:
         service["ulimits"] = {"nofile": {"soft": spec.ulimit_nofile, "hard": spec.ulimit_nofile}}
     service["restart"] = "no" if spec.one_off else "unless-stopped"
+    if spec.on_demand:
+        service["profiles"] = [ON_DEMAND_PROFILE]
     service["stop_grace_period"] = f"{spec.stop_timeout}s"
     service["logging"] = _logging(spec.name, logs)
     return service

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config.compose import ON_DEMAND_PROFILE
 from config.services import ServiceSpec, Volume
+from config.user_data import COMPOSE_FILE, UNIT
+
+# How long a host's command waits for its services (a new host boots, pulls and migrates first).
+HOST_READY_SECONDS = 1500
 
 
 @dataclass(frozen=True)
@@ -54,3 +59,27 @@ class JobSpec:
 def single(spec: ServiceSpec) -> JobSpec:
     """A one-off spec as a job of one step."""
     return JobSpec(spec.name, (spec,))
+
+
+def host_job_commands(job: JobSpec, restart_after: tuple[str, ...] = ()) -> list[str]:
+    """The shell lines a compose host runs for `job` (SSM Run Command, components/host_command.py):
+    wait until the host's services are up, run each step in order (`docker compose run`, the
+    on-demand profile), stop at the first failure, then recreate `restart_after` (services that read
+    what the job changed at their start)."""
+    compose = f"docker compose --file {COMPOSE_FILE} --profile {ON_DEMAND_PROFILE}"
+    lines = [
+        "set -eu",
+        f"deadline=$(( $(date +%s) + {HOST_READY_SECONDS} ))",
+        f"until systemctl is-active --quiet {UNIT}; do",
+        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+        f"    systemctl status {UNIT} --no-pager || true",
+        f'    echo "llm-gateway: {UNIT} is not active after {HOST_READY_SECONDS} s" >&2',
+        "    exit 1",
+        "  fi",
+        "  sleep 10",
+        "done",
+        *(f"{compose} run --rm --no-deps {step.name}" for step in job.steps),
+    ]
+    if restart_after:
+        lines.append(f"{compose} up --detach --no-deps --force-recreate --wait {' '.join(restart_after)}")
+    return lines

@@ -87,7 +87,7 @@ def security_groups(settings: Settings) -> tuple[str, ...]:
         apps = ("gateway-host",)
     else:
         clickhouse = ("clickhouse",) if settings.clickhouse.hosted else ()
-        apps = ("litellm", "langfuse-web", "langfuse-worker", "db-init", *clickhouse, "redis")
+        apps = ("litellm", "langfuse-web", "langfuse-worker", "db-init", "team-plane", *clickhouse, "redis")
     endpoints = ("endpoints",) if settings.network.interface_endpoints else ()
     return ("load-balancer", *apps, "database", *endpoints)
 
@@ -114,6 +114,10 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
             *(Rule(app, "database", POSTGRES_PORT, f"{app} to PostgreSQL") for app in ("litellm", *langfuse, "db-init")),
             # LiteLLM's tasks share rate limits, spend counters and the spend-write buffer there.
             *(Rule(app, "redis", REDIS_PORT, f"{app} to Redis") for app in ("litellm", *langfuse)),
+            # The team-plane job: LiteLLM's admin API, Langfuse's project check, Langfuse's database.
+            Rule("team-plane", "litellm", LITELLM_PORT, "team plane to LiteLLM's admin API"),
+            Rule("team-plane", "langfuse-web", LANGFUSE_WEB_PORT, "team plane to Langfuse"),
+            Rule("team-plane", "database", POSTGRES_PORT, "team plane to PostgreSQL"),
         ]
         if settings.clickhouse.hosted:
             rules += [Rule(app, "clickhouse", port, f"{app} to ClickHouse")
@@ -122,7 +126,7 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
             port = urlparse(settings.clickhouse.external_url).port or HTTPS
             rules += [Rule(app, INTERNET, p, f"{app} to external ClickHouse")
                       for app in langfuse for p in sorted({port, CLICKHOUSE_NATIVE_TLS_PORT} - {HTTPS})]
-        callers_of_aws = ("litellm", *langfuse, "db-init", *(("clickhouse",) if settings.clickhouse.hosted else ()))
+        callers_of_aws = ("litellm", *langfuse, "db-init", "team-plane", *(("clickhouse",) if settings.clickhouse.hosted else ()))
     hosts = host_roles(settings)
     # Containers on Fargate: Bedrock, Secrets Manager, CloudWatch, S3 and image registries, HTTPS only.
     rules += [Rule(app, INTERNET, HTTPS, f"{app} to AWS APIs and registries") for app in callers_of_aws if app not in hosts]

@@ -22,7 +22,7 @@ from config.langfuse_access import license_secrets, sign_in_environment
 from team_plane import litellm_start
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
-from config.settings import Settings, Team
+from config.settings import Settings
 from team_plane import job as team_plane_job
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
 
@@ -97,6 +97,8 @@ class ServiceSpec:
     # Services that must have started healthy ("healthy") or finished ("completed") first.
     depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
     one_off: bool = False  # runs to completion on each deploy (migrations, database setup)
+    # Started only when the deploy asks (the team-plane job's steps), never by a host's `up`.
+    on_demand: bool = False
     # Logical secret holding the pull credentials of the image's registry; None: anonymous pull.
     registry_secret: str | None = None
     # Calls AWS APIs with its workload's identity (its task role; on a compose host, the instance
@@ -242,11 +244,6 @@ def database_init(endpoints: Endpoints) -> ServiceSpec:
     )
 
 
-def with_memory(spec: ServiceSpec, memory: int) -> ServiceSpec:
-    """A Langfuse container with another memory limit, its V8 heap sized to match."""
-    return replace(spec, memory=memory, environment={**spec.environment, "NODE_OPTIONS": _node_options(memory)})
-
-
 def _node_options(memory: int) -> str:
     # Leave a quarter of the container's memory to everything that is not the V8 heap.
     return f"--max-old-space-size={memory * 3 // 4}"
@@ -381,130 +378,6 @@ def langfuse_migrator(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     )
 
 
-def provisions_projects(settings: Settings) -> bool:
-    """Open-source Langfuse makes projects only from LANGFUSE_INIT_*: one run per team. With an
-    organization key (enterprise) the deploy manages projects through the public API instead."""
-    return settings.langfuse_organization_keys is None
-
-
-def project_init_name(team: Team) -> str:
-    return f"langfuse-project-{team.name}"
-
-
-# Waits until the one-off Langfuse serves, then checks the team's keys with GET /api/public/projects
-# (a project key is answered with its own project). Generated keys (LANGFUSE_INIT_*): they must
-# authenticate for exactly the team's project. Existing keys (LLM_GATEWAY_EXISTING_*, no init):
-# the project they already belong to is adopted and named; keys this Langfuse refuses fail the job.
-PROJECT_CHECK = f"""\
-const http = require('http');
-const env = process.env;
-const deadline = Date.now() + 600000;
-const adopt = Boolean(env.LLM_GATEWAY_EXISTING_PUBLIC_KEY);
-const team = env.LLM_GATEWAY_TEAM;
-const keys = adopt ? [env.LLM_GATEWAY_EXISTING_PUBLIC_KEY, env.LLM_GATEWAY_EXISTING_SECRET_KEY]
-  : [env.LANGFUSE_INIT_PROJECT_PUBLIC_KEY, env.LANGFUSE_INIT_PROJECT_SECRET_KEY];
-const auth = 'Basic ' + Buffer.from(keys.join(':')).toString('base64');
-const get = (path, headers, done) => http.get({{host: '127.0.0.1', port: env.PORT || {LANGFUSE_WEB_PORT}, path, headers}}, r => {{
-  let body = ''; r.on('data', d => body += d); r.on('end', () => done(r.statusCode, body));
-}}).on('error', () => done(0, ''));
-const fail = message => {{ console.error('llm-gateway: ' + (adopt ? 'team ' : 'project ') + team + ': ' + message); process.exit(1); }};
-const verify = () => get('/api/public/projects', {{authorization: auth}}, (status, body) => {{
-  if (status !== 200 && adopt) return fail('the existing key pair (existingLangfuseKeys.' + team + ') does not '
-    + 'authenticate on this Langfuse (HTTP ' + status + '): set the keys of a project on this instance, or langfuseKeys: generate');
-  if (status !== 200) return fail('the team key pair does not authenticate (HTTP ' + status + ')');
-  const projects = JSON.parse(body).data || [];
-  if (adopt) {{
-    if (projects.length !== 1) return fail('the existing key pair answers for ' + projects.length + ' projects, expected one');
-    console.log('llm-gateway: team ' + team + ': existing keys belong to project ' + projects[0].id + ' ("' + projects[0].name
-      + '"), adopted: the team traces there');
-    process.exit(0);
-  }}
-  const ids = projects.map(p => p.id);
-  if (!ids.includes(team)) return fail('the team key pair belongs to ' + ids.join(', '));
-  console.log('llm-gateway: project ' + team + ' ready, keys verified');
-  process.exit(0);
-}});
-const waitHealthy = () => get('/api/public/health', {{}}, status => {{
-  if (status === 200) return verify();
-  if (Date.now() > deadline) return fail('Langfuse did not become healthy');
-  setTimeout(waitHealthy, 3000);
-}});
-waitHealthy();
-"""
-
-# Start the image's own server (with generated keys its init upserts the org, the project and the
-# key pair), run the check, stop the server, and exit with the check's verdict.
-PROJECT_INIT = """\
-./web/entrypoint.sh node ./web/server.js &
-server=$!
-status=0
-node -e "$LLM_GATEWAY_PROJECT_CHECK" || status=$?
-kill -TERM "$server" 2>/dev/null || true
-wait "$server" 2>/dev/null || true
-exit "$status"
-"""
-
-
-def langfuse_project_init(settings: Settings, endpoints: Endpoints, team: Team) -> ServiceSpec:
-    """One team's Langfuse project, by a one-off run of the web image (migrations off: the
-    migrator ran). Generated keys: the run's headless init creates the project `<team>` and
-    registers the pair on it. Existing keys: no init at all, since Langfuse's init would move a key
-    of another project to a new, empty `<team>` (web/src/initialize.ts deletes and recreates
-    it); the run only finds and reports the project the keys belong to."""
-    web = langfuse_web(settings, endpoints)
-    environment = {k: v for k, v in web.environment.items() if not k.startswith("LANGFUSE_INIT_")}
-    secrets = {k: v for k, v in web.secrets.items() if not k.startswith("LANGFUSE_INIT_")}
-    pair = secret_refs.team_keys(team.name)
-    if team.langfuse_keys == "existing":
-        init_environment = {}
-        key_secrets = {"LLM_GATEWAY_EXISTING_PUBLIC_KEY": SecretRef(pair, "publicKey"),
-                       "LLM_GATEWAY_EXISTING_SECRET_KEY": SecretRef(pair, "secretKey")}
-    else:
-        init_environment = {
-            "LANGFUSE_INIT_ORG_ID": web.environment["LANGFUSE_INIT_ORG_ID"],
-            "LANGFUSE_INIT_ORG_NAME": web.environment["LANGFUSE_INIT_ORG_NAME"],
-            "LANGFUSE_INIT_PROJECT_ID": team.name,
-            "LANGFUSE_INIT_PROJECT_NAME": team.name,
-        }
-        key_secrets = {"LANGFUSE_INIT_PROJECT_PUBLIC_KEY": SecretRef(pair, "publicKey"),
-                       "LANGFUSE_INIT_PROJECT_SECRET_KEY": SecretRef(pair, "secretKey")}
-    return replace(
-        web,
-        name=project_init_name(team),
-        port=None,
-        entrypoint=("sh", "-c", PROJECT_INIT),
-        command=None,
-        environment={
-            **environment,
-            **init_environment,
-            "LLM_GATEWAY_TEAM": team.name,
-            "LLM_GATEWAY_PROJECT_CHECK": PROJECT_CHECK,
-        },
-        secrets={**secrets, **key_secrets},
-        health_check=None,
-        http_health_path=None,
-        stop_timeout=30,
-        # After web: its init upserts the same organization, and two concurrent upserts can collide.
-        depends_on={"langfuse-web": "healthy"},
-        one_off=True,
-        aws_identity=False,  # only checks the team's keys against its own server
-    )
-
-
-def project_inits(settings: Settings, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
-    """One init per team, one after another: each run is a full Langfuse start on the same database."""
-    if not provisions_projects(settings):
-        return ()
-    specs, previous = [], None
-    for team in settings.teams:
-        spec = langfuse_project_init(settings, endpoints, team)
-        if previous:
-            spec = replace(spec, depends_on={**spec.depends_on, previous: "completed"})
-        specs.append(spec)
-        previous = spec.name
-    return tuple(specs)
-
-
 def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     langfuse = settings.langfuse
     return _langfuse_container(
@@ -516,13 +389,7 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         port=LANGFUSE_WORKER_PORT,
         health_path="/api/health",
         start_period=120,
-        # The migrator owns the schemas. The worker, not LiteLLM, waits for the teams' project runs:
-        # the compose host's `up --wait` needs a long-running service to adopt each one-off, and
-        # LiteLLM must not wait on anything Langfuse.
-        depends_on={
-            "langfuse-migrator": "completed", "redis": "healthy",
-            **{project_init_name(team): "completed" for team in settings.teams if provisions_projects(settings)},
-        },
+        depends_on={"langfuse-migrator": "completed", "redis": "healthy"},  # the migrator owns the schemas
         # Queue depths to CloudWatch for the alarms (config/alarms.py). The worker's queue-metrics
         # runner (LANGFUSE_QUEUE_METRICS_ENABLED, default true) emits them; its CloudWatch client is
         # built without a region (langfuse v4.16.0 packages/shared/src/server/instrumentation/index.ts
@@ -639,17 +506,18 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
         environment={**common, "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url,
                      "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID, "LANGFUSE_ORG_NAME": settings.langfuse.organization_name},
         secrets={"LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"), "SALT": LANGFUSE_SECRETS["SALT"]},
-        volumes=(TEAM_PLANE_WORK,), one_off=True, aws_identity=True,
+        volumes=(TEAM_PLANE_WORK,), one_off=True, on_demand=True, aws_identity=True,
     )
     apply = ServiceSpec(
         name="team-plane-apply", image=DEFAULT_IMAGES["postgres-client"], cpu=256, memory=512,
         entrypoint=("sh", "-c", TEAM_PLANE_APPLY), secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
-        volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True,
+        volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True, on_demand=True,
     )
     verify = ServiceSpec(
         name="team-plane-verify", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
         command=("verify",), environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url},
-        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, aws_identity=True,
+        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, on_demand=True,
+        aws_identity=True,
     )
     return plan, apply, verify
 
@@ -679,11 +547,12 @@ def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints)
         "litellm": (litellm(settings, proxy, endpoints), litellm_migrator(settings)),
         "langfuse": (
             langfuse_web(settings, endpoints), langfuse_worker(settings, endpoints), clickhouse_ready(settings, endpoints),
-            langfuse_migrator(settings, endpoints), *project_inits(settings, endpoints),
+            langfuse_migrator(settings, endpoints),
         ),
         "db-init": (database_init(endpoints),),
         "clickhouse": (clickhouse(settings),),
         "redis": (redis(settings),),
+        "teams": team_plane_steps(settings, endpoints),  # the team plane's identity (a short IAM name)
     }
     return {workload: _pulled(settings, group) for workload, group in specs.items()}
 
@@ -694,14 +563,16 @@ def ecs_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> d
     specs = workload_specs(settings, proxy, endpoints)
     return {
         spec.name: spec
-        for workload in ("litellm", "langfuse", "db-init")
+        for workload in ("litellm", "langfuse", "db-init", "teams")
         for spec in specs[workload]
         if settings.clickhouse.hosted or spec.name != "clickhouse-ready"
     }
 
 
-# Memory the host's OS, docker and the agents keep for themselves.
+# Memory the host's OS, docker and the agents keep for themselves (and a team-plane step, run on
+# demand for a minute, one at a time).
 HOST_RESERVED_MIB = 512
+TEAM_PLANE_STEP_HOST_MIB = 256
 # Ports a host publishes: what the load balancer (gateway host) or Langfuse (ClickHouse host) reach.
 GATEWAY_HOST_PUBLISHED = {"litellm": (LITELLM_PORT,), "langfuse-web": (LANGFUSE_WEB_PORT,)}
 CLICKHOUSE_HOST_PUBLISHED = {"clickhouse": (CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT)}
@@ -726,16 +597,15 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
         *specs["db-init"],
         *specs["litellm"],
         *(spec for spec in specs["langfuse"] if spec.name != "clickhouse-ready"),  # compose waits on health itself
+        # On demand, one at a time, in the host's reserve (HOST_RESERVED_MIB): small Python and psql steps.
+        *(replace(step, memory=TEAM_PLANE_STEP_HOST_MIB) for step in specs["teams"]),
     ]
     apps = [replace(spec, depends_on={**spec.depends_on, "litellm-migrator": "completed"})
             if spec.name == "langfuse-migrator" else spec for spec in apps]
-    # A team's project run starts after Langfuse web, while LiteLLM already serves: it runs in the
-    # share of the worker, which waits for it (an init only upserts and checks one project).
-    project_runs = {spec.name for spec in project_inits(settings, endpoints)}
-    apps = [with_memory(spec, settings.langfuse.worker_memory) if spec.name in project_runs else spec for spec in apps]
     (valkey,) = specs["redis"]
     running = valkey.memory + sum(spec.memory for spec in apps if not spec.one_off)
-    borrowed = max(spec.memory - sum(w.memory for w in waiting_for(spec.name, apps)) for spec in apps if spec.one_off)
+    borrowed = max(spec.memory - sum(w.memory for w in waiting_for(spec.name, apps))
+                   for spec in apps if spec.one_off and not spec.on_demand)
     rest = available - running - max(0, borrowed)
     if rest < HOST_CLICKHOUSE_MIN_MIB:
         raise ValueError(
@@ -796,5 +666,5 @@ def workload_secret_names(settings: Settings, proxy: ProxyConfig) -> dict[str, f
     }
     if settings.compute == "ec2":
         return {"gateway-host": frozenset().union(*by_workload.values())}
-    on_ecs = {"litellm", "langfuse", "db-init", *(("clickhouse",) if settings.clickhouse.hosted else ())}
+    on_ecs = {"litellm", "langfuse", "db-init", "teams", *(("clickhouse",) if settings.clickhouse.hosted else ())}
     return {workload: names for workload, names in by_workload.items() if workload in on_ecs}

@@ -13,18 +13,21 @@ import pulumi
 
 from components.cache import Cache, CacheArgs
 from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
-from components.ecs_platform import EcsPlatform, EcsPlatformArgs
+from components.host_command import HostCommand, HostCommandArgs
+from components.ecs_platform import TEAM_PLANE_JOB, EcsPlatform, EcsPlatformArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from config import secret_refs
 from config.alarms import Host, host_dimension, metrics_namespace
 from config.compose import HostPaths
 from config.images import pinned_images
+from config.jobs import JobSpec, host_job_commands
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     LANGFUSE_WEB_PORT,
+    PLACEHOLDER_ENDPOINTS,
     Endpoints,
     clickhouse_host_specs,
     gateway_host_specs,
@@ -61,14 +64,12 @@ class PlatformInputs:
     team_document: pulumi.Input[str]  # s3://<bucket>/<key>: where LiteLLM's start reads the teams
     team_document_version: pulumi.Input[str]  # a new version restarts LiteLLM
     reader_policy_arn: pulumi.Input[str]  # may read the document and the teams' key secrets
-    secret_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    secret_versions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job -> what reruns it
 
 
 def _secrets(foundation: Foundation, inputs: PlatformInputs) -> tuple[dict, dict]:
     """Every secret's ARN and version the platform's containers may reference."""
-    return {**foundation.secret_arns, **inputs.secret_arns}, {**foundation.secret_versions, **inputs.secret_versions}
+    return dict(foundation.secret_arns), dict(foundation.secret_versions)
 
 
 def _secret_access(foundation: Foundation, secret_arns: Mapping[str, pulumi.Input[str]]) -> SecretAccess:
@@ -126,6 +127,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         task_policy_arns={
             "litellm": [foundation.bedrock.policy_arn, inputs.reader_policy_arn],
             "langfuse": [foundation.storage.policy_arn, foundation.metrics_publishing.policy_arn],
+            "teams": [inputs.reader_policy_arn],  # the team-plane job's identity: the document, the teams' keys
         },
         images=images,
         target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
@@ -189,6 +191,14 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         ],
     ))
     _snapshots(foundation)
+    # The team plane, inside the VPC: the host runs the job's steps when the deploy asks (SSM), then
+    # recreates LiteLLM, which reads the teams at its start. Never a new host for a team change.
+    job = JobSpec(TEAM_PLANE_JOB, tuple(spec for spec in gateway_host_specs(settings, foundation.proxy, PLACEHOLDER_ENDPOINTS)
+                                        if spec.on_demand))
+    HostCommand(f"{TEAM_PLANE_JOB}-run", HostCommandArgs(
+        region=settings.region, instance_id=host.instance_id, commands=host_job_commands(job, restart_after=("litellm",)),
+        trigger=inputs.job_triggers.get(TEAM_PLANE_JOB, ""), comment="llm-gateway team plane",
+    ), opts=pulumi.ResourceOptions(depends_on=[host]))
     return Platform(
         images=images,
         # Reached through the load balancer: after the host and what routes to it.

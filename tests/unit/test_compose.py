@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from config.compose import AwsLogs, HostPaths, host_config_files, render_compose, secret_env, volume_dirs
+from config.compose import ON_DEMAND_PROFILE, AwsLogs, HostPaths, host_config_files, render_compose, secret_env, volume_dirs
 from config.services import HealthCheck, ServiceSpec, clickhouse, langfuse_web
 from tests.support.hosts import (
     CLICKHOUSE_PORTS,
@@ -110,18 +110,17 @@ def test_dependencies_with_conditions_on_the_staging_host():
     assert depends_on == {
         # LiteLLM waits on nothing of Langfuse: tracing is best effort, serving is not.
         "litellm": {"db-init": completed, "litellm-migrator": completed},
-        # Each team's project run waits for Langfuse web, and for the previous team's run.
-        "langfuse-project-team-0": {"langfuse-web": healthy},
-        "langfuse-project-team-1": {"langfuse-web": healthy, "langfuse-project-team-0": completed},
+        # The team plane's steps run in order, on demand (the deploy runs them with SSM).
+        "team-plane-plan": {},
+        "team-plane-apply": {"team-plane-plan": completed},
+        "team-plane-verify": {"team-plane-apply": completed},
         "litellm-migrator": {"db-init": completed},
         # Langfuse's schemas are migrated once, by its own job, before web and worker start; on the
         # host after LiteLLM's migrator, so one one-off runs at a time (memory).
         "langfuse-migrator": {"db-init": completed, "clickhouse": healthy, "litellm-migrator": completed},
         "db-init": {},
         "langfuse-web": {"langfuse-migrator": completed, "clickhouse": healthy, "redis": healthy},
-        # The worker adopts the teams' project runs (the host's `up --wait` needs an adopter).
-        "langfuse-worker": {"langfuse-migrator": completed, "redis": healthy, "langfuse-project-team-0": completed,
-                            "langfuse-project-team-1": completed},
+        "langfuse-worker": {"langfuse-migrator": completed, "redis": healthy},
         "clickhouse": {},
         "redis": {},
     }
@@ -138,8 +137,12 @@ def test_restart_policy_one_off_runs_once():
     assert {name: service["restart"] for name, service in services.items()} == {
         "litellm": "unless-stopped", "litellm-migrator": "no", "db-init": "no", "langfuse-web": "unless-stopped",
         "langfuse-worker": "unless-stopped", "clickhouse": "unless-stopped", "redis": "unless-stopped",
-        "langfuse-project-team-0": "no", "langfuse-project-team-1": "no", "langfuse-migrator": "no",
+        "team-plane-plan": "no", "team-plane-apply": "no", "team-plane-verify": "no", "langfuse-migrator": "no",
     }
+    # Only what the deploy asks for: never part of `up`.
+    assert {name for name, service in services.items() if service.get("profiles")} == {
+        "team-plane-plan", "team-plane-apply", "team-plane-verify"}
+    assert all(service["profiles"] == [ON_DEMAND_PROFILE] for service in services.values() if service.get("profiles"))
 
 
 @pytest.mark.parametrize("build, ports, expected", [
@@ -169,12 +172,19 @@ def test_named_volumes_are_bind_mounts_under_the_data_dir_and_config_files_read_
     assert mounts["redis"] == [
         {"type": "bind", "source": "/mnt/gateway/redis-data", "target": "/data", "bind": {"create_host_path": False}},
     ]
-    assert {name for name, volumes in mounts.items() if volumes} == {"clickhouse", "redis"}
+    # The team plane's steps share their scratch space on tmpfs (the SQL holds secret keys for a moment).
+    scratch = {"type": "bind", "source": "/run/llm-gateway/scratch/team-plane-work", "target": "/work",
+               "bind": {"create_host_path": False}}
+    assert {name: volumes for name, volumes in mounts.items() if name.startswith("team-plane-")} == {
+        step: [scratch] for step in ("team-plane-plan", "team-plane-apply", "team-plane-verify")}
+    assert {name for name, volumes in mounts.items() if volumes} == {
+        "clickhouse", "redis", "team-plane-plan", "team-plane-apply", "team-plane-verify"}
     # The host writes exactly the files the compose file mounts, and owns each volume as its service's user.
     assert host_config_files(specs, paths) == {config: clickhouse(make_settings()).config_files[
         "/etc/clickhouse-server/config.d/langfuse.xml"]}
     assert volume_dirs(specs, paths) == {
         "/mnt/gateway/clickhouse-data": "101:101", "/mnt/gateway/clickhouse-logs": "101:101", "/mnt/gateway/redis-data": "0:0",
+        "/run/llm-gateway/scratch/team-plane-work": "0:0",
     }
 
 

@@ -106,7 +106,7 @@ def test_user_data_runs_every_service_from_the_shared_specs(stg):
     specs = {spec.name: spec for spec in gateway_host_specs(settings, render_proxy_config(settings), _endpoints(stg, db))}
     assert set(compose) == set(specs) == {
         "db-init", "litellm", "litellm-migrator", "langfuse-web", "langfuse-worker", "clickhouse", "redis",
-        "langfuse-project-mle", "langfuse-project-home-rentals", "langfuse-migrator",
+        "langfuse-migrator", "team-plane-plan", "team-plane-apply", "team-plane-verify",
     }
     plan = json.loads(files[SECRETS_PLAN]["content"])
     arns = {s.input("namePrefix").split("/", 1)[1].rstrip("-"): s.outputs["arn"] for s in stg.of_type("aws:secretsmanager/secret:Secret")}

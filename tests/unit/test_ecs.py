@@ -34,15 +34,15 @@ def containers(run) -> dict[str, dict]:
     """Container name -> its definition, from every task definition's JSON."""
     found = {}
     for task in run.of_type(TASK_DEFINITION):
-        (definition,) = json.loads(task.input("containerDefinitions"))
-        found[definition["name"]] = {**definition, "_task": task}
+        for definition in json.loads(task.input("containerDefinitions")):  # a job's steps share a task
+            found[definition["name"]] = {**definition, "_task": task}
     return found
 
 
 def test_every_container_of_the_platform_is_a_fargate_arm64_task(prod):
     assert set(containers(prod)) == {
         "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm",
-        "langfuse-project-mle", "langfuse-project-home-rentals", "langfuse-migrator",
+        "langfuse-migrator", "team-plane-plan", "team-plane-apply", "team-plane-verify",
     }
     for task in prod.of_type(TASK_DEFINITION):
         assert task.input("requiresCompatibilities") == ["FARGATE"] and task.input("networkMode") == "awsvpc"
@@ -289,6 +289,7 @@ def test_task_roles_carry_only_their_workload_permissions(prod):
     assert {role: sorted(arns) for role, arns in attached.items()} == {
         "ecs-litellm": ["llm-gateway-prod-bedrock-invoke-", "llm-gateway-prod-team-plane-reader-"],
         "ecs-langfuse": ["llm-gateway-prod-langfuse-storage-", "llm-gateway-prod-put-metrics-"],
+        "ecs-teams": ["llm-gateway-prod-team-plane-reader-"],  # the document and the teams' keys
     }
 
 

@@ -65,7 +65,11 @@ def test_security_group_graph_for_ecs():
         *both_ways("litellm", "redis", 6379),
         *both_ways("langfuse-web", "clickhouse", 8123), *both_ways("langfuse-web", "clickhouse", 9000),
         *both_ways("langfuse-worker", "clickhouse", 8123), *both_ways("langfuse-worker", "clickhouse", 9000),
-        *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "clickhouse")},
+        *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "team-plane",
+                                                     "clickhouse")},
+        # The team-plane job: LiteLLM's admin API, Langfuse, Langfuse's database.
+        *both_ways("team-plane", "litellm", 4000), *both_ways("team-plane", "langfuse-web", 3000),
+        *both_ways("team-plane", "database", 5432),
         ("out", "clickhouse", "0.0.0.0/0", 80),  # its package mirror (config/boot_needs.py)
     }
     assert security_graph(run) == expected
@@ -185,8 +189,9 @@ def test_removing_a_team_removes_exactly_its_resources():
         "langfuse-keys-team-home-rentals",
         "langfuse-keys-team-home-rentals-public", "langfuse-keys-team-home-rentals-secret",
     }
-    assert ("pulumi-python:dynamic:Resource", "litellm-team-home-rentals") in removed
-    assert all("home-rentals" in name for _, name in removed), removed  # the team's own: keys, LiteLLM team, project run
+    # Only the team's own key secret: the LiteLLM team and the Langfuse project leave with the
+    # document, reconciled by the team-plane job (tests/unit/test_teams.py).
+    assert all("home-rentals" in name for _, name in removed), removed
 
 
 def test_existing_team_keys_come_from_config_and_are_not_generated():
@@ -232,7 +237,7 @@ def test_removing_a_team_in_prod_keeps_its_secret_and_never_stops_on_protection(
     kept = {r.urn for r in after.resources}
     removed = [r for r in before.resources if r.urn not in kept]
 
-    assert {r.name for r in removed} >= {"litellm-team-home-rentals", "langfuse-keys-team-home-rentals-secret"}
+    assert {r.name for r in removed} >= {"langfuse-keys-team-home-rentals-secret"}
     assert [r.name for r in removed if r.protect] == []
     data = [r for r in removed if r.typ in STATEFUL]
     assert {r.typ for r in data} == {SECRET, SECRET_VERSION, "random:index/randomUuid:RandomUuid"}
@@ -376,14 +381,15 @@ def secret_policies(run) -> dict[str, list[str]]:
 def test_each_workload_reads_exactly_its_secrets():
     assert secret_policies(run_config(compute="ecs", teams=[{"name": "mle"}])) == {
         "litellm": ["langfuse-keys/platform", "litellm", "redis"],
-        # Langfuse reads every team's keys (one wildcard): one-off runs create the teams' projects with them.
-        "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*", "redis"],
+        "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse"],
+        # The team-plane job: the master key (litellm), Langfuse's salt and database (langfuse). The
+        # teams' key secrets are read by their code with the team-plane reader policy (one wildcard).
+        "teams": ["langfuse", "litellm"],
     }
     assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}])) == {
-        "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*",
-                         "litellm", "postgres", "redis"],
+        "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "litellm", "postgres", "redis"],
     }
 
 
@@ -393,13 +399,13 @@ def test_docker_hub_credentials_are_read_by_exactly_who_pulls_from_docker_hub():
     authentication permissions": secretsmanager:GetSecretValue, and kms:Decrypt for a customer key)."""
     assert secret_policies(run_config(stack="prod", compute="ecs", teams=[{"name": "mle"}])) == {
         "litellm": ["langfuse-keys/platform", "litellm", "redis"],
-        "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*", "redis"],
+        "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse", "docker-hub"],
+        "teams": ["langfuse", "litellm"],
     }
     assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}], secrets=DOCKER_HUB_SECRET)) == {
-        "gateway-host": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "langfuse-keys/teams/*",
-                         "litellm", "postgres", "redis"],
+        "gateway-host": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "litellm", "postgres", "redis"],
     }
 
 

@@ -14,7 +14,9 @@ from config.services import team_plane_steps
 from config.user_data import render_compose_file, render_user_data
 from tests.support.hosts import PLANS, STAGING_ENDPOINTS, staging_settings, written_files
 
-AWS_CALLERS = {"litellm", "langfuse-web", "langfuse-worker"}
+# Bedrock, S3 and the team document (LiteLLM), S3 and CloudWatch (Langfuse), S3 and Secrets Manager
+# (the team plane's plan and verify steps).
+AWS_CALLERS = {"litellm", "langfuse-web", "langfuse-worker", "team-plane-plan", "team-plane-verify"}
 
 
 @pytest.fixture(params=sorted(PLANS))
@@ -22,12 +24,11 @@ def plan(request):
     return PLANS[request.param]()
 
 
-def test_the_aws_callers_are_exactly_litellm_and_langfuse(plan):
+def test_the_aws_callers_are_exactly_litellm_langfuse_and_the_team_planes_aws_steps(plan):
     names = {spec.name for spec in plan.specs}
     assert {spec.name for spec in plan.specs if spec.aws_identity} == AWS_CALLERS & names
-    if "litellm" in names:  # the staging host: the teams' project runs are Langfuse web images, kept out
-        assert any(name.startswith("langfuse-project-") for name in names)
-        assert names >= AWS_CALLERS
+    if "litellm" in names:  # the staging host: team-plane-apply (psql) is kept out
+        assert "team-plane-apply" in names and names >= AWS_CALLERS
 
 
 def test_team_plane_steps_plan_and_verify_call_aws_apply_does_not():

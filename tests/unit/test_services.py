@@ -192,50 +192,9 @@ def test_readme_lists_the_current_cost_table(stack):
     assert cost_table(shipped_settings(stack)) in (ROOT / "README.md").read_text()
 
 
-def test_each_team_project_is_created_by_a_one_off_langfuse_run_with_its_own_keys():
-    specs = {spec.name: spec for spec in workload_specs(SETTINGS, PROXY, ENDPOINTS)["langfuse"]}
-    web, init = specs["langfuse-web"], specs["langfuse-project-home-rentals"]
-    assert init.one_off and init.image == web.image and init.entrypoint[:2] == ("sh", "-c")
-    assert init.environment["LANGFUSE_INIT_ORG_ID"] == web.environment["LANGFUSE_INIT_ORG_ID"]
-    assert (init.environment["LANGFUSE_INIT_PROJECT_ID"], init.environment["LANGFUSE_INIT_PROJECT_NAME"]) == ("home-rentals",) * 2
-    assert init.environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "true"
-    assert init.environment["LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED"] == "true"
-    assert not [k for k in init.environment if k.startswith("LANGFUSE_INIT_USER_")]
-    assert init.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
-    assert init.secrets["LANGFUSE_INIT_PROJECT_SECRET_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "secretKey")
-    assert "LANGFUSE_INIT_USER_PASSWORD" not in init.secrets
-    # one run after another (each is a full Langfuse start), adopted by the worker, never awaited by LiteLLM
-    assert dict(init.depends_on) == {"langfuse-web": "healthy", "langfuse-project-mle": "completed"}
-    assert {"langfuse-project-mle", "langfuse-project-home-rentals"} <= set(specs["langfuse-worker"].depends_on)
+def test_litellm_waits_on_nothing_of_langfuse():
+    # Tracing is best effort, serving is not; the teams' projects are the team plane's (team_plane/).
     assert dict(litellm(SETTINGS, PROXY, ENDPOINTS).depends_on) == {"db-init": "completed", "litellm-migrator": "completed"}
-
-
-def test_an_organization_key_replaces_the_one_off_project_runs():
-    settings = make_settings(
-        teams=[{"name": "mle"}], secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"},
-                                          "langfuseEeLicenseKey": "langfuse_ee_0123456789abcdef"},
-    )
-    assert settings.langfuse_organization_keys is not None
-    names = {spec.name for spec in workload_specs(settings, render_proxy_config(settings), ENDPOINTS)["langfuse"]}
-    assert not [n for n in names if n.startswith("langfuse-project-")]
-
-
-def test_existing_keys_are_never_handed_to_langfuse_init():
-    # Langfuse's headless init deletes an API key that belongs to another project and recreates it
-    # under LANGFUSE_INIT_PROJECT_ID (web/src/initialize.ts): a team whose project was made in the UI
-    # would silently trace into a new, empty project. Existing keys only get checked (and adopted).
-    settings = make_settings(
-        teams=[{"name": "mle", "langfuseKeys": "existing"}, {"name": "home-rentals"}],
-        secrets={"existingLangfuseKeys": {"mle": {"publicKey": "pk-lf-old", "secretKey": "sk-lf-old"}}},
-    )
-    specs = {spec.name: spec for spec in workload_specs(settings, render_proxy_config(settings), ENDPOINTS)["langfuse"]}
-    existing, generated = specs["langfuse-project-mle"], specs["langfuse-project-home-rentals"]
-    assert not [k for k in (*existing.environment, *existing.secrets) if k.startswith("LANGFUSE_INIT_")]
-    assert existing.secrets["LLM_GATEWAY_EXISTING_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/mle", "publicKey")
-    assert existing.secrets["LLM_GATEWAY_EXISTING_SECRET_KEY"] == SecretRef("langfuse-keys/teams/mle", "secretKey")
-    assert existing.environment["LLM_GATEWAY_TEAM"] == "mle"
-    assert generated.environment["LANGFUSE_INIT_PROJECT_ID"] == "home-rentals"
-    assert generated.secrets["LANGFUSE_INIT_PROJECT_PUBLIC_KEY"] == SecretRef("langfuse-keys/teams/home-rentals", "publicKey")
 
 
 def test_langfuse_migrates_once_in_its_own_job_and_never_in_a_service():
@@ -249,7 +208,7 @@ def test_langfuse_migrates_once_in_its_own_job_and_never_in_a_service():
     assert migrator.environment["CLICKHOUSE_MIGRATION_URL"] == "clickhouse://clickhouse.example.internal:9000"
     assert set(migrator.secrets) == {"DATABASE_URL", "CLICKHOUSE_PASSWORD"}
     assert dict(migrator.depends_on) == {"db-init": "completed", "clickhouse": "healthy"}
-    for name in ("langfuse-web", "langfuse-project-mle", "langfuse-project-home-rentals"):  # the web image's entrypoint
+    for name in ("langfuse-web",):  # the web image's entrypoint
         assert specs[name].environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "true", name
         assert specs[name].environment["LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED"] == "true", name
     for name in ("langfuse-web", "langfuse-worker"):
@@ -277,17 +236,18 @@ def test_the_gateway_host_limits_fit_its_memory(instance_type):
     running = {name: spec.memory for name, spec in specs.items() if not spec.one_off}
     one_offs = {name: spec.memory for name, spec in specs.items() if spec.one_off}
     assert sum(running.values()) <= available
-    # One-offs run one at a time (a chain), each while the services that wait for it have not started.
+    # One-offs run one at a time (a chain), each while the services that wait for it have not started;
+    # the team plane's steps run on demand, later, in the host's reserve.
     for name, memory in one_offs.items():
+        if specs[name].on_demand:
+            assert memory <= HOST_RESERVED_MIB // 2, name
+            continue
         waiting = {spec.name for spec in waiting_for(name, tuple(specs.values()))}
         assert waiting, f"{name}: no long-running service waits for it"
         assert sum(running.values()) - sum(running[w] for w in waiting) + memory <= available, name
     assert specs["litellm-migrator"].depends_on["db-init"] == "completed"
     assert specs["langfuse-migrator"].depends_on["litellm-migrator"] == "completed"
-    assert specs["langfuse-project-mle"].depends_on["langfuse-web"] == "healthy"
-    assert specs["langfuse-project-ops"].depends_on["langfuse-project-mle"] == "completed"
     assert {spec.name for spec in waiting_for("langfuse-migrator", tuple(specs.values()))} == {"langfuse-web", "langfuse-worker"}
-    assert {spec.name for spec in waiting_for("langfuse-project-ops", tuple(specs.values()))} == {"langfuse-worker"}
 
 
 def test_a_host_too_small_for_its_containers_is_refused():

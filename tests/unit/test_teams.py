@@ -1,5 +1,6 @@
-"""Teams as code in the program: each team is a LiteLLM team and a Langfuse project, wired to the
-deployed proxy and its own keys; adding one is one config entry."""
+"""Teams as code in the program: each team is a line of the team-plane document, reconciled inside
+the VPC by the platform's team-plane job (never from the deploying machine); adding one is one
+config entry."""
 
 from __future__ import annotations
 
@@ -7,82 +8,89 @@ import json
 
 import pytest
 
+from components.ecs_platform import TEAM_PLANE_JOB
+from config.jobs import JobSpec, host_job_commands
+from config.litellm_config import render_proxy_config
+from config.services import PLACEHOLDER_ENDPOINTS, gateway_host_specs
+from config.team_plane import DOCUMENT_KEY
 from tests.support.program import run_config
-from tests.support.pulumi_mocks import is_secret
+from tests.support.pulumi_mocks import unwrap
+from tests.support.settings import make_settings
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
-LICENSE = "langfuse_ee_0123456789abcdef"
 TEAMS = [
     {"name": "mle", "maxBudget": 200, "budgetDuration": "30d"},
     {"name": "home-rentals", "models": ["titan"], "rpmLimit": 120, "tpmLimit": 50000},
 ]
 
 
-def litellm_teams(run):
-    return {r.name.removeprefix("litellm-team-"): r for r in run.of_type(DYNAMIC) if r.name.startswith("litellm-team-")}
+def document(run) -> tuple[object, dict]:
+    (stored,) = [o for o in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if o.input("key") == DOCUMENT_KEY]
+    return stored, json.loads(unwrap(stored.input("content")))
 
 
 @pytest.mark.parametrize("compute", ["ecs", "ec2"])
-def test_every_team_exists_in_litellm_with_its_name_as_id(compute):
+def test_every_team_is_in_the_document_with_its_limits_and_key_secret(compute):
     run = run_config(compute=compute, teams=TEAMS)
-    teams = litellm_teams(run)
-    assert set(teams) == {"mle", "home-rentals"}
-    assert {k: teams["home-rentals"].input(k) for k in ("team_id", "models", "max_budget", "rpm_limit", "tpm_limit")} == {
-        "team_id": "home-rentals", "models": ["titan"], "max_budget": None, "rpm_limit": 120, "tpm_limit": 50000,
+    _, content = document(run)
+    teams = {team["name"]: team for team in content["teams"]}
+    assert {name: (t["models"], t["maxBudget"], t["budgetDuration"], t["rpmLimit"], t["tpmLimit"])
+            for name, t in teams.items()} == {
+        "mle": ([], 200.0, "30d", None, None), "home-rentals": (["titan"], None, None, 120, 50000)}
+    assert {name: t["keySecretArn"] for name, t in teams.items()} == run.outputs["teamLangfuseSecretArns"]
+
+
+@pytest.mark.parametrize("compute", ["ecs", "ec2"])
+def test_nothing_in_the_deploy_talks_to_litellm_or_langfuse(compute):
+    """The deploying machine talks to AWS APIs only: no dynamic resource reaches a service's API."""
+    run = run_config(compute=compute, teams=TEAMS)
+    assert {r.name for r in run.of_type(DYNAMIC)} <= {
+        *(r.name for r in run.of_type(DYNAMIC) if "task_definition_arn" in r.inputs),  # ECS RunTask
+        *(r.name for r in run.of_type(DYNAMIC) if "instance_id" in r.inputs),  # SSM SendCommand
     }
-    assert (teams["mle"].input("max_budget"), teams["mle"].input("budget_duration"), teams["mle"].input("models")) == (200.0, "30d", [])
-    for team in teams.values():
-        assert team.input("proxy_url") == run.outputs["litellmUrl"]
-        assert is_secret(team.inputs["master_key"])
-        assert team.input("master_key").startswith("sk-")
+    assert not [r for r in run.of_type(DYNAMIC) if {"proxy_url", "langfuse_url"} & set(r.inputs)]
 
 
-def test_teams_wait_for_the_serving_proxy():
-    # A dependency on a component reaches the engine as its children: the ECS service (which
-    # waits for steady state), or the host with its load balancer registrations.
-    ecs = run_config(compute="ecs", teams=TEAMS)
-    assert ecs.named("ecs-litellm-service").urn in litellm_teams(ecs)["mle"].dependencies
-    ec2 = run_config(compute="ec2", teams=TEAMS)
-    waits_for = set(litellm_teams(ec2)["mle"].dependencies)
-    assert {ec2.named("gateway-host-instance").urn, ec2.named("gateway-host-target-0").urn} <= waits_for
-    assert ec2.named("load-balancer-litellm", "aws:lb/listenerRule:ListenerRule").urn in waits_for  # routed
-
-
-def test_each_team_project_run_reruns_when_its_keys_change():
+def test_on_ecs_the_job_runs_after_litellm_and_langfuse_serve_and_again_with_each_document():
     run = run_config(compute="ecs", teams=TEAMS)
-    runs = {r.name: r for r in run.of_type(DYNAMIC) if r.name.startswith("ecs-langfuse-project-")}
-    assert set(runs) == {"ecs-langfuse-project-mle-run", "ecs-langfuse-project-home-rentals-run"}
-    versions = {v.name: v.outputs["versionId"] for v in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
-    assert runs["ecs-langfuse-project-mle-run"].input("trigger") == versions["langfuse-keys-team-mle-secret"]
-    # one after another: the second team's run waits for the first
-    assert runs["ecs-langfuse-project-mle-run"].urn in runs["ecs-langfuse-project-home-rentals-run"].dependencies
-    # LiteLLM starts without waiting on Langfuse or its project runs: tracing is best effort.
-    litellm = run.named("ecs-litellm-service", "aws:ecs/service:Service")
-    langfuse_web = run.named("ecs-langfuse-web-service", "aws:ecs/service:Service")
-    assert not ({r.urn for r in runs.values()} | {langfuse_web.urn}) & set(litellm.dependencies)
+    stored, _ = document(run)
+    (job,) = [r for r in run.of_type(DYNAMIC) if r.name == f"ecs-{TEAM_PLANE_JOB}-run"]
+    assert job.input("trigger") == stored.outputs["versionId"]
+    services = {s.input("name"): s for s in run.of_type("aws:ecs/service:Service")}
+    waits_for = {urn for urn in job.dependencies}
+    for service in ("litellm", "langfuse-web"):
+        assert services[service].urn in waits_for, service  # steady: the service waits for it
+    assert job.input("container_name") == "team-plane-verify"  # the job's report and exit code
 
 
-@pytest.mark.parametrize("stack, retained", [("stg", False), ("prod", True)])
-def test_an_organization_key_manages_each_project_through_the_langfuse_api(stack, retained):
-    run = run_config(
-        stack=stack, compute="ecs", teams=TEAMS,
-        secrets={"langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"},
-                 "langfuseEeLicenseKey": LICENSE},
-    )
-    projects = {r.name: r for r in run.of_type(DYNAMIC) if r.name.startswith("langfuse-project-")}
-    assert set(projects) == {"langfuse-project-mle", "langfuse-project-home-rentals"}
-    mle = projects["langfuse-project-mle"]
-    assert mle.input("project_name") == "mle" and mle.input("langfuse_url") == run.outputs["langfuseUrl"]
-    for key in ("organization_public_key", "organization_secret_key", "public_key", "secret_key"):
-        assert is_secret(mle.inputs[key]), key
-    assert mle.retain_on_delete is retained
-    assert run.named("ecs-langfuse-web-service").urn in mle.dependencies
-    assert not [r for r in run.resources if r.name.startswith("ecs-langfuse-project-")]  # no one-off runs
-    # The organization and project APIs need the enterprise licence in web and worker, by reference.
-    (external,) = [s for s in run.of_type("aws:secretsmanager/secret:Secret") if s.input("namePrefix").endswith("/langfuse-external-")]
-    for task in run.of_type("aws:ecs/taskDefinition:TaskDefinition"):
-        (container,) = json.loads(task.input("containerDefinitions"))
-        if container["name"] in ("langfuse-web", "langfuse-worker"):
-            secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
-            assert secrets["LANGFUSE_EE_LICENSE_KEY"] == external.outputs["arn"] + ":eeLicenseKey::"
-            assert LICENSE not in task.input("containerDefinitions")
+def test_on_the_host_the_deploy_asks_it_to_run_the_job_then_restarts_litellm():
+    run = run_config(compute="ec2", teams=TEAMS)
+    stored, _ = document(run)
+    (command,) = [r for r in run.of_type(DYNAMIC) if r.name == f"{TEAM_PLANE_JOB}-run"]
+    (host,) = run.of_type("aws:ec2/instance:Instance")
+    assert command.input("instance_id") == host.id and command.input("trigger") == stored.outputs["versionId"]
+    settings = make_settings(compute="ec2", teams=TEAMS)
+    steps = tuple(s for s in gateway_host_specs(settings, render_proxy_config(settings), PLACEHOLDER_ENDPOINTS)
+                  if s.on_demand)
+    assert command.input("commands") == host_job_commands(JobSpec(TEAM_PLANE_JOB, steps), restart_after=("litellm",))
+
+
+def test_host_job_commands_wait_for_the_services_run_the_steps_in_order_then_recreate():
+    settings = make_settings(compute="ec2")
+    steps = tuple(s for s in gateway_host_specs(settings, render_proxy_config(settings), PLACEHOLDER_ENDPOINTS)
+                  if s.on_demand)
+    lines = host_job_commands(JobSpec(TEAM_PLANE_JOB, steps), restart_after=("litellm",))
+    assert lines[0] == "set -eu" and "until systemctl is-active --quiet llm-gateway.service; do" in lines
+    runs = [line for line in lines if " run --rm --no-deps " in line]
+    assert [line.rsplit(" ", 1)[-1] for line in runs] == ["team-plane-plan", "team-plane-apply", "team-plane-verify"]
+    assert all("--profile on-demand" in line for line in runs)
+    assert lines[-1].endswith("up --detach --no-deps --force-recreate --wait litellm")
+
+
+def test_adding_a_team_adds_its_key_secret_and_nothing_per_team_elsewhere():
+    one, two = run_config(teams=TEAMS[:1]), run_config(teams=TEAMS)
+    added = {(r.typ, r.name) for r in two.resources} - {(r.typ, r.name) for r in one.resources}
+    assert {name for _, name in added} == {
+        "langfuse-keys-team-home-rentals", "langfuse-keys-team-home-rentals-public",
+        "langfuse-keys-team-home-rentals-secret",
+    }

@@ -151,6 +151,8 @@ def test_unit_waits_for_docker_and_the_data_volume_then_fetches_secrets_then_sta
 
 @pytest.mark.parametrize("plan_name, directories", [
     ("staging", [
+        # The team plane's scratch space on tmpfs first (its steps come before the data stores).
+        "ExecStartPre=/usr/bin/install -d -o 0 -g 0 -m 0750 /run/llm-gateway/scratch/team-plane-work",
         "ExecStartPre=/usr/bin/install -d -o 101 -g 101 -m 0750 /data/clickhouse-data",
         "ExecStartPre=/usr/bin/install -d -o 101 -g 101 -m 0750 /data/clickhouse-logs",
         "ExecStartPre=/usr/bin/install -d -o 0 -g 0 -m 0750 /data/redis-data",
@@ -185,8 +187,12 @@ def test_small_hosts_stay_plain_text_and_large_ones_compress_under_the_limit():
 
 
 def test_refuses_user_data_over_the_ec2_limit():
+    # Teams no longer reach the user data (tests/unit/test_teams_at_scale.py): what still could is
+    # the stack's own content, e.g. a proxy config with very many models.
+    models = [{"name": f"model-{i:03d}", "bedrockModel": f"amazon.titan-embed-text-v{i}:0",
+               "inputCostPerToken": 0.000001, "outputCostPerToken": 0.000001} for i in range(400)]
     with pytest.raises(ValueError, match="over EC2's limit"):
-        render_user_data(staging_plan(staging_settings(team_count=400)))
+        render_user_data(staging_plan(make_settings(compute="ec2", models=models)))
 
 
 @pytest.mark.parametrize("plan_name", sorted(PLANS))
