@@ -1,7 +1,6 @@
 """JSON over urllib to a service's admin API: transient failures are retried, every HTTP status
 comes back as a response for the product's client to judge. Standard library only: the team-plane
-job runs it inside the LiteLLM image (python3 + boto3), and the dynamic providers of `components`
-use it too (components/admin_api.py).
+job runs it inside the LiteLLM image (python3 + boto3).
 """
 
 from __future__ import annotations

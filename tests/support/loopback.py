@@ -1,4 +1,4 @@
-"""The plumbing of the tests' loopback fakes (fake_bedrock, fake_langfuse, fake_langfuse_admin,
+"""The plumbing of the tests' loopback fakes (fake_bedrock, fake_langfuse,
 fake_litellm_admin): an HTTP server on a free 127.0.0.1 port, served from a thread while a `with`
 block runs, and handler helpers to read a request and answer it."""
 

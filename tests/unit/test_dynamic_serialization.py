@@ -1,4 +1,4 @@
-"""Both dynamic providers survive the trip the engine gives them: dill by reference, loaded in a
+"""The dynamic providers survive the trip the engine gives them: dill by reference, loaded in a
 separate interpreter started in the project directory (and only there)."""
 
 from __future__ import annotations
@@ -7,16 +7,14 @@ import base64
 
 import pytest
 
-from components.langfuse_project import LangfuseProjectProvider
-from components.litellm_team import LiteLLMTeamProvider
+from components.host_command import HostCommandProvider
 from components.one_off_task import OneOffTaskProvider
 from tests.support.dynamic_providers import run_serialized_provider, serialized
 from tests.support.stacks import ROOT
 
 PROVIDERS = {
     "one_off_task": (OneOffTaskProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
-    "litellm_team": (LiteLLMTeamProvider, "provider.diff('mle', {'team_id': 'mle'}, {'team_id': 'risk'}).replaces", "['team_id']"),
-    "langfuse_project": (LangfuseProjectProvider, "provider.diff('p1', {'project_name': 'mle'}, {'project_name': 'risk'}).changes", "True"),
+    "host_command": (HostCommandProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
 }
 
 

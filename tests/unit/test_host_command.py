@@ -15,9 +15,7 @@ from components.host_command import (
     send_command_request,
     CommandSpec,
 )
-from tests.support.dynamic_providers import run_serialized_provider, serialized
 from tests.support.pulumi_mocks import run_pulumi
-from tests.support.stacks import ROOT
 
 REGION = "eu-west-1"
 INSTANCE = "i-0123456789abcdef0"
@@ -142,13 +140,6 @@ def test_other_send_errors_are_not_retried(ssm, clock):
 def test_runs_again_when_the_host_the_script_or_the_trigger_changes(change, reruns):
     olds = {key: value for key, value in command_props().items() if key != "__provider"}
     assert HostCommandProvider().diff("id", olds, command_props(**change)).changes is reruns
-
-
-def test_provider_loads_in_a_fresh_process_started_in_the_project_dir():
-    loaded = run_serialized_provider(serialized(HostCommandProvider()), ROOT,
-                                     "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes")
-    assert loaded.returncode == 0, loaded.stderr
-    assert loaded.stdout.split() == ["components.host_command", "True"]
 
 
 def test_registers_as_a_dynamic_resource_with_its_inputs():
