@@ -106,14 +106,11 @@ def parse_sso(raw: Any, client_secret: Any, secret_is_secret: bool, admin_email:
     )
 
 
-def parse_license(raw: Any, is_secret: bool, organization_keys_set: bool, problems: Any) -> SecretText | None:
-    """`langfuseEeLicenseKey`: required whenever `langfuseOrganizationKeys` is set."""
+def parse_license(raw: Any, is_secret: bool, problems: Any) -> SecretText | None:
+    """`langfuseEeLicenseKey`: optional, Langfuse's enterprise features (who may create organizations,
+    per-project roles); injected into web and worker by reference."""
     path = "langfuseEeLicenseKey"
     if raw is None:
-        if organization_keys_set:
-            problems.add(path, "is required with langfuseOrganizationKeys: Langfuse's organization and project "
-                         "APIs answer 403 without an enterprise licence "
-                         "(pulumi config set --secret langfuseEeLicenseKey langfuse_ee_...)")
         return None
     if not is_secret:
         problems.add(path, "must be set with `pulumi config set --secret`, never in plain text")

@@ -636,16 +636,12 @@ def _key_pair(entry: Any, path: str, problems: _Problems) -> LangfuseKeyPair | N
     return LangfuseKeyPair(SecretText(entry["publicKey"]), SecretText(entry["secretKey"])) if valid else None
 
 
-def _organization_keys(raw: Any, is_secret: bool, teams: tuple[Team, ...], problems: _Problems) -> LangfuseKeyPair | None:
-    if raw is None:
-        return None
-    for i, team in enumerate(teams):
-        if len(team.name) < 3:  # the projects API refuses shorter names
-            problems.add(f"teams[{i}].name", "must have at least 3 characters with langfuseOrganizationKeys", team.name)
-    if not is_secret:
-        problems.add("langfuseOrganizationKeys", "must be set with `pulumi config set --secret --path ...`, never in plain text")
-        return None
-    return _key_pair(raw, "langfuseOrganizationKeys", problems)
+# Keys a stack may still hold from an earlier version, and what replaced them.
+RETIRED_KEYS = {
+    "langfuseOrganizationKeys": "is no longer used: the team plane writes every team's Langfuse project and keys "
+                                "inside the VPC in every Langfuse edition (README, Teams); remove it with "
+                                "`pulumi config rm langfuseOrganizationKeys`",
+}
 
 
 def _external_clickhouse_password(clickhouse: dict | None, compute: str | None, password: Any,
@@ -801,18 +797,14 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         f"{prefix}clickhouseExternalPassword" in secret_keys, problems,
     )
 
-    organization_keys = _organization_keys(
-        raw.get("langfuseOrganizationKeys"), f"{prefix}langfuseOrganizationKeys" in secret_keys, teams, problems,
-    )
-
+    for key, why in RETIRED_KEYS.items():
+        if key in raw:
+            problems.add(key, why)
     langfuse_sso = parse_sso(
         raw.get("langfuseSso"), raw.get("langfuseSsoClientSecret"), f"{prefix}langfuseSsoClientSecret" in secret_keys,
         (groups.get("langfuse") or {}).get("adminEmail"), problems,
     )
-    license_key = parse_license(
-        raw.get("langfuseEeLicenseKey"), f"{prefix}langfuseEeLicenseKey" in secret_keys,
-        raw.get("langfuseOrganizationKeys") is not None, problems,
-    )
+    license_key = parse_license(raw.get("langfuseEeLicenseKey"), f"{prefix}langfuseEeLicenseKey" in secret_keys, problems)
     docker_hub = _docker_hub_credentials(
         raw.get(DOCKER_HUB_CREDENTIALS), f"{prefix}{DOCKER_HUB_CREDENTIALS}" in secret_keys, problems,
     )
@@ -835,7 +827,6 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         load_balancer=LoadBalancerSettings(**_snake(groups["loadBalancer"])),
         backup=BackupSettings(**_snake(groups["backup"])),
         alarms=AlarmSettings(**_snake(groups["alarms"])),
-        langfuse_organization_keys=organization_keys,
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,
         docker_hub_credentials=docker_hub,

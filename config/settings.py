@@ -237,9 +237,6 @@ class Settings:
     load_balancer: LoadBalancerSettings
     backup: BackupSettings
     alarms: AlarmSettings
-    # An organization-scoped Langfuse API key (enterprise): projects are then managed through the
-    # public API; without one, each team's project is provisioned by a one-off Langfuse run.
-    langfuse_organization_keys: LangfuseKeyPair | None = None
     langfuse_sso: LangfuseSso | None = None
     # Langfuse's enterprise licence (`langfuse_ee_...`): required with an organization key.
     langfuse_ee_license_key: SecretText | None = None

@@ -86,18 +86,21 @@ def test_the_sso_client_secret_is_secret_config_and_needs_sso():
     assert "langfuseSsoClientSecret needs langfuseSso" in problems(secrets=SSO_SECRET)
 
 
-def test_an_organization_key_needs_the_enterprise_licence():
-    # Langfuse's organization and project APIs need the admin-api entitlement: plan
-    # self-hosted:enterprise, a LANGFUSE_EE_LICENSE_KEY starting langfuse_ee_ (getPlan.ts).
-    assert "langfuseEeLicenseKey is required with langfuseOrganizationKeys" in problems(secrets=ORG_KEYS)
-    assert "langfuseEeLicenseKey must start with langfuse_ee_" in problems(
-        secrets={**ORG_KEYS, "langfuseEeLicenseKey": "langfuse_pro_0123"})
-    plain = problems(secrets=ORG_KEYS, langfuseEeLicenseKey=LICENSE)
+def test_the_licence_is_an_enterprise_licence_in_secret_config():
+    # An enterprise licence (plan self-hosted:enterprise) starts langfuse_ee_ (getPlan.ts).
+    assert "langfuseEeLicenseKey must start with langfuse_ee_" in problems(secrets={"langfuseEeLicenseKey": "langfuse_pro_0123"})
+    plain = problems(langfuseEeLicenseKey=LICENSE)
     assert "langfuseEeLicenseKey must be set with `pulumi config set --secret`" in plain and LICENSE not in plain
 
 
+def test_an_organization_key_is_retired_with_what_replaced_it():
+    # Projects and keys are the team plane's in every edition: the key would be used by nothing.
+    assert ("langfuseOrganizationKeys is no longer used: the team plane writes every team's Langfuse project"
+            in problems(secrets=ORG_KEYS))
+
+
 def test_the_licence_reaches_web_and_worker_by_reference_and_limits_who_creates_organizations():
-    settings = make_settings(secrets={**ORG_KEYS, "langfuseEeLicenseKey": LICENSE})
+    settings = make_settings(secrets={"langfuseEeLicenseKey": LICENSE})
     web, worker = langfuse_web(settings, ENDPOINTS), langfuse_worker(settings, ENDPOINTS)
     for spec in (web, worker):
         assert spec.secrets["LANGFUSE_EE_LICENSE_KEY"] == SecretRef(EXTERNAL, "eeLicenseKey")

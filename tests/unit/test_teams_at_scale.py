@@ -1,16 +1,12 @@
 """Issue 12: O(1) in the number of teams. The whole program under the AWS-shaped mocks, for 1, 2,
 30 and 200 teams in both compute modes: every payload stays within AWS's limit, and a team adds
 only its key secret (a handful of resources), whatever the count.
-
-The stacks carry a Langfuse organization key: without one, this branch still runs one Langfuse
-project job per team (config/services.py project_inits), which the team-plane job replaces.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter
 from functools import cache
 
@@ -24,10 +20,6 @@ from tests.support.pulumi_mocks import ProgramRun, unwrap
 
 TEAM_COUNTS = (1, 2, 30, 200)
 MODES = ("ecs", "ec2")
-ORGANIZATION = {
-    "langfuseOrganizationKeys": {"publicKey": "pk-lf-org", "secretKey": "sk-lf-org"},
-    "langfuseEeLicenseKey": "langfuse_ee_0123456789abcdef",
-}
 # EC2 User Guide, "Instance user data": "User data is limited to 16 KB, in raw form, before it is
 # base64-encoded".
 assert USER_DATA_LIMIT == 16384
@@ -47,23 +39,11 @@ PER_TEAM = {
     "aws:secretsmanager/secret:Secret": 1,
     "aws:secretsmanager/secretVersion:SecretVersion": 1,
 }
-# Still per team in this branch, replaced by the team-plane job (TEAM_PLANE.md, "What goes away"):
-# the LiteLLM team and the Langfuse project as dynamic resources.
-LEAVING = ("litellm-team-", "langfuse-project-")
 
 
 @cache
 def program(compute: str, team_count: int) -> ProgramRun:
-    teams = [{"name": f"team-{i:03d}"} for i in range(team_count)]
-    # dill, serializing the per-team dynamic providers (LEAVING), recurses deeper than Python's
-    # default 1,000 frames after several whole-program runs in one process; the limit only bounds
-    # this test's stack.
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 5000))
-    try:
-        return run_config(compute=compute, teams=teams, secrets=ORGANIZATION)
-    finally:
-        sys.setrecursionlimit(limit)
+    return run_config(compute=compute, teams=[{"name": f"team-{i:03d}"} for i in range(team_count)])
 
 
 def iam_size(document: str) -> int:
@@ -107,13 +87,8 @@ def test_no_payload_grows_with_the_teams_but_the_document(compute):
 
 
 def kinds(run: ProgramRun) -> Counter:
-    """Custom resources by type; the leaving per-team dynamic resources by their name prefix."""
-    counted = Counter()
-    for resource in run.resources:
-        if resource.custom:
-            leaving = next((prefix for prefix in LEAVING if resource.name.startswith(prefix)), None)
-            counted[leaving or resource.typ] += 1
-    return counted
+    """Custom resources by type."""
+    return Counter(resource.typ for resource in run.resources if resource.custom)
 
 
 @pytest.mark.parametrize("compute", MODES)
@@ -121,7 +96,7 @@ def test_a_team_adds_its_key_secret_and_little_else(compute):
     counts = {n: kinds(program(compute, n)) for n in TEAM_COUNTS}
     for low, high in ((1, 2), (30, 200)):
         growth = counts[high] - counts[low]
-        per_team = {kind: added / (high - low) for kind, added in growth.items() if kind not in LEAVING}
+        per_team = {kind: added / (high - low) for kind, added in growth.items()}
         assert per_team == PER_TEAM, f"{compute}, {low} -> {high} teams"
     assert sum(PER_TEAM.values()) <= 4
 
