@@ -61,13 +61,18 @@ def probe(proxy, token: str) -> int:
         return 0
 
 
+def surroundings(stack: ExitStack, tmp_path):
+    """What a LiteLLM task talks to, on loopback: Bedrock, Langfuse, the stack's Redis, S3 and
+    Secrets Manager (the team document and keys)."""
+    return (stack.enter_context(running_fake_bedrock()), stack.enter_context(running_fake_langfuse({})),
+            stack.enter_context(running_redis_server(tmp_path, random_master_key())),
+            stack.enter_context(running_loopback_aws()))
+
+
 def test_the_proxy_keeps_serving_past_its_recycling_limit(tmp_path):
     settings = make_settings(teams=[{"name": TEAM}], litellm={"maxRequestsBeforeRestart": RECYCLE_AFTER})
     with ExitStack() as stack:
-        bedrock = stack.enter_context(running_fake_bedrock())
-        langfuse = stack.enter_context(running_fake_langfuse({}))
-        redis = stack.enter_context(running_redis_server(tmp_path, random_master_key()))
-        aws = stack.enter_context(running_loopback_aws())
+        bedrock, langfuse, redis, aws = surroundings(stack, tmp_path)
         token = random_master_key()
         argv, env, spec = gateway_environment(
             tmp_path, settings, tokens={token: TEAM}, langfuse_url=langfuse.url,
@@ -109,10 +114,7 @@ def test_the_proxy_keeps_serving_past_its_recycling_limit(tmp_path):
 def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(tmp_path):
     settings = make_settings(teams=[{"name": TEAM, "rpmLimit": RPM_LIMIT}])
     with ExitStack() as stack:
-        bedrock = stack.enter_context(running_fake_bedrock())
-        langfuse = stack.enter_context(running_fake_langfuse({}))
-        redis = stack.enter_context(running_redis_server(tmp_path, random_master_key()))
-        aws = stack.enter_context(running_loopback_aws())
+        bedrock, langfuse, redis, aws = surroundings(stack, tmp_path)
         token = random_master_key()
         proxies = []
         for name in ("task-a", "task-b"):

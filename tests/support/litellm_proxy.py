@@ -67,6 +67,16 @@ class RunningProxy:
             return error.code, error.read()
 
 
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL when it has not ended within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -97,9 +107,4 @@ def running_proxy(argv: Sequence[str], env: Mapping[str, str], workdir: Path) ->
         wait_until_live(url, process, log_path)
         yield RunningProxy(url, process, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.litellm_proxy import free_port
+from tests.support.litellm_proxy import free_port, stop
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,4 @@ def running_redis_server(workdir: Path, password: str) -> Iterator[RedisServer]:
                 time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
