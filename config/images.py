@@ -31,28 +31,22 @@ DEFAULT_IMAGES: dict[str, str] = {
     # clears CVE-2026-42208 (< 1.83.7). The PyPI pin in requirements-dev.txt is the same release, so
     # the integration tests exercise what production runs. Digest pinned by four public repos,
     # two of which state they pulled it ("base index digest").
-    "litellm": "ghcr.io/berriai/litellm-database:v1.104.0"
-               "@sha256:fbe28229d2d02181c0a7d9df9599de614b491f3d897d2d7da18404f088310218",
+    "litellm": "ghcr.io/berriai/litellm-database:v1.104.0@sha256:fbe28229d2d02181c0a7d9df9599de614b491f3d897d2d7da18404f088310218",
     # Langfuse v4; web and worker of one release. Digests resolved from Docker Hub by several
     # public repos (2026-10-05), one recording `docker inspect` RepoDigests after the pull.
-    "langfuse-web": "docker.io/langfuse/langfuse:4.50.0"
-                    "@sha256:3d2ae888a0e6edb41fdba6e7d5baca5e4baede3a870dac7970dadd9d925b018e",
-    "langfuse-worker": "docker.io/langfuse/langfuse-worker:4.50.0"
-                       "@sha256:52f7fd41ded2f1a6acab13ff7cb1832d36dfe2cbf44adea402b7a09cfa4ce800",
+    "langfuse-web": "docker.io/langfuse/langfuse:4.50.0@sha256:3d2ae888a0e6edb41fdba6e7d5baca5e4baede3a870dac7970dadd9d925b018e",
+    "langfuse-worker": "docker.io/langfuse/langfuse-worker:4.50.0@sha256:52f7fd41ded2f1a6acab13ff7cb1832d36dfe2cbf44adea402b7a09cfa4ce800",
     # ClickHouse 25.12, Langfuse v4's floor and the line its own compose file runs (Langfuse applies
     # its version-specific workarounds itself from the live server's version). Pinned by three repos.
-    "clickhouse": "docker.io/clickhouse/clickhouse-server:25.12"
-                  "@sha256:8a790dd3468db22b1d4e7b18a176f378ff5ff6053b9c48dd4ea1fa71a24c5ba6",
+    "clickhouse": "docker.io/clickhouse/clickhouse-server:25.12@sha256:8a790dd3468db22b1d4e7b18a176f378ff5ff6053b9c48dd4ea1fa71a24c5ba6",
     # Valkey: BSD-licensed, Redis 7.2-compatible, the engine ElastiCache runs in ECS mode.
-    "redis": "docker.io/valkey/valkey:8.1"
-             "@sha256:495e4fecdc98ee48a20b207726caa5ab6451e0fac3642a9be10d9e70b3068df6",
+    "redis": "docker.io/valkey/valkey:8.1@sha256:495e4fecdc98ee48a20b207726caa5ab6451e0fac3642a9be10d9e70b3068df6",
     # psql for the one-off job that creates the application databases and users: the Docker Official
     # Image as Docker publishes it on ECR Public (docker.com/blog/news-from-aws-reinvent-docker-official-
     # images-on-amazon-ecr-public). Same index bytes as docker.io/library/postgres:17-alpine (17.11):
     # one public repo compared both registries' index bodies on 2026-10-09 and pins this ref; many
     # others pin the same digest from Docker Hub.
-    "postgres-client": "public.ecr.aws/docker/library/postgres:17-alpine"
-                       "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
+    "postgres-client": "public.ecr.aws/docker/library/postgres:17-alpine@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
 }
 
 # Registries images may come from: host -> why it is fit to pull from on every deploy.
