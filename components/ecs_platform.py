@@ -34,7 +34,7 @@ from config.services import (
 from config.settings import Settings
 
 # Jobs first, then services in dependency order (spec.depends_on names resolve through this order);
-# each team's Langfuse project run goes between the Langfuse services and LiteLLM.
+# the team plane's job comes last, once LiteLLM and Langfuse web serve (EcsPlatform._team_plane).
 ECS_ORDER = (
     "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-migrator", "langfuse-web", "langfuse-worker", "litellm",
 )

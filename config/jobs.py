@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.compose import ON_DEMAND_PROFILE
+from config.compose import ON_DEMAND_PROFILE, HostPaths
 from config.services import ServiceSpec, Volume
 from config.user_data import COMPOSE_FILE, UNIT
 
@@ -61,25 +61,39 @@ def single(spec: ServiceSpec) -> JobSpec:
     return JobSpec(spec.name, (spec,))
 
 
-def host_job_commands(job: JobSpec, restart_after: tuple[str, ...] = ()) -> list[str]:
+def host_job_commands(job: JobSpec, restart_after: tuple[str, ...] = (), scratch: tuple[str, ...] = ()) -> list[str]:
     """The shell lines a compose host runs for `job` (SSM Run Command, components/host_command.py):
-    wait until the host's services are up, run each step in order (`docker compose run`, the
-    on-demand profile), stop at the first failure, then recreate `restart_after` (services that read
-    what the job changed at their start)."""
+    wait until the host's services are up (or give up at once when their unit failed), run each step
+    in order (`docker compose run`, the on-demand profile), stopping at the first step that fails
+    before the last one. The last step reports (the team plane's per-team verdicts): whatever it
+    reports, `restart_after` is recreated (services that read what the earlier steps changed at their
+    start, so teams that did reconcile take effect), then the command exits with the report's status.
+    `scratch`: host directories emptied on every exit (the team plane's SQL holds secret keys)."""
     compose = f"docker compose --file {COMPOSE_FILE} --profile {ON_DEMAND_PROFILE}"
-    lines = [
-        "set -eu",
+    *steps, last = job.steps
+    lines = ["set -eu"]
+    if scratch:
+        lines.append(f"trap 'rm -rf {' '.join(f'{d}/*' for d in scratch)}' EXIT")
+    lines += [
         f"deadline=$(( $(date +%s) + {HOST_READY_SECONDS} ))",
         f"until systemctl is-active --quiet {UNIT}; do",
-        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+        f'  if systemctl is-failed --quiet {UNIT} || [ "$(date +%s)" -ge "$deadline" ]; then',
         f"    systemctl status {UNIT} --no-pager || true",
-        f'    echo "llm-gateway: {UNIT} is not active after {HOST_READY_SECONDS} s" >&2',
+        f'    echo "llm-gateway: {UNIT} is not active" >&2',
         "    exit 1",
         "  fi",
         "  sleep 10",
         "done",
-        *(f"{compose} run --rm --no-deps {step.name}" for step in job.steps),
+        *(f"{compose} run --rm --no-deps {step.name}" for step in steps),
+        "status=0",
+        f"{compose} run --rm --no-deps {last.name} || status=$?",
     ]
     if restart_after:
         lines.append(f"{compose} up --detach --no-deps --force-recreate --wait {' '.join(restart_after)}")
+    lines.append('exit "$status"')
     return lines
+
+
+def job_scratch_dirs(job: JobSpec, paths: HostPaths | None = None) -> tuple[str, ...]:
+    """Where a compose host keeps the job's scratch volumes (tmpfs, config/compose.py)."""
+    return tuple((paths or HostPaths()).volume(volume.name, scratch=True) for volume in job.volumes)

@@ -587,9 +587,9 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
 
     Every limit together fits the instance: Fargate sizes become the apps' limits, ClickHouse
     (which sizes its caches to its limit) gets the rest. The one-offs run one at a time (a chain:
-    db-init, the two migrators, then each team's project run after Langfuse web) and each borrows
-    the share of the services still waiting for it (the migrators LiteLLM's or Langfuse's, a
-    project run the worker's); whatever a one-off needs beyond that is taken from ClickHouse.
+    db-init, then the two migrators) and each borrows the share of the services still waiting for it
+    (LiteLLM's or Langfuse's); whatever a one-off needs beyond that is taken from ClickHouse. The
+    team plane's steps run on demand, later, one at a time, in the host's reserve.
     """
     available = INSTANCE_TYPES[settings.host.instance_type].memory_mib - HOST_RESERVED_MIB
     specs = workload_specs(settings, proxy, endpoints)

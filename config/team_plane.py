@@ -14,7 +14,8 @@ The deploy writes it to the stack's team-plane bucket (`DOCUMENT_KEY`). It holds
 secret ARNs and secret version ids, never a secret value. One team per line of the rendered
 JSON, in name order, so `pulumi preview --diff` shows exactly which teams are added, changed or
 removed. A rotated key changes its secret's version id, and with it the document: the job runs
-again and LiteLLM restarts with the new pair.
+again (it reads each key at the version named here), and LiteLLM restarts (it reads the latest
+document and each key's current version at its start).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from config import secret_refs
 from config.alarms import Host, host_dimension, metrics_namespace
 from config.compose import HostPaths
 from config.images import pinned_images
-from config.jobs import JobSpec, host_job_commands
+from config.jobs import JobSpec, host_job_commands, job_scratch_dirs
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
     CLICKHOUSE_HOST_PUBLISHED,
@@ -59,7 +59,7 @@ class Platform:
 
 @dataclass(frozen=True)
 class PlatformInputs:
-    """What a platform gets besides the foundation: the team plane's secrets and job triggers."""
+    """What a platform gets besides the foundation: the team plane's document and job triggers."""
 
     team_document: pulumi.Input[str]  # s3://<bucket>/<key>: where LiteLLM's start reads the teams
     team_document_version: pulumi.Input[str]  # a new version restarts LiteLLM
@@ -67,7 +67,7 @@ class PlatformInputs:
     job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job -> what reruns it
 
 
-def _secrets(foundation: Foundation, inputs: PlatformInputs) -> tuple[dict, dict]:
+def _secrets(foundation: Foundation) -> tuple[dict, dict]:
     """Every secret's ARN and version the platform's containers may reference."""
     return dict(foundation.secret_arns), dict(foundation.secret_versions)
 
@@ -103,7 +103,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     """LiteLLM and Langfuse on Fargate, Valkey on ElastiCache, ClickHouse on its own host (or external)."""
     settings, network, firewall, lb = foundation.settings, foundation.network, foundation.firewall, foundation.load_balancer
     prefix = settings.name_prefix
-    secret_arns, secret_versions = _secrets(foundation, inputs)
+    secret_arns, secret_versions = _secrets(foundation)
     secret_access = _secret_access(foundation, secret_arns)
     images = pinned_images(stack_images(settings, foundation.proxy))
     cache = Cache("cache", CacheArgs(
@@ -161,7 +161,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
 def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     """Every container on one Graviton host with docker compose; Postgres stays on RDS."""
     settings, lb = foundation.settings, foundation.load_balancer
-    secret_arns, secret_versions = _secrets(foundation, inputs)
+    secret_arns, secret_versions = _secrets(foundation)
     secret_access = _secret_access(foundation, secret_arns)
     images = pinned_images(stack_images(settings, foundation.proxy))
     endpoints = pulumi.Output.all(
@@ -196,7 +196,8 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     job = JobSpec(TEAM_PLANE_JOB, tuple(spec for spec in gateway_host_specs(settings, foundation.proxy, PLACEHOLDER_ENDPOINTS)
                                         if spec.on_demand))
     HostCommand(f"{TEAM_PLANE_JOB}-run", HostCommandArgs(
-        region=settings.region, instance_id=host.instance_id, commands=host_job_commands(job, restart_after=("litellm",)),
+        region=settings.region, instance_id=host.instance_id,
+        commands=host_job_commands(job, restart_after=("litellm",), scratch=job_scratch_dirs(job)),
         trigger=inputs.job_triggers.get(TEAM_PLANE_JOB, ""), comment="llm-gateway team plane",
     ), opts=pulumi.ResourceOptions(depends_on=[host]))
     return Platform(

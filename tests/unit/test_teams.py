@@ -5,11 +5,12 @@ config entry."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from components.ecs_platform import TEAM_PLANE_JOB
-from config.jobs import JobSpec, host_job_commands
+from config.jobs import JobSpec, host_job_commands, job_scratch_dirs
 from config.litellm_config import render_proxy_config
 from config.services import PLACEHOLDER_ENDPOINTS, gateway_host_specs
 from config.team_plane import DOCUMENT_KEY
@@ -72,19 +73,55 @@ def test_on_the_host_the_deploy_asks_it_to_run_the_job_then_restarts_litellm():
     settings = make_settings(compute="ec2", teams=TEAMS)
     steps = tuple(s for s in gateway_host_specs(settings, render_proxy_config(settings), PLACEHOLDER_ENDPOINTS)
                   if s.on_demand)
-    assert command.input("commands") == host_job_commands(JobSpec(TEAM_PLANE_JOB, steps), restart_after=("litellm",))
+    job = JobSpec(TEAM_PLANE_JOB, steps)
+    assert command.input("commands") == host_job_commands(job, restart_after=("litellm",), scratch=job_scratch_dirs(job))
 
 
-def test_host_job_commands_wait_for_the_services_run_the_steps_in_order_then_recreate():
+def host_script(tmp_path, job: JobSpec) -> str:
+    """The host's command as a script, with docker and systemctl stubbed: each records its call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("docker", "systemctl"):
+        stub = bin_dir / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{tmp_path}/calls"\n'
+                        'case "$*" in *team-plane-verify*) exit "${VERIFY_STATUS:-0}";; *is-failed*) exit 1;; esac\n')
+        stub.chmod(0o755)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "langfuse.sql").write_text("secret keys")
+    return "\n".join(host_job_commands(job, restart_after=("litellm",), scratch=(str(scratch),))) + "\n"
+
+
+@pytest.mark.parametrize("verify_status", [0, 1])
+def test_the_host_runs_the_steps_in_order_and_recreates_litellm_even_when_a_team_failed(tmp_path, verify_status):
     settings = make_settings(compute="ec2")
     steps = tuple(s for s in gateway_host_specs(settings, render_proxy_config(settings), PLACEHOLDER_ENDPOINTS)
                   if s.on_demand)
-    lines = host_job_commands(JobSpec(TEAM_PLANE_JOB, steps), restart_after=("litellm",))
-    assert lines[0] == "set -eu" and "until systemctl is-active --quiet llm-gateway.service; do" in lines
-    runs = [line for line in lines if " run --rm --no-deps " in line]
-    assert [line.rsplit(" ", 1)[-1] for line in runs] == ["team-plane-plan", "team-plane-apply", "team-plane-verify"]
-    assert all("--profile on-demand" in line for line in runs)
-    assert lines[-1].endswith("up --detach --no-deps --force-recreate --wait litellm")
+    script = host_script(tmp_path, JobSpec(TEAM_PLANE_JOB, steps))
+    result = subprocess.run(["sh", "-c", script], env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin",
+                                                       "VERIFY_STATUS": str(verify_status)}, capture_output=True, text=True)
+
+    calls = (tmp_path / "calls").read_text().splitlines()
+    runs = [call.rsplit(" ", 1)[-1] for call in calls if " run --rm --no-deps " in call]
+    assert runs == ["team-plane-plan", "team-plane-apply", "team-plane-verify"]
+    assert all("--profile on-demand" in call for call in calls if call.startswith("docker"))
+    # The teams that did reconcile take effect: LiteLLM is recreated whatever verify reports.
+    assert calls[-1].endswith("up --detach --no-deps --force-recreate --wait litellm")
+    assert result.returncode == verify_status  # the report's verdict fails the deploy
+    assert list((tmp_path / "scratch").iterdir()) == []  # no secret key left behind
+
+
+def test_a_host_whose_services_failed_to_start_stops_waiting_at_once(tmp_path):
+    settings = make_settings(compute="ec2")
+    steps = tuple(s for s in gateway_host_specs(settings, render_proxy_config(settings), PLACEHOLDER_ENDPOINTS)
+                  if s.on_demand)
+    script = host_script(tmp_path, JobSpec(TEAM_PLANE_JOB, steps))
+    (tmp_path / "bin" / "systemctl").write_text(f'#!/bin/sh\necho "systemctl $*" >> "{tmp_path}/calls"\n'
+                                                 'case "$*" in *is-failed*) exit 0;; *) exit 3;; esac\n')
+    result = subprocess.run(["sh", "-c", script], env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1 and "llm-gateway.service is not active" in result.stderr
+    assert not [call for call in (tmp_path / "calls").read_text().splitlines() if call.startswith("docker")]
 
 
 def test_adding_a_team_adds_its_key_secret_and_nothing_per_team_elsewhere():
