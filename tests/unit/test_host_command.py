@@ -15,6 +15,7 @@ from components.host_command import (
     send_command_request,
     CommandSpec,
 )
+from tests.support.clock import FakeClock
 from tests.support.pulumi_mocks import run_pulumi
 
 REGION = "eu-west-1"
@@ -29,17 +30,6 @@ def command_props(**overrides) -> dict:
         "trigger": "document-v1", "comment": "llm-gateway team plane", "timeout_seconds": 600.0,
         "__provider": "serialized-provider", **overrides,
     }
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -82,7 +72,7 @@ def test_runs_the_script_on_the_host_and_waits_for_success(ssm, clock):
 
     assert result.id == COMMAND_ID and result.outs["command_id"] == COMMAND_ID
     assert result.outs["commands"] == ["set -eu", "echo reconciled"]
-    assert clock.now == 2 * POLL
+    assert clock.sleeps == [POLL] * 2
 
 
 def test_a_host_whose_agent_is_not_registered_yet_is_retried(ssm, clock):
@@ -94,7 +84,7 @@ def test_a_host_whose_agent_is_not_registered_yet_is_retried(ssm, clock):
     expect_invocation(stubber, "Success", ResponseCode=0)
 
     assert provider_for(client, clock).create(props).id == COMMAND_ID
-    assert clock.now == 2 * POLL
+    assert clock.sleeps == [POLL] * 2
 
 
 def test_a_failed_command_fails_the_deploy_with_its_status_and_output(ssm, clock):
@@ -130,7 +120,7 @@ def test_other_send_errors_are_not_retried(ssm, clock):
 
     with pytest.raises(HostCommandError, match="AccessDeniedException"):
         provider_for(client, clock).create(command_props())
-    assert clock.now == 0
+    assert clock.sleeps == []
 
 
 @pytest.mark.parametrize("change, reruns", [

@@ -17,6 +17,7 @@ from components.one_off_task import (
     OneOffTaskProvider,
     TaskSpec,
 )
+from tests.support.clock import FakeClock
 from tests.support.pulumi_mocks import is_secret, run_pulumi
 
 REGION = "eu-west-1"
@@ -41,21 +42,6 @@ def task_props(**overrides) -> dict:
         "__provider": "serialized-provider",
         **overrides,
     }
-
-
-class FakeClock:
-    """Time that only moves when the provider sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class StubbedEcs:
