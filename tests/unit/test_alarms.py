@@ -14,11 +14,12 @@ import pytest
 from config.alarms import GIB, Host, Monitored, alarms, dashboard_body, put_metric_data_policy
 from config.loader import SettingsError
 from config.user_data import DISK_METRICS
-from tests.support.program import run_config
 from tests.support.settings import make_settings
+from tests.support.variants import ALARM_EMAILS, STG_EC2, STG_ECS
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 EMAILS = ["oncall@example.com", "platform@example.com"]
+WITH_EMAILS = {"ec2": STG_EC2, "ecs": STG_ECS}
 NAMES = Monitored(
     load_balancer="app/llm-gateway-stg-alb/0123456789abcdef",
     target_groups={"litellm": "targetgroup/litell/aa", "langfuse": "targetgroup/langfu/bb"},
@@ -96,7 +97,8 @@ def test_dashboard_draws_every_alarm_metric():
 
 @pytest.mark.parametrize("compute", ["ec2", "ecs"])
 def test_every_alarm_notifies_the_topic_which_the_stack_key_encrypts(compute):
-    run = run_config(compute=compute, alarms={"emails": EMAILS})
+    assert WITH_EMAILS[compute].config["alarms"] == {"emails": EMAILS} and ALARM_EMAILS == EMAILS
+    run = WITH_EMAILS[compute].run()
     (topic,) = run.of_type("aws:sns/topic:Topic")
     (key,) = run.of_type("aws:kms/key:Key")
     assert topic.input("kmsMasterKeyId") == run.outputs["kmsKeyArn"]
@@ -123,7 +125,7 @@ def test_every_alarm_notifies_the_topic_which_the_stack_key_encrypts(compute):
 
 @pytest.mark.parametrize("compute", ["ec2", "ecs"])
 def test_dashboard_body_covers_every_registered_alarm(compute):
-    run = run_config(compute=compute)
+    run = WITH_EMAILS[compute].run()
     (dashboard,) = run.of_type("aws:cloudwatch/dashboard:Dashboard")
     body = json.loads(dashboard.input("dashboardBody"))
     drawn = {(row[0], row[1]) for w in body["widgets"] if w["type"] == "metric"
@@ -140,14 +142,14 @@ def test_dashboard_body_covers_every_registered_alarm(compute):
 
 
 def test_litellm_errors_are_counted_from_its_log_group():
-    run = run_config(compute="ecs")
+    run = STG_ECS.run()
     (metric_filter,) = run.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
     assert metric_filter.input("logGroupName") == "/llm-gateway-stg/litellm"
     assert metric_filter.input("metricTransformation")["namespace"] == "llm-gateway-stg"
 
 
 def test_langfuse_worker_publishes_its_queue_metrics_with_permission():
-    run = run_config(compute="ecs")
+    run = STG_ECS.run()
     worker = next(t for t in run.of_type("aws:ecs/taskDefinition:TaskDefinition") if t.input("family").endswith("langfuse-worker"))
     (definition,) = json.loads(worker.input("containerDefinitions"))
     environment = {e["name"]: e["value"] for e in definition["environment"]}

@@ -8,9 +8,11 @@ import pytest
 
 from config import names
 from config.loader import SettingsError
-from tests.support.program import run_config
+from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import plain_strings, unwrap
 from tests.support.settings import make_settings
+from tests.support.variants import (COPY_KEY, EU_ECS, LONGEST_ECS, PROD_ECS, SNAPSHOT_OVERRIDES, STG_EC2,
+                                    STG_ECS, Variant, restored_instance)
 from tests.unit.test_foundation import secret_values
 
 VOLUME = "aws:ebs/volume:Volume"
@@ -18,7 +20,6 @@ POLICY = "aws:dlm/lifecyclePolicy:LifecyclePolicy"
 RDS = "aws:rds/instance:Instance"
 RECORD = "aws:route53/record:Record"
 ZONE = "aws:route53/zone:Zone"
-COPY_KEY = "arn:aws:kms:us-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8899-aabbccddeeff"
 
 
 def policy_details(run) -> dict:
@@ -26,11 +27,12 @@ def policy_details(run) -> dict:
     return unwrap(policy.inputs["policyDetails"])
 
 
-@pytest.mark.parametrize(("stack", "compute", "data_volume"), [
-    ("stg", "ec2", "gateway-host-data"), ("prod", "ecs", "clickhouse-host-data"), ("stg", "ecs", "clickhouse-host-data"),
-])
-def test_the_snapshot_policy_targets_exactly_the_data_volumes(stack, compute, data_volume):
-    run = run_config(stack=stack, compute=compute)
+@pytest.mark.parametrize(("stack", "run", "data_volume"), [
+    ("stg", lambda: run_shipped("stg"), "gateway-host-data"), ("prod", lambda: run_shipped("prod"), "clickhouse-host-data"),
+    ("stg", STG_ECS.run, "clickhouse-host-data"),
+], ids=["stg-ec2", "prod-ecs", "stg-ecs"])
+def test_the_snapshot_policy_targets_exactly_the_data_volumes(stack, run, data_volume):
+    run = run()
     details = policy_details(run)
     assert details["resourceTypes"] == ["VOLUME"]
     target = details["targetTags"]
@@ -43,18 +45,19 @@ def test_the_snapshot_policy_targets_exactly_the_data_volumes(stack, compute, da
 
 
 def test_no_snapshot_policy_without_a_compose_host():
-    run = run_config(stack="stg", compute="ecs", clickhouse={"externalUrl": "https://ch.example.com:8443"},
-                     secrets={"clickhouseExternalPassword": "external-password"})
+    run = EU_ECS.run()  # ECS with an external ClickHouse
+    assert EU_ECS.config["clickhouse"]["externalUrl"]
     assert run.of_type(VOLUME) == [] and run.of_type(POLICY) == []
 
 
-@pytest.mark.parametrize(("stack", "days"), [("stg", 7), ("prod", 30)])
-def test_snapshots_are_daily_and_kept_per_environment(stack, days):
-    (rule,) = policy_details(run_config(stack=stack))["schedules"]
+@pytest.mark.parametrize(("stack", "days", "overriding"), [("stg", 7, STG_EC2), ("prod", 30, PROD_ECS)])
+def test_snapshots_are_daily_and_kept_per_environment(stack, days, overriding):
+    (rule,) = policy_details(run_shipped(stack))["schedules"]
     assert rule["createRule"] == {"interval": 24, "intervalUnit": "HOURS", "times": "03:00"}
     assert rule["retainRule"] == {"interval": days, "intervalUnit": "DAYS"}
     assert rule["copyTags"] is True and "crossRegionCopyRules" not in rule
-    overridden = policy_details(run_config(stack=stack, backup={"snapshotRetentionDays": 3, "snapshotTime": "22:30"}))
+    assert overriding.stack == stack and SNAPSHOT_OVERRIDES.items() <= overriding.config["backup"].items()
+    overridden = policy_details(overriding.run())
     assert overridden["schedules"][0]["retainRule"]["interval"] == 3
     assert overridden["schedules"][0]["createRule"]["times"] == "22:30"
 
@@ -67,7 +70,7 @@ def role_and_key_use(run):
 
 
 def test_the_policy_role_is_dlm_s_and_may_use_the_volume_key_only():
-    run = run_config(stack="prod")
+    run = run_shipped("prod")
     role, key_use = role_and_key_use(run)
     trust = json.loads(role.input("assumeRolePolicy"))
     assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "dlm.amazonaws.com"}, "Action": "sts:AssumeRole"}]
@@ -80,13 +83,14 @@ def test_the_policy_role_is_dlm_s_and_may_use_the_volume_key_only():
     assert {"kms:Decrypt", "kms:CreateGrant", "kms:ReEncrypt*"} <= set(statement["Action"])
 
 
-@pytest.mark.parametrize("copy_key", [COPY_KEY, None])
-def test_copies_go_to_another_region_in_its_key(copy_key):
-    backup = {"copyToRegion": "us-west-2", **({"copyKmsKeyArn": copy_key} if copy_key else {})}
-    run = run_config(stack="prod", backup=backup)
-    (copy,) = policy_details(run)["schedules"][0]["crossRegionCopyRules"]
+@pytest.mark.parametrize(("variant", "copy_key"), [(PROD_ECS, COPY_KEY), (STG_ECS, None)], ids=["in a given key", "no key"])
+def test_copies_go_to_another_region_in_its_key(variant: Variant, copy_key):
+    assert variant.config["backup"].get("copyKmsKeyArn") == copy_key
+    run = variant.run()
+    (rule,) = policy_details(run)["schedules"]
+    (copy,) = rule["crossRegionCopyRules"]
     assert copy["target"] == "us-west-2" and copy["encrypted"] is True and copy["copyTags"] is True
-    assert copy["retainRule"] == {"interval": 30, "intervalUnit": "DAYS"}
+    assert copy["retainRule"] == rule["retainRule"]  # as long as the snapshots it copies
     assert copy.get("cmkArn") == copy_key
     (key,) = run.of_type("aws:kms/key:Key")
     _, key_use = role_and_key_use(run)
@@ -110,9 +114,9 @@ def test_the_loader_refuses_bad_backup_settings(backup, database, problems):
         assert problem in str(error.value)
 
 
-@pytest.mark.parametrize(("stack", "compute"), [("stg", "ec2"), ("prod", "ecs")])
-def test_every_database_client_uses_the_stable_name(stack, compute):
-    run = run_config(stack=stack, compute=compute)
+@pytest.mark.parametrize("stack", ["stg", "prod"])  # ec2, ecs
+def test_every_database_client_uses_the_stable_name(stack):
+    run = run_shipped(stack)
     (db,) = run.of_type(RDS)
     endpoint, name = db.outputs["address"], f"postgres.db.llm-gateway-{stack}.internal"
     (zone,) = run.of_type(ZONE)
@@ -128,24 +132,25 @@ def test_every_database_client_uses_the_stable_name(stack, compute):
 
 
 def test_secrets_carry_the_stable_name():
-    values = secret_values(run_config(stack="stg"))
+    values = secret_values(STG_ECS.run())
     for app in ("litellm", "langfuse"):
         assert "@postgres.db.llm-gateway-stg.internal:5432/" in values[app]["databaseUrl"]
 
 
-@pytest.mark.parametrize("stack", ["stg", "prod"])
-def test_a_restored_instance_takes_over_the_name_and_its_own_log_groups(stack):
-    restored = f"llm-gateway-{stack}-postgres-r202610121030"
-    run = run_config(stack=stack, database={"restoredInstance": restored})
+@pytest.mark.parametrize(("variant", "prod"), [(STG_EC2, False), (LONGEST_ECS, True)], ids=["stg", "prod"])
+def test_a_restored_instance_takes_over_the_name_and_its_own_log_groups(variant: Variant, prod):
+    restored = restored_instance(variant.stack)
+    assert variant.config["database"] == {"restoredInstance": restored}
+    run = variant.run()
     (db,) = run.of_type(RDS)
     assert db.name == "database-instance" and db.input("identifier") == restored  # same resource, adopted
-    assert db.protect is (stack == "prod")
+    assert db.protect is prod
     (record,) = [r for r in run.of_type(RECORD) if r.input("type") == "CNAME" and r.input("name").startswith("postgres.")]
     assert record.input("records") == [db.outputs["address"]] and restored in db.outputs["address"]
     groups = {g.input("name"): g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
     for log in ("postgresql", "upgrade"):
         group = groups[f"/aws/rds/instance/{restored}/{log}"]
-        assert group.retain_on_delete is (stack == "prod")  # the replaced instance's logs outlive it in prod
+        assert group.retain_on_delete is prod  # the replaced instance's logs outlive it in prod
     # The apps' configuration does not change: their secrets still name the stable host.
-    if stack == "stg":
+    if not prod:
         assert "@postgres.db.llm-gateway-stg.internal:5432/" in secret_values(run)["litellm"]["databaseUrl"]

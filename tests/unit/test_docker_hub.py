@@ -13,9 +13,10 @@ import pytest
 from config.loader import SettingsError
 from config.user_data import DOCKER_HUB_AUTH_KEY, SECRETS_PLAN, UNIT_FILE
 from tests.support.hosts import written_files
-from tests.support.program import run_config, run_shipped
+from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import is_secret, unwrap
 from tests.support.settings import OPERATOR_SECRETS, make_settings
+from tests.support.variants import PROD_ECS, STG_EC2, STG_ECS
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -98,7 +99,7 @@ def docker_hub_secret(run):
 def test_the_pull_secret_holds_the_ecs_format_encrypted_and_protected():
     """Amazon ECS Developer Guide, "Private registry authentication for tasks": the secret is
     {"username": ..., "password": ...}."""
-    run = run_config(stack="prod")
+    run = PROD_ECS.run()  # with the credentials the README has an operator set
     secret = docker_hub_secret(run)
     assert secret.input("namePrefix") == "llm-gateway-prod/docker-hub-"
     assert secret.input("kmsKeyId") == run.of_type("aws:kms/key:Key")[0].outputs["arn"]
@@ -106,7 +107,7 @@ def test_the_pull_secret_holds_the_ecs_format_encrypted_and_protected():
     assert is_secret(version.inputs["secretString"])
     assert json.loads(version.input("secretString")) == {"username": "gateway-pulls", "password": "dckr_pat_FAKE-token"}
     assert secret.protect and version.protect
-    assert docker_hub_secret(run_config(stack="stg")) is None  # no credentials, no secret
+    assert docker_hub_secret(STG_ECS.run()) is None  # no credentials, no secret
 
 
 def container_definitions(run) -> list[dict]:
@@ -115,8 +116,7 @@ def container_definitions(run) -> list[dict]:
 
 @pytest.mark.parametrize("run", [
     pytest.param(lambda: run_shipped("prod"), id="shipped prod"),
-    pytest.param(lambda: run_config(stack="stg", compute="ecs", teams=[{"name": "mle"}],
-                                    secrets={"dockerHubCredentials": CREDENTIALS}), id="stg on ecs"),
+    pytest.param(PROD_ECS.run, id="prod with an internal load balancer"),
 ])
 def test_every_docker_hub_container_pulls_with_the_secret_and_no_other(run):
     run = run()
@@ -130,7 +130,7 @@ def test_every_docker_hub_container_pulls_with_the_secret_and_no_other(run):
 
 
 def test_without_credentials_every_pull_stays_anonymous():
-    definitions = container_definitions(run_config(stack="stg", compute="ecs"))
+    definitions = container_definitions(STG_ECS.run())
     assert definitions and not any("repositoryCredentials" in d for d in definitions)
 
 
@@ -138,7 +138,7 @@ def test_without_credentials_every_pull_stays_anonymous():
 
 @pytest.mark.parametrize("run", [
     pytest.param(lambda: run_shipped("prod"), id="prod clickhouse host"),
-    pytest.param(lambda: run_config(stack="stg", compute="ec2", secrets={"dockerHubCredentials": CREDENTIALS}), id="stg gateway host"),
+    pytest.param(STG_EC2.run, id="stg gateway host"),
 ])
 def test_hosts_log_compose_in_to_docker_hub_with_the_secret(run):
     run = run()
@@ -154,7 +154,7 @@ def test_hosts_log_compose_in_to_docker_hub_with_the_secret(run):
 
 
 def test_a_host_without_credentials_pulls_anonymously():
-    (instance,) = run_config(stack="stg", compute="ec2").of_type("aws:ec2/instance:Instance")
+    (instance,) = run_shipped("stg").of_type("aws:ec2/instance:Instance")
     files = written_files(unwrap(instance.inputs["userData"]))
     assert "docker_config" not in json.loads(files[SECRETS_PLAN]["content"])
     assert "DOCKER_CONFIG" not in files[UNIT_FILE]["content"]

@@ -12,11 +12,12 @@ from config.loader import SettingsError
 from config.services import Endpoints, gateway_host_specs
 from config.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import written_files
-from tests.support.program import run_config, run_shipped
+from tests.support.program import run_shipped
 from tests.support.settings import make_settings
 from components.compose_host import UBUNTU_ARM64_AMI
 from tests.support.pulumi_mocks import RecordingMocks, ami_id, run_program, unwrap
 from tests.support.stacks import runtime_config, shipped_settings
+from tests.support.variants import LONGEST_EC2, MOVED_UBUNTU_SERIAL, STG_EC2
 
 CURRENT = UBUNTU_ARM64_AMI.format(serial="current")
 NEWER_IMAGE = "ami-0fedcba9876543210"  # what Canonical's `current` names after a new release
@@ -53,7 +54,7 @@ def host_ami(run) -> str:
 def test_a_new_canonical_image_does_not_change_the_hosts_ami(stack):
     """Issue 10, finding 2: a new `current` image must not replace the host on the next `up`."""
     config, secret_keys = runtime_config(stack)
-    before = run_program(stack, config, secret_keys)
+    before = run_shipped(stack)
     after = run_program(stack, config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: NEWER_IMAGE}))
     assert host_ami(after) == host_ami(before)
     pinned = UBUNTU_ARM64_AMI.format(serial=shipped_settings(stack).host.ubuntu_serial)
@@ -71,8 +72,8 @@ def test_no_note_while_the_pin_is_canonicals_current_image():
 
 
 def test_the_ami_moves_only_with_the_setting():
-    moved = run_config(compute="ec2", domain=None, allowInsecureHttp=True, host={"ubuntuSerial": "20261004"})
-    assert host_ami(moved) == ami_id(UBUNTU_ARM64_AMI.format(serial="20261004"))
+    assert STG_EC2.config["host"] == {"ubuntuSerial": MOVED_UBUNTU_SERIAL} == {"ubuntuSerial": "20261004"}
+    assert host_ami(STG_EC2.run()) == ami_id(UBUNTU_ARM64_AMI.format(serial="20261004"))
     assert "/stable/20261004/arm64/hvm/ebs-gp3/ami-id" in UBUNTU_ARM64_AMI.format(serial="20261004")
 
 
@@ -140,14 +141,16 @@ def test_no_secret_value_reaches_user_data_or_tags(stg):
     assert not [v for v in stg.mocks.generated_secrets if len(v) >= 8 and v in text]
 
 
-@pytest.mark.parametrize("protect", [False, True])
-def test_data_lives_on_a_separate_volume_protected_with_the_stack(protect):
-    run = run_config(compute="ec2", domain=None, allowInsecureHttp=True, protect=protect)
+@pytest.mark.parametrize(("run", "settings", "protect"), [
+    (lambda: run_shipped("stg"), lambda: shipped_settings("stg"), False), (LONGEST_EC2.run, LONGEST_EC2.settings, True),
+], ids=["stg", "prod"])
+def test_data_lives_on_a_separate_volume_protected_with_the_stack(run, settings, protect):
+    run = run()
     (volume,) = run.of_type("aws:ebs/volume:Volume")
     (instance,) = run.of_type("aws:ec2/instance:Instance")
     (attachment,) = run.of_type("aws:ec2/volumeAttachment:VolumeAttachment")
     assert volume.protect is protect and not instance.protect
-    assert volume.input("encrypted") is True and volume.input("size") == 30
+    assert volume.input("encrypted") is True and volume.input("size") == settings().host.data_volume_gb
     assert (attachment.input("volumeId"), attachment.input("instanceId")) == (volume.id, instance.id)
     assert instance.delete_before_replace and attachment.delete_before_replace  # the volume moves to the new host
     assert volume.id.replace("-", "") in unwrap(instance.inputs["userData"])

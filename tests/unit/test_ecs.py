@@ -10,9 +10,10 @@ import yaml
 
 from config.images import parse_image
 from config.litellm_config import render_proxy_config
-from tests.support.program import run_config, run_shipped
+from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap
 from tests.support.stacks import shipped_settings
+from tests.support.variants import EU_ECS, EXTERNAL_CLICKHOUSE_PASSWORD, STG_ECS
 from policy.rules import strings_in
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -164,9 +165,11 @@ def test_autoscaling_for_litellm_and_langfuse_web_only(prod):
 
 
 def test_changing_the_proxy_config_changes_only_the_litellm_task_definition():
-    models = [{"name": "sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"}]
-    before = containers(run_config(compute="ecs", models=models))
-    after = containers(run_config(compute="ecs", models=[*models, {"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0"}]))
+    models = STG_ECS.settings().models
+    more = [*({"name": m.name, "bedrockModel": m.bedrock_model} for m in models),
+            {"name": "haiku", "bedrockModel": "us.anthropic.claude-haiku-4-5-20251001-v1:0"}]
+    before = containers(STG_ECS.run())
+    after = containers(STG_ECS.but(models=more).run())
     changed = {name for name in before if _definition(before[name]) != _definition(after[name])}
     assert changed == {"litellm"}
 
@@ -201,7 +204,8 @@ def test_services_wait_for_what_forwards_to_their_target_group(prod):
     for name in ("litellm", "langfuse-web"):
         target_group = services[name].input("loadBalancers")[0]["targetGroupArn"]
         assert rules[target_group] in services[name].dependencies, name
-    plain = run_config(compute="ecs", domain=None, allowInsecureHttp=True)
+    plain = EU_ECS.run()  # plain HTTP: the listeners forward themselves
+    assert EU_ECS.config["allowInsecureHttp"] is True
     listeners = {r.input("defaultActions")[0]["targetGroupArn"]: r.urn for r in plain.of_type("aws:lb/listener:Listener")}
     for service in plain.of_type(SERVICE):
         if service.input("loadBalancers"):
@@ -209,7 +213,8 @@ def test_services_wait_for_what_forwards_to_their_target_group(prod):
 
 
 def test_without_a_zone_every_record_is_told_before_the_bounded_wait():
-    run = run_config(compute="ecs")  # stg, domain, no hostedZoneId
+    run = STG_ECS.run()  # stg, domain, no hostedZoneId
+    assert "hostedZoneId" not in STG_ECS.config
     assert not public_records(run)
     dns = run.outputs["loadBalancerDnsName"]
     (certificate,) = run.of_type("aws:acm/certificate:Certificate")
@@ -232,7 +237,7 @@ def test_without_a_zone_every_record_is_told_before_the_bounded_wait():
 
 
 def test_hosted_zone_validates_the_certificate_and_aliases_both_names():
-    run = run_config(compute="ecs", hostedZoneId="Z0123456789ABC")
+    run = run_shipped("prod")
     records = {r.input("name"): r for r in public_records(run)}
     assert {r.input("type") for r in records.values()} == {"CNAME", "A"}
     assert records["litellm.llm.example.com"].input("aliases")[0]["evaluateTargetHealth"] is True
@@ -242,7 +247,7 @@ def test_hosted_zone_validates_the_certificate_and_aliases_both_names():
 
 
 def test_plain_http_only_when_allowed():
-    run = run_config(compute="ecs", domain=None, allowInsecureHttp=True)
+    run = EU_ECS.run()
     listeners = {listener.input("port"): listener.input("protocol") for listener in run.of_type("aws:lb/listener:Listener")}
     assert listeners == {80: "HTTP", 3000: "HTTP"}
     assert [m for level, m in run.mocks.logged if level == "warning" and "plain HTTP" in m]
@@ -331,10 +336,8 @@ def test_shipped_prod_config_renders_a_proxy_config_the_task_carries(prod):
 
 
 def test_external_clickhouse_replaces_the_host():
-    run = run_config(
-        compute="ecs", clickhouse={"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"},
-        secrets={"clickhouseExternalPassword": "external-clickhouse-password"},
-    )
+    run = EU_ECS.run()
+    assert EU_ECS.config["clickhouse"] == {"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"}
     assert not run.of_type("aws:ec2/instance:Instance") and not run.of_type("aws:ebs/volume:Volume")
     assert "clickhouse-ready" not in containers(run)
     environment = {e["name"]: e["value"] for e in containers(run)["langfuse-web"]["environment"]}
@@ -347,4 +350,4 @@ def test_external_clickhouse_replaces_the_host():
     assert {("langfuse-web", 8443), ("langfuse-web", 9440), ("langfuse-worker", 8443), ("langfuse-worker", 9440)} <= egress
     assert "security-groups-clickhouse" not in {g.name for g in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
     for resource in run.resources:  # the configured password travels only as a secret
-        assert not any("external-clickhouse-password" in s for s in plain_strings(resource.inputs))
+        assert not any(EXTERNAL_CLICKHOUSE_PASSWORD in s for s in plain_strings(resource.inputs))

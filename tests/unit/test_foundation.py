@@ -9,16 +9,15 @@ import string
 
 import pytest
 
+from components.bedrock_access import bedrock_policy_json
 from config.bedrock import GEOGRAPHY_REGIONS
 from components.secret_json import RETAINED_TAG
 from policy.graph import RETAINED_ON_REMOVAL_TAG
-from tests.support.program import run_config, run_shipped
-from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, run_program, unwrap
-from tests.support.settings import OPERATOR_SECRETS
+from tests.support.program import run_shipped
+from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, unwrap
+from tests.support.settings import make_settings
+from tests.support.variants import ALLOWED_CIDRS, EU_ECS, EXISTING_KEYS, PROD_ECS, STG_EC2, STG_ECS
 from config.team_plane import team_keys_arn_pattern
-from tests.support.stacks import runtime_config
-
-DOCKER_HUB_SECRET = OPERATOR_SECRETS["prod"]
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -49,7 +48,8 @@ def both_ways(source, target, port):
 
 
 def test_security_group_graph_for_ecs():
-    run = run_config(compute="ecs", allowedCidrs=["10.0.0.0/8", "192.168.10.0/24"])
+    run = STG_ECS.run()
+    assert ALLOWED_CIDRS == ["10.0.0.0/8", "192.168.10.0/24"]
     expected = {
         ("in", "load-balancer", "10.0.0.0/8", 443), ("in", "load-balancer", "10.0.0.0/8", 80),
         ("in", "load-balancer", "192.168.10.0/24", 443), ("in", "load-balancer", "192.168.10.0/24", 80),
@@ -75,10 +75,10 @@ def test_security_group_graph_for_ecs():
     assert security_graph(run) == expected
 
 
-def test_security_group_graph_for_ec2_with_plain_http_and_endpoints():
-    run = run_config(compute="ec2", domain=None, allowInsecureHttp=True, network={"interfaceEndpoints": True})
+def test_security_group_graph_for_ec2_with_endpoints():
+    run = STG_EC2.run()
     assert security_graph(run) == {
-        ("in", "load-balancer", "10.0.0.0/8", 80), ("in", "load-balancer", "10.0.0.0/8", 3000),
+        ("in", "load-balancer", "10.0.0.0/8", 443), ("in", "load-balancer", "10.0.0.0/8", 80),
         *both_ways("load-balancer", "gateway-host", 4000),
         *both_ways("load-balancer", "gateway-host", 3000),
         *both_ways("gateway-host", "database", 5432),
@@ -89,7 +89,7 @@ def test_security_group_graph_for_ec2_with_plain_http_and_endpoints():
 
 
 def test_data_stores_never_accept_a_cidr():
-    graph = security_graph(run_config(compute="ecs"))
+    graph = security_graph(STG_ECS.run())
     for direction, group, peer, _ in graph:
         if direction == "in" and group in ("database", "redis", "clickhouse"):
             assert "/" not in peer
@@ -100,7 +100,7 @@ def test_data_stores_never_accept_a_cidr():
     [("stg", 2, 1), ("prod", 2, 2)],
 )
 def test_network_per_environment(stack, azs, nats):
-    run = run_config(stack=stack)
+    run = STG_ECS.run() if stack == "stg" else run_shipped("prod")
     subnets = run.of_type("aws:ec2/subnet:Subnet")
     assert len(subnets) == 2 * azs
     assert {s.input("availabilityZone") for s in subnets} == {f"us-east-1{c}" for c in "abc"[:azs]}
@@ -120,8 +120,8 @@ def test_network_per_environment(stack, azs, nats):
 
 
 def test_nat_gateways_are_configurable():
-    run = run_config(stack="prod", network={"natGateways": "single"})
-    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert PROD_ECS.config["network"] == {"natGateways": "single"}
+    assert len(PROD_ECS.run().of_type("aws:ec2/natGateway:NatGateway")) == 1
 
 
 def secret_values(run) -> dict[str, dict]:
@@ -137,7 +137,7 @@ def secret_values(run) -> dict[str, dict]:
 
 
 def test_secret_formats():
-    run = run_config(teams=[{"name": "mle"}])
+    run = STG_ECS.run()
     values = secret_values(run)
     alnum = set(string.ascii_letters + string.digits)
     litellm, langfuse = values["litellm"], values["langfuse"]
@@ -163,25 +163,24 @@ def test_secret_formats():
 
 
 def test_secrets_are_encrypted_with_the_stack_key():
-    run = run_config()
+    run = STG_ECS.run()
     key_arn = run.of_type("aws:kms/key:Key")[0].outputs["arn"]
     assert {s.input("kmsKeyId") for s in run.of_type(SECRET)} == {key_arn}
 
 
-@pytest.mark.parametrize("team_count", [0, 1, 5])
-def test_one_key_secret_per_team(team_count):
-    names = [f"team-{i}" for i in range(team_count)]
-    run = run_config(teams=[{"name": n} for n in names])
+@pytest.mark.parametrize("variant", [EU_ECS, STG_ECS.with_teams(1), STG_ECS], ids=["no team", "one", "two"])
+def test_one_key_secret_per_team(variant):
+    names = [team["name"] for team in variant.teams]
+    run = variant.run()
     team_secrets = [s.input("namePrefix") for s in run.of_type(SECRET) if "/langfuse-keys/teams/" in s.input("namePrefix")]
     assert sorted(team_secrets) == sorted(f"llm-gateway-stg/langfuse-keys/teams/{n}-" for n in names)
     assert set(run.outputs["teamLangfuseSecretArns"]) == set(names)
     assert all(a.startswith("arn:aws:secretsmanager:") for a in run.outputs["teamLangfuseSecretArns"].values())
 
 
-def test_removing_a_team_removes_exactly_its_resources():
-    teams = [{"name": "mle"}, {"name": "home-rentals"}, {"name": "ops"}]
-    before = run_config(teams=teams)
-    after = run_config(teams=[t for t in teams if t["name"] != "home-rentals"])
+def test_a_team_comes_and_goes_with_exactly_its_key_secret():
+    assert [team["name"] for team in STG_ECS.teams] == ["mle", "home-rentals"]
+    before, after = STG_ECS.run(), STG_ECS.with_teams(1).run()
     removed = {(r.typ, r.name) for r in before.resources} - {(r.typ, r.name) for r in after.resources}
     added = {(r.typ, r.name) for r in after.resources} - {(r.typ, r.name) for r in before.resources}
     assert added == set()
@@ -195,10 +194,9 @@ def test_removing_a_team_removes_exactly_its_resources():
 
 
 def test_existing_team_keys_come_from_config_and_are_not_generated():
-    run = run_config(
-        teams=[{"name": "mle", "langfuseKeys": "existing"}],
-        secrets={"existingLangfuseKeys": {"mle": {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}}},
-    )
+    assert STG_EC2.teams[0] == {**STG_EC2.teams[0], "name": "mle", "langfuseKeys": "existing"}
+    run = STG_EC2.run()
+    assert EXISTING_KEYS["mle"] == {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
     assert secret_values(run)["langfuse-keys/teams/mle"] == {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
     assert not [r for r in run.resources if r.name.startswith("langfuse-keys-team-mle-p")]
     for resource in run.resources:
@@ -212,28 +210,27 @@ STATEFUL = {
 }
 
 
-def team_owned(run, team: str) -> list:
-    return [r for r in run.resources if r.custom and r.name.startswith(f"langfuse-keys-team-{team}")]
+def teams_owned(run) -> list:
+    return [r for r in run.resources if r.custom and r.name.startswith("langfuse-keys-team-")]
 
 
 @pytest.mark.parametrize("stack, protected", [("stg", False), ("prod", True)])
 def test_protect_flags_per_environment(stack, protected):
-    run = run_config(stack=stack, teams=[{"name": "mle"}])
-    retained = {r.urn for r in team_owned(run, "mle")}
+    run = STG_ECS.run() if stack == "stg" else run_shipped("prod")
+    retained = {r.urn for r in teams_owned(run)}
     stateful = [r for r in run.resources if r.typ in STATEFUL and r.urn not in retained]
     assert stateful and all(r.protect is protected for r in stateful)
     assert not any(r.protect for r in run.resources if r.typ not in STATEFUL)
     # A team's own stateful resources are kept on removal in prod instead (see the next test).
-    assert retained and all(not r.protect and r.retain_on_delete is protected for r in team_owned(run, "mle"))
+    assert retained and all(not r.protect and r.retain_on_delete is protected for r in teams_owned(run))
 
 
 def test_removing_a_team_in_prod_keeps_its_secret_and_never_stops_on_protection():
     """Pulumi refuses to delete a protected resource when it reaches it, after the team's other
     removals (the LiteLLM team and with it the team's virtual keys) already happened: nothing the
     removal deletes may be protected, and what holds data is retained instead."""
-    teams = [{"name": "mle"}, {"name": "home-rentals"}]
-    before = run_config(stack="prod", teams=teams)
-    after = run_config(stack="prod", teams=teams[:1])
+    assert [team["name"] for team in PROD_ECS.teams] == ["mle", "home-rentals"]
+    before, after = PROD_ECS.run(), PROD_ECS.with_teams(1).run()
     kept = {r.urn for r in after.resources}
     removed = [r for r in before.resources if r.urn not in kept]
 
@@ -250,7 +247,7 @@ def test_removing_a_team_in_prod_keeps_its_secret_and_never_stops_on_protection(
 
 @pytest.mark.parametrize("stack", ["stg", "prod"])
 def test_database(stack):
-    run = run_config(stack=stack)
+    run = STG_ECS.run() if stack == "stg" else run_shipped("prod")
     (db,) = run.of_type("aws:rds/instance:Instance")
     prod = stack == "prod"
     assert db.input("engine") == "postgres" and db.input("engineVersion") in ("16", "17")
@@ -274,9 +271,11 @@ def test_database(stack):
 
 def test_each_database_lifetime_gets_its_own_final_snapshot_name():
     """A snapshot name stays taken until the snapshot is deleted: a second create/delete cycle of
-    the stack must not ask for the first cycle's name."""
-    config, secret_keys = runtime_config("prod")
-    names = [run_program("prod", config, secret_keys).of_type(RDS)[0].input("finalSnapshotIdentifier") for _ in range(2)]
+    the stack must not ask for the first cycle's name. Two runs are two cycles (each creates the
+    database anew); their teams differ, their database settings do not."""
+    runs = [PROD_ECS.run(), PROD_ECS.with_teams(1).run()]
+    assert runs[0].of_type(RDS)[0].inputs.keys() == runs[1].of_type(RDS)[0].inputs.keys()
+    names = [run.of_type(RDS)[0].input("finalSnapshotIdentifier") for run in runs]
     assert names[0] != names[1]
     for name in names:
         assert name.startswith("llm-gateway-prod-postgres-final-") and SNAPSHOT_IDENTIFIER.match(name), name
@@ -284,7 +283,7 @@ def test_each_database_lifetime_gets_its_own_final_snapshot_name():
 
 @pytest.mark.parametrize("stack", ["stg", "prod"])
 def test_database_logs_land_in_owned_encrypted_bounded_groups(stack):
-    run = run_config(stack=stack)
+    run = STG_ECS.run() if stack == "stg" else run_shipped("prod")
     (db,) = run.of_type(RDS)
     (key,) = run.of_type("aws:kms/key:Key")
     groups = {g.input("name"): g for g in run.of_type(LOG_GROUP)}
@@ -297,9 +296,16 @@ def test_database_logs_land_in_owned_encrypted_bounded_groups(stack):
         assert group.urn in db.dependencies  # exists before RDS would create it
 
 
-def bedrock_policy(run) -> dict:
+def bedrock_policy(**config) -> dict:
+    """The invoke policy the program writes for a stack with this config (the renderer alone: the
+    program registers exactly its output, see the next test)."""
+    return json.loads(bedrock_policy_json(make_settings(**config).models, ACCOUNT_ID))
+
+
+def test_the_program_grants_what_the_renderer_writes():
+    run = STG_ECS.run()
     (policy,) = [p for p in run.of_type(POLICY) if "bedrock-invoke" in p.input("namePrefix")]
-    return json.loads(policy.input("policy"))
+    assert policy.input("policy") == bedrock_policy_json(STG_ECS.settings().models, ACCOUNT_ID)
 
 
 def invoke_statements(document):
@@ -311,7 +317,7 @@ def invoke_statements(document):
 
 
 def test_bedrock_policy_for_a_foundation_model():
-    document = bedrock_policy(run_config(models=[{"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0"}]))
+    document = bedrock_policy(models=[{"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0"}])
     assert list(invoke_statements(document)) == [{
         "Effect": "Allow",
         "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
@@ -330,7 +336,7 @@ def test_bedrock_policy_for_a_foundation_model():
 def test_bedrock_policy_for_a_geographic_inference_profile(stack_region, model_region, profile, geography):
     model = {"name": "m", "bedrockModel": profile, **({"region": model_region} if model_region else {}),
              "inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
-    document = bedrock_policy(run_config(region=stack_region, models=[model]))
+    document = bedrock_policy(region=stack_region, models=[model])
     region = model_region or stack_region
     profile_arn = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{profile}"
     foundation = profile.split(".", 1)[1]
@@ -347,7 +353,7 @@ def test_bedrock_policy_for_a_global_profile_and_narrowed_destinations():
         {"name": "g", "bedrockModel": "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
         {"name": "u", "bedrockModel": "us.amazon.nova-pro-v1:0", "destinationRegions": ["us-east-1", "us-west-2"]},
     ]
-    statements = list(invoke_statements(bedrock_policy(run_config(models=models))))
+    statements = list(invoke_statements(bedrock_policy(models=models)))
     global_arn = f"arn:aws:bedrock:us-east-1:{ACCOUNT_ID}:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0"
     assert statements[2] == {
         "Effect": "Allow",
@@ -379,7 +385,7 @@ def secret_policies(run) -> dict[str, list[str]]:
 
 
 def test_each_workload_reads_exactly_its_secrets():
-    assert secret_policies(run_config(compute="ecs", teams=[{"name": "mle"}])) == {
+    assert secret_policies(STG_ECS.run()) == {
         "litellm": ["langfuse-keys/platform", "litellm", "redis"],
         "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
@@ -388,7 +394,7 @@ def test_each_workload_reads_exactly_its_secrets():
         # teams' key secrets are read by their code with the team-plane reader policy (one wildcard).
         "teams": ["langfuse", "litellm"],
     }
-    assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}])) == {
+    assert secret_policies(run_shipped("stg")) == {
         "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "litellm", "postgres", "redis"],
     }
 
@@ -397,14 +403,15 @@ def test_docker_hub_credentials_are_read_by_exactly_who_pulls_from_docker_hub():
     """Langfuse's images, ClickHouse and Valkey come from Docker Hub; LiteLLM from GHCR, psql from ECR Public.
     ECS's execution role reads the pull secret (Amazon ECS Developer Guide, "Private registry
     authentication permissions": secretsmanager:GetSecretValue, and kms:Decrypt for a customer key)."""
-    assert secret_policies(run_config(stack="prod", compute="ecs", teams=[{"name": "mle"}])) == {
+    assert secret_policies(run_shipped("prod")) == {
         "litellm": ["langfuse-keys/platform", "litellm", "redis"],
         "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse", "docker-hub"],
         "teams": ["langfuse", "litellm"],
     }
-    assert secret_policies(run_config(compute="ec2", teams=[{"name": "mle"}], secrets=DOCKER_HUB_SECRET)) == {
+    assert "dockerHubCredentials" in STG_EC2.secrets
+    assert secret_policies(STG_EC2.run()) == {
         "gateway-host": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "litellm", "postgres", "redis"],
     }
 
@@ -431,7 +438,7 @@ def test_outputs_are_endpoints_and_arns():
 def test_langfuse_raw_events_expire_and_media_never_does():
     # Langfuse's blob-storage guide: a lifecycle rule on the event upload prefix (30 days suggested),
     # never on media (traces keep referencing those objects).
-    run = run_config(compute="ecs")
+    run = STG_ECS.run()
     (bucket,) = [b for b in run.of_type("aws:s3/bucket:Bucket") if b.input("bucketPrefix", "").endswith("-langfuse-")]
     (lifecycle,) = [c for c in run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
                     if c.input("bucket") == bucket.id]

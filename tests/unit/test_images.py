@@ -19,10 +19,11 @@ from config.images import DEFAULT_IMAGES, DOCKER_HUB_ONLY, REGISTRIES, parse_ima
 from config.loader import SettingsError, load_settings
 from config.user_data import COMPOSE_FILE
 from tests.support.hosts import written_files
-from tests.support.program import run_config, run_shipped
+from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
 from tests.support.settings import runtime_with_secrets, settings_config
 from tests.support.stacks import ROOT
+from tests.support.variants import EU_ECS
 from tests.support.workflows import WORKFLOWS_DIR, load_workflow, steps
 
 PINNED = re.compile(r"^(?P<name>[^@\s]+)@sha256:[0-9a-f]{64}$")
@@ -85,7 +86,8 @@ def test_what_runs_is_exactly_the_pin(shipped):
 def test_a_pinned_override_runs_by_its_own_digest():
     image = parse_image(DEFAULT_IMAGES["litellm"])
     override = f"{image.tagged}@sha256:{'1' * 64}"
-    run = run_config(compute="ecs", litellm={"image": override})
+    assert EU_ECS.config["litellm"] == {"image": override}
+    run = EU_ECS.run()
     images = rendered_images(run)
     assert images["ecs litellm"] == images["ecs litellm-migrator"] == parse_image(override).pinned
 

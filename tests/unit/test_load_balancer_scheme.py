@@ -6,15 +6,17 @@ from __future__ import annotations
 import pytest
 
 from config.loader import SettingsError
-from tests.support.program import run_config
+from tests.support.program import run_shipped
 from tests.support.settings import make_settings
+from tests.support.variants import EU_EC2, PROD_ECS, STG_ECS
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 
 
-@pytest.mark.parametrize("compute", ["ecs", "ec2"])
-def test_internal_load_balancer_lives_in_the_private_subnets(compute):
-    run = run_config(compute=compute, loadBalancer={"scheme": "internal"})
+@pytest.mark.parametrize(("variant", "ports"), [(PROD_ECS, {443, 80}), (EU_EC2, {80, 3000})], ids=["ecs https", "ec2 http"])
+def test_internal_load_balancer_lives_in_the_private_subnets(variant, ports):
+    assert variant.config["loadBalancer"] == {"scheme": "internal"}
+    run = variant.run()
     (alb,) = run.of_type(ALB)
     assert alb.input("internal") is True
     assert set(alb.input("subnets")) == run.subnet_ids("private")
@@ -22,18 +24,19 @@ def test_internal_load_balancer_lives_in_the_private_subnets(compute):
     group = run.security_group_id("load-balancer")
     ingress = {(r.input("cidrIpv4"), r.input("fromPort")) for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
                if r.input("securityGroupId") == group}
-    assert ingress == {("10.0.0.0/8", 443), ("10.0.0.0/8", 80)}
+    assert ingress == {("10.0.0.0/8", port) for port in ports}
 
 
-@pytest.mark.parametrize("compute", ["ecs", "ec2"])
-def test_internet_facing_is_the_default_in_the_public_subnets(compute):
-    run = run_config(compute=compute)
+@pytest.mark.parametrize("run", [STG_ECS.run, lambda: run_shipped("stg")], ids=["ecs", "ec2"])
+def test_internet_facing_is_the_default_in_the_public_subnets(run):
+    run = run()
     (alb,) = run.of_type(ALB)
     assert alb.input("internal") is False and set(alb.input("subnets")) == run.subnet_ids("public")
 
 
 def test_internal_load_balancer_with_a_zone_aliases_its_names_there():
-    run = run_config(compute="ecs", loadBalancer={"scheme": "internal"}, hostedZoneId="Z0123456789ABC")
+    run = PROD_ECS.run()
+    assert PROD_ECS.settings().hosted_zone_id
     (alb,) = run.of_type(ALB)
     aliases = {r.input("name"): r.input("aliases")[0]["name"] for r in run.of_type("aws:route53/record:Record")
                if r.input("type") == "A"}
@@ -43,7 +46,8 @@ def test_internal_load_balancer_with_a_zone_aliases_its_names_there():
 
 
 def test_internal_load_balancer_serves_plain_http_when_allowed():
-    run = run_config(compute="ec2", domain=None, allowInsecureHttp=True, loadBalancer={"scheme": "internal"})
+    run = EU_EC2.run()
+    assert EU_EC2.config["allowInsecureHttp"] is True and EU_EC2.config["domain"] is None
     (alb,) = run.of_type(ALB)
     assert alb.input("internal") is True
     listeners = {listener.input("port"): listener.input("protocol") for listener in run.of_type("aws:lb/listener:Listener")}

@@ -11,14 +11,12 @@ from pulumi.runtime.mocks import MockResourceArgs
 
 from config import names
 from config.loader import SettingsError
-from tests.support.program import run_config
 from tests.support.pulumi_mocks import NAMING, PREFIX_SUFFIX_LENGTH, AwsWouldRefuse, RecordingMocks, run_program
 from tests.support.settings import make_settings, runtime_with_secrets, settings_config
+from tests.support.variants import LONGEST_EC2, LONGEST_ECS, LONGEST_STACK, LONGEST_TEAM, STG_ECS
 
 PROJECT = "llm-gateway"
 LONGEST = names.max_stack_length(PROJECT)
-LONGEST_STACK = "p" * LONGEST
-LONGEST_TEAM = "t" * 31  # config/loader.py TEAM_NAME: a letter and up to 30 more
 
 
 def aws_names(run) -> list[tuple[str, str, str, str]]:
@@ -31,13 +29,14 @@ def aws_names(run) -> list[tuple[str, str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("compute", ["ecs", "ec2"])
-def test_the_longest_accepted_stack_name_fits_every_aws_limit(compute):
-    # Every feature that adds a name: a team with the longest name, interface endpoints, ClickHouse host.
-    run = run_config(
-        stack=LONGEST_STACK, compute=compute, environment="prod",
-        teams=[{"name": LONGEST_TEAM}], network={"interfaceEndpoints": True},
-    )
+@pytest.mark.parametrize("variant", [LONGEST_ECS, LONGEST_EC2], ids=["ecs", "ec2"])
+def test_the_longest_accepted_stack_name_fits_every_aws_limit(variant):
+    # Every feature that adds a name: a team with the longest name, interface endpoints, ClickHouse
+    # host, a restored database instance.
+    assert variant.stack == LONGEST_STACK == "p" * LONGEST and variant.teams == [{"name": LONGEST_TEAM}]
+    assert variant.config["network"] == {"interfaceEndpoints": True} and variant.config["database"]["restoredInstance"]
+    compute = variant.config["compute"]
+    run = variant.run()
     checked = aws_names(run)
     for typ, resource, key, value in checked:
         naming = NAMING[typ]
@@ -84,7 +83,7 @@ def test_a_stack_name_too_long_for_aws_fails_in_the_loader_not_at_aws():
 
 
 def test_mocks_complete_names_and_ids_as_aws_does():
-    run = run_config(compute="ecs")
+    run = STG_ECS.run()
     bucket = run.named("access-logs-bucket", "aws:s3/bucket:Bucket")
     prefix = bucket.input("bucketPrefix")
     assert re.fullmatch(re.escape(prefix) + r"\d{18}[0-9a-f]{8}", bucket.outputs["bucket"])

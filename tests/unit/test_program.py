@@ -5,16 +5,15 @@ from __future__ import annotations
 import pytest
 
 from config.loader import SettingsError
+from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import RecordingMocks, run_program
 from tests.support.settings import settings_config
-from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
+from tests.support.stacks import SHIPPED_STACKS, to_runtime
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_shipped_stack_runs(stack):
-    config, secret_keys = runtime_config(stack)
-    run = run_program(stack, config, secret_keys)
-    assert run.outputs["environment"] == stack
+    assert run_shipped(stack).outputs["environment"] == stack
 
 
 def test_bad_config_fails_before_any_resource_is_registered():

@@ -8,13 +8,9 @@ import pytest
 from components.access_logs import AccessLogs, AccessLogsArgs
 from config.loader import SettingsError
 from config.regions import ELB_LOG_DELIVERY_SERVICE, REGIONS
-from tests.support.program import run_config
 from tests.support.pulumi_mocks import ACCOUNT_ID, json_input, run_pulumi
 from tests.support.settings import make_settings
-
-# Not priced in the pinned LiteLLM: the stack gives its prices (config/bedrock_prices.py).
-EU_MODELS = [{"name": "haiku", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0",
-              "inputCostPerToken": 0.00000025, "outputCostPerToken": 0.00000125}]
+from tests.support.variants import EU_EC2, EU_ECS
 
 
 def log_delivery_principal(run) -> dict:
@@ -36,9 +32,10 @@ def test_access_logs_admit_the_principal_aws_uses_in_the_region(region):
     assert not [c for c in run.mocks.calls if "elb" in c.token]  # no data source: the table answers
 
 
-@pytest.mark.parametrize("compute", ["ecs", "ec2"])
-def test_the_program_runs_in_a_region_newer_than_the_elb_account_list(compute):
-    run = run_config(compute=compute, region="eu-central-2", models=EU_MODELS, teams=[])
+@pytest.mark.parametrize("variant", [EU_ECS, EU_EC2], ids=["ecs", "ec2"])
+def test_the_program_runs_in_a_region_newer_than_the_elb_account_list(variant):
+    assert variant.config["region"] == "eu-central-2" and REGIONS["eu-central-2"].elb_account is None
+    run = variant.run()
     assert log_delivery_principal(run) == {"Service": ELB_LOG_DELIVERY_SERVICE}
 
 

@@ -14,15 +14,12 @@ from config.jobs import JobSpec, host_job_commands, job_scratch_dirs
 from config.litellm_config import render_proxy_config
 from config.services import PLACEHOLDER_ENDPOINTS, gateway_host_specs
 from config.team_plane import DOCUMENT_KEY
-from tests.support.program import run_config
 from tests.support.pulumi_mocks import unwrap
 from tests.support.settings import make_settings
+from tests.support.variants import STG_EC2, STG_ECS, TEAMS
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
-TEAMS = [
-    {"name": "mle", "maxBudget": 200, "budgetDuration": "30d"},
-    {"name": "home-rentals", "models": ["titan"], "rpmLimit": 120, "tpmLimit": 50000},
-]
+WITH_TEAMS = {"ecs": STG_ECS, "ec2": STG_EC2}  # both with TEAMS
 
 
 def document(run) -> tuple[object, dict]:
@@ -32,7 +29,8 @@ def document(run) -> tuple[object, dict]:
 
 @pytest.mark.parametrize("compute", ["ecs", "ec2"])
 def test_every_team_is_in_the_document_with_its_limits_and_key_secret(compute):
-    run = run_config(compute=compute, teams=TEAMS)
+    assert [{k: v for k, v in team.items() if k != "langfuseKeys"} for team in WITH_TEAMS[compute].teams] == TEAMS
+    run = WITH_TEAMS[compute].run()
     _, content = document(run)
     teams = {team["name"]: team for team in content["teams"]}
     assert {name: (t["models"], t["maxBudget"], t["budgetDuration"], t["rpmLimit"], t["tpmLimit"])
@@ -44,7 +42,7 @@ def test_every_team_is_in_the_document_with_its_limits_and_key_secret(compute):
 @pytest.mark.parametrize("compute", ["ecs", "ec2"])
 def test_nothing_in_the_deploy_talks_to_litellm_or_langfuse(compute):
     """The deploying machine talks to AWS APIs only: no dynamic resource reaches a service's API."""
-    run = run_config(compute=compute, teams=TEAMS)
+    run = WITH_TEAMS[compute].run()
     assert {r.name for r in run.of_type(DYNAMIC)} <= {
         *(r.name for r in run.of_type(DYNAMIC) if "task_definition_arn" in r.inputs),  # ECS RunTask
         *(r.name for r in run.of_type(DYNAMIC) if "instance_id" in r.inputs),  # SSM SendCommand
@@ -53,7 +51,7 @@ def test_nothing_in_the_deploy_talks_to_litellm_or_langfuse(compute):
 
 
 def test_on_ecs_the_job_runs_after_litellm_and_langfuse_serve_and_again_with_each_document():
-    run = run_config(compute="ecs", teams=TEAMS)
+    run = STG_ECS.run()
     stored, _ = document(run)
     (job,) = [r for r in run.of_type(DYNAMIC) if r.name == f"ecs-{TEAM_PLANE_JOB}-run"]
     assert job.input("trigger") == stored.outputs["versionId"]
@@ -65,12 +63,12 @@ def test_on_ecs_the_job_runs_after_litellm_and_langfuse_serve_and_again_with_eac
 
 
 def test_on_the_host_the_deploy_asks_it_to_run_the_job_then_restarts_litellm():
-    run = run_config(compute="ec2", teams=TEAMS)
+    run = STG_EC2.run()
     stored, _ = document(run)
     (command,) = [r for r in run.of_type(DYNAMIC) if r.name == f"{TEAM_PLANE_JOB}-run"]
     (host,) = run.of_type("aws:ec2/instance:Instance")
     assert command.input("instance_id") == host.id and command.input("trigger") == stored.outputs["versionId"]
-    settings = make_settings(compute="ec2", teams=TEAMS)
+    settings = STG_EC2.settings()
     steps = tuple(s for s in gateway_host_specs(settings, render_proxy_config(settings), PLACEHOLDER_ENDPOINTS)
                   if s.on_demand)
     job = JobSpec(TEAM_PLANE_JOB, steps)
@@ -123,11 +121,3 @@ def test_a_host_whose_services_failed_to_start_stops_waiting_at_once(tmp_path):
     assert result.returncode == 1 and "llm-gateway.service is not active" in result.stderr
     assert not [call for call in (tmp_path / "calls").read_text().splitlines() if call.startswith("docker")]
 
-
-def test_adding_a_team_adds_its_key_secret_and_nothing_per_team_elsewhere():
-    one, two = run_config(teams=TEAMS[:1]), run_config(teams=TEAMS)
-    added = {(r.typ, r.name) for r in two.resources} - {(r.typ, r.name) for r in one.resources}
-    assert {name for _, name in added} == {
-        "langfuse-keys-team-home-rentals", "langfuse-keys-team-home-rentals-public",
-        "langfuse-keys-team-home-rentals-secret",
-    }

@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from functools import cache
 
 import pytest
 
 from config.team_plane import DOCUMENT_KEY
 
 from config.user_data import USER_DATA_LIMIT
-from tests.support.program import run_config
 from tests.support.pulumi_mocks import ProgramRun, unwrap
+from tests.support.variants import STG_EC2, STG_ECS
 
 TEAM_COUNTS = (1, 2, 30, 200)
 MODES = ("ecs", "ec2")
@@ -41,9 +40,9 @@ PER_TEAM = {
 }
 
 
-@cache
 def program(compute: str, team_count: int) -> ProgramRun:
-    return run_config(compute=compute, teams=[{"name": f"team-{i:03d}"} for i in range(team_count)])
+    """The stg variant of that compute mode with `team_count` teams (for 2, the variant itself)."""
+    return {"ecs": STG_ECS, "ec2": STG_EC2}[compute].with_teams(team_count).run()
 
 
 def iam_size(document: str) -> int:
@@ -107,7 +106,7 @@ def test_the_document_carries_every_team_and_no_secret_value(compute):
     document = team_document_object(run)
     assert document.input("key") == "team-plane/desired.json" and document.input("contentType") == "application/json"
     content = json.loads(unwrap(document.input("content")))
-    assert [team["name"] for team in content["teams"]] == [f"team-{i:03d}" for i in range(200)]
+    assert [team["name"] for team in content["teams"]] == sorted(["mle", "home-rentals", *(f"team-{i:03d}" for i in range(198))])
     arns = {secret.outputs["arn"] for secret in run.of_type("aws:secretsmanager/secret:Secret")}
     assert {team["keySecretArn"] for team in content["teams"]} <= arns
     assert "sk-lf-" not in unwrap(document.input("content"))
