@@ -6,7 +6,7 @@ model missing there costs 0: no spend is recorded and no budget ever stops the t
 must not import litellm (a dev dependency), so the loader reads this generated list instead.
 
 Run `.venv/bin/python scripts/bedrock_prices.py` after moving the LiteLLM pin;
-tests/unit/test_bedrock_prices.py fails while the file and the installed LiteLLM disagree.
+tests/integration/test_litellm_prices.py fails while the file and the installed LiteLLM disagree.
 """
 
 from __future__ import annotations

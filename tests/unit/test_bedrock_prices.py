@@ -1,5 +1,6 @@
-"""Model prices: the shipped list matches the pinned LiteLLM, and the loader refuses a model that
-LiteLLM cannot price (it would cost 0: no spend recorded, no budget ever tripped)."""
+"""Model prices: the loader refuses a model that LiteLLM cannot price (it would cost 0: no spend
+recorded, no budget ever tripped). That the shipped list is what the pinned LiteLLM prices is
+checked by running it: tests/integration/test_litellm_prices.py."""
 
 from __future__ import annotations
 
@@ -9,19 +10,11 @@ import pytest
 
 from config.bedrock_prices import PRICED_MODELS_FILE, litellm_prices
 from config.loader import SettingsError
-from scripts.bedrock_prices import priced_bedrock_models, render
 from tests.support.settings import make_settings
 from tests.support.stacks import shipped_settings
 
 UNPRICED = "eu.anthropic.claude-3-haiku-20240307-v1:0"  # a real profile, absent from 1.104.0's bundled map
 PRICES = {"inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
-
-
-def test_the_shipped_list_is_what_the_installed_litellm_prices():
-    """Drift check: regenerate from the installed (pinned) LiteLLM; fix with scripts/bedrock_prices.py."""
-    assert PRICED_MODELS_FILE.read_text() == render(priced_bedrock_models()), (
-        "config/bedrock_priced_models.json is stale: run .venv/bin/python scripts/bedrock_prices.py"
-    )
 
 
 def test_the_list_is_for_the_litellm_the_image_runs():

@@ -1,4 +1,6 @@
-"""scripts/restore.py against moto's EC2, RDS, ECS and SSM: what it creates, and the steps it prints."""
+"""scripts/restore.py against moto's EC2, RDS, ECS and SSM: what it creates, and the steps it prints.
+Integration tier: moto emulates those services in process (its EC2 backend alone takes seconds to
+start), the way the unit tier never runs a tool."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from scripts import restore
 
 REGION = "us-east-1"
 STACK = "prod"
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

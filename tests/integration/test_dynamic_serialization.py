@@ -1,5 +1,6 @@
 """The dynamic providers survive the trip the engine gives them: dill by reference, loaded in a
-separate interpreter started in the project directory (and only there)."""
+separate interpreter started in the project directory (and only there). Integration tier: each
+case starts a fresh Python that imports Pulumi, as the engine's provider host does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from components.host_command import HostCommandProvider
 from components.one_off_task import OneOffTaskProvider
 from tests.support.dynamic_providers import run_serialized_provider, serialized
 from tests.support.stacks import ROOT
+
+pytestmark = pytest.mark.integration
 
 PROVIDERS = {
     "one_off_task": (OneOffTaskProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
