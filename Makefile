@@ -36,9 +36,9 @@ system-deps:
 test: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) -m pytest
 
-## The fast tier only: no real tools started.
+## The fast tier only: no real tool, emulator or extra interpreter started; on every core (pytest-xdist).
 unit: $(INSTALLED)
-	$(PYTHON) -m pytest -m "not integration"
+	$(PYTHON) -m pytest -m "not integration" -n auto
 
 integration: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) -m pytest -m integration

@@ -2,18 +2,31 @@
 
 A run is a pure function of its config (the mocks answer deterministically, apart from the random
 values they generate), so runs are shared between the tests that ask for the same config: treat
-a ProgramRun as read-only.
+a ProgramRun as read-only. Under pytest-xdist the workers share them too: the first worker to need
+a config runs it and leaves it pickled in the session's temporary directory for the others.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
+import pickle
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from tests.support.pulumi_mocks import ProgramRun, run_program
 from tests.support.settings import runtime_with_secrets, settings_config
 from tests.support.stacks import runtime_config
+
+_shared: list[Path] = []  # where workers of this session leave their runs (set by tests/conftest.py)
+
+
+def share_runs_in(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    _shared[:] = [directory]
 
 
 def run_config(stack: str = "stg", secrets: dict | None = None, **overrides: Any) -> ProgramRun:
@@ -30,4 +43,20 @@ def run_shipped(stack: str) -> ProgramRun:
 
 @cache
 def _run(stack: str, config: str, secret_keys: tuple[str, ...]) -> ProgramRun:
+    if not _shared:
+        return _program(stack, config, secret_keys)
+    key = hashlib.sha256(json.dumps([stack, config, secret_keys]).encode()).hexdigest()
+    path = _shared[0] / f"{key}.pickle"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a worker needing a run another one is making waits for it
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        run = _program(stack, config, secret_keys)
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(pickle.dumps(run))
+        partial.replace(path)
+        return run
+
+
+def _program(stack: str, config: str, secret_keys: tuple[str, ...]) -> ProgramRun:
     return run_program(stack, json.loads(config), set(secret_keys))
