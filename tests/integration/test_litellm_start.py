@@ -1,5 +1,6 @@
 """LiteLLM's start (team_plane/litellm_start.py) against S3 and Secrets Manager as moto serves them
-in-process: the teams of the document become config entries and key variables, whatever their count."""
+in-process: the teams of the document become config entries and key variables, whatever their count.
+(Its Langfuse client ceiling alone: tests/unit/test_litellm_client_ceiling.py.)"""
 
 from __future__ import annotations
 
@@ -8,15 +9,11 @@ import yaml
 from moto import mock_aws
 
 from config.litellm_config import render_proxy_config
-from team_plane.litellm_start import Refusal, langfuse_client_ceiling, prepare, team_settings_entry
+from team_plane.litellm_start import Refusal, prepare, team_settings_entry
 from tests.support.moto_aws import LoopbackAws
 from tests.support.settings import make_settings
 
-
-@pytest.mark.parametrize("team_count, ceiling", [(0, 50), (3, 50), (24, 50), (48, 98), (60, 122), (200, 402)])
-def test_langfuse_client_ceiling_covers_every_team_and_the_platform(team_count, ceiling):
-    assert langfuse_client_ceiling(team_count) == ceiling
-    assert ceiling >= team_count + 1  # every team's pair and the platform's, with headroom past 24 teams
+pytestmark = pytest.mark.integration
 
 
 def start(team_count: int, pairs=None):
