@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _program_runs_shared_between_workers(tmp_path_factory, worker_id):
+def _program_runs_shared_between_workers(tmp_path_factory):
     """pytest-xdist workers of one session share a temporary directory's parent (its documented
-    pattern for work done once per session); the runs go there."""
-    if worker_id != "master":
+    pattern for work done once per session); the runs go there. Without workers, nothing to share."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         share_runs_in(tmp_path_factory.getbasetemp().parent / "program-runs")

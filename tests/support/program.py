@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.support.pulumi_mocks import ProgramRun, run_program
+from tests.support.pulumi_mocks import ProgramRun, RecordingMocks, run_program
 from tests.support.settings import runtime_with_secrets, settings_config
 from tests.support.stacks import runtime_config
 
@@ -36,27 +36,34 @@ def run_config(stack: str = "stg", secrets: dict | None = None, **overrides: Any
     return _run(stack, json.dumps(config, sort_keys=True), tuple(sorted(secret_keys)))
 
 
-def run_shipped(stack: str) -> ProgramRun:
+def run_shipped(stack: str, ssm_parameters: dict[str, str] | None = None) -> ProgramRun:
+    """A shipped stack; `ssm_parameters` (name -> value) answer those SSM lookups otherwise, e.g. a
+    newer Ubuntu image."""
     config, secret_keys = runtime_config(stack)
-    return _run(stack, json.dumps(config, sort_keys=True), tuple(sorted(secret_keys)))
+    return _run(stack, json.dumps(config, sort_keys=True), tuple(sorted(secret_keys)),
+                tuple(sorted((ssm_parameters or {}).items())))
 
 
 @cache
-def _run(stack: str, config: str, secret_keys: tuple[str, ...]) -> ProgramRun:
+def _run(stack: str, config: str, secret_keys: tuple[str, ...],
+         ssm_parameters: tuple[tuple[str, str], ...] = ()) -> ProgramRun:
     if not _shared:
-        return _program(stack, config, secret_keys)
-    key = hashlib.sha256(json.dumps([stack, config, secret_keys]).encode()).hexdigest()
+        return _program(stack, config, secret_keys, ssm_parameters)
+    key = hashlib.sha256(json.dumps([stack, config, secret_keys, ssm_parameters]).encode()).hexdigest()
     path = _shared[0] / f"{key}.pickle"
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a worker needing a run another one is making waits for it
         if path.exists():
             return pickle.loads(path.read_bytes())
-        run = _program(stack, config, secret_keys)
+        run = _program(stack, config, secret_keys, ssm_parameters)
         partial = path.with_suffix(f".{os.getpid()}")
         partial.write_bytes(pickle.dumps(run))
         partial.replace(path)
         return run
 
 
-def _program(stack: str, config: str, secret_keys: tuple[str, ...]) -> ProgramRun:
-    return run_program(stack, json.loads(config), set(secret_keys))
+def _program(stack: str, config: str, secret_keys: tuple[str, ...],
+             ssm_parameters: tuple[tuple[str, str], ...]) -> ProgramRun:
+    values = json.loads(config)
+    mocks = RecordingMocks(region=values.get("aws:region", "us-east-1"), ssm_parameters=dict(ssm_parameters))
+    return run_program(stack, values, set(secret_keys), mocks=mocks)

@@ -37,6 +37,9 @@ from pulumi.runtime import resource as sdk_resource, rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.proto import source_pb2
 
+from components.compose_host import UBUNTU_ARM64_AMI
+from config.defaults import UBUNTU_SERIAL
+
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "123456789012"
 
@@ -237,10 +240,16 @@ def _check_name(typ: str, resource: str, key: str, value: str, max_length: int, 
         )
 
 
+# Canonical's `current` Ubuntu image is, unless a test says otherwise, the image of the default
+# pin (config/defaults.py): the state right after an operator moved host.ubuntuSerial to it.
+CANONICAL_CURRENT = {UBUNTU_ARM64_AMI.format(serial="current"): ami_id(UBUNTU_ARM64_AMI.format(serial=UBUNTU_SERIAL))}
+
+
 class RecordingMocks(Mocks):
     def __init__(self, region: str = "us-east-1", azs: int = 3, ssm_parameters: dict[str, str] | None = None):
         self.region = region
-        self.ssm_parameters = ssm_parameters or {}  # name -> value, e.g. a newer `current` image
+        # name -> value; other parameters answer an AMI id derived from their name
+        self.ssm_parameters = {**CANONICAL_CURRENT, **(ssm_parameters or {})}
         self.azs = [f"{region}{letter}" for letter in "abcdef"[:azs]]
         self.registrations: list[Registration] = []
         self.generated_secrets: list[str] = []  # every value a random resource produced

@@ -8,17 +8,18 @@ adding a feature to a variant whose other tests it leaves true.
 - shipped stg / prod: the stack files (tests.support.program.run_shipped).
 - STG_ECS: stg on ECS with a domain and no hosted zone (the records to create by hand), two teams
   with limits, two allowed ranges, alarm e-mails, snapshot copies to another Region (no key given).
-- STG_EC2: stg on one host with a domain (HTTPS, no zone), the teams (the first with its existing
-  Langfuse keys), interface endpoints, Docker Hub credentials, alarm e-mails, a moved Ubuntu
-  serial, snapshot overrides and a restored database instance.
+- STG_EC2: stg on one host behind an internal load balancer with a domain (HTTPS, no zone), the
+  teams (the second with its existing Langfuse keys), interface endpoints, Docker Hub credentials,
+  alarm e-mails, a moved Ubuntu serial, snapshot overrides and a restored database instance.
 - PROD_ECS: prod with an internal load balancer in its zone, one NAT gateway, snapshot overrides
   and copies to another Region in a given key, the two teams.
 - EU_ECS / EU_EC2: stg in a Region newer than the ELB account list (eu-central-2) on plain HTTP,
-  with a model LiteLLM cannot price (so priced in the config); EU_ECS with external ClickHouse and
-  an image override, EU_EC2 with an internal load balancer.
+  with a model LiteLLM cannot price (so priced in the config); EU_ECS with external ClickHouse, an
+  image override and Docker Hub credentials, EU_EC2 with an internal load balancer and `protect`
+  set (stg's default is off).
 - LONGEST_ECS / LONGEST_EC2: prod at the longest stack name with every feature that adds a name
   (tests/unit/test_names.py).
-`Variant.but(...)` derives a variant (one team fewer, a model more, 200 teams): another run.
+`Variant.but(...)` derives a variant (a model more), `with_teams(n)` one with n teams: another run.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ TEAMS = [
 ALARM_EMAILS = ["oncall@example.com", "platform@example.com"]
 ALLOWED_CIDRS = ["10.0.0.0/8", "192.168.10.0/24"]
 DOCKER_HUB_CREDENTIALS = OPERATOR_SECRETS["prod"]["dockerHubCredentials"]
-EXISTING_KEYS = {"mle": {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}}
+EXISTING_KEYS = {"home-rentals": {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}}
 COPY_KEY = "arn:aws:kms:us-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8899-aabbccddeeff"
 SNAPSHOT_OVERRIDES = {"snapshotRetentionDays": 3, "snapshotTime": "22:30"}
 MOVED_UBUNTU_SERIAL = "20261004"
@@ -79,8 +80,9 @@ class Variant:
         return self.config["teams"]
 
     def with_teams(self, count: int) -> Variant:
-        """This variant with `count` teams: its own first, then generated ones."""
-        own = self.teams[:count]
+        """This variant with `count` teams: fewer than its own keeps its last ones (one team fewer
+        drops the first, so the others move up a place), more adds generated ones after its own."""
+        own = self.teams[max(len(self.teams) - count, 0):]
         return self.but(teams=[*own, *({"name": f"team-{i:03d}"} for i in range(count - len(own)))])
 
 
@@ -89,8 +91,8 @@ STG_ECS = Variant("stg", {
     "backup": {"copyToRegion": "us-west-2"},
 })
 STG_EC2 = Variant("stg", {
-    "compute": "ec2", "teams": [{**TEAMS[0], "langfuseKeys": "existing"}, *TEAMS[1:]],
-    "network": {"interfaceEndpoints": True}, "alarms": {"emails": ALARM_EMAILS},
+    "compute": "ec2", "teams": [TEAMS[0], {**TEAMS[1], "langfuseKeys": "existing"}],
+    "loadBalancer": {"scheme": "internal"}, "network": {"interfaceEndpoints": True}, "alarms": {"emails": ALARM_EMAILS},
     "host": {"ubuntuSerial": MOVED_UBUNTU_SERIAL}, "backup": SNAPSHOT_OVERRIDES,
     "database": {"restoredInstance": restored_instance("stg")},
 }, {"dockerHubCredentials": DOCKER_HUB_CREDENTIALS, "existingLangfuseKeys": EXISTING_KEYS})
@@ -101,10 +103,10 @@ PROD_ECS = Variant("prod", {
 EU_ECS = Variant("stg", {
     "compute": "ecs", "region": "eu-central-2", "models": EU_MODELS, "teams": [], "domain": None,
     "allowInsecureHttp": True, "clickhouse": EXTERNAL_CLICKHOUSE, "litellm": {"image": LITELLM_OVERRIDE},
-}, {"clickhouseExternalPassword": EXTERNAL_CLICKHOUSE_PASSWORD})
+}, {"clickhouseExternalPassword": EXTERNAL_CLICKHOUSE_PASSWORD, "dockerHubCredentials": DOCKER_HUB_CREDENTIALS})
 EU_EC2 = Variant("stg", {
     "compute": "ec2", "region": "eu-central-2", "models": EU_MODELS, "teams": [], "domain": None,
-    "allowInsecureHttp": True, "loadBalancer": {"scheme": "internal"},
+    "allowInsecureHttp": True, "loadBalancer": {"scheme": "internal"}, "protect": True,
 })
 _LONGEST = {
     "environment": "prod", "teams": [{"name": LONGEST_TEAM}], "network": {"interfaceEndpoints": True},

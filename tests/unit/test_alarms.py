@@ -14,6 +14,7 @@ import pytest
 from config.alarms import GIB, Host, Monitored, alarms, dashboard_body, put_metric_data_policy
 from config.loader import SettingsError
 from config.user_data import DISK_METRICS
+from tests.support.program import run_shipped
 from tests.support.settings import make_settings
 from tests.support.variants import ALARM_EMAILS, STG_EC2, STG_ECS
 
@@ -123,9 +124,10 @@ def test_every_alarm_notifies_the_topic_which_the_stack_key_encrypts(compute):
     assert [a for a in registered if "StatusCheckFailed" in (a.input("metricName") or "")]
 
 
-@pytest.mark.parametrize("compute", ["ec2", "ecs"])
-def test_dashboard_body_covers_every_registered_alarm(compute):
-    run = WITH_EMAILS[compute].run()
+@pytest.mark.parametrize("run", [STG_EC2.run, STG_ECS.run, lambda: run_shipped("stg"), lambda: run_shipped("prod")],
+                         ids=["ec2 with e-mails", "ecs with e-mails", "shipped stg", "shipped prod"])
+def test_dashboard_body_covers_every_registered_alarm(run):
+    run = run()
     (dashboard,) = run.of_type("aws:cloudwatch/dashboard:Dashboard")
     body = json.loads(dashboard.input("dashboardBody"))
     drawn = {(row[0], row[1]) for w in body["widgets"] if w["type"] == "metric"

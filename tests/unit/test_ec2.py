@@ -15,9 +15,9 @@ from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.settings import make_settings
 from components.compose_host import UBUNTU_ARM64_AMI
-from tests.support.pulumi_mocks import RecordingMocks, ami_id, run_program, unwrap
-from tests.support.stacks import runtime_config, shipped_settings
-from tests.support.variants import LONGEST_EC2, MOVED_UBUNTU_SERIAL, STG_EC2
+from tests.support.pulumi_mocks import CANONICAL_CURRENT, ami_id, unwrap
+from tests.support.stacks import shipped_settings
+from tests.support.variants import EU_EC2, MOVED_UBUNTU_SERIAL, STG_EC2
 
 CURRENT = UBUNTU_ARM64_AMI.format(serial="current")
 NEWER_IMAGE = "ami-0fedcba9876543210"  # what Canonical's `current` names after a new release
@@ -53,9 +53,8 @@ def host_ami(run) -> str:
 @pytest.mark.parametrize("stack", ["stg", "prod"])  # the gateway host; the ClickHouse host
 def test_a_new_canonical_image_does_not_change_the_hosts_ami(stack):
     """Issue 10, finding 2: a new `current` image must not replace the host on the next `up`."""
-    config, secret_keys = runtime_config(stack)
     before = run_shipped(stack)
-    after = run_program(stack, config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: NEWER_IMAGE}))
+    after = run_shipped(stack, ssm_parameters={CURRENT: NEWER_IMAGE})
     assert host_ami(after) == host_ami(before)
     pinned = UBUNTU_ARM64_AMI.format(serial=shipped_settings(stack).host.ubuntu_serial)
     assert host_ami(after) == ami_id(pinned)
@@ -64,9 +63,9 @@ def test_a_new_canonical_image_does_not_change_the_hosts_ami(stack):
 
 
 def test_no_note_while_the_pin_is_canonicals_current_image():
-    config, secret_keys = runtime_config("stg")
     pinned = UBUNTU_ARM64_AMI.format(serial=shipped_settings("stg").host.ubuntu_serial)
-    run = run_program("stg", config, secret_keys, mocks=RecordingMocks(ssm_parameters={CURRENT: ami_id(pinned)}))
+    run = run_shipped("stg")  # the mocks' Canonical names the default pin `current` (CANONICAL_CURRENT)
+    assert {CURRENT: ami_id(pinned)} == CANONICAL_CURRENT
     assert host_ami(run) == ami_id(pinned)
     assert not [m for _, m in run.mocks.logged if "ubuntuSerial" in m]
 
@@ -142,9 +141,11 @@ def test_no_secret_value_reaches_user_data_or_tags(stg):
 
 
 @pytest.mark.parametrize(("run", "settings", "protect"), [
-    (lambda: run_shipped("stg"), lambda: shipped_settings("stg"), False), (LONGEST_EC2.run, LONGEST_EC2.settings, True),
-], ids=["stg", "prod"])
+    (lambda: run_shipped("stg"), lambda: shipped_settings("stg"), False),  # stg's default
+    (EU_EC2.run, EU_EC2.settings, True),  # a stg stack that sets `protect`
+], ids=["stg default", "protect set"])
 def test_data_lives_on_a_separate_volume_protected_with_the_stack(run, settings, protect):
+    assert (settings().environment, settings().protect) == ("stg", protect)
     run = run()
     (volume,) = run.of_type("aws:ebs/volume:Volume")
     (instance,) = run.of_type("aws:ec2/instance:Instance")

@@ -16,8 +16,9 @@ from policy.graph import RETAINED_ON_REMOVAL_TAG
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, unwrap
 from tests.support.settings import make_settings
-from tests.support.variants import ALLOWED_CIDRS, EU_ECS, EXISTING_KEYS, PROD_ECS, STG_EC2, STG_ECS
+from tests.support.variants import ALLOWED_CIDRS, EU_EC2, EU_ECS, EXISTING_KEYS, PROD_ECS, STG_EC2, STG_ECS
 from config.team_plane import team_keys_arn_pattern
+from tests.unit.test_ec2 import CURRENT, NEWER_IMAGE
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -75,17 +76,23 @@ def test_security_group_graph_for_ecs():
     assert security_graph(run) == expected
 
 
-def test_security_group_graph_for_ec2_with_endpoints():
-    run = STG_EC2.run()
+@pytest.mark.parametrize(("variant", "listener_ports", "endpoints"), [
+    (STG_EC2, (443, 80), True),  # HTTPS (80 redirects), interface endpoints
+    (EU_EC2, (80, 3000), False),  # plain HTTP: LiteLLM on 80, Langfuse on 3000
+], ids=["https with endpoints", "plain http"])
+def test_security_group_graph_for_ec2(variant, listener_ports, endpoints):
+    assert bool(variant.config.get("network", {}).get("interfaceEndpoints")) is endpoints
+    run = variant.run()
     assert security_graph(run) == {
-        ("in", "load-balancer", "10.0.0.0/8", 443), ("in", "load-balancer", "10.0.0.0/8", 80),
+        *(("in", "load-balancer", "10.0.0.0/8", port) for port in listener_ports),
         *both_ways("load-balancer", "gateway-host", 4000),
         *both_ways("load-balancer", "gateway-host", 3000),
         *both_ways("gateway-host", "database", 5432),
         ("out", "gateway-host", "0.0.0.0/0", 443), ("out", "gateway-host", "0.0.0.0/0", 80),
-        *both_ways("gateway-host", "endpoints", 443),
+        *(both_ways("gateway-host", "endpoints", 443) if endpoints else ()),
     }
-    assert len(run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")) == 1 + 8  # S3 gateway + interface endpoints
+    # The S3 gateway endpoint, and the interface endpoints when asked for.
+    assert len(run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")) == 1 + (8 if endpoints else 0)
 
 
 def test_data_stores_never_accept_a_cidr():
@@ -168,7 +175,8 @@ def test_secrets_are_encrypted_with_the_stack_key():
     assert {s.input("kmsKeyId") for s in run.of_type(SECRET)} == {key_arn}
 
 
-@pytest.mark.parametrize("variant", [EU_ECS, STG_ECS.with_teams(1), STG_ECS], ids=["no team", "one", "two"])
+@pytest.mark.parametrize("variant", [EU_ECS, STG_ECS.with_teams(1), STG_ECS, STG_ECS.with_teams(30)],
+                         ids=["no team", "one", "two", "thirty"])
 def test_one_key_secret_per_team(variant):
     names = [team["name"] for team in variant.teams]
     run = variant.run()
@@ -179,26 +187,29 @@ def test_one_key_secret_per_team(variant):
 
 
 def test_a_team_comes_and_goes_with_exactly_its_key_secret():
-    assert [team["name"] for team in STG_ECS.teams] == ["mle", "home-rentals"]
+    """The first team goes (home-rentals moves up a place: nothing may be named by position)."""
     before, after = STG_ECS.run(), STG_ECS.with_teams(1).run()
+    assert [team["name"] for team in STG_ECS.with_teams(1).teams] == ["home-rentals"]
+    assert [team["name"] for team in STG_ECS.teams] == ["mle", "home-rentals"]
     removed = {(r.typ, r.name) for r in before.resources} - {(r.typ, r.name) for r in after.resources}
     added = {(r.typ, r.name) for r in after.resources} - {(r.typ, r.name) for r in before.resources}
     assert added == set()
     assert {name for _, name in removed if name.startswith("langfuse-keys-")} == {
-        "langfuse-keys-team-home-rentals",
-        "langfuse-keys-team-home-rentals-public", "langfuse-keys-team-home-rentals-secret",
+        "langfuse-keys-team-mle", "langfuse-keys-team-mle-public", "langfuse-keys-team-mle-secret",
     }
     # Only the team's own key secret: the LiteLLM team and the Langfuse project leave with the
     # document, reconciled by the team-plane job (tests/unit/test_teams.py).
-    assert all("home-rentals" in name for _, name in removed), removed
+    assert all("mle" in name for _, name in removed), removed
 
 
 def test_existing_team_keys_come_from_config_and_are_not_generated():
-    assert STG_EC2.teams[0] == {**STG_EC2.teams[0], "name": "mle", "langfuseKeys": "existing"}
+    assert STG_EC2.teams[1] == {**STG_EC2.teams[1], "name": "home-rentals", "langfuseKeys": "existing"}
     run = STG_EC2.run()
-    assert EXISTING_KEYS["mle"] == {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
-    assert secret_values(run)["langfuse-keys/teams/mle"] == {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
-    assert not [r for r in run.resources if r.name.startswith("langfuse-keys-team-mle-p")]
+    assert EXISTING_KEYS["home-rentals"] == {"publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
+    assert secret_values(run)["langfuse-keys/teams/home-rentals"] == {
+        "publicKey": "pk-lf-kept-public", "secretKey": "sk-lf-kept-secret"}
+    assert not [r for r in run.resources if r.name.startswith("langfuse-keys-team-home-rentals-p")]
+    assert [r for r in run.resources if r.name.startswith("langfuse-keys-team-mle-p")]  # the other team's are generated
     for resource in run.resources:
         assert not any(value in s for value in ("pk-lf-kept-public", "sk-lf-kept-secret")
                        for s in plain_strings(resource.inputs)), resource.name
@@ -229,12 +240,12 @@ def test_removing_a_team_in_prod_keeps_its_secret_and_never_stops_on_protection(
     """Pulumi refuses to delete a protected resource when it reaches it, after the team's other
     removals (the LiteLLM team and with it the team's virtual keys) already happened: nothing the
     removal deletes may be protected, and what holds data is retained instead."""
-    assert [team["name"] for team in PROD_ECS.teams] == ["mle", "home-rentals"]
+    assert [team["name"] for team in PROD_ECS.with_teams(1).teams] == ["home-rentals"]
     before, after = PROD_ECS.run(), PROD_ECS.with_teams(1).run()
     kept = {r.urn for r in after.resources}
     removed = [r for r in before.resources if r.urn not in kept]
 
-    assert {r.name for r in removed} >= {"langfuse-keys-team-home-rentals-secret"}
+    assert {r.name for r in removed} >= {"langfuse-keys-team-mle-secret"}
     assert [r.name for r in removed if r.protect] == []
     data = [r for r in removed if r.typ in STATEFUL]
     assert {r.typ for r in data} == {SECRET, SECRET_VERSION, "random:index/randomUuid:RandomUuid"}
@@ -271,10 +282,10 @@ def test_database(stack):
 
 def test_each_database_lifetime_gets_its_own_final_snapshot_name():
     """A snapshot name stays taken until the snapshot is deleted: a second create/delete cycle of
-    the stack must not ask for the first cycle's name. Two runs are two cycles (each creates the
-    database anew); their teams differ, their database settings do not."""
-    runs = [PROD_ECS.run(), PROD_ECS.with_teams(1).run()]
-    assert runs[0].of_type(RDS)[0].inputs.keys() == runs[1].of_type(RDS)[0].inputs.keys()
+    the stack must not ask for the first cycle's name. Two runs of the shipped config are two
+    cycles: the second is the one in which Canonical has a newer image (tests/unit/test_ec2.py),
+    which no database setting reads."""
+    runs = [run_shipped("prod"), run_shipped("prod", ssm_parameters={CURRENT: NEWER_IMAGE})]
     names = [run.of_type(RDS)[0].input("finalSnapshotIdentifier") for run in runs]
     assert names[0] != names[1]
     for name in names:

@@ -8,12 +8,13 @@ import pytest
 from config.loader import SettingsError
 from tests.support.program import run_shipped
 from tests.support.settings import make_settings
-from tests.support.variants import EU_EC2, PROD_ECS, STG_ECS
+from tests.support.variants import EU_EC2, PROD_ECS, STG_EC2, STG_ECS
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 
 
-@pytest.mark.parametrize(("variant", "ports"), [(PROD_ECS, {443, 80}), (EU_EC2, {80, 3000})], ids=["ecs https", "ec2 http"])
+@pytest.mark.parametrize(("variant", "ports"), [(PROD_ECS, {443, 80}), (STG_EC2, {443, 80}), (EU_EC2, {80, 3000})],
+                         ids=["ecs https", "ec2 https", "ec2 http"])
 def test_internal_load_balancer_lives_in_the_private_subnets(variant, ports):
     assert variant.config["loadBalancer"] == {"scheme": "internal"}
     run = variant.run()
