@@ -38,7 +38,7 @@ test: $(INSTALLED) $(NODE_MODULES) system-deps
 
 ## The fast tier only: no real tool, emulator or extra interpreter started; on every core (pytest-xdist).
 unit: $(INSTALLED)
-	$(PYTHON) -m pytest tests/unit -m "not integration" -n auto
+	$(PYTHON) -m pytest tests/unit -m "not integration" -n auto --dist loadgroup
 
 integration: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) -m pytest -m integration

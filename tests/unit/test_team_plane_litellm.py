@@ -53,7 +53,7 @@ def test_a_proxy_that_never_answers_times_out(sleeps):
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
 
         with pytest.raises(LiteLLMAdminError, match=f"cannot reach the LiteLLM proxy at {url} .*timed out"):
-            client(url, sleeps, timeout=0.1, retry_delays=(0.0,)).team_info("mle")
+            client(url, sleeps, timeout=0.02, retry_delays=(0.0,)).team_info("mle")
 
 
 def test_a_proxy_that_is_still_starting_is_retried(admin, sleeps):

@@ -17,6 +17,10 @@ from config.user_data import USER_DATA_LIMIT
 from tests.support.pulumi_mocks import ProgramRun, unwrap
 from tests.support.variants import STG_EC2, STG_ECS
 
+# One pytest-xdist worker takes the whole module (make unit: --dist loadgroup): its 30- and 200-team
+# runs are the tier's longest, and two workers would wait on each other for them.
+pytestmark = pytest.mark.xdist_group("teams-at-scale")
+
 TEAM_COUNTS = (1, 2, 30, 200)
 MODES = ("ecs", "ec2")
 # EC2 User Guide, "Instance user data": "User data is limited to 16 KB, in raw form, before it is
