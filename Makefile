@@ -36,7 +36,7 @@ system-deps:
 test: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) -m pytest
 
-## The fast tier only: no real tool, emulator or extra interpreter started; on every core (pytest-xdist).
+## The fast tier only (tests/unit): no real tool, emulator or second Python started; on every core (pytest-xdist).
 unit: $(INSTALLED)
 	$(PYTHON) -m pytest tests/unit -m "not integration" -n auto --dist loadgroup
 
