@@ -21,6 +21,7 @@ from config import names
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
+from config.fargate import FARGATE_SIZES
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
 from config.regions import REGIONS
@@ -68,16 +69,6 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )
-# Fargate's accepted task sizes: CPU units -> allowed memory (MiB).
-FARGATE_SIZES: dict[int, range] = {
-    256: range(512, 2049, 512),
-    512: range(1024, 4097, 1024),
-    1024: range(2048, 8193, 1024),
-    2048: range(4096, 16385, 1024),
-    4096: range(8192, 30721, 1024),
-    8192: range(16384, 61441, 4096),
-    16384: range(32768, 122881, 8192),
-}
 MIN_LITELLM = (1, 104)  # Langfuse SDK v4 callback; also clears CVE-2026-42208 (< 1.83.7)
 MIN_CLICKHOUSE = (25, 12)  # Langfuse v4 floor
 MIN_REDIS = (7,)
