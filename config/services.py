@@ -61,12 +61,23 @@ LITELLM_STARTUP_GUARD = BOOTSTRAP
 LITELLM_CONFIG_FILE = litellm_start.CONFIG_FILE
 
 
+# How long a dependency may be down before a container's health check gives up on the container: an
+# RDS Multi-AZ failover takes 60-120 s (RDS User Guide, "Failing over a Multi-AZ DB instance"), and
+# Langfuse worker's /api/health queries PostgreSQL and pings Redis (worker/src/features/health/index.ts
+# at v4.16.0). An unhealthy container is replaced by ECS (and counted by the deployment circuit breaker).
+DEPENDENCY_OUTAGE_SECONDS = 180
+
+
 @dataclass(frozen=True)
 class HealthCheck:
+    """Docker's (and the ECS agent's) container health check. The container turns unhealthy after
+    `retries` failed checks in a row, each check starting `interval` s after the previous one ended, so
+    an outage is tolerated for (retries - 1) x interval s at least; ECS accepts retries 1-10."""
+
     command: tuple[str, ...]  # exec form, run inside the container
     interval: int = 30
     timeout: int = 10
-    retries: int = 3
+    retries: int = 8  # (8 - 1) x 30 = 210 s >= DEPENDENCY_OUTAGE_SECONDS
     start_period: int = 60
 
 
@@ -445,7 +456,7 @@ def clickhouse(settings: Settings, memory: int | None = None) -> ServiceSpec:
         secrets={"CLICKHOUSE_PASSWORD": SecretRef(secret_refs.CLICKHOUSE, "password")},
         health_check=HealthCheck(
             ("wget", "--no-verbose", "--tries=1", "--spider", f"http://127.0.0.1:{CLICKHOUSE_HTTP_PORT}/ping"),
-            interval=10, timeout=5, retries=10, start_period=30,
+            interval=20, timeout=5, retries=10, start_period=30,
         ),
         volumes=(Volume("clickhouse-data", "/var/lib/clickhouse"), Volume("clickhouse-logs", "/var/log/clickhouse-server")),
         config_files={"/etc/clickhouse-server/config.d/langfuse.xml": CLICKHOUSE_CONFIG},
@@ -471,7 +482,7 @@ def redis(settings: Settings, memory: int = 256) -> ServiceSpec:
             "REDIS_AUTH": SecretRef(secret_refs.REDIS, "authToken"),
             "REDISCLI_AUTH": SecretRef(secret_refs.REDIS, "authToken"),  # for the health check
         },
-        health_check=HealthCheck(("valkey-cli", "ping"), interval=10, timeout=5, retries=10, start_period=10),
+        health_check=HealthCheck(("valkey-cli", "ping"), interval=20, timeout=5, retries=10, start_period=10),
         volumes=(Volume("redis-data", "/data"),),
     )
 
