@@ -60,6 +60,7 @@ BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
 HTTPS_URL = r"^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"
+URL_SAFE_USER = r"^[A-Za-z0-9._~-]+$"  # RFC 3986 unreserved characters: the same in a URL's query
 # DLM's CreateRule Times: "hh:mm" in UTC (DLM API Reference, CreateRule).
 SNAPSHOT_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # DLM's CrossRegionCopyRule CmkArn pattern (DLM API Reference), narrowed to the commercial partition.
@@ -645,6 +646,10 @@ def _external_clickhouse_password(clickhouse: dict | None, compute: str | None, 
         return None
     if compute == "ec2":
         problems.add("clickhouse.externalUrl", "applies to compute: ecs (the EC2 host runs its own ClickHouse)", url)
+    user = clickhouse["externalUser"]
+    if not re.fullmatch(URL_SAFE_USER, user):
+        problems.add("clickhouse.externalUser", f"must match {URL_SAFE_USER}: Langfuse's migration puts it into a URL "
+                     "unescaped (packages/shared/clickhouse/scripts/up.sh `?username=$CLICKHOUSE_USER&...`)", user)
     if password is None:
         problems.add("clickhouseExternalPassword", "is required with clickhouse.externalUrl "
                      "(pulumi config set --secret clickhouseExternalPassword ...)")

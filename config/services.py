@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlparse
 
-from config import secret_refs
+from config import langfuse_schema, secret_refs
 from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
@@ -302,6 +302,8 @@ def _clickhouse_environment(settings: Settings, endpoints: Endpoints) -> dict[st
     }
 
 
+# The key of the ClickHouse secret holding the password percent-encoded (langfuse_schema.url_query_value).
+CLICKHOUSE_PASSWORD_FOR_URL = "passwordForUrl"
 LANGFUSE_SECRETS = {
     "DATABASE_URL": SecretRef(secret_refs.LANGFUSE, "databaseUrl"),
     "SALT": SecretRef(secret_refs.LANGFUSE, "salt"),
@@ -371,19 +373,25 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
 
 def langfuse_migrator(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     """Langfuse's Postgres and ClickHouse migrations, once per deploy, before web and worker start:
-    the web image's own entrypoint migrates, then execs the command, which just exits."""
+    the web image's own entrypoint migrates, then execs the command, which fails the job unless both
+    schemas are the image's (config/langfuse_schema.py)."""
     return ServiceSpec(
         name="langfuse-migrator",
         image=settings.langfuse.web_image,
         cpu=512,
         memory=1024,
-        command=("node", "-e", "console.log('llm-gateway: Langfuse migrations applied')"),
+        command=("sh", "-c", langfuse_schema.SCHEMA_CHECK),
         environment={
             **_clickhouse_environment(settings, endpoints),
             "CLICKHOUSE_CLUSTER_ENABLED": "false",
             **{name: "false" for name in MIGRATIONS_OFF},
+            "LLM_GATEWAY_CLICKHOUSE_CHECK": langfuse_schema.CLICKHOUSE_CHECK,
         },
-        secrets={name: LANGFUSE_SECRETS[name] for name in ("DATABASE_URL", "CLICKHOUSE_PASSWORD")},
+        secrets={
+            "DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"],
+            # The entrypoint pastes it into the migration URL unescaped: the percent-encoded form.
+            "CLICKHOUSE_PASSWORD": SecretRef(secret_refs.CLICKHOUSE, CLICKHOUSE_PASSWORD_FOR_URL),
+        },
         depends_on={"db-init": "completed", "clickhouse": "healthy"},
         one_off=True,
     )

@@ -50,7 +50,8 @@ RESTORED_SUFFIX = "r202610121030"
 EU_MODELS = [{"name": "haiku", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0",
               "inputCostPerToken": 0.00000025, "outputCostPerToken": 0.00000125}]
 EXTERNAL_CLICKHOUSE = {"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"}
-EXTERNAL_CLICKHOUSE_PASSWORD = "external-clickhouse-password"
+# ClickHouse Cloud passwords may hold what a URL treats specially (config/langfuse_schema.py url_query_value).
+EXTERNAL_CLICKHOUSE_PASSWORD = "external&clickhouse#pass+word%"
 LITELLM_OVERRIDE = f"{parse_image(DEFAULT_IMAGES['litellm']).tagged}@sha256:{'1' * 64}"
 LONGEST_STACK = "p" * names.max_stack_length("llm-gateway")
 LONGEST_TEAM = "t" * 31  # config/loader.py TEAM_NAME: a letter and up to 30 more
