@@ -6,6 +6,7 @@ program registers under the mocks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -31,10 +32,8 @@ def strings(value) -> Iterator[str]:
     elif isinstance(value, str):
         yield value
         if value[:1] in "[{":
-            try:
+            with contextlib.suppress(ValueError):
                 yield from strings(json.loads(value))
-            except ValueError:
-                pass
 
 
 def closure(run: ProgramRun, registration: Registration) -> set[str]:
