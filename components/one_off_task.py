@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from components.deploy_session import deploy_session
 
 STARTED_BY = "llm-gateway"
 DEFAULT_POLL_INTERVAL_SECONDS = 6.0
@@ -46,11 +47,13 @@ class OneOffTaskArgs:
     security_group_ids: Sequence[pulumi.Input[str]]
     trigger: pulumi.Input[str]  # any change re-runs the task, e.g. a hash of what the job depends on
     timeout_seconds: int = 900
+    # Who calls ECS: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
+    credentials: Mapping[str, Any] = field(default_factory=dict)
 
 
-INPUT_KEYS = tuple(field.name for field in fields(OneOffTaskArgs))
-# A longer or shorter timeout alone is no reason to run the job again.
-RERUN_KEYS = tuple(key for key in INPUT_KEYS if key != "timeout_seconds")
+INPUT_KEYS = tuple(f.name for f in fields(OneOffTaskArgs))
+# A longer or shorter timeout, or another identity calling ECS, alone is no reason to run the job again.
+RERUN_KEYS = tuple(key for key in INPUT_KEYS if key not in ("timeout_seconds", "credentials"))
 
 
 class OneOffTaskError(Exception):
@@ -69,6 +72,7 @@ class TaskSpec:
     security_group_ids: tuple[str, ...]
     trigger: str
     timeout_seconds: int
+    credentials: Mapping[str, Any]
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> TaskSpec:
@@ -81,6 +85,7 @@ class TaskSpec:
             security_group_ids=tuple(props["security_group_ids"]),
             trigger=props.get("trigger", ""),
             timeout_seconds=int(props["timeout_seconds"]),  # the engine hands numbers over as floats
+            credentials=props.get("credentials") or {},  # state written before it existed: the default chain
         )
 
     def as_props(self) -> dict[str, Any]:
@@ -222,10 +227,8 @@ def timeout_message(task_arn: str, last_status: str, spec: TaskSpec, logs: str |
     )
 
 
-def ecs_client_for(region: str) -> Any:
-    # A session per client: the engine calls the provider from several threads at once, and
-    # boto3's shared default session is not safe to create clients from concurrently.
-    return boto3.session.Session().client("ecs", region_name=region)
+def ecs_client_for(region: str, credentials: Mapping[str, Any]) -> Any:
+    return deploy_session(region, credentials).client("ecs", region_name=region)
 
 
 class OneOffTaskProvider(ResourceProvider):
@@ -237,7 +240,7 @@ class OneOffTaskProvider(ResourceProvider):
 
     def __init__(
         self,
-        ecs_client: Callable[[str], Any] = ecs_client_for,
+        ecs_client: Callable[[str, Mapping[str, Any]], Any] = ecs_client_for,
         poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -267,7 +270,7 @@ class OneOffTaskProvider(ResourceProvider):
     def _run(self, spec: TaskSpec) -> TaskOutcome:
         """Start the task and wait for it. A start refused for capacity, or a task that failed to start,
         is tried again after the next pause of START_RETRY_PAUSES_SECONDS, if it ends before the deadline."""
-        ecs = self.ecs_client(spec.region)
+        ecs = self.ecs_client(spec.region, spec.credentials)
         deadline = self.clock() + spec.timeout_seconds
         pauses = iter(START_RETRY_PAUSES_SECONDS)
         earlier: list[str] = []  # why each earlier attempt did not start

@@ -21,6 +21,7 @@ from config import names
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
+from config.deploy_credentials import parse_deploy_credentials
 from config.fargate import FARGATE_SIZES
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
@@ -734,6 +735,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
     elif region not in REGIONS:
         region = problems.add("aws:region", _unsupported_region(), region)
     region = None if region is _INVALID else region
+    deploy_credentials = parse_deploy_credentials(raw_config, secret_keys, problems.add)
 
     compute = raw.get("compute")
     if compute is None:
@@ -826,6 +828,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,
         docker_hub_credentials=docker_hub,
+        deploy_credentials=deploy_credentials,
         project=project,
     )
     # Which images run is known once the settings are whole (the services decide it).

@@ -54,9 +54,11 @@ class StubbedEcs:
         )
         self.stubber = Stubber(self.client)
         self.regions: list[str] = []
+        self.credentials: list[dict] = []
 
-    def factory(self, region: str):
+    def factory(self, region: str, credentials: dict):
         self.regions.append(region)
+        self.credentials.append(credentials)
         return self.client
 
     def expect_run_task(self, props: dict, tasks: list | None = None, failures: list | None = None):
@@ -140,6 +142,7 @@ def test_create_runs_the_task_until_it_stops_and_returns_its_outcome(provider, e
     assert result.outs == {
         **{key: value for key, value in props.items() if key != "__provider"},
         "timeout_seconds": 900,
+        "credentials": {},  # none given: boto3's default chain
         "task_arn": TASK,
         "exit_code": 0,
     }
@@ -274,6 +277,7 @@ def test_update_runs_the_task_again_with_the_new_inputs(provider, ecs):
     ({"cluster_arn": CLUSTER + "-2"}, True),
     ({"task_definition_arn": Unknown()}, True),  # preview, before the new revision exists
     ({"timeout_seconds": 60.0}, False),
+    ({"credentials": {"profile": "deploy", "assume_roles": []}}, False),  # state from before it existed
     ({}, False),
 ])
 def test_diff_reruns_on_what_the_job_depends_on(change, reruns):
@@ -371,3 +375,13 @@ def test_a_job_that_ran_and_failed_is_not_run_again(provider, ecs, clock):
     with pytest.raises(OneOffTaskError, match="exited with code 1"):
         provider.create(props)
     assert clock.sleeps == []
+
+
+def test_ecs_is_called_with_the_stacks_deploy_credentials_and_old_state_with_the_default_chain(provider, ecs):
+    credentials = {"profile": "deploy", "assume_roles": [{"role_arn": "arn:aws:iam::123456789012:role/deployer",
+                                                          "session_name": "llm-gateway-deploy"}]}
+    for props in (task_props(credentials=credentials), task_props()):  # the second: written before credentials
+        ecs.expect_run_task(props)
+        ecs.expect_describe("STOPPED", **stopped(0))
+        provider.create(props)
+    assert ecs.credentials == [credentials, {}]
