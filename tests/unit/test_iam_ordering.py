@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from policy.rules import strings_in
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ProgramRun, Registration, unwrap
 from tests.support.variants import STG_EC2, STG_ECS
@@ -23,17 +24,11 @@ PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 
 def strings(value) -> Iterator[str]:
     """Every string in a value, and in JSON text inside it (ECS container definitions, policies)."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
-    elif isinstance(value, str):
-        yield value
-        if value[:1] in "[{":
+    for text in strings_in(value):
+        yield text
+        if text[:1] in "[{":
             with contextlib.suppress(ValueError):
-                yield from strings(json.loads(value))
+                yield from strings(json.loads(text))
 
 
 def closure(run: ProgramRun, registration: Registration) -> set[str]:
