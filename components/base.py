@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import pulumi
+
+T = TypeVar("T")
+
+
+def after(value: pulumi.Input[T], resources: Sequence[pulumi.Resource]) -> pulumi.Output[T]:
+    """`value` as an input that also depends on `resources`, so whatever takes it is created and updated
+    only once they are: a role's ARN after the role's permissions (IAM before use). By their URNs,
+    which a preview knows too, so the value stays known."""
+    return pulumi.Output.all(value, *(resource.urn for resource in resources)).apply(lambda values: values[0])
 
 
 class GatewayComponent(pulumi.ComponentResource):

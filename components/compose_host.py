@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import GatewayComponent
+from components.base import GatewayComponent, after
 from config import names
 from config.services import ServiceSpec
 from config.user_data import ComposeHostPlan, DiskMetrics, render_user_data
@@ -74,9 +74,11 @@ class ComposeHost(GatewayComponent):
         )
         role = aws.iam.Role(f"{name}-role", name_prefix=names.host_role_prefix(args.name_prefix, args.role), assume_role_policy=ec2_trust_policy(), opts=self.child())
         managed = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", *args.policy_arns]
-        for i, policy_arn in enumerate(managed):
+        grants = [
             aws.iam.RolePolicyAttachment(f"{name}-policy-{i}", role=role.name, policy_arn=policy_arn, opts=self.child())
-        aws.iam.RolePolicy(
+            for i, policy_arn in enumerate(managed)
+        ]
+        grants.append(aws.iam.RolePolicy(
             f"{name}-logs",
             role=role.id,
             policy=self.log_group.arn.apply(lambda arn: json.dumps({
@@ -84,7 +86,7 @@ class ComposeHost(GatewayComponent):
                 "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{arn}:*"}],
             })),
             opts=self.child(),
-        )
+        ))
         profile = aws.iam.InstanceProfile(f"{name}-profile", name_prefix=names.host_role_prefix(args.name_prefix, args.role), role=role.name, opts=self.child())
 
         self.data_volume = aws.ebs.Volume(
@@ -104,7 +106,7 @@ class ComposeHost(GatewayComponent):
             instance_type=args.instance_type,
             subnet_id=args.subnet_id,
             vpc_security_group_ids=[args.security_group_id],
-            iam_instance_profile=profile.name,
+            iam_instance_profile=after(profile.name, grants),  # the boot fetches secrets with these
             associate_public_ip_address=False,
             metadata_options={
                 "http_endpoint": "enabled",

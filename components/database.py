@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.base import GatewayComponent
+from components.base import GatewayComponent, after
 from components.secret_json import create_json_secret
 from config import names
 from config.services import DATABASE_ADMIN_USER, POSTGRES_PORT
@@ -79,7 +79,7 @@ class Database(GatewayComponent):
             }),
             opts=self.child(),
         )
-        aws.iam.RolePolicyAttachment(
+        monitoring_grant = aws.iam.RolePolicyAttachment(
             f"{name}-monitoring", role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=self.child(),
         )
@@ -135,7 +135,7 @@ class Database(GatewayComponent):
             enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
             iam_database_authentication_enabled=True,
             monitoring_interval=60,
-            monitoring_role_arn=monitoring_role.arn,
+            monitoring_role_arn=after(monitoring_role.arn, [monitoring_grant]),
             performance_insights_enabled=settings.performance_insights,
             performance_insights_kms_key_id=args.kms_key_arn if settings.performance_insights else None,
             performance_insights_retention_period=7 if settings.performance_insights else None,

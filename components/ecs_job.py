@@ -3,8 +3,9 @@ that changes it, before the services that depend on it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -25,6 +26,7 @@ class EcsJobArgs:
     task_role_arn: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    credentials: Mapping[str, Any]  # who starts the task: the stack's AWS provider identity (DeployCredentials.as_input)
     # Beyond the task definition itself, what the job's result depends on (e.g. secret versions).
     trigger: pulumi.Input[str] = ""
 
@@ -47,6 +49,7 @@ class EcsJob(GatewayComponent):
                 subnet_ids=list(args.subnet_ids),
                 security_group_ids=[args.security_group_id],
                 trigger=args.trigger,
+                credentials=args.credentials,
             ),
             opts=self.child(),
         )

@@ -166,7 +166,7 @@ class EcsPlatform(GatewayComponent):
                 job = EcsJob(f"{name}-{spec_name}", EcsJobArgs(
                     **{key: value for key, value in common.items() if key != "spec"}, job=single(spec),
                     region=settings.region, cluster_arn=self.cluster.arn,
-                    trigger=args.job_triggers.get(spec_name, ""),
+                    trigger=args.job_triggers.get(spec_name, ""), credentials=settings.deploy_credentials.as_input(),
                 ), opts=self.child(depends_on=depends_on))
                 ran[spec_name] = job.run
             else:
@@ -212,7 +212,7 @@ class EcsPlatform(GatewayComponent):
             region=settings.region, cluster_arn=self.cluster.arn,
             execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
             subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[job.name],
-            trigger=args.job_triggers.get(job.name, ""),
+            trigger=args.job_triggers.get(job.name, ""), credentials=settings.deploy_credentials.as_input(),
         ), opts=self.child(depends_on=[self.services["litellm"], self.services["langfuse-web"]]))
 
     def _dns_name(self, name: str, service: str, namespace: aws.servicediscovery.PrivateDnsNamespace):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-import boto3
 import pulumi
 from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from components.deploy_session import deploy_session
 
 DOCUMENT = "AWS-RunShellScript"
 DEFAULT_POLL_INTERVAL_SECONDS = 5.0
@@ -42,9 +43,11 @@ class HostCommandArgs:
     trigger: pulumi.Input[str]  # any change runs the command again
     comment: str  # shown in the SSM console (<= 100 characters)
     timeout_seconds: int = 1800
+    # Who calls SSM: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
+    credentials: Mapping[str, Any] = field(default_factory=dict)
 
 
-INPUT_KEYS = tuple(field.name for field in fields(HostCommandArgs))
+INPUT_KEYS = tuple(f.name for f in fields(HostCommandArgs))
 RERUN_KEYS = ("region", "instance_id", "commands", "trigger")
 
 
@@ -60,6 +63,7 @@ class CommandSpec:
     trigger: str
     comment: str
     timeout_seconds: int
+    credentials: Mapping[str, Any]
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> CommandSpec:
@@ -67,6 +71,7 @@ class CommandSpec:
             region=props["region"], instance_id=props["instance_id"], commands=tuple(props["commands"]),
             trigger=props.get("trigger", ""), comment=props.get("comment", ""),
             timeout_seconds=int(props["timeout_seconds"]),  # the engine hands numbers over as floats
+            credentials=props.get("credentials") or {},  # state written before it existed: the default chain
         )
 
     def as_props(self) -> dict[str, Any]:
@@ -95,9 +100,8 @@ def failure_message(spec: CommandSpec, invocation: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def ssm_client_for(region: str) -> Any:
-    # A session per client: the engine calls providers from several threads at once.
-    return boto3.session.Session().client("ssm", region_name=region)
+def ssm_client_for(region: str, credentials: Mapping[str, Any]) -> Any:
+    return deploy_session(region, credentials).client("ssm", region_name=region)
 
 
 def _error_code(error: ClientError) -> str:
@@ -110,7 +114,7 @@ class HostCommandProvider(ResourceProvider):
 
     def __init__(
         self,
-        ssm_client: Callable[[str], Any] = ssm_client_for,
+        ssm_client: Callable[[str, Mapping[str, Any]], Any] = ssm_client_for,
         poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -134,7 +138,7 @@ class HostCommandProvider(ResourceProvider):
         return UpdateResult({**spec.as_props(), "command_id": self._run(spec)})
 
     def _run(self, spec: CommandSpec) -> str:
-        ssm = self.ssm_client(spec.region)
+        ssm = self.ssm_client(spec.region, spec.credentials)
         deadline = self.clock() + spec.timeout_seconds
         command_id = self._send(ssm, spec, deadline)
         while True:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import GatewayComponent
+from components.base import GatewayComponent, after
 from config.network import subnet_plan
 from config.settings import NetworkSettings
 
@@ -105,7 +105,7 @@ class Network(GatewayComponent):
             }),
             opts=self.child(),
         )
-        aws.iam.RolePolicy(
+        grant = aws.iam.RolePolicy(
             f"{name}-flow-logs", role=role.id,
             policy=log_group.arn.apply(lambda arn: json.dumps({
                 "Version": "2012-10-17",
@@ -119,5 +119,5 @@ class Network(GatewayComponent):
         )
         aws.ec2.FlowLog(
             f"{name}-flow-logs", vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn, iam_role_arn=role.arn, opts=self.child(),
+            log_destination=log_group.arn, iam_role_arn=after(role.arn, [grant]), opts=self.child(),
         )

@@ -16,16 +16,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from components.deploy_session import deploy_session
+
 STARTED_BY = "llm-gateway"
 DEFAULT_POLL_INTERVAL_SECONDS = 6.0
+# A task that never started is tried again after these pauses (while the timeout leaves room): Fargate
+# answers RunTask "Capacity is unavailable at this time. Please try again later or in a different
+# availability zone" when an AZ has no capacity (AWS re:Post knowledge center,
+# ecs-fargate-runtask-capacity: "wait before you retry the RunTask API"), and a task that could not be
+# placed or provisioned after all stops with stopCode TaskFailedToStart (ECS API Reference, Task) before
+# any container ran, so starting it again is safe.
+START_RETRY_PAUSES_SECONDS = (15.0, 30.0, 60.0, 120.0)
+CAPACITY_UNAVAILABLE = "Capacity is unavailable"
 
 
 @dataclass(frozen=True)
@@ -38,11 +47,13 @@ class OneOffTaskArgs:
     security_group_ids: Sequence[pulumi.Input[str]]
     trigger: pulumi.Input[str]  # any change re-runs the task, e.g. a hash of what the job depends on
     timeout_seconds: int = 900
+    # Who calls ECS: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
+    credentials: Mapping[str, Any] = field(default_factory=dict)
 
 
-INPUT_KEYS = tuple(field.name for field in fields(OneOffTaskArgs))
-# A longer or shorter timeout alone is no reason to run the job again.
-RERUN_KEYS = tuple(key for key in INPUT_KEYS if key != "timeout_seconds")
+INPUT_KEYS = tuple(f.name for f in fields(OneOffTaskArgs))
+# A longer or shorter timeout, or another identity calling ECS, alone is no reason to run the job again.
+RERUN_KEYS = tuple(key for key in INPUT_KEYS if key not in ("timeout_seconds", "credentials"))
 
 
 class OneOffTaskError(Exception):
@@ -61,6 +72,7 @@ class TaskSpec:
     security_group_ids: tuple[str, ...]
     trigger: str
     timeout_seconds: int
+    credentials: Mapping[str, Any]
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> TaskSpec:
@@ -73,6 +85,7 @@ class TaskSpec:
             security_group_ids=tuple(props["security_group_ids"]),
             trigger=props.get("trigger", ""),
             timeout_seconds=int(props["timeout_seconds"]),  # the engine hands numbers over as floats
+            credentials=props.get("credentials") or {},  # state written before it existed: the default chain
         )
 
     def as_props(self) -> dict[str, Any]:
@@ -198,6 +211,15 @@ def start_failure_message(spec: TaskSpec, failures: Sequence[Mapping[str, Any]])
     return f"ECS could not start a one-off task of {spec.task_definition_arn} on {spec.cluster_arn}: {reasons}"
 
 
+def capacity_refused(failures: Sequence[Mapping[str, Any]]) -> bool:
+    """RunTask placed nothing for want of Fargate capacity only: worth asking again later."""
+    return bool(failures) and all(CAPACITY_UNAVAILABLE in _start_failure_text(failure) for failure in failures)
+
+
+def with_earlier_attempts(message: str, attempts: Sequence[str]) -> str:
+    return message + "".join(f"; before that, attempt {i}: {text}" for i, text in enumerate(attempts, 1))
+
+
 def timeout_message(task_arn: str, last_status: str, spec: TaskSpec, logs: str | None) -> str:
     return (
         f"one-off task {task_arn} did not stop within {spec.timeout_seconds} s (last status {last_status}); "
@@ -205,10 +227,8 @@ def timeout_message(task_arn: str, last_status: str, spec: TaskSpec, logs: str |
     )
 
 
-def ecs_client_for(region: str) -> Any:
-    # A session per client: the engine calls the provider from several threads at once, and
-    # boto3's shared default session is not safe to create clients from concurrently.
-    return boto3.session.Session().client("ecs", region_name=region)
+def ecs_client_for(region: str, credentials: Mapping[str, Any]) -> Any:
+    return deploy_session(region, credentials).client("ecs", region_name=region)
 
 
 class OneOffTaskProvider(ResourceProvider):
@@ -220,7 +240,7 @@ class OneOffTaskProvider(ResourceProvider):
 
     def __init__(
         self,
-        ecs_client: Callable[[str], Any] = ecs_client_for,
+        ecs_client: Callable[[str, Mapping[str, Any]], Any] = ecs_client_for,
         poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -248,19 +268,33 @@ class OneOffTaskProvider(ResourceProvider):
         return {**spec.as_props(), "task_arn": outcome.task_arn, "exit_code": outcome.exit_code}
 
     def _run(self, spec: TaskSpec) -> TaskOutcome:
-        ecs = self.ecs_client(spec.region)
-        response = ecs.run_task(**run_task_request(spec))
-        if response.get("failures") or not response.get("tasks"):
-            raise OneOffTaskError(start_failure_message(spec, response.get("failures", [])))
-        started = response["tasks"][0]
-        outcome = task_outcome(self._wait_until_stopped(ecs, spec, started), spec.container_name)
-        if not outcome.succeeded:
-            raise OneOffTaskError(failure_message(outcome, spec, self._logs(ecs, spec, outcome.task_arn)))
-        return outcome
-
-    def _wait_until_stopped(self, ecs: Any, spec: TaskSpec, started: Mapping[str, Any]) -> Mapping[str, Any]:
-        task_arn, last_status = started["taskArn"], started.get("lastStatus", "PROVISIONING")
+        """Start the task and wait for it. A start refused for capacity, or a task that failed to start,
+        is tried again after the next pause of START_RETRY_PAUSES_SECONDS, if it ends before the deadline."""
+        ecs = self.ecs_client(spec.region, spec.credentials)
         deadline = self.clock() + spec.timeout_seconds
+        pauses = iter(START_RETRY_PAUSES_SECONDS)
+        earlier: list[str] = []  # why each earlier attempt did not start
+        while True:
+            response = ecs.run_task(**run_task_request(spec))
+            failures = response.get("failures") or []
+            if failures or not response.get("tasks"):
+                message, retryable = start_failure_message(spec, failures), capacity_refused(failures)
+            else:
+                outcome = task_outcome(self._wait_until_stopped(ecs, spec, response["tasks"][0], deadline),
+                                       spec.container_name)
+                if outcome.succeeded:
+                    return outcome
+                message = failure_message(outcome, spec, self._logs(ecs, spec, outcome.task_arn))
+                retryable = outcome.stop_code == "TaskFailedToStart"
+            pause = next(pauses, None)
+            if not retryable or pause is None or self.clock() + pause >= deadline:
+                raise OneOffTaskError(with_earlier_attempts(message, earlier))
+            earlier.append(message)
+            self.sleep(pause)
+
+    def _wait_until_stopped(self, ecs: Any, spec: TaskSpec, started: Mapping[str, Any],
+                            deadline: float) -> Mapping[str, Any]:
+        task_arn, last_status = started["taskArn"], started.get("lastStatus", "PROVISIONING")
         while True:
             # Right after run_task, describe_tasks may not know the task yet (MISSING): poll on.
             tasks = ecs.describe_tasks(cluster=spec.cluster_arn, tasks=[task_arn]).get("tasks", [])

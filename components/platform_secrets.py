@@ -10,7 +10,7 @@
 | langfuse | nextauthSecret, salt | 32 random bytes, base64 (SALT hashes API keys: never rotated) |
 | langfuse | encryptionKey | exactly 64 hex chars (256 bits) |
 | langfuse | adminPassword | 32 alphanumerics |
-| clickhouse | user, password | `langfuse`, 32 alphanumerics; or the external ClickHouse's, from secret config |
+| clickhouse | user, password, passwordForUrl | `langfuse`, 32 alphanumerics; or the external ClickHouse's, from secret config; the password percent-encoded (Langfuse's migration URL) |
 | redis | authToken | 64 alphanumerics (ElastiCache allows 16-128) |
 | langfuse-external | ssoClientSecret, eeLicenseKey | from secret config, only the configured ones; no secret without any |
 """
@@ -26,7 +26,8 @@ import pulumi_random as random
 from components.base import GatewayComponent
 from components.secret_json import create_json_secret
 from config import secret_refs
-from config.services import CLICKHOUSE_USER, POSTGRES_PORT
+from config.langfuse_schema import url_query_value
+from config.services import CLICKHOUSE_PASSWORD_FOR_URL, CLICKHOUSE_USER, POSTGRES_PORT
 from config.settings import ClickhouseSettings, SecretText
 
 LITELLM_UI_USERNAME = "admin"
@@ -72,10 +73,15 @@ class PlatformSecrets(GatewayComponent):
             "adminPassword": self._alphanumeric("langfuse-admin-password", 32),
         })
         clickhouse = args.clickhouse
+        if clickhouse.hosted:
+            password = self._alphanumeric("clickhouse-password", 32)
+            # Alphanumerics: percent-encoding leaves them as they are.
+            user, password_for_url = CLICKHOUSE_USER, password
+        else:
+            password = pulumi.Output.secret(clickhouse.external_password.reveal())
+            user, password_for_url = clickhouse.external_user, password.apply(url_query_value)
         self._store(secret_refs.CLICKHOUSE, "ClickHouse user for Langfuse", {
-            "user": CLICKHOUSE_USER, "password": self._alphanumeric("clickhouse-password", 32),
-        } if clickhouse.hosted else {
-            "user": clickhouse.external_user, "password": pulumi.Output.secret(clickhouse.external_password.reveal()),
+            "user": user, "password": password, CLICKHOUSE_PASSWORD_FOR_URL: password_for_url,
         })
         self.redis_auth_token = self._alphanumeric("redis-auth-token", 64)  # ElastiCache takes it as an input
         self._store(secret_refs.REDIS, "Valkey/Redis auth token", {"authToken": self.redis_auth_token})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import GatewayComponent
+from components.base import GatewayComponent, after
 from config import names
 from config.settings import BackupSettings
 
@@ -87,14 +87,14 @@ class VolumeSnapshots(GatewayComponent):
         self.policy = aws.dlm.LifecyclePolicy(
             f"{name}-policy",
             description=f"{args.name_prefix}: data volumes, daily",
-            execution_role_arn=role.arn,
+            execution_role_arn=after(role.arn, [service, key_use]),
             state="ENABLED",
             policy_details={
                 "resource_types": ["VOLUME"],
                 "target_tags": names.snapshot_target_tags(args.name_prefix),
                 "schedules": [schedule(args.settings)],
             },
-            opts=self.child(depends_on=[service, key_use]),
+            opts=self.child(),
         )
         self.role_arn = role.arn
         self.register_outputs({"policyArn": self.policy.arn})

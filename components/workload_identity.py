@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import GatewayComponent
+from components.base import GatewayComponent, after
 from config import names
 
 
@@ -48,10 +48,10 @@ class WorkloadIdentity(GatewayComponent):
             f"{name}-execution", name_prefix=names.workload_role_prefix(args.name_prefix, args.workload, "exec"),
             assume_role_policy=trust, opts=self.child(),
         )
-        aws.iam.RolePolicyAttachment(
+        secrets = aws.iam.RolePolicyAttachment(
             f"{name}-execution-secrets", role=self.execution_role.name, policy_arn=args.secrets_policy_arn, opts=self.child()
         )
-        aws.iam.RolePolicy(
+        logs = aws.iam.RolePolicy(
             f"{name}-execution-logs",
             role=self.execution_role.id,
             policy=pulumi.Output.all(*args.log_group_arns).apply(lambda arns: json.dumps({
@@ -68,8 +68,11 @@ class WorkloadIdentity(GatewayComponent):
             f"{name}-task", name_prefix=names.workload_role_prefix(args.name_prefix, args.workload, "task"),
             assume_role_policy=trust, opts=self.child(),
         )
-        for i, policy_arn in enumerate(args.task_policy_arns):
+        task_grants = [
             aws.iam.RolePolicyAttachment(f"{name}-task-{i}", role=self.task_role.name, policy_arn=policy_arn, opts=self.child())
-        self.execution_role_arn = self.execution_role.arn
-        self.task_role_arn = self.task_role.arn
+            for i, policy_arn in enumerate(args.task_policy_arns)
+        ]
+        # What runs as these roles (task definitions, so services and jobs) waits for their permissions.
+        self.execution_role_arn = after(self.execution_role.arn, [secrets, logs])
+        self.task_role_arn = after(self.task_role.arn, task_grants)
         self.register_outputs({"executionRoleArn": self.execution_role_arn, "taskRoleArn": self.task_role_arn})

@@ -34,6 +34,13 @@ GIB = 1024**3
 LANGFUSE_NAMESPACE = "Langfuse"  # hard-coded by Langfuse (PutMetricDataCommand Namespace)
 # Queues LiteLLM's traces pass through (its v4 callback exports OTEL spans), and the API's.
 LANGFUSE_QUEUES = ("otel_ingestion", "ingestion")
+# Only a running worker publishes the depths, on a cadence: its queue-metrics runner records each
+# queue's depth every second (LANGFUSE_QUEUE_METRICS_INTERVAL_MS, default 1000, worker/src/env.ts) and
+# the gauges are flushed to CloudWatch at most every 30 s (packages/shared/src/server/instrumentation/
+# index.ts sendCloudWatchMetric, flushInterval; langfuse v4.16.0, the image is 4.50.0). A live worker
+# puts about ten datapoints into each 5-minute period, so an empty period means no worker publishes
+# (stopped, stuck, or its PutMetricData failing): the queue alarms count missing data as breaching.
+LANGFUSE_QUEUE_PERIOD_SECONDS = 300
 LITELLM_ERRORS_METRIC = "LiteLLMErrors"
 LITELLM_ERROR_PATTERN = '{ ($.level = "ERROR") || ($.level = "CRITICAL") }'
 DISK_METRIC = "disk_used_percent"
@@ -172,10 +179,12 @@ def alarms(settings: Settings, monitored: Monitored) -> tuple[Alarm, ...]:
     for queue in LANGFUSE_QUEUES:
         found.append(Alarm(
             key=f"langfuse-{queue.replace('_', '-')}-queue",
-            description=f"Langfuse {queue} queue: over {a.langfuse_queue_length} jobs waiting for 15 minutes: traces "
-                        "arrive late. Check the langfuse-worker (running? errors? ClickHouse reachable?).",
+            description=f"Langfuse {queue} queue: over {a.langfuse_queue_length} jobs waiting, or no depth published "
+                        "(no worker running), for 15 minutes: traces arrive late or not at all. Check the "
+                        "langfuse-worker (running? errors? Redis and ClickHouse reachable?).",
             metrics=(Metric("m", LANGFUSE_NAMESPACE, f"langfuse.queue.{queue}.depth.shard_all.type_waiting", {}, "Maximum"),),
-            threshold=a.langfuse_queue_length, comparison="GreaterThanThreshold", evaluation_periods=3,
+            threshold=a.langfuse_queue_length, comparison="GreaterThanThreshold",
+            period=LANGFUSE_QUEUE_PERIOD_SECONDS, evaluation_periods=3, treat_missing_data="breaching",
         ))
     found.append(Alarm(
         key="litellm-errors",

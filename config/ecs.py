@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from config.fargate import is_fargate_size
 from config.jobs import JobSpec
 from config.services import ServiceSpec
 
@@ -107,7 +108,11 @@ def task_volumes(job: JobSpec) -> list[dict]:
 
 
 def task_size(spec: ServiceSpec | JobSpec) -> tuple[str, str]:
-    """Fargate task CPU and memory: the one container's, or a job's largest step (they run in turn)."""
-    if not spec.cpu or not spec.memory:
+    """Fargate task CPU and memory: the one container's, or a job's (config/jobs.py JobSpec.size)."""
+    steps = spec.steps if isinstance(spec, JobSpec) else (spec,)
+    if not all(step.cpu and step.memory for step in steps):
         raise ValueError(f"{spec.name} has no CPU/memory size: it cannot run on Fargate")
-    return str(spec.cpu), str(spec.memory)
+    cpu, memory = spec.size if isinstance(spec, JobSpec) else (spec.cpu, spec.memory)
+    if not is_fargate_size(cpu, memory):
+        raise ValueError(f"{spec.name}: {cpu} CPU units with {memory} MiB is not a Fargate size (config/fargate.py)")
+    return str(cpu), str(memory)

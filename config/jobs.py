@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config.compose import ON_DEMAND_PROFILE, HostPaths
+from config.fargate import smallest_fargate_size
 from config.services import ServiceSpec, Volume
 from config.user_data import COMPOSE_FILE, UNIT
 
@@ -38,13 +39,11 @@ class JobSpec:
         return self.steps[-1]
 
     @property
-    def cpu(self) -> int:
-        """The steps run one at a time: the job needs the largest step's size."""
-        return max(step.cpu or 0 for step in self.steps)
-
-    @property
-    def memory(self) -> int:
-        return max(step.memory or 0 for step in self.steps)
+    def size(self) -> tuple[int, int]:
+        """CPU units and MiB of the task: the steps run one at a time, so the smallest Fargate size that
+        holds the largest step's CPU and the largest step's memory (the two maxima alone may be a pair
+        Fargate refuses, e.g. 8192 CPU with 17408 MiB)."""
+        return smallest_fargate_size(max(step.cpu or 0 for step in self.steps), max(step.memory or 0 for step in self.steps))
 
     @property
     def volumes(self) -> tuple[Volume, ...]:

@@ -21,6 +21,8 @@ from config import names
 from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
+from config.deploy_credentials import parse_deploy_credentials
+from config.fargate import FARGATE_SIZES
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
 from config.regions import REGIONS
@@ -59,6 +61,7 @@ BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
 HTTPS_URL = r"^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"
+URL_SAFE_USER = r"^[A-Za-z0-9._~-]+$"  # RFC 3986 unreserved characters: the same in a URL's query
 # DLM's CreateRule Times: "hh:mm" in UTC (DLM API Reference, CreateRule).
 SNAPSHOT_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # DLM's CrossRegionCopyRule CmkArn pattern (DLM API Reference), narrowed to the commercial partition.
@@ -68,16 +71,6 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )
-# Fargate's accepted task sizes: CPU units -> allowed memory (MiB).
-FARGATE_SIZES: dict[int, range] = {
-    256: range(512, 2049, 512),
-    512: range(1024, 4097, 1024),
-    1024: range(2048, 8193, 1024),
-    2048: range(4096, 16385, 1024),
-    4096: range(8192, 30721, 1024),
-    8192: range(16384, 61441, 4096),
-    16384: range(32768, 122881, 8192),
-}
 MIN_LITELLM = (1, 104)  # Langfuse SDK v4 callback; also clears CVE-2026-42208 (< 1.83.7)
 MIN_CLICKHOUSE = (25, 12)  # Langfuse v4 floor
 MIN_REDIS = (7,)
@@ -654,6 +647,10 @@ def _external_clickhouse_password(clickhouse: dict | None, compute: str | None, 
         return None
     if compute == "ec2":
         problems.add("clickhouse.externalUrl", "applies to compute: ecs (the EC2 host runs its own ClickHouse)", url)
+    user = clickhouse["externalUser"]
+    if not re.fullmatch(URL_SAFE_USER, user):
+        problems.add("clickhouse.externalUser", f"must match {URL_SAFE_USER}: Langfuse's migration puts it into a URL "
+                     "unescaped (packages/shared/clickhouse/scripts/up.sh `?username=$CLICKHOUSE_USER&...`)", user)
     if password is None:
         problems.add("clickhouseExternalPassword", "is required with clickhouse.externalUrl "
                      "(pulumi config set --secret clickhouseExternalPassword ...)")
@@ -738,6 +735,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
     elif region not in REGIONS:
         region = problems.add("aws:region", _unsupported_region(), region)
     region = None if region is _INVALID else region
+    deploy_credentials = parse_deploy_credentials(raw_config, secret_keys, problems.add)
 
     compute = raw.get("compute")
     if compute is None:
@@ -830,6 +828,7 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
         langfuse_sso=langfuse_sso,
         langfuse_ee_license_key=license_key,
         docker_hub_credentials=docker_hub,
+        deploy_credentials=deploy_credentials,
         project=project,
     )
     # Which images run is known once the settings are whole (the services decide it).

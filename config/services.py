@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlparse
 
-from config import secret_refs
+from config import langfuse_schema, secret_refs
 from config.database_init import APP_DATABASES, init_script
 from config.images import DEFAULT_IMAGES, parse_image
 from config.instance_types import INSTANCE_TYPES
@@ -61,12 +61,23 @@ LITELLM_STARTUP_GUARD = BOOTSTRAP
 LITELLM_CONFIG_FILE = litellm_start.CONFIG_FILE
 
 
+# How long a dependency may be down before a container's health check gives up on the container: an
+# RDS Multi-AZ failover takes 60-120 s (RDS User Guide, "Failing over a Multi-AZ DB instance"), and
+# Langfuse worker's /api/health queries PostgreSQL and pings Redis (worker/src/features/health/index.ts
+# at v4.16.0). An unhealthy container is replaced by ECS (and counted by the deployment circuit breaker).
+DEPENDENCY_OUTAGE_SECONDS = 180
+
+
 @dataclass(frozen=True)
 class HealthCheck:
+    """Docker's (and the ECS agent's) container health check. The container turns unhealthy after
+    `retries` failed checks in a row, each check starting `interval` s after the previous one ended, so
+    an outage is tolerated for (retries - 1) x interval s at least; ECS accepts retries 1-10."""
+
     command: tuple[str, ...]  # exec form, run inside the container
     interval: int = 30
     timeout: int = 10
-    retries: int = 3
+    retries: int = 8  # (8 - 1) x 30 = 210 s >= DEPENDENCY_OUTAGE_SECONDS
     start_period: int = 60
 
 
@@ -291,6 +302,8 @@ def _clickhouse_environment(settings: Settings, endpoints: Endpoints) -> dict[st
     }
 
 
+# The key of the ClickHouse secret holding the password percent-encoded (langfuse_schema.url_query_value).
+CLICKHOUSE_PASSWORD_FOR_URL = "passwordForUrl"
 LANGFUSE_SECRETS = {
     "DATABASE_URL": SecretRef(secret_refs.LANGFUSE, "databaseUrl"),
     "SALT": SecretRef(secret_refs.LANGFUSE, "salt"),
@@ -360,19 +373,25 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
 
 def langfuse_migrator(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     """Langfuse's Postgres and ClickHouse migrations, once per deploy, before web and worker start:
-    the web image's own entrypoint migrates, then execs the command, which just exits."""
+    the web image's own entrypoint migrates, then execs the command, which fails the job unless both
+    schemas are the image's (config/langfuse_schema.py)."""
     return ServiceSpec(
         name="langfuse-migrator",
         image=settings.langfuse.web_image,
         cpu=512,
         memory=1024,
-        command=("node", "-e", "console.log('llm-gateway: Langfuse migrations applied')"),
+        command=("sh", "-c", langfuse_schema.SCHEMA_CHECK),
         environment={
             **_clickhouse_environment(settings, endpoints),
             "CLICKHOUSE_CLUSTER_ENABLED": "false",
             **{name: "false" for name in MIGRATIONS_OFF},
+            "LLM_GATEWAY_CLICKHOUSE_CHECK": langfuse_schema.CLICKHOUSE_CHECK,
         },
-        secrets={name: LANGFUSE_SECRETS[name] for name in ("DATABASE_URL", "CLICKHOUSE_PASSWORD")},
+        secrets={
+            "DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"],
+            # The entrypoint pastes it into the migration URL unescaped: the percent-encoded form.
+            "CLICKHOUSE_PASSWORD": SecretRef(secret_refs.CLICKHOUSE, CLICKHOUSE_PASSWORD_FOR_URL),
+        },
         depends_on={"db-init": "completed", "clickhouse": "healthy"},
         one_off=True,
     )
@@ -445,7 +464,7 @@ def clickhouse(settings: Settings, memory: int | None = None) -> ServiceSpec:
         secrets={"CLICKHOUSE_PASSWORD": SecretRef(secret_refs.CLICKHOUSE, "password")},
         health_check=HealthCheck(
             ("wget", "--no-verbose", "--tries=1", "--spider", f"http://127.0.0.1:{CLICKHOUSE_HTTP_PORT}/ping"),
-            interval=10, timeout=5, retries=10, start_period=30,
+            interval=20, timeout=5, retries=10, start_period=30,
         ),
         volumes=(Volume("clickhouse-data", "/var/lib/clickhouse"), Volume("clickhouse-logs", "/var/log/clickhouse-server")),
         config_files={"/etc/clickhouse-server/config.d/langfuse.xml": CLICKHOUSE_CONFIG},
@@ -471,7 +490,7 @@ def redis(settings: Settings, memory: int = 256) -> ServiceSpec:
             "REDIS_AUTH": SecretRef(secret_refs.REDIS, "authToken"),
             "REDISCLI_AUTH": SecretRef(secret_refs.REDIS, "authToken"),  # for the health check
         },
-        health_check=HealthCheck(("valkey-cli", "ping"), interval=10, timeout=5, retries=10, start_period=10),
+        health_check=HealthCheck(("valkey-cli", "ping"), interval=20, timeout=5, retries=10, start_period=10),
         volumes=(Volume("redis-data", "/data"),),
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from config import names
+from config.deploy_credentials import DeployCredentials
 
 Environment = Literal["stg", "prod"]
 Compute = Literal["ecs", "ec2"]
@@ -242,6 +243,8 @@ class Settings:
     langfuse_ee_license_key: SecretText | None = None
     # Docker Hub pulls authenticated (per-account limits instead of the NAT address's anonymous ones).
     docker_hub_credentials: RegistryCredentials | None = None
+    # The identity of the deploy's own AWS calls: the AWS provider's (config/deploy_credentials.py).
+    deploy_credentials: DeployCredentials = field(default_factory=DeployCredentials)
     project: str = field(default="llm-gateway")
 
     @property

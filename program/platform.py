@@ -199,6 +199,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         region=settings.region, instance_id=host.instance_id,
         commands=host_job_commands(job, restart_after=("litellm",), scratch=job_scratch_dirs(job)),
         trigger=inputs.job_triggers.get(TEAM_PLANE_JOB, ""), comment="llm-gateway team plane",
+        credentials=settings.deploy_credentials.as_input(),
     ), opts=pulumi.ResourceOptions(depends_on=[host]))
     return Platform(
         images=images,

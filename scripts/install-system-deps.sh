@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql  # the team plane's Langfuse SQL runs against a real server (pgcrypto is in its contrib)
   iptables  # the EC2 host's IMDS firewall runs for real in throwaway network namespaces
   iproute2  # (ip netns) for those namespaces
+  busybox  # the Langfuse web image's /bin/sh (Alpine): langfuse-migrator's command runs under it
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -38,6 +38,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 from pulumi.runtime.proto import source_pb2
 
 from components.compose_host import UBUNTU_ARM64_AMI
+from config.fargate import is_fargate_size
 from config.defaults import UBUNTU_SERIAL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -442,6 +443,10 @@ class RecordingMocks(Mocks):
             arn = f"arn:aws:ecs:{region}:{account}:cluster/{aws_name}"
             out |= {"arn": arn, "name": aws_name, "id": arn}
         elif typ == "aws:ecs/taskDefinition:TaskDefinition":
+            if "FARGATE" in (raw.get("requiresCompatibilities") or []) and not is_fargate_size(
+                    int(raw.get("cpu") or 0), int(raw.get("memory") or 0)):
+                raise AwsWouldRefuse(f"{typ} {name!r}: cpu {raw.get('cpu')} with memory {raw.get('memory')} is refused: "
+                                     "No Fargate configuration exists for given values (ECS RegisterTaskDefinition)")
             out = {"arn": f"arn:aws:ecs:{region}:{account}:task-definition/{aws_name}:1", "revision": 1, "id": aws_name}
         elif typ == "aws:ecs/service:Service":
             cluster = str(raw.get("cluster", "")).rsplit("/", 1)[-1]

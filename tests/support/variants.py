@@ -7,10 +7,12 @@ adding a feature to a variant whose other tests it leaves true.
 
 - shipped stg / prod: the stack files (tests.support.program.run_shipped).
 - STG_ECS: stg on ECS with a domain and no hosted zone (the records to create by hand), two teams
-  with limits, two allowed ranges, alarm e-mails, snapshot copies to another Region (no key given).
+  with limits, two allowed ranges, alarm e-mails, snapshot copies to another Region (no key given),
+  deployed through a chain of two assumed roles (aws:assumeRoles).
 - STG_EC2: stg on one host behind an internal load balancer with a domain (HTTPS, no zone), the
   teams (the second with its existing Langfuse keys), interface endpoints, Docker Hub credentials,
-  alarm e-mails, a moved Ubuntu serial, snapshot overrides and a restored database instance.
+  alarm e-mails, a moved Ubuntu serial, snapshot overrides, a restored database instance and a named
+  AWS profile (aws:profile).
 - PROD_ECS: prod with an internal load balancer in its zone, one NAT gateway, snapshot overrides
   and copies to another Region in a given key, the two teams.
 - EU_ECS / EU_EC2: stg in a Region newer than the ELB account list (eu-central-2) on plain HTTP,
@@ -50,10 +52,17 @@ RESTORED_SUFFIX = "r202610121030"
 EU_MODELS = [{"name": "haiku", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0",
               "inputCostPerToken": 0.00000025, "outputCostPerToken": 0.00000125}]
 EXTERNAL_CLICKHOUSE = {"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"}
-EXTERNAL_CLICKHOUSE_PASSWORD = "external-clickhouse-password"
+# ClickHouse Cloud passwords may hold what a URL treats specially (config/langfuse_schema.py url_query_value).
+EXTERNAL_CLICKHOUSE_PASSWORD = "external&clickhouse#pass+word%"
 LITELLM_OVERRIDE = f"{parse_image(DEFAULT_IMAGES['litellm']).tagged}@sha256:{'1' * 64}"
 LONGEST_STACK = "p" * names.max_stack_length("llm-gateway")
-LONGEST_TEAM = "t" * 31  # config/loader.py TEAM_NAME: a letter and up to 30 more
+LONGEST_TEAM = "t" * 31
+# How the stack's AWS provider signs (config/deploy_credentials.py): a profile, a chain of two roles.
+DEPLOY_PROFILE = "llm-gateway-stg"
+DEPLOY_ROLES = [
+    {"roleArn": "arn:aws:iam::111111111111:role/org-deployer", "sessionName": "ci-hop"},
+    {"roleArn": "arn:aws:iam::123456789012:role/llm-gateway-deploy-stg", "externalId": "stg-7f3a", "duration": "1h"},
+]  # config/loader.py TEAM_NAME: a letter and up to 30 more
 
 
 def restored_instance(stack: str) -> str:
@@ -88,13 +97,13 @@ class Variant:
 
 STG_ECS = Variant("stg", {
     "compute": "ecs", "teams": TEAMS, "allowedCidrs": ALLOWED_CIDRS, "alarms": {"emails": ALARM_EMAILS},
-    "backup": {"copyToRegion": "us-west-2"},
+    "backup": {"copyToRegion": "us-west-2"}, "aws:assumeRoles": DEPLOY_ROLES,
 })
 STG_EC2 = Variant("stg", {
     "compute": "ec2", "teams": [TEAMS[0], {**TEAMS[1], "langfuseKeys": "existing"}],
     "loadBalancer": {"scheme": "internal"}, "network": {"interfaceEndpoints": True}, "alarms": {"emails": ALARM_EMAILS},
     "host": {"ubuntuSerial": MOVED_UBUNTU_SERIAL}, "backup": SNAPSHOT_OVERRIDES,
-    "database": {"restoredInstance": restored_instance("stg")},
+    "database": {"restoredInstance": restored_instance("stg")}, "aws:profile": DEPLOY_PROFILE,
 }, {"dockerHubCredentials": DOCKER_HUB_CREDENTIALS, "existingLangfuseKeys": EXISTING_KEYS})
 PROD_ECS = Variant("prod", {
     "compute": "ecs", "teams": TEAMS, "loadBalancer": {"scheme": "internal"}, "network": {"natGateways": "single"},

@@ -70,6 +70,55 @@ def test_langfuse_queue_metric_is_what_langfuse_publishes():
         "Langfuse", "langfuse.queue.otel_ingestion.depth.shard_all.type_waiting", {})
 
 
+# How often a running Langfuse worker's queue depths reach CloudWatch: a flush at most every 30 s,
+# triggered by the next gauge recorded (every second) after that (langfuse v4.16.0
+# packages/shared/src/server/instrumentation/index.ts sendCloudWatchMetric, worker/src/env.ts
+# LANGFUSE_QUEUE_METRICS_INTERVAL_MS).
+LANGFUSE_FLUSH_SECONDS = 31
+
+
+def alarm_state(alarm, samples: dict[int, float], now: int) -> str:
+    """CloudWatch's verdict at `now` for a single-metric alarm over `samples` (second -> value): each of
+    the last `evaluation_periods` periods is its statistic (Maximum) or missing; missing periods count as
+    `treat_missing_data` says; ALARM when every period breaches (datapoints to alarm = evaluation periods),
+    INSUFFICIENT_DATA when every period is missing and missing data is just missing (CloudWatch User
+    Guide, "Configuring how CloudWatch alarms treat missing data")."""
+    assert alarm.expression is None and alarm.metrics[0].statistic == "Maximum"
+    verdicts = []
+    for i in range(alarm.evaluation_periods):
+        end = now - i * alarm.period
+        values = [v for t, v in samples.items() if end - alarm.period <= t < end]
+        if values:
+            verdicts.append(max(values) > alarm.threshold)
+        elif alarm.treat_missing_data in ("breaching", "notBreaching"):
+            verdicts.append(alarm.treat_missing_data == "breaching")
+    if not verdicts:
+        return "INSUFFICIENT_DATA"
+    return "ALARM" if all(verdicts) and len(verdicts) == alarm.evaluation_periods else "OK"
+
+
+def publishing(start: int, stop: int, depth: float = 0) -> dict[int, float]:
+    return dict.fromkeys(range(start, stop, LANGFUSE_FLUSH_SECONDS), depth)
+
+
+@pytest.mark.parametrize("queue", ["langfuse-otel-ingestion-queue", "langfuse-ingestion-queue"])
+def test_queue_alarms_fire_when_no_worker_publishes(queue):
+    alarm = keyed(alarms(make_settings(), NAMES))[queue]
+    day = 24 * 3600
+    alive = publishing(0, day)
+    # A running worker with empty queues never leaves a period without data, whenever CloudWatch looks.
+    assert {alarm_state(alarm, alive, now) for now in range(3600, day, 60)} == {"OK"}
+    # A worker that dies (its task stopped, the host's container gone) publishes nothing from then on:
+    # the alarm fires within its 15 minutes (plus one period for the last datapoints to age out).
+    died_at = 6 * 3600
+    dead = publishing(0, died_at)
+    fired = next(now for now in range(died_at, day, 60) if alarm_state(alarm, dead, now) == "ALARM")
+    assert fired - died_at <= alarm.period * (alarm.evaluation_periods + 1)
+    assert alarm_state(alarm, dead, day) == "ALARM"
+    # A backlog alarms too.
+    assert alarm_state(alarm, publishing(0, day, depth=alarm.threshold + 1), day) == "ALARM"
+
+
 @pytest.mark.parametrize(("config", "problem"), [
     ({"emails": ["a@example.com", "A@example.com"]}, "alarms.emails[1] 'A@example.com' duplicates alarms.emails[0]"),
     ({"emails": ["not-an-address"]}, "alarms.emails[0] 'not-an-address' must match"),

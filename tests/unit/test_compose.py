@@ -197,7 +197,7 @@ def test_limits_user_health_and_stop_grace_period():
     assert service["stop_grace_period"] == "30s"
     assert service["healthcheck"] == {
         "test": ["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://127.0.0.1:8123/ping"],
-        "interval": "10s", "timeout": "5s", "retries": 10, "start_period": "30s",
+        "interval": "20s", "timeout": "5s", "retries": 10, "start_period": "30s",
     }
     staging = rendered(staging_specs(), STAGING_PORTS)
     assert staging["clickhouse"]["mem_limit"] == "768m"  # what the 4 GiB host leaves after the apps' limits

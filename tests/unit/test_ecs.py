@@ -11,6 +11,7 @@ import yaml
 from config.images import parse_image
 from config.litellm_config import render_proxy_config
 from tests.support.program import run_shipped
+from tests.unit.test_foundation import secret_values
 from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap
 from tests.support.stacks import shipped_settings
 from tests.support.variants import EU_ECS, EXTERNAL_CLICKHOUSE_PASSWORD, STG_ECS
@@ -351,3 +352,14 @@ def test_external_clickhouse_replaces_the_host():
     assert "security-groups-clickhouse" not in {g.name for g in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
     for resource in run.resources:  # the configured password travels only as a secret
         assert not any(EXTERNAL_CLICKHOUSE_PASSWORD in s for s in plain_strings(resource.inputs))
+    # The migrator pastes it into a URL (Langfuse's up.sh): it reads the percent-encoded key.
+    stored = secret_values(run)["clickhouse"]
+    assert stored == {"user": "lf", "password": EXTERNAL_CLICKHOUSE_PASSWORD,
+                      "passwordForUrl": "external%26clickhouse%23pass%2Bword%25"}
+    migrator = {s["name"]: s["valueFrom"] for s in containers(run)["langfuse-migrator"]["secrets"]}
+    assert migrator["CLICKHOUSE_PASSWORD"].endswith(":passwordForUrl::")
+
+
+def test_the_generated_clickhouse_password_is_the_same_in_a_url():
+    stored = secret_values(STG_ECS.run())["clickhouse"]
+    assert stored["password"].isalnum() and stored["passwordForUrl"] == stored["password"]

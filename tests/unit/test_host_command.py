@@ -46,7 +46,7 @@ def clock():
 
 
 def provider_for(client, clock) -> HostCommandProvider:
-    return HostCommandProvider(ssm_client=lambda region: client, poll_interval_seconds=POLL,
+    return HostCommandProvider(ssm_client=lambda region, credentials: client, poll_interval_seconds=POLL,
                                clock=clock.monotonic, sleep=clock.sleep)
 
 
@@ -126,6 +126,7 @@ def test_other_send_errors_are_not_retried(ssm, clock):
 @pytest.mark.parametrize("change, reruns", [
     ({"trigger": "document-v2"}, True), ({"instance_id": "i-0fedcba9876543210"}, True),
     ({"commands": ["echo other"]}, True), ({"timeout_seconds": 1200.0}, False), ({"comment": "renamed"}, False),
+    ({"credentials": {"profile": "deploy", "assume_roles": []}}, False),  # state from before it existed
 ])
 def test_runs_again_when_the_host_the_script_or_the_trigger_changes(change, reruns):
     olds = {key: value for key, value in command_props().items() if key != "__provider"}

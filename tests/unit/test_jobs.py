@@ -60,3 +60,15 @@ def test_a_one_off_spec_is_a_job_of_one_essential_step_without_volumes():
 def test_jobs_that_cannot_run_are_refused(steps, problem):
     with pytest.raises(ValueError, match=problem):
         JobSpec("broken", steps)
+
+
+def test_a_job_takes_the_smallest_fargate_size_holding_every_step():
+    # The largest CPU (8192) and the largest memory (17408 MiB) are each a step's valid size, but not
+    # a pair: with 8 vCPU Fargate takes 16-60 GiB in 4 GiB steps (config/fargate.py).
+    job = JobSpec("big", (step("compute", cpu=8192, memory=16384), step("load", cpu=4096, memory=17408)))
+    assert task_size(job) == ("8192", "20480")
+
+
+def test_a_spec_whose_size_fargate_refuses_does_not_render():
+    with pytest.raises(ValueError, match="256 CPU units with 4096 MiB is not a Fargate size"):
+        task_size(step("odd", cpu=256, memory=4096))

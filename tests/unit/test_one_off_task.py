@@ -11,6 +11,7 @@ from botocore.stub import Stubber
 from pulumi.output import Unknown
 
 from components.one_off_task import (
+    START_RETRY_PAUSES_SECONDS,
     OneOffTask,
     OneOffTaskArgs,
     OneOffTaskError,
@@ -53,9 +54,11 @@ class StubbedEcs:
         )
         self.stubber = Stubber(self.client)
         self.regions: list[str] = []
+        self.credentials: list[dict] = []
 
-    def factory(self, region: str):
+    def factory(self, region: str, credentials: dict):
         self.regions.append(region)
+        self.credentials.append(credentials)
         return self.client
 
     def expect_run_task(self, props: dict, tasks: list | None = None, failures: list | None = None):
@@ -139,6 +142,7 @@ def test_create_runs_the_task_until_it_stops_and_returns_its_outcome(provider, e
     assert result.outs == {
         **{key: value for key, value in props.items() if key != "__provider"},
         "timeout_seconds": 900,
+        "credentials": {},  # none given: boto3's default chain
         "task_arn": TASK,
         "exit_code": 0,
     }
@@ -188,7 +192,7 @@ def test_a_job_whose_earlier_step_failed_names_that_step(provider, ecs):
 
 
 def test_a_container_that_never_ran_fails_even_when_the_log_lookup_does(provider, ecs):
-    props = task_props()
+    props = task_props(timeout_seconds=10.0)  # no time left to start it again (START_RETRY_PAUSES_SECONDS)
     ecs.expect_run_task(props)
     ecs.expect_describe("STOPPED", **stopped(
         None, reason="CannotPullContainerError: pull access denied", stop_code="TaskFailedToStart",
@@ -273,6 +277,7 @@ def test_update_runs_the_task_again_with_the_new_inputs(provider, ecs):
     ({"cluster_arn": CLUSTER + "-2"}, True),
     ({"task_definition_arn": Unknown()}, True),  # preview, before the new revision exists
     ({"timeout_seconds": 60.0}, False),
+    ({"credentials": {"profile": "deploy", "assume_roles": []}}, False),  # state from before it existed
     ({}, False),
 ])
 def test_diff_reruns_on_what_the_job_depends_on(change, reruns):
@@ -304,3 +309,79 @@ def test_registers_as_a_dynamic_resource_with_its_inputs():
     assert is_secret(registration.inputs["__provider"])
     expected = {key: value for key, value in task_props(timeout_seconds=900).items() if key != "__provider"}
     assert {key: registration.input(key) for key in expected} == expected
+
+
+# What RunTask answers when Fargate has no capacity in the subnets' AZs (AWS re:Post knowledge center,
+# ecs-fargate-runtask-capacity).
+NO_CAPACITY = {"arn": CLUSTER, "reason": "Capacity is unavailable at this time. Please try again later or in a "
+               "different availability zone"}
+
+
+def test_a_start_refused_for_capacity_is_tried_again_after_a_pause(provider, ecs, clock):
+    props = task_props()
+    ecs.expect_run_task(props, tasks=[], failures=[NO_CAPACITY])
+    ecs.expect_run_task(props, tasks=[], failures=[NO_CAPACITY])
+    ecs.expect_run_task(props)
+    ecs.expect_describe("STOPPED", **stopped(0))
+
+    assert provider.create(props).outs["exit_code"] == 0
+    assert clock.sleeps == list(START_RETRY_PAUSES_SECONDS[:2])
+
+
+def test_a_task_that_failed_to_start_is_started_again(provider, ecs, clock):
+    props = task_props()
+    ecs.expect_run_task(props)
+    ecs.expect_describe("STOPPED", **stopped(
+        None, stop_code="TaskFailedToStart", stopped_reason="Timeout waiting for network interface provisioning to complete.",
+    ))
+    ecs.expect_task_definition(None)
+    second_run = TASK.replace("0123", "4567")
+    ecs.expect_run_task(props, tasks=[{"taskArn": second_run, "lastStatus": "PROVISIONING"}])
+    ecs.expect_describe("STOPPED", task_arn=second_run, **stopped(0))
+
+    assert provider.create(props).outs["task_arn"] == second_run
+    assert clock.sleeps == [START_RETRY_PAUSES_SECONDS[0]]
+
+
+def test_capacity_retries_are_bounded_and_every_attempt_is_reported(provider, ecs, clock):
+    props = task_props(timeout_seconds=3600.0)
+    for _ in range(len(START_RETRY_PAUSES_SECONDS) + 1):
+        ecs.expect_run_task(props, tasks=[], failures=[NO_CAPACITY])
+
+    with pytest.raises(OneOffTaskError) as raised:
+        provider.create(props)
+
+    assert clock.sleeps == list(START_RETRY_PAUSES_SECONDS)
+    assert str(raised.value).count("Capacity is unavailable") == len(START_RETRY_PAUSES_SECONDS) + 1
+    assert "before that, attempt 4:" in str(raised.value)
+
+
+def test_no_retry_outlasts_the_timeout(provider, ecs, clock):
+    props = task_props(timeout_seconds=40.0)  # room for the first pause (15 s), not for the second (30 s more)
+    ecs.expect_run_task(props, tasks=[], failures=[NO_CAPACITY])
+    ecs.expect_run_task(props, tasks=[], failures=[NO_CAPACITY])
+
+    with pytest.raises(OneOffTaskError, match="Capacity is unavailable"):
+        provider.create(props)
+    assert clock.sleeps == [START_RETRY_PAUSES_SECONDS[0]]
+
+
+def test_a_job_that_ran_and_failed_is_not_run_again(provider, ecs, clock):
+    props = task_props()
+    ecs.expect_run_task(props)
+    ecs.expect_describe("STOPPED", **stopped(1))
+    ecs.expect_task_definition(None)
+
+    with pytest.raises(OneOffTaskError, match="exited with code 1"):
+        provider.create(props)
+    assert clock.sleeps == []
+
+
+def test_ecs_is_called_with_the_stacks_deploy_credentials_and_old_state_with_the_default_chain(provider, ecs):
+    credentials = {"profile": "deploy", "assume_roles": [{"role_arn": "arn:aws:iam::123456789012:role/deployer",
+                                                          "session_name": "llm-gateway-deploy"}]}
+    for props in (task_props(credentials=credentials), task_props()):  # the second: written before credentials
+        ecs.expect_run_task(props)
+        ecs.expect_describe("STOPPED", **stopped(0))
+        provider.create(props)
+    assert ecs.credentials == [credentials, {}]

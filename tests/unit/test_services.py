@@ -200,9 +200,10 @@ def test_litellm_waits_on_nothing_of_langfuse():
 def test_langfuse_migrates_once_in_its_own_job_and_never_in_a_service():
     specs = {spec.name: spec for spec in workload_specs(SETTINGS, PROXY, ENDPOINTS)["langfuse"]}
     migrator = specs["langfuse-migrator"]
-    # The image's entrypoint (dumb-init, web/entrypoint.sh) migrates, then execs the command: which exits.
+    # The image's entrypoint (dumb-init, web/entrypoint.sh) migrates, then execs the command: which
+    # checks both schemas (tests/integration/test_langfuse_migrator.py runs it).
     assert migrator.one_off and migrator.image == specs["langfuse-web"].image
-    assert migrator.entrypoint is None and migrator.command[:2] == ("node", "-e")
+    assert migrator.entrypoint is None and migrator.command[:2] == ("sh", "-c")
     assert migrator.environment["LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED"] == "false"
     assert migrator.environment["LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED"] == "false"
     assert migrator.environment["CLICKHOUSE_MIGRATION_URL"] == "clickhouse://clickhouse.example.internal:9000"

@@ -285,6 +285,10 @@ def test_existing_keys_problems(teams, keys, secret, expected):
          "clickhouse.externalUrl 'https://abc.clickhouse.cloud:8443' applies to compute: ecs (the EC2 host runs its own ClickHouse)"),
         ({"clickhouse": {"externalUrl": "http://abc.clickhouse.cloud:8123"}}, True,
          "clickhouse.externalUrl 'http://abc.clickhouse.cloud:8123' must match ^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"),
+        ({"clickhouse": {"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf&ops"},
+          "clickhouseExternalPassword": "pw"}, True,
+         "clickhouse.externalUser 'lf&ops' must match ^[A-Za-z0-9._~-]+$: Langfuse's migration puts it into a URL "
+         "unescaped (packages/shared/clickhouse/scripts/up.sh `?username=$CLICKHOUSE_USER&...`)"),
     ],
 )
 def test_external_clickhouse_problems(changes, secret, expected):

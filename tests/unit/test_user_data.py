@@ -211,6 +211,7 @@ FAKE_SECRET_VALUES = {
     "encryptionKey": "f" * 63 + "6",
     "adminPassword": "FAKEADMINPASSWORD0007",
     "password": "FAKEPASSWORD0008",
+    "passwordForUrl": "FAKEPASSWORDFORURL0018",
     "username": "FAKEUSERNAME0009",
     "authToken": "FAKEREDISTOKEN0010",
     "user": "FAKECHUSER0011",
