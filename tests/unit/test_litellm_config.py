@@ -108,10 +108,10 @@ def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
 
 
 def test_team_variable_names_are_deterministic_and_distinct():
-    settings = make_settings(models=MODELS, teams=[{"name": "a-b"}, {"name": "ab"}, {"name": "a-b-c"}])
+    settings = make_settings(models=MODELS, teams=[{"name": "a-bc"}, {"name": "abc"}, {"name": "a-b-c"}])
     names = [var for team in settings.teams for var in team_key_vars(team)]
     assert len(names) == len(set(names))
-    assert team_key_vars(settings.team("a-b")) == ("LANGFUSE_PUBLIC_KEY_A_B", "LANGFUSE_SECRET_KEY_A_B")
+    assert team_key_vars(settings.team("a-bc")) == ("LANGFUSE_PUBLIC_KEY_A_BC", "LANGFUSE_SECRET_KEY_A_BC")
 
 
 def test_rendered_file_holds_no_secret_value():
