@@ -23,7 +23,9 @@ from typing import Any
 
 from team_plane.document import parse_team_document
 from team_plane.langfuse import REMOVED_PROJECTS_FILE, PairCheck, TeamKeys, langfuse_sql, verify_pair
-from team_plane.litellm import LiteLLMAdminClient, LiteLLMAdminError, TeamSpec, ensure_team, stale_managed_teams
+from team_plane.litellm import (
+    LiteLLMAdminClient, LiteLLMAdminError, TeamSpec, ensure_team, remove_teams, stale_managed_teams,
+)
 
 SQL_FILE = "langfuse.sql"
 PLAN_FILE = "plan.json"
@@ -82,6 +84,8 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
             outcome = ensure_team(client, TeamSpec.from_document(team))
         except LiteLLMAdminError as error:
             results[team["name"]] = {"status": "failed", "detail": f"litellm: {error}"}
+        except Exception as error:  # noqa: BLE001 (an answer we did not foresee fails this team, not the others)
+            results[team["name"]] = {"status": "failed", "detail": f"litellm: {type(error).__name__}: {error}"}
         else:
             results.setdefault(team["name"], {"status": outcome.split(" ")[0], "detail": f"litellm team {outcome}"})
     removed: dict[str, dict[str, str]] = {}
@@ -90,12 +94,9 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
     except LiteLLMAdminError as error:
         removed["(removed teams)"] = {"status": "failed", "detail": f"litellm: cannot list teams: {error}"}
         stale = []
-    for name in stale:
-        try:
-            client.delete_team(name)
-            removed[name] = {"status": "removed", "detail": "litellm team deleted"}
-        except LiteLLMAdminError as error:
-            removed[name] = {"status": "failed", "detail": f"litellm: cannot delete the removed team: {error}"}
+    for name, error in remove_teams(client, stale).items():
+        removed[name] = ({"status": "removed", "detail": "litellm team deleted"} if error is None
+                         else {"status": "failed", "detail": f"litellm: {error}"})
     sql = langfuse_sql(
         org_id=env["LANGFUSE_ORG_ID"], org_name=env["LANGFUSE_ORG_NAME"], salt=env["SALT"], generated=generated,
         document_teams=[team["name"] for team in teams], keep_removed_projects=bool(document["keepRemovedProjects"]),

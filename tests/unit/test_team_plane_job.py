@@ -162,6 +162,48 @@ def test_partial_failure_reconciles_the_others_and_fails_with_a_report(admin, tm
     assert "pk-lf-risk" not in sql and "'risk'" in sql  # not written, but not "removed" either
 
 
+def test_a_team_litellm_cannot_read_fails_alone_and_the_sql_is_still_written(admin, tmp_path):
+    """/team/info wraps a database error as 404 and /team/new then says the team exists: that team
+    fails with the reason, the others are reconciled, the Langfuse SQL is written."""
+    admin.add_team("mle", team_alias="mle", metadata={"managed-by": "llm-gateway"})
+    admin.unreadable.add("mle")
+
+    record, lines, ok = run(admin, tmp_path, document_text())
+
+    assert not ok
+    assert lines[0] == ("team mle: failed (litellm: /team/new says team mle exists, but /team/info cannot read it "
+                        "(HTTP 404, which LiteLLM also answers for any error of its database): check the proxy's database)")
+    assert lines[1] == "team risk: created (litellm team created; langfuse project risk, keys verified)"
+    assert "'risk'" in (tmp_path / "langfuse.sql").read_text()
+
+
+def test_an_unforeseen_answer_fails_that_team_only(admin, tmp_path):
+    admin.add_team("mle", max_budget="unlimited")  # a row of a shape the pinned proxy never stores
+
+    _, lines, ok = run(admin, tmp_path, document_text())
+
+    assert not ok
+    assert lines[0] == "team mle: failed (litellm: ValueError: could not convert string to float: 'unlimited')"
+    assert lines[1].startswith("team risk: created (")
+
+
+def test_a_removal_counts_only_once_the_team_is_gone(admin, tmp_path):
+    """/team/delete answers 404 for a database error too: the team still listed is a failed removal."""
+    run(admin, tmp_path, document_text())
+    admin.unreadable.add("risk")
+
+    _, lines, ok = run(admin, tmp_path, document_text(teams=TEAMS[:1]))
+
+    assert "risk" in admin.teams
+    assert not ok and lines[-1] == (
+        "team risk: failed (litellm: the delete was answered, but /team/list still shows team risk "
+        "(/team/delete answers 404 for any error of LiteLLM's database too))")
+
+    admin.unreadable.clear()
+    _, lines, ok = run(admin, tmp_path, document_text(teams=TEAMS[:1]))
+    assert ok and lines[-1] == "team risk: removed (litellm team deleted)" and "risk" not in admin.teams
+
+
 def test_existing_keys_are_only_verified_and_their_project_adopted(admin, tmp_path):
     text = document_text(teams=TEAMS[:1], existing={"mle"})
     projects = {pair("mle")["publicKey"]: (pair("mle")["secretKey"], "cm-old-project")}
