@@ -8,8 +8,9 @@ Langfuse keys cannot be read: LiteLLM would otherwise export that team's traces 
 credentials `None:None`, which Langfuse refuses, and the team's traces would be lost without an
 error. Then it reads the team-plane document (config/team_plane.py), fetches every team's key
 pair from its secret, adds each team's `default_team_settings` entry to the base proxy config,
-writes the config and execs the proxy. So nothing per team travels in the task definition, the
-compose file or the host's user data: those stay the same size for 1 team or 200.
+writes the config and, beside it, the guard the config names (team_plane/litellm_guard.py: what no
+caller may change about tracing), then execs the proxy. So nothing per team travels in the task
+definition, the compose file or the host's user data: those stay the same size for 1 team or 200.
 """
 
 import json
@@ -19,10 +20,13 @@ import tempfile
 
 import yaml
 
+from team_plane import source
 from team_plane.document import parse_team_document
 
 LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
+# LiteLLM imports the modules its config names from the config file's directory (get_instance_fn).
+GUARD_MODULE = "llm_gateway_guard"
 DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>, read at its latest version
 # BatchGetSecretValue takes at most 20 ids (SecretIdList, botocore secretsmanager-2017-10-17) and,
 # given ids, answers them all without paging (MaxResults/NextToken need Filters).
@@ -116,6 +120,16 @@ def prepare(environ, s3, secrets):
     return proxy_config(environ["LITELLM_PROXY_CONFIG"], teams), environment
 
 
+def write_config(directory, text):
+    """The config file and, beside it, the guard module it names; returns the config's path."""
+    with open(os.path.join(directory, f"{GUARD_MODULE}.py"), "w") as guard:
+        guard.write(source("litellm_guard"))
+    path = os.path.join(directory, CONFIG_FILE)
+    with open(path, "w") as config:
+        config.write(text)
+    return path
+
+
 def main(argv):
     """`argv` as python3 -c hands it over: argv[1:] are the proxy's own arguments (--port ...)."""
     import boto3
@@ -124,9 +138,7 @@ def main(argv):
         text, environment = prepare(os.environ, boto3.client("s3"), boto3.client("secretsmanager"))
     except Refusal as refusal:
         sys.exit(f"llm-gateway: refusing to start LiteLLM, {refusal}")
-    path = os.path.join(tempfile.gettempdir(), CONFIG_FILE)
-    with open(path, "w") as config:
-        config.write(text)
+    path = write_config(tempfile.gettempdir(), text)
     os.execvpe("litellm", ["litellm", "--config", path, *argv[1:]], environment)
 
 

@@ -35,6 +35,8 @@ litellm_settings:
   failure_callback:
   - langfuse
   default_team_settings: []
+  global_disable_no_log_param: true
+  allow_dynamic_callback_disabling: false
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   database_url: os.environ/DATABASE_URL
@@ -45,6 +47,7 @@ general_settings:
     password: os.environ/REDIS_PASSWORD
     ssl: os.environ/REDIS_SSL
     db: 1
+  custom_key_policy: llm_gateway_guard.key_policy
   use_redis_transaction_buffer: true
   proxy_batch_write_at: 60
 """
