@@ -130,6 +130,8 @@ class Endpoints:
     langfuse_public_url: str  # NEXTAUTH_URL
     bucket: str  # Langfuse events, media and exports (by prefix)
     team_document: str  # s3://<bucket>/<key> of the team-plane document (config/team_plane.py)
+    # Its object version, pinned in LiteLLM's task definition (ECS); None: LiteLLM reads the latest (the host).
+    team_document_version: str | None = None
 
     @property
     def team_plane_bucket(self) -> str:
@@ -192,6 +194,7 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
             "REDIS_PORT": str(REDIS_PORT),
             "REDIS_SSL": str(endpoints.redis_tls),
             litellm_start.DOCUMENT_VAR: endpoints.team_document,
+            **({litellm_start.DOCUMENT_VERSION_VAR: endpoints.team_document_version} if endpoints.team_document_version else {}),
             **entrypoint_environment(endpoints.team_plane_bucket, "litellm_start"),
             "LITELLM_PROXY_CONFIG": proxy.text,
             "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),

@@ -27,7 +27,10 @@ LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
 # LiteLLM imports the modules its config names from the config file's directory (get_instance_fn).
 GUARD_MODULE = "llm_gateway_guard"
-DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>, read at its latest version
+DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>
+# The object version a task was deployed with (ECS): a rollback or a scale-out reads that document,
+# not whatever a later deploy wrote. Without it (the host) the latest version is read.
+DOCUMENT_VERSION_VAR = "LLM_GATEWAY_TEAM_DOCUMENT_VERSION"
 # BatchGetSecretValue takes at most 20 ids (SecretIdList, botocore secretsmanager-2017-10-17) and,
 # given ids, answers them all without paging (MaxResults/NextToken need Filters).
 SECRETS_PER_CALL = 20
@@ -62,13 +65,14 @@ class Refusal(Exception):
     """Why the proxy must not start."""
 
 
-def read_document(s3, url):
+def read_document(s3, url, version=None):
     bucket, _, key = url.removeprefix("s3://").partition("/")
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))["Body"].read()
         return parse_team_document(body.decode())
     except Exception as error:  # any failure, one message: the start is refused either way
-        raise Refusal(f"cannot read the team-plane document {url}: {error}") from error
+        at = f" (version {version})" if version else ""
+        raise Refusal(f"cannot read the team-plane document {url}{at}: {error}") from error
 
 
 def read_team_keys(secrets, teams):
@@ -111,7 +115,7 @@ def prepare(environ, s3, secrets):
     missing = [n for n in required if not environ.get(n)]
     if missing:
         raise Refusal("missing environment: " + ", ".join(missing))
-    teams = read_document(s3, environ[DOCUMENT_VAR])["teams"]
+    teams = read_document(s3, environ[DOCUMENT_VAR], environ.get(DOCUMENT_VERSION_VAR))["teams"]
     environment = dict(environ)
     pairs = read_team_keys(secrets, teams)
     for team in teams:
