@@ -252,6 +252,9 @@ def _node_options(memory: int) -> str:
     return f"--max-old-space-size={memory * 3 // 4}"
 
 
+LANGFUSE_REDIS_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_TLS_ENABLED")
+
+
 def _langfuse_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
     environment = {
         "NEXTAUTH_URL": endpoints.langfuse_public_url,
@@ -516,9 +519,15 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
         entrypoint=("sh", "-c", TEAM_PLANE_APPLY), secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
         volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True, on_demand=True,
     )
+    langfuse = _langfuse_environment(settings, endpoints)
+    langfuse_redis = {name: langfuse[name] for name in LANGFUSE_REDIS_VARS}
     verify = ServiceSpec(
         name="team-plane-verify", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
-        command=("verify",), environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url},
+        command=("verify",),
+        # Langfuse's Redis, as Langfuse reaches it: verify empties its API-key cache of the pairs
+        # apply wrote or deleted (team_plane/key_cache.py).
+        environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url, **langfuse_redis},
+        secrets={"REDIS_AUTH": LANGFUSE_SECRETS["REDIS_AUTH"]},
         volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, on_demand=True,
         aws_identity=True,
     )

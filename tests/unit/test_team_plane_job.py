@@ -225,9 +225,27 @@ def test_removed_projects_listed_by_apply_join_the_report(admin, tmp_path):
                                 "team risk: removed (litellm team deleted; langfuse project deleted)"]
 
 
+def test_a_key_cache_out_of_reach_fails_the_run_by_name(admin, tmp_path):
+    """Apply listed pairs whose cached answers Langfuse may still hold: not clearing them fails the job."""
+    text = document_text()
+    job.plan(env(admin), str(tmp_path), read=lambda _l: text, fetch=Secrets(), **FAST)
+    (tmp_path / "cached-keys.txt").write_text(fast_hash(pair("mle")["secretKey"], SALT) + "\n\n")  # as psql writes it
+    projects = {pair(t)["publicKey"]: (pair(t)["secretKey"], t) for t in ("mle", "risk")}
+    unreachable = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_TLS_ENABLED": "false", "REDIS_AUTH": "token"}
+    with running_fake_langfuse(projects) as langfuse:
+        lines, ok = job.verify({**env(admin, langfuse.url), **unreachable}, str(tmp_path), read=lambda _l: text,
+                               fetch=Secrets(), **FAST)
+
+    assert not ok
+    assert lines[0].startswith("langfuse key cache: failed (cannot invalidate Langfuse's cached keys at 127.0.0.1:9: "
+                               "ConnectionRefusedError: "), lines[0]
+    assert [line.split(":")[0] for line in lines[1:]] == ["team mle", "team risk"]  # still verified
+
+
 def test_kept_projects_lose_only_our_keys():
     sql = langfuse_sql(org_id="llm-gateway", org_name="Acme", salt=SALT, generated=[TeamKeys("mle", "pk", "sk")],
-                       document_teams=["mle"], keep_removed_projects=True, removed_projects_path="/work/r.txt")
+                       document_teams=["mle"], keep_removed_projects=True, removed_projects_path="/work/r.txt",
+                       cached_keys_path="/work/c.txt")
     assert "deleted_at = now()" not in sql and "k.note IN ('llm-gateway team key', 'Provisioned API Key')" in sql
 
 
@@ -255,7 +273,10 @@ def test_the_three_steps_are_services_chained_on_one_work_volume():
     assert {k: (r.secret, r.key) for k, r in plan.secrets.items()} == {
         "LITELLM_MASTER_KEY": (LITELLM, "masterKey"), "SALT": (LANGFUSE, "salt")}
     assert {k: (r.secret, r.key) for k, r in apply.secrets.items()} == {"DATABASE_URL": (LANGFUSE, "databaseUrl")}
-    assert verify.secrets == {}
+    # Langfuse's Redis as Langfuse reaches it: verify empties its API-key cache (team_plane/key_cache.py).
+    assert {k: verify.environment[k] for k in ("REDIS_HOST", "REDIS_PORT", "REDIS_TLS_ENABLED")} == {
+        "REDIS_HOST": ENDPOINTS.redis_host, "REDIS_PORT": "6379", "REDIS_TLS_ENABLED": str(ENDPOINTS.redis_tls).lower()}
+    assert {k: (r.secret, r.key) for k, r in verify.secrets.items()} == {"REDIS_AUTH": ("redis", "authToken")}
     assert plan.entrypoint == verify.entrypoint == ("python3", "-c", BOOTSTRAP)
 
 
