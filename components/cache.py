@@ -1,6 +1,7 @@
 """ElastiCache Valkey for Langfuse's queues and caches (ECS mode).
 
-Private (only the Langfuse security groups), TLS in transit with an auth token from the
+Private (only the security groups of its users: Langfuse, LiteLLM, and the team plane, which empties
+Langfuse's API-key cache), TLS in transit with an auth token from the
 generated secrets, encrypted at rest with the stack key, `noeviction` so a full cache fails
 loudly instead of silently dropping queued events, a replica with automatic failover per setting.
 """

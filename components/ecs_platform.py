@@ -45,7 +45,6 @@ SECURITY_GROUP_OF = {
     "langfuse-migrator": "langfuse-worker",  # reaches Postgres and both ClickHouse ports, takes no traffic
     "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
 }
-TEAM_DOCUMENT = "team-document"  # the LiteLLM service's restart trigger beside its secrets' versions
 # The team plane's steps (the on-demand specs) run as this one job, once LiteLLM and Langfuse serve.
 TEAM_PLANE_JOB = "team-plane"
 
@@ -74,7 +73,9 @@ class EcsPlatformArgs:
     job_triggers: Mapping[str, pulumi.Input[str]]
     secret_versions: Mapping[str, pulumi.Input[str]]  # logical secret -> current version id
     team_document: pulumi.Input[str]  # s3://<bucket>/<key>: what LiteLLM's start reads the teams from
-    team_document_version: pulumi.Input[str]  # its object version: a new one restarts LiteLLM
+    # Its object version, pinned in LiteLLM's task definition: a new one is a new revision (LiteLLM
+    # rolls), and a rollback or a scale-out starts on the document its revision was deployed with.
+    team_document_version: pulumi.Input[str]
 
 
 class EcsPlatform(GatewayComponent):
@@ -108,13 +109,14 @@ class EcsPlatform(GatewayComponent):
         domain = names.namespace(prefix)
         endpoints = pulumi.Output.all(
             args.database_host, args.redis_host, args.bucket, args.langfuse_public_url, args.team_document,
+            args.team_document_version,
         ).apply(
             lambda v: Endpoints(
                 region=settings.region, database_host=v[0], redis_host=v[1], redis_tls=True,
                 clickhouse_host=f"clickhouse.{domain}",
                 langfuse_internal_url=f"http://langfuse-web.{domain}:{LANGFUSE_WEB_PORT}",
                 litellm_internal_url=f"http://litellm.{domain}:{LITELLM_PORT}",
-                langfuse_public_url=v[3], bucket=v[2], team_document=v[4],
+                langfuse_public_url=v[3], bucket=v[2], team_document=v[4], team_document_version=v[5],
             )
         )
 
@@ -172,11 +174,7 @@ class EcsPlatform(GatewayComponent):
             else:
                 ran[spec_name] = service = EcsService(f"{name}-{spec_name}", EcsServiceArgs(
                     **common, cluster_arn=self.cluster.arn, cluster_name=self.cluster.name,
-                    secret_versions={
-                        **{n: args.secret_versions[n] for n in sorted(spec.secret_names)},
-                        # LiteLLM reads the teams (and their keys) at start: a new document rolls it.
-                        **({TEAM_DOCUMENT: args.team_document_version} if spec_name == "litellm" else {}),
-                    },
+                    secret_versions={n: args.secret_versions[n] for n in sorted(spec.secret_names)},
                     **self._scaling(spec_name, settings),
                     target_group_arn=args.target_groups.get(spec_name),
                     target_group_forwarders=args.target_group_forwarders.get(spec_name, ()),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from config import secret_refs
-from team_plane.litellm_start import LANGFUSE_HOST_VAR
+from team_plane.litellm_start import GUARD_MODULE, LANGFUSE_HOST_VAR
 from config.secret_refs import SecretRef
 from config.settings import Model, Settings, Team
 
@@ -104,6 +104,12 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
             "success_callback": ["langfuse"],
             "failure_callback": ["langfuse"],
             "default_team_settings": [],  # the teams' entries: added at start (team_plane/litellm_start.py)
+            # Every call is traced: a request's `"no-log": true` would skip every callback but
+            # LiteLLM's own (litellm_logging.py `should_run_callback`), and a key's
+            # `litellm_disabled_callbacks` or the x-litellm-disable-callbacks header would skip the
+            # ones they name (litellm_enterprise callback_controls.py, with a licence).
+            "global_disable_no_log_param": True,
+            "allow_dynamic_callback_disabling": False,
         },
         "general_settings": {
             "master_key": _env("LITELLM_MASTER_KEY"),
@@ -119,6 +125,9 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
                 "ssl": _env("REDIS_SSL"),
                 "db": LITELLM_REDIS_DB,
             },
+            # No key may carry its own tracing, and a request refused at authentication exports
+            # nothing (team_plane/litellm_guard.py, written next to this file at the start).
+            "custom_key_policy": f"{GUARD_MODULE}.key_policy",
             "use_redis_transaction_buffer": True,
             "proxy_batch_write_at": SPEND_BATCH_WRITE_SECONDS,
         },

@@ -51,6 +51,12 @@ from config.settings import (
 
 NAMESPACE = "llm-gateway"
 TEAM_NAME = r"^[a-z][a-z0-9-]{1,30}$"
+# Names the products themselves refuse (checked apart from the pattern, each with its reason):
+# LiteLLM keeps this team id for its admin UI's sessions (litellm/proxy/_types.py UI_TEAM_ID; /team/new
+# answers 400), and a team's Langfuse project is named after it, which Langfuse wants at least 3
+# characters long (langfuse v4.16.0 web/src/features/auth/lib/projectNameSchema.ts).
+LITELLM_UI_TEAM_ID = "litellm-dashboard"
+LANGFUSE_PROJECT_NAME_MIN_LENGTH = 3
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 BEDROCK_MODEL = r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$"
 REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
@@ -545,6 +551,16 @@ def _priced(fields: dict[str, Any], path: str, problems: _Problems) -> bool:
     return True
 
 
+def _refused_team_name(name: str) -> str | None:
+    """Why LiteLLM or Langfuse would refuse this team name, or None."""
+    if name == LITELLM_UI_TEAM_ID:
+        return "is reserved by LiteLLM for its admin UI's sessions: /team/new refuses it"
+    if len(name) < LANGFUSE_PROJECT_NAME_MIN_LENGTH:
+        return (f"must have at least {LANGFUSE_PROJECT_NAME_MIN_LENGTH} characters: the team's Langfuse project "
+                "is named after it, and Langfuse refuses shorter project names")
+    return None
+
+
 def _parse_teams(raw: Any, model_names: set[str], problems: _Problems) -> tuple[Team, ...]:
     if not isinstance(raw, list):
         problems.add("teams", "must be a list", raw)
@@ -570,6 +586,10 @@ def _parse_teams(raw: Any, model_names: set[str], problems: _Problems) -> tuple[
         if fields["name"] == LANGFUSE_PLATFORM_PROJECT_ID:
             problems.add(f"{path}.name", "is reserved: it is the platform project, which traces every call "
                          "made without a team", fields["name"])
+            continue
+        refused = _refused_team_name(fields["name"])
+        if refused:
+            problems.add(f"{path}.name", refused, fields["name"])
             continue
         if fields["name"] in seen:
             problems.add(f"{path}.name", f"duplicates teams[{seen[fields['name']]}].name", fields["name"])

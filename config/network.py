@@ -114,10 +114,12 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
             *(Rule(app, "database", POSTGRES_PORT, f"{app} to PostgreSQL") for app in ("litellm", *langfuse, "db-init")),
             # LiteLLM's tasks share rate limits, spend counters and the spend-write buffer there.
             *(Rule(app, "redis", REDIS_PORT, f"{app} to Redis") for app in ("litellm", *langfuse)),
-            # The team-plane job: LiteLLM's admin API, Langfuse's project check, Langfuse's database.
+            # The team-plane job: LiteLLM's admin API, Langfuse's project check, Langfuse's database
+            # and its API-key cache in Redis.
             Rule("team-plane", "litellm", LITELLM_PORT, "team plane to LiteLLM's admin API"),
             Rule("team-plane", "langfuse-web", LANGFUSE_WEB_PORT, "team plane to Langfuse"),
             Rule("team-plane", "database", POSTGRES_PORT, "team plane to PostgreSQL"),
+            Rule("team-plane", "redis", REDIS_PORT, "team plane to Redis (Langfuse's API-key cache)"),
         ]
         if settings.clickhouse.hosted:
             rules += [Rule(app, "clickhouse", port, f"{app} to ClickHouse")

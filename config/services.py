@@ -141,6 +141,8 @@ class Endpoints:
     langfuse_public_url: str  # NEXTAUTH_URL
     bucket: str  # Langfuse events, media and exports (by prefix)
     team_document: str  # s3://<bucket>/<key> of the team-plane document (config/team_plane.py)
+    # Its object version, pinned in LiteLLM's task definition (ECS); None: LiteLLM reads the latest (the host).
+    team_document_version: str | None = None
 
     @property
     def team_plane_bucket(self) -> str:
@@ -203,6 +205,7 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
             "REDIS_PORT": str(REDIS_PORT),
             "REDIS_SSL": str(endpoints.redis_tls),
             litellm_start.DOCUMENT_VAR: endpoints.team_document,
+            **({litellm_start.DOCUMENT_VERSION_VAR: endpoints.team_document_version} if endpoints.team_document_version else {}),
             **entrypoint_environment(endpoints.team_plane_bucket, "litellm_start"),
             "LITELLM_PROXY_CONFIG": proxy.text,
             "LITELLM_REQUIRED_ENV": ",".join(proxy.env.names),
@@ -258,6 +261,9 @@ def database_init(endpoints: Endpoints) -> ServiceSpec:
 def _node_options(memory: int) -> str:
     # Leave a quarter of the container's memory to everything that is not the V8 heap.
     return f"--max-old-space-size={memory * 3 // 4}"
+
+
+LANGFUSE_REDIS_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_TLS_ENABLED")
 
 
 def _langfuse_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
@@ -532,9 +538,15 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
         entrypoint=("sh", "-c", TEAM_PLANE_APPLY), secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
         volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True, on_demand=True,
     )
+    langfuse = _langfuse_environment(settings, endpoints)
+    langfuse_redis = {name: langfuse[name] for name in LANGFUSE_REDIS_VARS}
     verify = ServiceSpec(
         name="team-plane-verify", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
-        command=("verify",), environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url},
+        command=("verify",),
+        # Langfuse's Redis, as Langfuse reaches it: verify empties its API-key cache of the pairs
+        # apply wrote or deleted (team_plane/key_cache.py).
+        environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url, **langfuse_redis},
+        secrets={"REDIS_AUTH": LANGFUSE_SECRETS["REDIS_AUTH"]},
         volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, on_demand=True,
         aws_identity=True,
     )

@@ -14,8 +14,9 @@ The deploy writes it to the stack's team-plane bucket (`DOCUMENT_KEY`). It holds
 secret ARNs and secret version ids, never a secret value. One team per line of the rendered
 JSON, in name order, so `pulumi preview --diff` shows exactly which teams are added, changed or
 removed. A rotated key changes its secret's version id, and with it the document: the job runs
-again (it reads each key at the version named here), and LiteLLM restarts (it reads the latest
-document and each key's current version at its start).
+again (it reads each key at the version named here), and LiteLLM restarts (at its start it reads
+the document, at the version its ECS task definition pins or the latest on the host, and each key's
+current version).
 """
 
 from __future__ import annotations

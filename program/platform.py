@@ -62,7 +62,7 @@ class PlatformInputs:
     """What a platform gets besides the foundation: the team plane's document and job triggers."""
 
     team_document: pulumi.Input[str]  # s3://<bucket>/<key>: where LiteLLM's start reads the teams
-    team_document_version: pulumi.Input[str]  # a new version restarts LiteLLM
+    team_document_version: pulumi.Input[str]  # pinned in LiteLLM's task definition (ECS); the host reads the latest
     reader_policy_arn: pulumi.Input[str]  # may read the document and the teams' key secrets
     job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job -> what reruns it
 

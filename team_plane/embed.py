@@ -5,9 +5,10 @@ under a key named by the object's SHA-256 (`CODE_KEY`). Every entrypoint that ru
 LiteLLM container's start, the team-plane job's steps) is `BOOTSTRAP`, a `python3 -c` program of
 about a kilobyte: it downloads the object with the container's AWS identity, refuses it unless its
 SHA-256 is the one pinned in the container's environment, loads the entry's modules as the
-`team_plane` package and runs the entry's `main(sys.argv)`. So a task definition, a compose file or
-a host's user data carries the same kilobyte whatever the code's size, and a code change is a new
-key, rolled out like any other configuration change.
+`team_plane` package (whose `source` then answers from the downloaded object) and runs the entry's
+`main(sys.argv)`. So a task definition, a compose file or a host's user data carries the same
+kilobyte whatever the code's size, and a code change is a new key, rolled out like any other
+configuration change.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
-PACKAGE = Path(__file__).parent
+from team_plane import source
+
 # Each entry and its modules in import order (each module's imports are loaded before it).
 ENTRIES: Mapping[str, tuple[str, ...]] = {
-    "job": ("document", "http", "litellm", "langfuse", "job"),
+    "job": ("document", "http", "litellm", "langfuse", "key_cache", "job"),
     "litellm_start": ("document", "litellm_start"),
 }
+# Modules no entry runs but an entry hands on (`team_plane.source`): LiteLLM's start writes the guard
+# next to the proxy config, and the proxy loads it.
+HANDED_ON = ("litellm_guard",)
 CODE_VAR, SHA256_VAR, ENTRY_VAR = "LLM_GATEWAY_CODE", "LLM_GATEWAY_CODE_SHA256", "LLM_GATEWAY_ENTRY"
 
 BOOTSTRAP = f"""\
@@ -36,6 +40,7 @@ if hashlib.sha256(body).hexdigest() != os.environ["{SHA256_VAR}"]:
 sources, entry = json.loads(body), os.environ["{ENTRY_VAR}"]
 package = types.ModuleType("team_plane")
 package.__path__ = []
+package.source = sources.__getitem__
 sys.modules["team_plane"] = package
 for name in {dict(ENTRIES)!r}[entry]:
     module = types.ModuleType("team_plane." + name)
@@ -47,8 +52,8 @@ sys.exit(sys.modules["team_plane." + entry].main(sys.argv))
 
 def code() -> str:
     """The object the deploy stores: every module any entry loads, by name."""
-    modules = sorted({name for names in ENTRIES.values() for name in names})
-    return json.dumps({name: (PACKAGE / f"{name}.py").read_text() for name in modules}, sort_keys=True)
+    modules = sorted({name for names in ENTRIES.values() for name in names} | set(HANDED_ON))
+    return json.dumps({name: source(name) for name in modules}, sort_keys=True)
 
 
 def code_sha256() -> str:

@@ -4,8 +4,9 @@
   teams (create, adopt, update what differs, undo logging drift, delete managed teams that left),
   writes the Langfuse SQL and its own results to the shared work directory;
 - apply (postgres client image): psql runs that SQL in one transaction (no Python there);
-- verify (LiteLLM image): every pair must authenticate as its project on Langfuse; prints one
-  line per team and exits 1 when any team failed (the others were still reconciled).
+- verify (LiteLLM image): first empties Langfuse's API-key cache of every pair apply wrote or
+  deleted (team_plane/key_cache.py), then every pair must authenticate as its project on Langfuse;
+  prints one line per team and exits 1 when any team failed (the others were still reconciled).
 
 Plan fails (non-zero) only when it cannot start at all (no document, no salt); a team that cannot
 be reconciled is recorded and reported by verify. Nothing secret is printed or written, except the
@@ -22,8 +23,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from team_plane.document import parse_team_document
-from team_plane.langfuse import REMOVED_PROJECTS_FILE, PairCheck, TeamKeys, langfuse_sql, verify_pair
-from team_plane.litellm import LiteLLMAdminClient, LiteLLMAdminError, TeamSpec, ensure_team, stale_managed_teams
+from team_plane.key_cache import RedisError, fast_hashes, invalidate_listed
+from team_plane.langfuse import CACHED_KEYS_FILE, REMOVED_PROJECTS_FILE, PairCheck, TeamKeys, langfuse_sql, verify_pair
+from team_plane.litellm import (
+    LiteLLMAdminClient, LiteLLMAdminError, TeamSpec, ensure_team, remove_teams, stale_managed_teams,
+)
 
 SQL_FILE = "langfuse.sql"
 PLAN_FILE = "plan.json"
@@ -82,6 +86,8 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
             outcome = ensure_team(client, TeamSpec.from_document(team))
         except LiteLLMAdminError as error:
             results[team["name"]] = {"status": "failed", "detail": f"litellm: {error}"}
+        except Exception as error:  # noqa: BLE001 (an answer we did not foresee fails this team, not the others)
+            results[team["name"]] = {"status": "failed", "detail": f"litellm: {type(error).__name__}: {error}"}
         else:
             results.setdefault(team["name"], {"status": outcome.split(" ")[0], "detail": f"litellm team {outcome}"})
     removed: dict[str, dict[str, str]] = {}
@@ -90,16 +96,14 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
     except LiteLLMAdminError as error:
         removed["(removed teams)"] = {"status": "failed", "detail": f"litellm: cannot list teams: {error}"}
         stale = []
-    for name in stale:
-        try:
-            client.delete_team(name)
-            removed[name] = {"status": "removed", "detail": "litellm team deleted"}
-        except LiteLLMAdminError as error:
-            removed[name] = {"status": "failed", "detail": f"litellm: cannot delete the removed team: {error}"}
+    for name, error in remove_teams(client, stale).items():
+        removed[name] = ({"status": "removed", "detail": "litellm team deleted"} if error is None
+                         else {"status": "failed", "detail": f"litellm: {error}"})
     sql = langfuse_sql(
         org_id=env["LANGFUSE_ORG_ID"], org_name=env["LANGFUSE_ORG_NAME"], salt=env["SALT"], generated=generated,
         document_teams=[team["name"] for team in teams], keep_removed_projects=bool(document["keepRemovedProjects"]),
         removed_projects_path=os.path.join(work, REMOVED_PROJECTS_FILE),
+        cached_keys_path=os.path.join(work, CACHED_KEYS_FILE),
     )
     sql_path = os.path.join(work, SQL_FILE)
     with open(os.open(sql_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
@@ -117,7 +121,7 @@ def verify(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fet
     with open(os.path.join(work, PLAN_FILE)) as recorded:
         record = json.load(recorded)
     check = PairCheck(env["LANGFUSE_INTERNAL_URL"], timeout_seconds=TIMEOUT_SECONDS, retry_delays=retry_delays, sleep=sleep)
-    lines, ok = [], True
+    lines, ok = _invalidate_cached_keys(env, work)
     for team in document["teams"]:
         name = team["name"]
         result = record["teams"].get(name, {"status": "failed", "detail": "not reconciled by the plan step"})
@@ -143,6 +147,21 @@ def verify(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fet
         ok = ok and entry["status"] != "failed"
         lines.append(f"team {name}: {entry['status']} ({entry['detail']})")
     return lines, ok
+
+
+def _invalidate_cached_keys(env: Mapping[str, str], work: str) -> tuple[list[str], bool]:
+    """(the report's line, if any; whether it worked). Nothing listed when apply did not run."""
+    path = os.path.join(work, CACHED_KEYS_FILE)
+    if not os.path.exists(path):
+        return [], True
+    with open(path) as listed:
+        hashes = fast_hashes(listed.read())
+    if not hashes:
+        return [], True
+    try:
+        return [invalidate_listed(env, hashes)], True
+    except RedisError as error:
+        return [f"langfuse key cache: failed ({error})"], False
 
 
 def main(argv: list[str]) -> int:

@@ -22,11 +22,10 @@ packages/shared/src/server/auth/apiKeys.ts), into the tables of packages/shared/
   deletion does first (projectsRouter.ts `delete`: keys deleted, `deleted_at` set).
 
 Every write is guarded so a second run of the same script changes nothing (bcrypt, salted
-randomly, is computed only for a key that is missing). Langfuse caches a verified key in Redis
-for LANGFUSE_CACHE_API_KEY_TTL_SECONDS (default 300, web/src/env.mjs) under
-`api-key:<fast hash>` (packages/shared/src/server/auth/apiKeyCache.ts); Langfuse's own deletion
-invalidates that entry (invalidateApiKeys.ts), this script cannot: a deleted or rotated-away key
-keeps authenticating for up to that TTL.
+randomly, is computed only for a key that is missing). The script also lists, one per line in a
+file, the fast hash of every pair it writes and of every key row it deletes: Langfuse caches key
+lookups under that hash, and the verify step empties exactly those entries once the transaction
+has committed (team_plane/key_cache.py).
 """
 
 from __future__ import annotations
@@ -46,6 +45,7 @@ KEY_NOTE = "llm-gateway team key"
 OUR_NOTES = (KEY_NOTE, "Provisioned API Key")
 PROJECTS_PATH = "/api/public/projects"
 REMOVED_PROJECTS_FILE = "removed-projects.txt"  # written by psql: the managed projects that left
+CACHED_KEYS_FILE = "cached-keys.txt"  # written by psql: fast hashes of the pairs written or deleted
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,10 @@ def _team_statements(keys: TeamKeys, org_id: str, salt: str) -> str:
 INSERT INTO projects (id, org_id, name, metadata) VALUES ({team}, {literal(org_id)}, {team}, {literal(MANAGED)}::jsonb)
   ON CONFLICT (id) DO UPDATE SET deleted_at = NULL, metadata = coalesce(projects.metadata, '{{}}'::jsonb) || excluded.metadata, updated_at = now()
   WHERE projects.deleted_at IS NOT NULL OR NOT coalesce(projects.metadata, '{{}}'::jsonb) @> excluded.metadata;
-DELETE FROM api_keys WHERE project_id = {team} AND note IN ({notes}) AND public_key <> {pk};
-DELETE FROM api_keys WHERE public_key = {pk} AND (project_id IS DISTINCT FROM {team} OR fast_hashed_secret_key IS DISTINCT FROM {fh});
+DELETE FROM api_keys WHERE project_id = {team} AND note IN ({notes}) AND public_key <> {pk} RETURNING fast_hashed_secret_key;
+DELETE FROM api_keys WHERE public_key = {pk} AND (project_id IS DISTINCT FROM {team} OR fast_hashed_secret_key IS DISTINCT FROM {fh})
+  RETURNING fast_hashed_secret_key;
+SELECT {fh};
 INSERT INTO api_keys (id, public_key, hashed_secret_key, fast_hashed_secret_key, display_secret_key, note, scope, project_id)
   SELECT gen_random_uuid()::text, {pk}, crypt({literal(keys.secret_key)}, gen_salt('bf', 11)), {fh},
          {literal(display_secret_key(keys.secret_key))}, {literal(KEY_NOTE)}, 'PROJECT'::"ApiKeyScope", {team}
@@ -90,23 +92,29 @@ INSERT INTO api_keys (id, public_key, hashed_secret_key, fast_hashed_secret_key,
 
 
 def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[TeamKeys],
-                 document_teams: Sequence[str], keep_removed_projects: bool, removed_projects_path: str) -> str:
-    """The psql script (run with --single-transaction -v ON_ERROR_STOP=1 --tuples-only --no-align).
-    `document_teams` are every team of the document, failed or not: only managed projects of none of
-    them count as removed. It lists the removed projects, one per line, in `removed_projects_path`."""
+                 document_teams: Sequence[str], keep_removed_projects: bool, removed_projects_path: str,
+                 cached_keys_path: str) -> str:
+    """The psql script (run with --quiet --single-transaction -v ON_ERROR_STOP=1 --tuples-only
+    --no-align: only query results are written). `document_teams` are every team of the document,
+    failed or not: only managed projects of none of them count as removed. It lists the removed
+    projects, one per line, in `removed_projects_path`, and the fast hashes of the pairs it writes
+    and of the keys it deletes in `cached_keys_path`."""
     in_document = ", ".join(literal(name) for name in sorted(document_teams))
     # (NOT IN of an empty list is not SQL; NOT IN (NULL) would never be true.)
     left = (f"p.org_id = {literal(org_id)} AND p.metadata @> {literal(MANAGED)}::jsonb AND p.deleted_at IS NULL"
             + (f" AND p.id NOT IN ({in_document})" if in_document else ""))
     notes = ", ".join(literal(note) for note in OUR_NOTES)
-    before = ""
     if keep_removed_projects:  # only our keys go; listed once, when they do
-        removal = (f"WITH gone AS (DELETE FROM api_keys k USING projects p WHERE k.project_id = p.id AND {left} "
-                   f"AND k.note IN ({notes}) RETURNING k.project_id) SELECT DISTINCT project_id FROM gone ORDER BY 1")
+        ours = f"k.project_id = p.id AND {left} AND k.note IN ({notes})"
+        before = f"SELECT k.fast_hashed_secret_key FROM api_keys k, projects p WHERE {ours};\n"
+        removal = (f"WITH gone AS (DELETE FROM api_keys k USING projects p WHERE {ours} "
+                   f"RETURNING k.project_id) SELECT DISTINCT project_id FROM gone ORDER BY 1")
     else:  # every project key goes first, as Langfuse's own deletion does
-        before = f"DELETE FROM api_keys k USING projects p WHERE k.project_id = p.id AND {left} AND k.scope = 'PROJECT';\n"
+        before = (f"DELETE FROM api_keys k USING projects p WHERE k.project_id = p.id AND {left} AND k.scope = 'PROJECT' "
+                  "RETURNING k.fast_hashed_secret_key;\n")
         removal = (f"UPDATE projects p SET deleted_at = now(), updated_at = now() WHERE {left} RETURNING p.id")
     parts = [
+        f"\\o {cached_keys_path}\n",
         f"INSERT INTO organizations (id, name) VALUES ({literal(org_id)}, {literal(org_name)}) ON CONFLICT (id) DO NOTHING;\n",
         *(_team_statements(keys, org_id, salt) for keys in sorted(generated, key=lambda k: k.team)),
         before,

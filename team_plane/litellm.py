@@ -18,6 +18,11 @@ fields that differ from the live team (re-sending `budget_duration` would restar
 window), with explicit nulls for removed limits (/team/update writes every key it is given).
 Removal deletes only teams carrying our mark, so teams made by hand in the admin UI are never
 touched; deleting a team also deletes its virtual keys (LiteLLM's behaviour).
+
+A 404 from /team/info or /team/delete does not prove the team is absent: both wrap any exception
+of their database read as 404 "Team not found" (team_endpoints.py `team_info`, `delete_team`). So a
+team /team/new says exists but /team/info cannot read is a failure of that team, and a removal
+counts only once /team/list no longer shows the team.
 """
 
 from __future__ import annotations
@@ -199,6 +204,11 @@ def ensure_team(client: LiteLLMAdminClient, desired: TeamSpec) -> str:
         if client.new_team(desired.new_team_body()):
             return "created"
         live = client.team_info(desired.team_id)  # created meanwhile: adopt it
+        if live is None:
+            raise LiteLLMAdminError(
+                f"/team/new says team {desired.team_id} exists, but /team/info cannot read it (HTTP 404, which "
+                "LiteLLM also answers for any error of its database): check the proxy's database"
+            )
     body = update_body(desired, live)
     if body is None:
         return "unchanged"
@@ -206,6 +216,28 @@ def ensure_team(client: LiteLLMAdminClient, desired: TeamSpec) -> str:
     if not is_managed(live):
         return "adopted"
     return "updated" + (" (logging override removed)" if logging_overridden(live) else "")
+
+
+def remove_teams(client: LiteLLMAdminClient, team_ids: Sequence[str]) -> dict[str, str | None]:
+    """Delete each team, then read the list back: team id -> None when it is gone, else why not."""
+    errors: dict[str, str | None] = {}
+    for team_id in team_ids:
+        try:
+            client.delete_team(team_id)
+            errors[team_id] = None
+        except LiteLLMAdminError as error:
+            errors[team_id] = f"cannot delete the removed team: {error}"
+    if not team_ids:
+        return errors
+    try:
+        listed = {team["team_id"] for team in client.list_teams()}
+    except LiteLLMAdminError as error:
+        return {team_id: why or f"cannot confirm the deletion: {error}" for team_id, why in errors.items()}
+    return {
+        team_id: why or (f"the delete was answered, but /team/list still shows team {team_id} (/team/delete "
+                         "answers 404 for any error of LiteLLM's database too)" if team_id in listed else None)
+        for team_id, why in errors.items()
+    }
 
 
 def stale_managed_teams(live_teams: Sequence[Mapping[str, Any]], desired: set[str]) -> list[str]:

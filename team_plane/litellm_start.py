@@ -8,8 +8,9 @@ Langfuse keys cannot be read: LiteLLM would otherwise export that team's traces 
 credentials `None:None`, which Langfuse refuses, and the team's traces would be lost without an
 error. Then it reads the team-plane document (config/team_plane.py), fetches every team's key
 pair from its secret, adds each team's `default_team_settings` entry to the base proxy config,
-writes the config and execs the proxy. So nothing per team travels in the task definition, the
-compose file or the host's user data: those stay the same size for 1 team or 200.
+writes the config and, beside it, the guard the config names (team_plane/litellm_guard.py: what no
+caller may change about tracing), then execs the proxy. So nothing per team travels in the task
+definition, the compose file or the host's user data: those stay the same size for 1 team or 200.
 """
 
 import json
@@ -19,11 +20,17 @@ import tempfile
 
 import yaml
 
+from team_plane import source
 from team_plane.document import parse_team_document
 
 LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
-DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>, read at its latest version
+# LiteLLM imports the modules its config names from the config file's directory (get_instance_fn).
+GUARD_MODULE = "llm_gateway_guard"
+DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>
+# The object version a task was deployed with (ECS): a rollback or a scale-out reads that document,
+# not whatever a later deploy wrote. Without it (the host) the latest version is read.
+DOCUMENT_VERSION_VAR = "LLM_GATEWAY_TEAM_DOCUMENT_VERSION"
 # BatchGetSecretValue takes at most 20 ids (SecretIdList, botocore secretsmanager-2017-10-17) and,
 # given ids, answers them all without paging (MaxResults/NextToken need Filters).
 SECRETS_PER_CALL = 20
@@ -58,13 +65,14 @@ class Refusal(Exception):
     """Why the proxy must not start."""
 
 
-def read_document(s3, url):
+def read_document(s3, url, version=None):
     bucket, _, key = url.removeprefix("s3://").partition("/")
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))["Body"].read()
         return parse_team_document(body.decode())
     except Exception as error:  # any failure, one message: the start is refused either way
-        raise Refusal(f"cannot read the team-plane document {url}: {error}") from error
+        at = f" (version {version})" if version else ""
+        raise Refusal(f"cannot read the team-plane document {url}{at}: {error}") from error
 
 
 def read_team_keys(secrets, teams):
@@ -107,13 +115,23 @@ def prepare(environ, s3, secrets):
     missing = [n for n in required if not environ.get(n)]
     if missing:
         raise Refusal("missing environment: " + ", ".join(missing))
-    teams = read_document(s3, environ[DOCUMENT_VAR])["teams"]
+    teams = read_document(s3, environ[DOCUMENT_VAR], environ.get(DOCUMENT_VERSION_VAR))["teams"]
     environment = dict(environ)
     pairs = read_team_keys(secrets, teams)
     for team in teams:
         environment[team["publicKeyVar"]], environment[team["secretKeyVar"]] = pairs[team["name"]]
     environment["MAX_LANGFUSE_INITIALIZED_CLIENTS"] = str(langfuse_client_ceiling(len(teams)))
     return proxy_config(environ["LITELLM_PROXY_CONFIG"], teams), environment
+
+
+def write_config(directory, text):
+    """The config file and, beside it, the guard module it names; returns the config's path."""
+    with open(os.path.join(directory, f"{GUARD_MODULE}.py"), "w") as guard:
+        guard.write(source("litellm_guard"))
+    path = os.path.join(directory, CONFIG_FILE)
+    with open(path, "w") as config:
+        config.write(text)
+    return path
 
 
 def main(argv):
@@ -124,9 +142,7 @@ def main(argv):
         text, environment = prepare(os.environ, boto3.client("s3"), boto3.client("secretsmanager"))
     except Refusal as refusal:
         sys.exit(f"llm-gateway: refusing to start LiteLLM, {refusal}")
-    path = os.path.join(tempfile.gettempdir(), CONFIG_FILE)
-    with open(path, "w") as config:
-        config.write(text)
+    path = write_config(tempfile.gettempdir(), text)
     os.execvpe("litellm", ["litellm", "--config", path, *argv[1:]], environment)
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from config.litellm_config import render_proxy_config
+from team_plane.litellm_start import write_config
 from tests.support.litellm_proxy import LITELLM, base_environment, free_port, random_master_key, running_proxy
 from tests.support.stacks import SHIPPED_STACKS, shipped_settings
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.integration
 def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
     settings = shipped_settings(stack)
     proxy_config = render_proxy_config(settings)
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(proxy_config.text)
+    # Written as the container's start writes it: beside it, the guard module the config names.
+    config_path = write_config(str(tmp_path), proxy_config.text)
 
     master_key = random_master_key()
     env = base_environment()
@@ -28,7 +29,7 @@ def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
     # A Redis that does not answer: the proxy still starts and serves (it falls back to memory).
     env.update({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_SSL": "False"})
 
-    with running_proxy([str(LITELLM), "--config", str(config_path)], env, tmp_path) as proxy:
+    with running_proxy([str(LITELLM), "--config", config_path], env, tmp_path) as proxy:
         status, body = proxy.request("GET", "/v1/models", master_key)
         assert status == 200, body
         served = sorted(model["id"] for model in json.loads(body)["data"])

@@ -24,6 +24,13 @@ Deviations from the container, all test-only:
 The teams' keys reach the proxy only through the guard: the container environment holds the
 platform's pair, the guard reads each team's from its secret (named by the document).
 
+Before the happy paths, callers try to steer or silence the tracing (`HOSTILE`): with no key, a bad
+key, a team's key and the master key, they name a second fake Langfuse (`elsewhere`) in the body or
+its metadata, or ask for callbacks of their own. None may reach `elsewhere`, none is traced, and
+none changes how the later calls are traced (an unauthenticated `callbacks` used to be appended to
+the worker's callback lists: every later call would then be exported twice, once with the platform's
+pair, which the happy-path tests would see).
+
 The guard writes the config into the temp dir (/tmp in the container): each proxy here gets its
 own TMPDIR. LiteLLM looks a `custom_auth` module up next to the config file, so the module sits in
 that same directory under a per-run unique name.
@@ -44,7 +51,8 @@ import pytest
 import yaml
 
 from config.litellm_config import render_proxy_config
-from team_plane.litellm_start import proxy_config as joined_proxy_config, team_settings_entry
+from team_plane import source
+from team_plane.litellm_start import GUARD_MODULE, proxy_config as joined_proxy_config, team_settings_entry
 from config.services import LITELLM_CONFIG_FILE
 from config.team_plane import parse_team_document
 from tests.support.fake_bedrock import THROTTLING, VALIDATION, BedrockError, FakeBedrock, running_fake_bedrock
@@ -66,6 +74,15 @@ TRACE_DEADLINE_SECONDS = 60
 # Calls whose user text carries one of these are answered by the fake Bedrock with that error.
 FAILURES: dict[str, BedrockError] = {"please-throttle": THROTTLING, "please-refuse": VALIDATION}
 QUIET_SECONDS = 2.0  # no new export for this long after the last expected one: the SDK is done
+MASTER = "master"  # the caller with the proxy's master key (no team: the platform project)
+NO_KEY, BAD_KEY = None, "bad"  # callers of HOSTILE without a valid key
+
+
+@dataclass(frozen=True)
+class Hostile:
+    label: str
+    caller: str | None  # a caller's name, or NO_KEY / BAD_KEY
+    body: dict  # added to the request body; "metadata" as the request's metadata
 
 @dataclass(frozen=True)
 class Caller:
@@ -78,7 +95,7 @@ class Caller:
 
 @dataclass(frozen=True)
 class Call:
-    caller: Caller
+    caller: Caller | None  # None: a HOSTILE call without a valid key
     stream: bool
     marker: str
     status: int
@@ -99,9 +116,27 @@ class Gateway:
     calls: list[Call] = field(default_factory=list)
     failed: list[Call] = field(default_factory=list)  # answered by Bedrock with an error (FAILURES)
     exports: list[LangfuseRequest] = field(default_factory=list)  # OTEL requests once all arrived
+    elsewhere: FakeLangfuse | None = None  # where HOSTILE callers ask the gateway to send traces
+    hostile: dict[str, Call] = field(default_factory=dict)  # HOSTILE label -> what happened
+    unlogged: list[Call] = field(default_factory=list)  # calls that asked for "no-log"
 
 
 # --- building the container's command and environment ------------------------------------------
+
+
+def hostile_calls(elsewhere: str) -> list[Hostile]:
+    destination = {"langfuse_host": elsewhere, "langfuse_public_key": "pk-lf-elsewhere", "langfuse_secret_key": "sk-lf-elsewhere"}
+    own_callbacks = {"callbacks": ["langfuse_otel"], "success_callback": ["langfuse"], "failure_callback": ["langfuse"]}
+    return [
+        Hostile("no key", NO_KEY, {"langfuse_host": elsewhere}),
+        Hostile("bad key", BAD_KEY, destination),
+        Hostile("bad key, metadata", BAD_KEY, {"metadata": destination}),
+        Hostile("team key", TEAMS[0], destination),
+        Hostile("team key, metadata", TEAMS[0], {"metadata": {"langfuse_host": elsewhere}}),
+        Hostile("master key", MASTER, destination),
+        Hostile("no key, own callbacks", NO_KEY, own_callbacks),
+        Hostile("bad key, nothing else", BAD_KEY, {}),
+    ]
 
 
 def make_callers() -> dict[str, Caller]:
@@ -128,12 +163,14 @@ def team_pairs(callers: dict[str, Caller]) -> dict[str, dict[str, str]]:
 # --- calls and what Langfuse received ------------------------------------------------------------
 
 
-def chat(proxy: RunningProxy, caller: Caller, *, stream: bool, ask: str = "Say hello.") -> Call:
+def chat(proxy: RunningProxy, caller: Caller | None, *, stream: bool, ask: str = "Say hello.",
+         token: str | None = None, extra: dict | None = None) -> Call:
+    """`token` overrides the caller's (None and no caller: no key at all); `extra` joins the body."""
     marker = f"marker-{uuid.uuid4().hex}"
-    body: dict = {"model": MODEL, "messages": [{"role": "user", "content": f"{ask} {marker}"}]}
+    body: dict = {"model": MODEL, "messages": [{"role": "user", "content": f"{ask} {marker}"}], **(extra or {})}
     if stream:
         body.update(stream=True, stream_options={"include_usage": True})
-    status, raw = proxy.request("POST", "/v1/chat/completions", caller.token, body)
+    status, raw = proxy.request("POST", "/v1/chat/completions", token or (caller and caller.token), body)
     text, usage = "", None
     if status == 200 and stream:
         lines = [line[len("data: "):] for line in raw.decode().splitlines() if line.startswith("data: ")]
@@ -190,11 +227,11 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
     callers = make_callers()
     settings = make_settings(teams=[{"name": team} for team in TEAMS])
     auth_module = f"team_tracing_auth_{uuid.uuid4().hex[:8]}"
-    write_auth_module(workdir, auth_module, {caller.token: caller.team for caller in callers.values()})
     projects = {caller.public_key: (caller.secret_key, f"project-{caller.name}") for caller in callers.values()}
     with ExitStack() as stack:
         bedrock = stack.enter_context(running_fake_bedrock(errors=FAILURES))
         langfuse = stack.enter_context(running_fake_langfuse(projects))
+        elsewhere = stack.enter_context(running_fake_langfuse())
         redis = stack.enter_context(running_redis_server(workdir, random_master_key()))
         aws = stack.enter_context(running_loopback_aws())
         document_url = aws.serve_team_plane(settings, team_pairs(callers))
@@ -202,6 +239,10 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
         spec = litellm_spec(settings, proxy_config, langfuse.url, document_url)
         env = {**container_environment(spec, platform_key_values(callers), redis), "TMPDIR": str(workdir),
                "AWS_ENDPOINT_URL": aws.endpoint_url}
+        # The master key, as the proxy admin uses it: no team, so the platform project.
+        master = Caller(MASTER, None, env["LITELLM_MASTER_KEY"], callers[PLATFORM].public_key, callers[PLATFORM].secret_key)
+        tokens = {caller.token: caller.team for caller in (*callers.values(), master)}
+        write_auth_module(workdir, auth_module, tokens)
         proxy = stack.enter_context(running_proxy(container_argv(spec), env, workdir))
         # The guard wrote the spec's base config plus each team's entry, where the container writes it.
         s3_document = aws.client("s3").get_object(Bucket=document_url.split("/")[2], Key=document_url.split("/", 3)[3])
@@ -213,14 +254,25 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
         ]
         assert [t["name"] for t in teams] == sorted(TEAMS)
 
-        gateway = Gateway(proxy, bedrock, langfuse, callers)
+        # The guard (team_plane/litellm_guard.py) is written beside the config, as the config names it.
+        assert (workdir / f"{GUARD_MODULE}.py").read_text() == source("litellm_guard")
+
+        gateway = Gateway(proxy, bedrock, langfuse, callers, elsewhere=elsewhere)
+        # First the callers who try to steer or silence the tracing: nothing they do may change the rest.
+        for hostile in hostile_calls(elsewhere.url):
+            caller = {**callers, MASTER: master}.get(hostile.caller)
+            token = random_master_key() if hostile.caller == BAD_KEY else None
+            gateway.hostile[hostile.label] = chat(proxy, caller, stream=False, token=token, extra=hostile.body)
+        for caller in (callers[TEAMS[0]], master):
+            gateway.unlogged.append(chat(proxy, caller, stream=False, extra={"no-log": True}))
         for caller in callers.values():
             for stream in (False, True):
                 gateway.calls.append(chat(proxy, caller, stream=stream))
         # Then the failures, so a cooldown they may cause cannot touch the calls above.
         for trigger in FAILURES:
             gateway.failed.append(chat(proxy, callers[TEAMS[0]], stream=False, ask=f"Say hello, {trigger}."))
-        gateway.exports = wait_for_exports(langfuse, [call.marker for call in (*gateway.calls, *gateway.failed)])
+        expected = [call.marker for call in (*gateway.calls, *gateway.failed, *gateway.unlogged)]
+        gateway.exports = wait_for_exports(langfuse, expected)
         yield gateway
 
 
@@ -278,7 +330,7 @@ def test_a_failed_call_is_traced_in_its_teams_project(gateway, trigger):
 
 def test_no_export_mixes_projects(gateway):
     """From the exports' side: each one carries a known pair and only that pair's callers' traces."""
-    markers = {call.marker: call.caller for call in (*gateway.calls, *gateway.failed)}
+    markers = {call.marker: call.caller for call in (*gateway.calls, *gateway.failed, *gateway.unlogged)}
     known = {(c.public_key, c.secret_key) for c in gateway.callers.values()}
     exports = gateway.exports
     assert exports
@@ -298,6 +350,34 @@ def test_each_team_sdk_client_authenticates_with_its_own_pair(gateway):
     # The platform's client (the global callback, env credentials) runs no auth check in 1.104.0.
     assert teams <= checks <= teams | {(gateway.callers[PLATFORM].public_key, gateway.callers[PLATFORM].secret_key)}
     assert [(r.method, r.path, r.status) for r in requests if r.status != 200] == []
+
+
+# --- no caller steers or silences the tracing ----------------------------------------------------
+
+
+def test_no_caller_chooses_where_the_gateway_sends_traces(gateway):
+    """No key, a bad key, a team's key, the master key: `elsewhere` never hears from the gateway."""
+    assert [(r.method, r.path) for r in gateway.elsewhere.snapshot()] == []
+
+
+@pytest.mark.parametrize("label", [hostile.label for hostile in hostile_calls("http://unused")])
+def test_a_request_refused_at_authentication_is_never_traced(gateway, label):
+    """LiteLLM refuses a Langfuse host or key in a body at authentication; a refusal exports nothing."""
+    call = gateway.hostile[label]
+    assert call.status >= 400, (label, call.status, call.text[:300])
+    assert not [c for c in gateway.bedrock.snapshot() if call.marker in c.user_text()], "Bedrock saw a refused call"
+    carried = [e.public_key for e, spans in spans_by_export(gateway.exports) if markers_in(spans, [call.marker])]
+    assert carried == [], f"{label}: the refused request was traced with {carried}"
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["team", "master"])
+def test_no_log_does_not_skip_tracing(gateway, index):
+    """`"no-log": true` in the body: the call is still traced in its caller's project, and only there."""
+    call = gateway.unlogged[index]
+    assert call.status == 200, call.text[:300]
+    trace_ids, holding = trace_of(call, spans_by_export(gateway.exports))
+    assert trace_ids, f"{call.caller.name}: a no-log call was not traced"
+    assert {(e.public_key, e.secret_key) for e in holding} == {(call.caller.public_key, call.caller.secret_key)}
 
 
 # --- the guard: a team without its keys never starts -----------------------------------------

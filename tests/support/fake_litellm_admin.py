@@ -11,6 +11,10 @@ exception handlers) where callers can tell the difference:
 - POST /team/update writes exactly the keys it is given (an explicit null clears a limit; a
   budget_duration restarts the budget window) and returns {team_id, data}; unknown team: 404;
 - POST /team/delete {"team_ids": [...]} returns {deleted_teams}; any unknown team: FastAPI's 404;
+- a team whose row the proxy cannot read (`unreadable`: a database error) is a 404 "Team not found"
+  from /team/info and /team/delete, exactly as for a missing team: both wrap any exception of their
+  `find_unique` as 404 (team_endpoints.py `team_info`, `delete_team`); /team/new (prisma_client.get_data)
+  still finds it ("already exists") and /team/list still lists it;
 - POST /team/{team_id}/disable_logging (team_callback_endpoints.py, open to team admins) writes
   `metadata.callback_settings` with empty callbacks and `metadata.logging: []`: from then on the
   proxy ignores the config's `default_team_settings` entry for the team. /team/update with a
@@ -78,6 +82,7 @@ class FakeLiteLLMAdmin:
     unavailable_responses: int = 0  # the next N requests get a load balancer's 503
     # Runs before each request is routed: a test's way to change teams behind the client's back.
     on_request: Callable[[RecordedRequest], None] | None = None
+    unreadable: set[str] = field(default_factory=set)  # teams whose lookups fail in the proxy's database
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_team(self, team_id: str, **fields: Any) -> dict[str, Any]:
@@ -141,7 +146,7 @@ class FakeLiteLLMAdmin:
         team_id = request.query.get("team_id", [None])[0]
         if team_id is None:
             return _proxy_error(422, {"message": "Malformed request. No team id passed in."}, "auth_error", "None")
-        if team_id not in self.teams:
+        if team_id not in self.teams or team_id in self.unreadable:
             return _proxy_error(404, {"message": f"Team not found, passed team id: {team_id}."}, "auth_error", "None")
         return 200, {"team_id": team_id, "team_info": self.teams[team_id], "keys": [], "team_memberships": []}
 
@@ -179,7 +184,7 @@ class FakeLiteLLMAdmin:
 
     def _delete(self, request: RecordedRequest) -> tuple[int, Any]:
         team_ids = (request.body or {}).get("team_ids", [])
-        missing = [team_id for team_id in team_ids if team_id not in self.teams]
+        missing = [team_id for team_id in team_ids if team_id not in self.teams or team_id in self.unreadable]
         if missing:
             # Raised outside the endpoint's exception mapping: FastAPI's own HTTPException body.
             return 404, {"detail": {"error": f"Team not found, passed team_id={missing[0]}"}}

@@ -53,13 +53,12 @@ class RunningProxy:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def request(self, method: str, path: str, token: str, body: dict | None = None,
+    def request(self, method: str, path: str, token: str | None, body: dict | None = None,
                 timeout: float = 60) -> tuple[int, bytes]:
+        """`token` None: no Authorization header at all."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
+        headers = {"Content-Type": "application/json"} | ({} if token is None else {"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()

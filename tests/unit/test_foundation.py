@@ -68,9 +68,9 @@ def test_security_group_graph_for_ecs():
         *both_ways("langfuse-worker", "clickhouse", 8123), *both_ways("langfuse-worker", "clickhouse", 9000),
         *{("out", app, "0.0.0.0/0", 443) for app in ("litellm", "langfuse-web", "langfuse-worker", "db-init", "team-plane",
                                                      "clickhouse")},
-        # The team-plane job: LiteLLM's admin API, Langfuse, Langfuse's database.
+        # The team-plane job: LiteLLM's admin API, Langfuse, Langfuse's database and its API-key cache.
         *both_ways("team-plane", "litellm", 4000), *both_ways("team-plane", "langfuse-web", 3000),
-        *both_ways("team-plane", "database", 5432),
+        *both_ways("team-plane", "database", 5432), *both_ways("team-plane", "redis", 6379),
         ("out", "clickhouse", "0.0.0.0/0", 80),  # its package mirror (config/boot_needs.py)
     }
     assert security_graph(run) == expected
@@ -401,9 +401,10 @@ def test_each_workload_reads_exactly_its_secrets():
         "langfuse": ["clickhouse", "langfuse", "langfuse-keys/platform", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse"],
-        # The team-plane job: the master key (litellm), Langfuse's salt and database (langfuse). The
-        # teams' key secrets are read by their code with the team-plane reader policy (one wildcard).
-        "teams": ["langfuse", "litellm"],
+        # The team-plane job: the master key (litellm), Langfuse's salt and database (langfuse), the
+        # auth token of Langfuse's Redis (its API-key cache). The teams' key secrets are read by
+        # their code with the team-plane reader policy (one wildcard).
+        "teams": ["langfuse", "litellm", "redis"],
     }
     assert secret_policies(run_shipped("stg")) == {
         "gateway-host": ["clickhouse", "langfuse", "langfuse-keys/platform", "litellm", "postgres", "redis"],
@@ -419,7 +420,7 @@ def test_docker_hub_credentials_are_read_by_exactly_who_pulls_from_docker_hub():
         "langfuse": ["clickhouse", "docker-hub", "langfuse", "langfuse-keys/platform", "redis"],
         "db-init": ["langfuse", "litellm", "postgres"],
         "clickhouse": ["clickhouse", "docker-hub"],
-        "teams": ["langfuse", "litellm"],
+        "teams": ["langfuse", "litellm", "redis"],
     }
     assert "dockerHubCredentials" in STG_EC2.secrets
     assert secret_policies(STG_EC2.run()) == {

@@ -35,6 +35,8 @@ litellm_settings:
   failure_callback:
   - langfuse
   default_team_settings: []
+  global_disable_no_log_param: true
+  allow_dynamic_callback_disabling: false
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   database_url: os.environ/DATABASE_URL
@@ -45,6 +47,7 @@ general_settings:
     password: os.environ/REDIS_PASSWORD
     ssl: os.environ/REDIS_SSL
     db: 1
+  custom_key_policy: llm_gateway_guard.key_policy
   use_redis_transaction_buffer: true
   proxy_batch_write_at: 60
 """
@@ -108,10 +111,10 @@ def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
 
 
 def test_team_variable_names_are_deterministic_and_distinct():
-    settings = make_settings(models=MODELS, teams=[{"name": "a-b"}, {"name": "ab"}, {"name": "a-b-c"}])
+    settings = make_settings(models=MODELS, teams=[{"name": "a-bc"}, {"name": "abc"}, {"name": "a-b-c"}])
     names = [var for team in settings.teams for var in team_key_vars(team)]
     assert len(names) == len(set(names))
-    assert team_key_vars(settings.team("a-b")) == ("LANGFUSE_PUBLIC_KEY_A_B", "LANGFUSE_SECRET_KEY_A_B")
+    assert team_key_vars(settings.team("a-bc")) == ("LANGFUSE_PUBLIC_KEY_A_BC", "LANGFUSE_SECRET_KEY_A_BC")
 
 
 def test_rendered_file_holds_no_secret_value():

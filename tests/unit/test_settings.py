@@ -315,6 +315,13 @@ def test_secret_values_never_appear_in_errors():
         # The platform project traces every call made without a team: no team may take its name.
         ({"teams": [{"name": "platform"}]}, "stg",
          "teams[0].name 'platform' is reserved: it is the platform project, which traces every call made without a team"),
+        # LiteLLM keeps this team id for its admin UI (litellm/proxy/_types.py UI_TEAM_ID): /team/new answers 400.
+        ({"teams": [{"name": "litellm-dashboard"}]}, "stg",
+         "teams[0].name 'litellm-dashboard' is reserved by LiteLLM for its admin UI's sessions: /team/new refuses it"),
+        # Langfuse project names need 3 characters (projectNameSchema.ts); the pattern allows 2.
+        ({"teams": [{"name": "ml"}]}, "stg",
+         "teams[0].name 'ml' must have at least 3 characters: the team's Langfuse project is named after it, "
+         "and Langfuse refuses shorter project names"),
         # The policy pack and the defaults follow `environment`: the stack named prod is judged as prod.
         ({"environment": "stg"}, "prod", "environment 'stg' must be 'prod' in the stack named prod (or leave it out)"),
         ({"environment": "prod"}, "stg", "environment 'prod' must be 'stg' in the stack named stg (or leave it out)"),

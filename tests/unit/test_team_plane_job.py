@@ -162,6 +162,48 @@ def test_partial_failure_reconciles_the_others_and_fails_with_a_report(admin, tm
     assert "pk-lf-risk" not in sql and "'risk'" in sql  # not written, but not "removed" either
 
 
+def test_a_team_litellm_cannot_read_fails_alone_and_the_sql_is_still_written(admin, tmp_path):
+    """/team/info wraps a database error as 404 and /team/new then says the team exists: that team
+    fails with the reason, the others are reconciled, the Langfuse SQL is written."""
+    admin.add_team("mle", team_alias="mle", metadata={"managed-by": "llm-gateway"})
+    admin.unreadable.add("mle")
+
+    record, lines, ok = run(admin, tmp_path, document_text())
+
+    assert not ok
+    assert lines[0] == ("team mle: failed (litellm: /team/new says team mle exists, but /team/info cannot read it "
+                        "(HTTP 404, which LiteLLM also answers for any error of its database): check the proxy's database)")
+    assert lines[1] == "team risk: created (litellm team created; langfuse project risk, keys verified)"
+    assert "'risk'" in (tmp_path / "langfuse.sql").read_text()
+
+
+def test_an_unforeseen_answer_fails_that_team_only(admin, tmp_path):
+    admin.add_team("mle", max_budget="unlimited")  # a row of a shape the pinned proxy never stores
+
+    _, lines, ok = run(admin, tmp_path, document_text())
+
+    assert not ok
+    assert lines[0] == "team mle: failed (litellm: ValueError: could not convert string to float: 'unlimited')"
+    assert lines[1].startswith("team risk: created (")
+
+
+def test_a_removal_counts_only_once_the_team_is_gone(admin, tmp_path):
+    """/team/delete answers 404 for a database error too: the team still listed is a failed removal."""
+    run(admin, tmp_path, document_text())
+    admin.unreadable.add("risk")
+
+    _, lines, ok = run(admin, tmp_path, document_text(teams=TEAMS[:1]))
+
+    assert "risk" in admin.teams
+    assert not ok and lines[-1] == (
+        "team risk: failed (litellm: the delete was answered, but /team/list still shows team risk "
+        "(/team/delete answers 404 for any error of LiteLLM's database too))")
+
+    admin.unreadable.clear()
+    _, lines, ok = run(admin, tmp_path, document_text(teams=TEAMS[:1]))
+    assert ok and lines[-1] == "team risk: removed (litellm team deleted)" and "risk" not in admin.teams
+
+
 def test_existing_keys_are_only_verified_and_their_project_adopted(admin, tmp_path):
     text = document_text(teams=TEAMS[:1], existing={"mle"})
     projects = {pair("mle")["publicKey"]: (pair("mle")["secretKey"], "cm-old-project")}
@@ -183,9 +225,27 @@ def test_removed_projects_listed_by_apply_join_the_report(admin, tmp_path):
                                 "team risk: removed (litellm team deleted; langfuse project deleted)"]
 
 
+def test_a_key_cache_out_of_reach_fails_the_run_by_name(admin, tmp_path):
+    """Apply listed pairs whose cached answers Langfuse may still hold: not clearing them fails the job."""
+    text = document_text()
+    job.plan(env(admin), str(tmp_path), read=lambda _l: text, fetch=Secrets(), **FAST)
+    (tmp_path / "cached-keys.txt").write_text(fast_hash(pair("mle")["secretKey"], SALT) + "\n\n")  # as psql writes it
+    projects = {pair(t)["publicKey"]: (pair(t)["secretKey"], t) for t in ("mle", "risk")}
+    unreachable = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_TLS_ENABLED": "false", "REDIS_AUTH": "token"}
+    with running_fake_langfuse(projects) as langfuse:
+        lines, ok = job.verify({**env(admin, langfuse.url), **unreachable}, str(tmp_path), read=lambda _l: text,
+                               fetch=Secrets(), **FAST)
+
+    assert not ok
+    assert lines[0].startswith("langfuse key cache: failed (cannot invalidate Langfuse's cached keys at 127.0.0.1:9: "
+                               "ConnectionRefusedError: "), lines[0]
+    assert [line.split(":")[0] for line in lines[1:]] == ["team mle", "team risk"]  # still verified
+
+
 def test_kept_projects_lose_only_our_keys():
     sql = langfuse_sql(org_id="llm-gateway", org_name="Acme", salt=SALT, generated=[TeamKeys("mle", "pk", "sk")],
-                       document_teams=["mle"], keep_removed_projects=True, removed_projects_path="/work/r.txt")
+                       document_teams=["mle"], keep_removed_projects=True, removed_projects_path="/work/r.txt",
+                       cached_keys_path="/work/c.txt")
     assert "deleted_at = now()" not in sql and "k.note IN ('llm-gateway team key', 'Provisioned API Key')" in sql
 
 
@@ -213,7 +273,10 @@ def test_the_three_steps_are_services_chained_on_one_work_volume():
     assert {k: (r.secret, r.key) for k, r in plan.secrets.items()} == {
         "LITELLM_MASTER_KEY": (LITELLM, "masterKey"), "SALT": (LANGFUSE, "salt")}
     assert {k: (r.secret, r.key) for k, r in apply.secrets.items()} == {"DATABASE_URL": (LANGFUSE, "databaseUrl")}
-    assert verify.secrets == {}
+    # Langfuse's Redis as Langfuse reaches it: verify empties its API-key cache (team_plane/key_cache.py).
+    assert {k: verify.environment[k] for k in ("REDIS_HOST", "REDIS_PORT", "REDIS_TLS_ENABLED")} == {
+        "REDIS_HOST": ENDPOINTS.redis_host, "REDIS_PORT": "6379", "REDIS_TLS_ENABLED": str(ENDPOINTS.redis_tls).lower()}
+    assert {k: (r.secret, r.key) for k, r in verify.secrets.items()} == {"REDIS_AUTH": ("redis", "authToken")}
     assert plan.entrypoint == verify.entrypoint == ("python3", "-c", BOOTSTRAP)
 
 

@@ -117,12 +117,20 @@ def test_the_document_carries_every_team_and_no_secret_value(compute):
 
 
 def test_a_new_document_rolls_litellm_on_ecs_and_never_replaces_the_host():
-    """Adding a team: one new document version; ECS restarts LiteLLM on it (service `triggers`),
-    the host's user data (whose change replaces the host) never carries it."""
+    """Adding a team: one new document version. LiteLLM's task definition pins it, so ECS rolls
+    LiteLLM onto it, and a rollback (the previous revision) or a scale-out starts on the document
+    its revision was deployed with; the host's user data (whose change replaces the host) never
+    carries it: the host's LiteLLM reads the latest."""
     ecs, ec2 = program("ecs", 2), program("ec2", 2)
     document = team_document_object(ecs)
+    (task,) = [t for t in ecs.of_type("aws:ecs/taskDefinition:TaskDefinition") if t.input("family").endswith("-litellm")]
+    (litellm,) = json.loads(task.input("containerDefinitions"))
+    environment = {e["name"]: e["value"] for e in litellm["environment"]}
+    assert environment["LLM_GATEWAY_TEAM_DOCUMENT_VERSION"] == document.outputs["versionId"]
     (service,) = [s for s in ecs.of_type("aws:ecs/service:Service") if s.input("name") == "litellm"]
-    assert service.input("triggers")["team-document"] == document.outputs["versionId"]
+    assert document.outputs["versionId"] not in json.dumps(service.input("triggers"))  # the revision rolls it
+    others = [t for t in ecs.of_type("aws:ecs/taskDefinition:TaskDefinition") if t is not task]
+    assert not [t.input("family") for t in others if document.outputs["versionId"] in t.input("containerDefinitions")]
     host_document = team_document_object(ec2)
     (host,) = ec2.of_type("aws:ec2/instance:Instance")
     assert host_document.outputs["versionId"] not in unwrap(host.input("userData"))
