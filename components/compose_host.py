@@ -188,7 +188,7 @@ def user_data_from_specs(
     """The host's cloud-config from its specs, joined with deploy-time values at the edge.
 
     The host reads its secrets when it boots, so the versions of the secrets its services use are
-    part of the user data (ids only): a rotated value makes a new host, like any config change.
+    part of the user data (config/user_data.py `ComposeHostPlan.secret_versions`).
     """
 
     def render(volume_id: pulumi.Output[str], log_group: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -206,12 +206,8 @@ def user_data_from_specs(
                 published=published,
                 log_group=v["group"],
                 disk_metrics=disk_metrics,
+                secret_versions=v["versions"],
             )
-        ) + _versions_comment(host_specs, v["versions"])))
+        )))
 
     return render
-
-
-def _versions_comment(specs: tuple[ServiceSpec, ...], versions: Mapping[str, str]) -> str:
-    used = sorted({name for spec in specs for name in spec.secret_names})
-    return "# secret versions: " + " ".join(f"{name}={versions[name]}" for name in used) + "\n"
