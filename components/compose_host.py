@@ -54,6 +54,10 @@ class ComposeHostArgs:
     containers_use_instance_role: bool = False
     load_balancer_targets: Sequence[tuple[pulumi.Input[str], int]] = ()  # (target group ARN, port)
     alarm_topic_arn: pulumi.Input[str] | None = None  # who is told when a status check fails
+    # The subnet's route to the internet (components/network.py `private_egress`): the first boot
+    # installs packages with cloud-init, whose apt runs once per instance and does not retry a
+    # network error, so the instance is launched only once the route exists.
+    boot_after: Sequence[pulumi.Resource] = ()
 
 
 def ec2_trust_policy() -> str:
@@ -122,7 +126,7 @@ class ComposeHost(GatewayComponent):
             # A new config or a moved image means a new host; the data volume moves over to it.
             user_data_replace_on_change=True,
             tags={"Name": prefix},
-            opts=self.child(delete_before_replace=True),
+            opts=self.child(delete_before_replace=True, depends_on=list(args.boot_after)),
         )
         aws.ec2.VolumeAttachment(
             f"{name}-data",

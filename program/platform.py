@@ -85,6 +85,7 @@ def _host_common(foundation: Foundation) -> dict[str, Any]:
     return dict(
         name_prefix=settings.name_prefix, region=settings.region, account_id=foundation.account_id,
         ubuntu_serial=settings.host.ubuntu_serial, subnet_id=foundation.network.private_subnet_ids[0],
+        boot_after=foundation.network.private_egress[0],
         kms_key_arn=foundation.key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
         alarm_topic_arn=foundation.alarm_topic.arn,
     )
