@@ -569,7 +569,8 @@ def ecs_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> d
     }
 
 
-# Memory the host's OS, docker and the agents keep for themselves (and a team-plane step, run on
+# Of what the OS offers processes (config/instance_types.py `usable_mib`), the memory the host's
+# own processes keep for themselves (systemd, docker, the agents) and a team-plane step (run on
 # demand for a minute, one at a time).
 HOST_RESERVED_MIB = 512
 TEAM_PLANE_STEP_HOST_MIB = 256
@@ -591,7 +592,7 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
     (LiteLLM's or Langfuse's); whatever a one-off needs beyond that is taken from ClickHouse. The
     team plane's steps run on demand, later, one at a time, in the host's reserve.
     """
-    available = INSTANCE_TYPES[settings.host.instance_type].memory_mib - HOST_RESERVED_MIB
+    available = INSTANCE_TYPES[settings.host.instance_type].usable_mib - HOST_RESERVED_MIB
     specs = workload_specs(settings, proxy, endpoints)
     apps = [
         *specs["db-init"],
@@ -633,7 +634,7 @@ def waiting_for(name: str, specs: Sequence[ServiceSpec]) -> tuple[ServiceSpec, .
 
 def clickhouse_host_specs(settings: Settings) -> tuple[ServiceSpec, ...]:
     """The dedicated ClickHouse host of ECS mode: the whole instance is ClickHouse's."""
-    memory = INSTANCE_TYPES[settings.clickhouse.instance_type].memory_mib - HOST_RESERVED_MIB
+    memory = INSTANCE_TYPES[settings.clickhouse.instance_type].usable_mib - HOST_RESERVED_MIB
     return _pulled(settings, (clickhouse(settings, memory=memory),))
 
 

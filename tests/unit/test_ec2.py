@@ -35,7 +35,7 @@ def user_data_files(run) -> dict[str, dict]:
 
 def test_one_graviton_host_in_a_private_subnet_reached_only_through_session_manager(stg):
     (instance,) = stg.of_type("aws:ec2/instance:Instance")
-    assert instance.input("instanceType") == "t4g.medium"
+    assert instance.input("instanceType") == "t4g.large"
     assert instance.input("subnetId") == stg.named("network-private-0", "aws:ec2/subnet:Subnet").id and instance.input("associatePublicIpAddress") is False
     assert not instance.input("keyName")
     assert instance.input("metadataOptions") == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2,
