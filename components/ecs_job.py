@@ -47,6 +47,7 @@ class EcsJob(GatewayComponent):
                 subnet_ids=list(args.subnet_ids),
                 security_group_ids=[args.security_group_id],
                 trigger=args.trigger,
+                timeout_seconds=args.job.timeout_seconds,  # the steps' own deadlines fit inside it
             ),
             opts=self.child(),
         )

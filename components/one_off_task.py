@@ -37,7 +37,7 @@ class OneOffTaskArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_ids: Sequence[pulumi.Input[str]]
     trigger: pulumi.Input[str]  # any change re-runs the task, e.g. a hash of what the job depends on
-    timeout_seconds: int = 900
+    timeout_seconds: int = 900  # from RunTask to STOPPED (config/jobs.py JobSpec.timeout_seconds)
 
 
 INPUT_KEYS = tuple(field.name for field in fields(OneOffTaskArgs))

@@ -21,7 +21,7 @@ from config import secret_refs
 from config.alarms import Host, host_dimension, metrics_namespace
 from config.compose import HostPaths
 from config.images import pinned_images
-from config.jobs import JobSpec, host_job_commands, job_scratch_dirs
+from config.jobs import JobSpec, host_job_commands, host_job_seconds, job_scratch_dirs
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
     CLICKHOUSE_HOST_PUBLISHED,
@@ -200,6 +200,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         region=settings.region, instance_id=host.instance_id,
         commands=host_job_commands(job, restart_after=("litellm",), scratch=job_scratch_dirs(job)),
         trigger=inputs.job_triggers.get(TEAM_PLANE_JOB, ""), comment="llm-gateway team plane",
+        timeout_seconds=host_job_seconds(job),
     ), opts=pulumi.ResourceOptions(depends_on=[host]))
     return Platform(
         images=images,

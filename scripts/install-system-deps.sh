@@ -11,6 +11,8 @@ PACKAGES=(
   postgresql  # the team plane's Langfuse SQL runs against a real server (pgcrypto is in its contrib)
   iptables  # the EC2 host's IMDS firewall runs for real in throwaway network namespaces
   iproute2  # (ip netns) for those namespaces
+  dash  # the hosts' /bin/sh: AWS-RunShellScript runs the job command with it
+  systemd  # a user manager runs the host's unit as systemd would (its restart states)
 )
 
 if ! command -v dpkg-query >/dev/null; then
