@@ -73,6 +73,7 @@ def test_a_one_off_spec_is_a_job_of_one_essential_step_without_volumes():
     ((), "has no steps"),
     ((ServiceSpec(name="web", image="python:1"),), "must be a one-off"),
     ((step("plan"), step("plan")), "step names repeat"),
+    ((step("plan", environment={DEADLINE_VAR: "60"}), step("apply")), "either every step keeps its own deadline"),
 ])
 def test_jobs_that_cannot_run_are_refused(steps, problem):
     with pytest.raises(ValueError, match=problem):
