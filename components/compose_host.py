@@ -54,6 +54,12 @@ class ComposeHostArgs:
     containers_use_instance_role: bool = False
     load_balancer_targets: Sequence[tuple[pulumi.Input[str], int]] = ()  # (target group ARN, port)
     alarm_topic_arn: pulumi.Input[str] | None = None  # who is told when a status check fails
+    # The subnet's route to the internet (components/network.py `private_egress`): the first boot
+    # installs packages with cloud-init, whose package module runs once per instance and retries apt
+    # only while another process holds its lock, never on a network error (cloud-init
+    # config/cc_package_update_upgrade_install.py PER_INSTANCE, distros/debian.py
+    # `_wait_for_apt_command`), so the instance is launched only once the route exists.
+    boot_after: Sequence[pulumi.Resource] = ()
 
 
 def ec2_trust_policy() -> str:
@@ -124,7 +130,7 @@ class ComposeHost(GatewayComponent):
             # A new config or a moved image means a new host; the data volume moves over to it.
             user_data_replace_on_change=True,
             tags={"Name": prefix},
-            opts=self.child(delete_before_replace=True),
+            opts=self.child(delete_before_replace=True, depends_on=list(args.boot_after)),
         )
         aws.ec2.VolumeAttachment(
             f"{name}-data",
@@ -190,7 +196,7 @@ def user_data_from_specs(
     """The host's cloud-config from its specs, joined with deploy-time values at the edge.
 
     The host reads its secrets when it boots, so the versions of the secrets its services use are
-    part of the user data (ids only): a rotated value makes a new host, like any config change.
+    part of the user data (config/user_data.py `ComposeHostPlan.secret_versions`).
     """
 
     def render(volume_id: pulumi.Output[str], log_group: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -208,12 +214,8 @@ def user_data_from_specs(
                 published=published,
                 log_group=v["group"],
                 disk_metrics=disk_metrics,
+                secret_versions=v["versions"],
             )
-        ) + _versions_comment(host_specs, v["versions"])))
+        )))
 
     return render
-
-
-def _versions_comment(specs: tuple[ServiceSpec, ...], versions: Mapping[str, str]) -> str:
-    used = sorted({name for spec in specs for name in spec.secret_names})
-    return "# secret versions: " + " ".join(f"{name}={versions[name]}" for name in used) + "\n"

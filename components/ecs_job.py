@@ -50,6 +50,7 @@ class EcsJob(GatewayComponent):
                 security_group_ids=[args.security_group_id],
                 trigger=args.trigger,
                 credentials=args.credentials,
+                timeout_seconds=args.job.timeout_seconds,  # the steps' own deadlines fit inside it
             ),
             opts=self.child(),
         )

@@ -11,6 +11,11 @@ A new host's SSM agent registers a minute or two after boot: until then SendComm
 InvalidInstanceId, which is retried until the timeout. Right after SendCommand,
 GetCommandInvocation may answer InvocationDoesNotExist: polled on (SSM API reference, both).
 
+The timeout is the script's (executionTimeout); SSM itself ends an invocation that did not start
+within DELIVERY_TIMEOUT_SECONDS (SendCommand TimeoutSeconds) or ran past its timeout, with the
+script's output. The provider waits that long and a little more, so what the deploy reports is
+SSM's verdict and the script's own words, never the provider's impatience.
+
 Pickled by reference like components/one_off_task.py (see there): keep this module path and the
 class names stable while stack state holds these resources.
 """
@@ -33,6 +38,8 @@ DEFAULT_POLL_INTERVAL_SECONDS = 5.0
 # GetCommandInvocation's statuses that end an invocation (SSM API reference, CommandInvocationStatus).
 FINAL_STATUSES = frozenset({"Success", "Cancelled", "TimedOut", "Failed"})
 OUTPUT_TAIL = 3000  # characters of stdout/stderr in an error (SSM keeps the first 24,000 itself)
+# How long SSM may wait for the (registered) agent to start the script: seconds, normally.
+DELIVERY_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class HostCommandArgs:
     commands: Sequence[pulumi.Input[str]]  # shell lines, run by /bin/sh in one script
     trigger: pulumi.Input[str]  # any change runs the command again
     comment: str  # shown in the SSM console (<= 100 characters)
-    timeout_seconds: int = 1800
+    timeout_seconds: int = 1800  # the script's executionTimeout (config/jobs.py host_job_seconds)
     # Who calls SSM: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
     credentials: Mapping[str, Any] = field(default_factory=dict)
 
@@ -84,7 +91,7 @@ def send_command_request(spec: CommandSpec) -> dict[str, Any]:
         "DocumentName": DOCUMENT,
         "Comment": spec.comment[:100],
         "Parameters": {"commands": list(spec.commands), "executionTimeout": [str(spec.timeout_seconds)]},
-        "TimeoutSeconds": max(30, spec.timeout_seconds),  # delivery: the agent may still be registering
+        "TimeoutSeconds": DELIVERY_TIMEOUT_SECONDS,
     }
 
 
@@ -139,8 +146,9 @@ class HostCommandProvider(ResourceProvider):
 
     def _run(self, spec: CommandSpec) -> str:
         ssm = self.ssm_client(spec.region, spec.credentials)
-        deadline = self.clock() + spec.timeout_seconds
-        command_id = self._send(ssm, spec, deadline)
+        command_id = self._send(ssm, spec, self.clock() + spec.timeout_seconds)
+        # By then SSM has ended the invocation itself (DeliveryTimedOut, TimedOut): a backstop.
+        deadline = self.clock() + DELIVERY_TIMEOUT_SECONDS + spec.timeout_seconds + 2 * self.poll_interval_seconds
         while True:
             try:
                 invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=spec.instance_id)
@@ -155,8 +163,9 @@ class HostCommandProvider(ResourceProvider):
             if self.clock() >= deadline:
                 ssm.cancel_command(CommandId=command_id, InstanceIds=[spec.instance_id])
                 raise HostCommandError(
-                    f"command {command_id} ({spec.comment}) on {spec.instance_id} did not end within "
-                    f"{spec.timeout_seconds} s (last status {invocation['Status']}); it was cancelled"
+                    f"command {command_id} ({spec.comment}) on {spec.instance_id} was not ended by SSM within "
+                    f"{DELIVERY_TIMEOUT_SECONDS} s of delivery and its {spec.timeout_seconds} s "
+                    f"(last status {invocation['Status']}); it was cancelled"
                 )
             self.sleep(self.poll_interval_seconds)
 

@@ -67,14 +67,22 @@ class Network(GatewayComponent):
                 tags=tags(f"nat-{i}"), opts=self.child(depends_on=[internet_gateway]),
             ))
         private_route_tables = []
+        # Per private subnet, what its route to the internet is made of (the NAT gateway, the table
+        # routing to it, the table's association with the subnet): whatever must reach the internet
+        # as soon as it starts (a host's first boot) waits for all of them.
+        self.private_egress: list[list[pulumi.Resource]] = []
         for i, subnet in enumerate(self.private_subnets):
+            nat = nats[i % nat_count]
             table = aws.ec2.RouteTable(
                 f"{name}-private-{i}", vpc_id=self.vpc.id,
-                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[i % nat_count].id}],
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
                 tags=tags(f"private-{i}"), opts=self.child(),
             )
-            aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=self.child())
+            association = aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=self.child(),
+            )
             private_route_tables.append(table)
+            self.private_egress.append([nat, table, association])
 
         # S3 through a free gateway endpoint: Langfuse's event and media traffic skips the NAT.
         aws.ec2.VpcEndpoint(

@@ -95,7 +95,8 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
         "prod": {"snapshotRetentionDays": 30, "snapshotTime": "03:00", "copyToRegion": None, "copyKmsKeyArn": None},
     },
     "host": {
-        "stg": {"instanceType": "t4g.medium", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
+        # t4g.medium leaves ClickHouse 512 MiB of what its kernel offers (config/services.py gateway_host_specs).
+        "stg": {"instanceType": "t4g.large", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
         "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
     },
     # Thresholds: stg tolerates more (one small host, little traffic); prod pages earlier. Connections

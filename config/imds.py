@@ -14,6 +14,15 @@ the FORWARD chain and keep their access.
 The rules are installed by a drop-in of docker.service, before every start of dockerd: containers
 only run while dockerd does (containers with a restart policy come back with the daemon), so none
 runs before the rules hold it.
+
+They hold only while dockerd uses its iptables backend and jumps from FORWARD to DOCKER-USER: Docker
+29's nftables backend keeps its rules in its own tables and never consults DOCKER-USER (Docker
+docs, "Docker with nftables": opt-in and experimental in 29, `firewall-backend`), and dockerd
+merely logs a warning when it cannot arrange the jump (moby libnetwork firewall_linux.go
+`arrangeUserFilterRule`). Ubuntu moves its LTS docker.io package to new upstream releases (Ubuntu
+SRU exception "Container Stack Updates"), and the hosts install whatever the archive has at boot.
+So once dockerd is up the drop-in checks both jumps; when either is missing the start fails, and
+systemd stops dockerd and with it every container: closed, not open.
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ CHAIN = "LLM-GATEWAY-IMDS"
 DOCKER_DROP_IN = "/etc/systemd/system/docker.service.d/llm-gateway-imds.conf"
 JUMP = f"-d {METADATA_ADDRESS}/32 -j {CHAIN}"
 IPTABLES = "/usr/sbin/iptables -w"
+# After dockerd started: the packets it forwards pass DOCKER-USER, and DOCKER-USER still jumps to our chain.
+GUARD_CHECK = (
+    f"/bin/sh -c '{IPTABLES} -C FORWARD -j DOCKER-USER 2>/dev/null && {IPTABLES} -C DOCKER-USER {JUMP} 2>/dev/null"
+    " || { echo \"llm-gateway: forwarded traffic does not pass the IMDS guard (no FORWARD -> DOCKER-USER -> "
+    f"{CHAIN} jumps: an nftables firewall backend?); docker is stopped\" >&2; exit 1; }}'"
+)
 
 
 def container_addresses(specs: Sequence[ServiceSpec]) -> dict[str, str]:
@@ -89,4 +104,5 @@ ExecStartPre=/bin/sh -c '{IPTABLES} -n -L DOCKER-USER >/dev/null 2>&1 || {IPTABL
 ExecStartPre=/bin/sh -c '{IPTABLES} -N {CHAIN} 2>/dev/null || {IPTABLES} -F {CHAIN}'
 {allowed}ExecStartPre={IPTABLES} -A {CHAIN} -j DROP
 ExecStartPre=/bin/sh -c '{IPTABLES} -C DOCKER-USER {JUMP} 2>/dev/null || {IPTABLES} -I DOCKER-USER {JUMP}'
+ExecStartPost={GUARD_CHECK}
 """

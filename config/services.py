@@ -423,13 +423,32 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     )
 
 
-def clickhouse_ready(settings: Settings, endpoints: Endpoints, timeout_seconds: int = 900) -> ServiceSpec:
+def step_deadline(seconds: int) -> dict[str, str]:
+    """A one-off's own deadline, in its environment: past it, the one-off gives up with its own exit
+    code and message. The job's runner waits for the deadlines and their start-up (config/jobs.py)."""
+    return {team_plane_job.DEADLINE_VAR: str(seconds)}
+
+
+def deadline_of(spec: ServiceSpec) -> int | None:
+    """The one-off's own deadline, as its environment carries it; None when it keeps none."""
+    value = spec.environment.get(team_plane_job.DEADLINE_VAR)
+    return None if value is None else int(value)
+
+
+# A new ClickHouse host installs packages, pulls its image and starts before it answers.
+CLICKHOUSE_READY_SECONDS = 900
+
+
+def clickhouse_ready(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     """Waits until ClickHouse answers: on ECS it lives on its own host, outside any task, so
     Langfuse web (whose start runs the ClickHouse migrations) must not start before it."""
     url = f"http://{endpoints.clickhouse_host}:{CLICKHOUSE_HTTP_PORT}/ping"
     code = (
-        f"const deadline = Date.now() + {timeout_seconds * 1000};"
-        "const retry = () => Date.now() > deadline ? process.exit(1) : setTimeout(probe, 5000);"
+        f"const seconds = Number(process.env.{team_plane_job.DEADLINE_VAR});"
+        "const deadline = Date.now() + seconds * 1000;"
+        "const retry = () => Date.now() > deadline"
+        f" ? (console.error('llm-gateway: ClickHouse at {url} did not answer within ' + seconds + ' s'), process.exit(1))"
+        " : setTimeout(probe, 5000);"
         f"const probe = () => require('http').get('{url}', r => r.statusCode === 200 ? process.exit(0) : retry())"
         ".on('error', retry);"
         "probe();"
@@ -440,6 +459,7 @@ def clickhouse_ready(settings: Settings, endpoints: Endpoints, timeout_seconds: 
         cpu=256,
         memory=512,
         entrypoint=("node", "-e", code),
+        environment=step_deadline(CLICKHOUSE_READY_SECONDS),
         one_off=True,
     )
 
@@ -503,15 +523,21 @@ def redis(settings: Settings, memory: int = 256) -> ServiceSpec:
 
 
 TEAM_PLANE_WORK = Volume("team-plane-work", "/work")
-# psql runs the plan's SQL in one transaction, then deletes it: it holds the team secret keys
+# psql runs the plan's SQL in one transaction, within the step's deadline (`timeout`: coreutils'
+# syntax, which the image's busybox applet shares), then deletes it: it holds the team secret keys
 # pgcrypto hashes (team_plane/langfuse.py).
 TEAM_PLANE_APPLY = f"""\
 status=0
-psql "$DATABASE_URL" --no-psqlrc --quiet --single-transaction -v ON_ERROR_STOP=1 --tuples-only --no-align \\
+timeout "${team_plane_job.DEADLINE_VAR}" \\
+  psql "$DATABASE_URL" --no-psqlrc --quiet --single-transaction -v ON_ERROR_STOP=1 --tuples-only --no-align \\
   -f {TEAM_PLANE_WORK.container_path}/{team_plane_job.SQL_FILE} || status=$?
 rm -f {TEAM_PLANE_WORK.container_path}/{team_plane_job.SQL_FILE}
 exit "$status"
 """
+# Each step's deadline, its retries included: the plan and verify steps wait out a LiteLLM or a
+# Langfuse web that is (re)starting; apply is one transaction.
+TEAM_PLANE_REQUEST_STEP_SECONDS = 300
+TEAM_PLANE_APPLY_SECONDS = 120
 
 
 def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
@@ -528,14 +554,16 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
     plan = ServiceSpec(
         name="team-plane-plan", image=settings.litellm.image, cpu=256, memory=512, entrypoint=program,
         command=("plan",),
-        environment={**common, "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url,
+        environment={**common, **step_deadline(TEAM_PLANE_REQUEST_STEP_SECONDS),
+                     "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url,
                      "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID, "LANGFUSE_ORG_NAME": settings.langfuse.organization_name},
         secrets={"LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"), "SALT": LANGFUSE_SECRETS["SALT"]},
         volumes=(TEAM_PLANE_WORK,), one_off=True, on_demand=True, aws_identity=True,
     )
     apply = ServiceSpec(
         name="team-plane-apply", image=DEFAULT_IMAGES["postgres-client"], cpu=256, memory=512,
-        entrypoint=("sh", "-c", TEAM_PLANE_APPLY), secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
+        entrypoint=("sh", "-c", TEAM_PLANE_APPLY), environment=step_deadline(TEAM_PLANE_APPLY_SECONDS),
+        secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
         volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True, on_demand=True,
     )
     langfuse = _langfuse_environment(settings, endpoints)
@@ -545,7 +573,8 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
         command=("verify",),
         # Langfuse's Redis, as Langfuse reaches it: verify empties its API-key cache of the pairs
         # apply wrote or deleted (team_plane/key_cache.py).
-        environment={**common, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url, **langfuse_redis},
+        environment={**common, **step_deadline(TEAM_PLANE_REQUEST_STEP_SECONDS),
+                     "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url, **langfuse_redis},
         secrets={"REDIS_AUTH": LANGFUSE_SECRETS["REDIS_AUTH"]},
         volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, on_demand=True,
         aws_identity=True,
@@ -600,7 +629,8 @@ def ecs_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> d
     }
 
 
-# Memory the host's OS, docker and the agents keep for themselves (and a team-plane step, run on
+# Of what the OS offers processes (config/instance_types.py `usable_mib`), the memory the host's
+# own processes keep for themselves (systemd, docker, the agents) and a team-plane step (run on
 # demand for a minute, one at a time).
 HOST_RESERVED_MIB = 512
 TEAM_PLANE_STEP_HOST_MIB = 256
@@ -622,7 +652,7 @@ def gateway_host_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoi
     (LiteLLM's or Langfuse's); whatever a one-off needs beyond that is taken from ClickHouse. The
     team plane's steps run on demand, later, one at a time, in the host's reserve.
     """
-    available = INSTANCE_TYPES[settings.host.instance_type].memory_mib - HOST_RESERVED_MIB
+    available = INSTANCE_TYPES[settings.host.instance_type].usable_mib - HOST_RESERVED_MIB
     specs = workload_specs(settings, proxy, endpoints)
     apps = [
         *specs["db-init"],
@@ -664,7 +694,7 @@ def waiting_for(name: str, specs: Sequence[ServiceSpec]) -> tuple[ServiceSpec, .
 
 def clickhouse_host_specs(settings: Settings) -> tuple[ServiceSpec, ...]:
     """The dedicated ClickHouse host of ECS mode: the whole instance is ClickHouse's."""
-    memory = INSTANCE_TYPES[settings.clickhouse.instance_type].memory_mib - HOST_RESERVED_MIB
+    memory = INSTANCE_TYPES[settings.clickhouse.instance_type].usable_mib - HOST_RESERVED_MIB
     return _pulled(settings, (clickhouse(settings, memory=memory),))
 
 

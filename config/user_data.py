@@ -40,7 +40,12 @@ from config.imds import DOCKER_DROP_IN, render_drop_in
 from config.services import ServiceSpec
 
 PACKAGES = ("docker.io", "docker-compose-v2", "python3-boto3")  # Ubuntu's archive, no third-party repos
-USER_DATA_LIMIT = 16 * 1024  # EC2: raw bytes, before base64
+# EC2 refuses more than 16384 bytes of user data, counted raw, before the base64 encoding the API
+# carries ("User data is limited to 16 KB, in raw form, before it is base64-encoded", EC2 User
+# Guide, instancedata-add-user-data.html; RunInstances answers "User data is limited to 16384
+# bytes"). The provider sends `user_data` as its UTF-8 bytes, base64-encoded: what counts is
+# len(document.encode()) of the whole document, the versions comment included.
+USER_DATA_LIMIT = 16 * 1024
 UNIT = "llm-gateway.service"
 UNIT_FILE = f"/etc/systemd/system/{UNIT}"
 COMPOSE_FILE = "/etc/llm-gateway/compose.yaml"
@@ -235,6 +240,9 @@ class ComposeHostPlan:
     log_group: str | None = None  # CloudWatch log group; None: rotated json-file logs
     paths: HostPaths = field(default_factory=HostPaths)
     disk_metrics: DiskMetrics | None = None
+    # Logical secret -> the version its services read at boot (ids only): a rotated value is new
+    # user data, so a new host, like any config change.
+    secret_versions: Mapping[str, str] = field(default_factory=dict)
 
 
 def data_volume_device(volume_id: str) -> str:
@@ -329,7 +337,8 @@ def disk_metric_files(plan: ComposeHostPlan) -> list[tuple[str, str, str]]:
 
 
 def render_user_data(plan: ComposeHostPlan) -> str:
-    """The `#cloud-config` document of the host; raises when it would exceed EC2's limit."""
+    """The `#cloud-config` document of the host, exactly as it is sent; raises when it would exceed
+    EC2's limit."""
     files = [  # path, mode, content
         (DATA_VOLUME_SCRIPT, "0755", DATA_VOLUME),
         (FETCHER, "0755", FETCH_SECRETS),
@@ -348,6 +357,11 @@ def render_user_data(plan: ComposeHostPlan) -> str:
     if size > USER_DATA_LIMIT:
         raise ValueError(f"user data is {size} bytes compressed, over EC2's limit of {USER_DATA_LIMIT}")
     return text
+
+
+def _versions_comment(plan: ComposeHostPlan) -> str:
+    used = sorted({name for spec in plan.specs for name in spec.secret_names})
+    return "# secret versions: " + " ".join(f"{name}={plan.secret_versions[name]}" for name in used) + "\n"
 
 
 def _cloud_config(plan: ComposeHostPlan, files: list[tuple[str, str, str]], *, compress: bool) -> str:
@@ -370,4 +384,5 @@ def _cloud_config(plan: ComposeHostPlan, files: list[tuple[str, str, str]], *, c
             *([["systemctl", "enable", "--now", DISK_METRICS_TIMER]] if plan.disk_metrics else []),
         ],
     }
-    return "#cloud-config\n" + yaml.dump(document, Dumper=LiteralDumper, sort_keys=False, width=YAML_WIDTH)
+    return ("#cloud-config\n" + yaml.dump(document, Dumper=LiteralDumper, sort_keys=False, width=YAML_WIDTH)
+            + (_versions_comment(plan) if plan.secret_versions else ""))

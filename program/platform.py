@@ -21,7 +21,7 @@ from config import secret_refs
 from config.alarms import Host, host_dimension, metrics_namespace
 from config.compose import HostPaths
 from config.images import pinned_images
-from config.jobs import JobSpec, host_job_commands, job_scratch_dirs
+from config.jobs import JobSpec, host_job_commands, host_job_seconds, job_scratch_dirs
 from config.litellm_config import PORT as LITELLM_PORT
 from config.services import (
     CLICKHOUSE_HOST_PUBLISHED,
@@ -85,6 +85,7 @@ def _host_common(foundation: Foundation) -> dict[str, Any]:
     return dict(
         name_prefix=settings.name_prefix, region=settings.region, account_id=foundation.account_id,
         ubuntu_serial=settings.host.ubuntu_serial, subnet_id=foundation.network.private_subnet_ids[0],
+        boot_after=foundation.network.private_egress[0],
         kms_key_arn=foundation.key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
         alarm_topic_arn=foundation.alarm_topic.arn,
     )
@@ -199,7 +200,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         region=settings.region, instance_id=host.instance_id,
         commands=host_job_commands(job, restart_after=("litellm",), scratch=job_scratch_dirs(job)),
         trigger=inputs.job_triggers.get(TEAM_PLANE_JOB, ""), comment="llm-gateway team plane",
-        credentials=settings.deploy_credentials.as_input(),
+        credentials=settings.deploy_credentials.as_input(), timeout_seconds=host_job_seconds(job),
     ), opts=pulumi.ResourceOptions(depends_on=[host]))
     return Platform(
         images=images,

@@ -12,6 +12,8 @@ PACKAGES=(
   iptables  # the EC2 host's IMDS firewall runs for real in throwaway network namespaces
   iproute2  # (ip netns) for those namespaces
   busybox  # the Langfuse web image's /bin/sh (Alpine): langfuse-migrator's command runs under it
+  dash  # the hosts' /bin/sh: AWS-RunShellScript runs the job command with it
+  systemd  # a user manager runs the host's unit as systemd would (its restart states)
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -6,6 +6,7 @@ job runs it inside the LiteLLM image (python3 + boto3).
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,17 @@ LOAD_BALANCER_STATUSES = frozenset({502, 503, 504})
 # Connection refused, a name that does not resolve yet, a timeout: worth another try.
 TRANSIENT_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError)
 MAX_BODY_IN_ERROR = 2000
+
+
+class Deadline:
+    """When a step must be done: every request of the step, and every retry, share it."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return self._end - self._clock()
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,8 @@ Unreachable = Callable[[str, str, str, int], Exception]
 class JsonApiClient:
     def __init__(self, base_url: str, headers: Mapping[str, str], *, timeout_seconds: float,
                  retry_delays: Sequence[float], sleep: Callable[[float], None], unreachable: Unreachable,
-                 transient_statuses: frozenset[int] = LOAD_BALANCER_STATUSES, follow_redirects: bool = True):
+                 transient_statuses: frozenset[int] = LOAD_BALANCER_STATUSES, follow_redirects: bool = True,
+                 deadline: Deadline | None = None):
         self._base_url = base_url  # without a trailing slash: paths start with one
         self._headers = {**headers, "Content-Type": "application/json"}
         self._timeout_seconds = timeout_seconds
@@ -66,25 +79,33 @@ class JsonApiClient:
         self._unreachable = unreachable
         self._transient_statuses = transient_statuses
         self._open = urllib.request.urlopen if follow_redirects else _NO_REDIRECT_OPENER.open
+        self._deadline = deadline
 
     def send(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> AdminResponse:
-        """The first answer that is not transient; the last attempt's answer whatever it is."""
-        for delay in self._retry_delays:
+        """The first answer that is not transient; the last attempt's answer whatever it is. Attempts
+        stop after the last retry delay, or earlier at the deadline: none starts after it, none waits
+        past it."""
+        response, reason, attempts = None, "the step's deadline had passed", 0
+        for delay in (*self._retry_delays, None):
+            timeout = self._timeout_seconds if self._deadline is None else min(self._timeout_seconds, self._deadline.remaining())
+            if timeout <= 0:
+                break
+            attempts += 1
             try:
-                response = self._send_once(method, path, body)
-            except TRANSIENT_ERRORS:
-                pass
+                response = self._send_once(method, path, body, timeout)
+            except TRANSIENT_ERRORS as error:
+                response, reason = None, str(getattr(error, "reason", error))
             else:
                 if response.status not in self._transient_statuses:
                     return response
+            if delay is None or (self._deadline is not None and self._deadline.remaining() <= delay):
+                break
             self._sleep(delay)
-        try:
-            return self._send_once(method, path, body)
-        except TRANSIENT_ERRORS as error:
-            reason = str(getattr(error, "reason", error))
-            raise self._unreachable(method, path, reason, len(self._retry_delays) + 1) from error
+        if response is not None:
+            return response
+        raise self._unreachable(method, path, reason, attempts)
 
-    def _send_once(self, method: str, path: str, body: Mapping[str, Any] | None) -> AdminResponse:
+    def _send_once(self, method: str, path: str, body: Mapping[str, Any] | None, timeout: float) -> AdminResponse:
         request = urllib.request.Request(
             self._base_url + path,
             data=None if body is None else json.dumps(body).encode(),
@@ -92,7 +113,7 @@ class JsonApiClient:
             headers=self._headers,
         )
         try:
-            with self._open(request, timeout=self._timeout_seconds) as response:
+            with self._open(request, timeout=timeout) as response:
                 return AdminResponse(response.status, _parse(response.read()))
         except urllib.error.HTTPError as error:
             with error:

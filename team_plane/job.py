@@ -8,21 +8,29 @@
   deleted (team_plane/key_cache.py), then every pair must authenticate as its project on Langfuse;
   prints one line per team and exits 1 when any team failed (the others were still reconciled).
 
-Plan fails (non-zero) only when it cannot start at all (no document, no salt); a team that cannot
-be reconciled is recorded and reported by verify. Nothing secret is printed or written, except the
-secret keys inside the SQL file (pgcrypto hashes them there), which apply deletes after its run.
+Plan fails (non-zero) only when it cannot start at all (no document, no salt) or runs out of its
+deadline; a team that cannot be reconciled is recorded and reported by verify. Nothing secret is
+printed or written, except the secret keys inside the SQL file (pgcrypto hashes them there), which
+apply deletes after its run.
+
+Each step keeps its own deadline (`DEADLINE_VAR`, rendered into its environment by
+config/services.py): its requests and their retries share it, and a process alarm ends the step at
+the deadline whatever it is waiting for, so the job's runner (its timeout is the steps' deadlines
+and their start-up, config/jobs.py) sees the step's own exit code and report.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from team_plane.document import parse_team_document
+from team_plane.http import Deadline
 from team_plane.key_cache import RedisError, fast_hashes, invalidate_listed
 from team_plane.langfuse import CACHED_KEYS_FILE, REMOVED_PROJECTS_FILE, PairCheck, TeamKeys, langfuse_sql, verify_pair
 from team_plane.litellm import (
@@ -31,9 +39,14 @@ from team_plane.litellm import (
 
 SQL_FILE = "langfuse.sql"
 PLAN_FILE = "plan.json"
-# The services come up with the deploy: transient failures are retried for about ten minutes.
+DEADLINE_VAR = "LLM_GATEWAY_DEADLINE_SECONDS"
+# Transient failures are retried on this schedule until the step's deadline.
 RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0) + (30.0,) * 19
 TIMEOUT_SECONDS = 30.0
+# Requests stop this long before the step's deadline: what is left reads the remaining teams'
+# secrets and writes the report.
+REPORT_RESERVE_SECONDS = 20.0
+TIMED_OUT = 124  # as timeout(1) exits
 
 ReadText = Callable[[str], str]  # document location -> its text
 FetchKeys = Callable[[str, str], Mapping[str, str]]  # (secret ARN, version id) -> {"publicKey", "secretKey"}
@@ -67,7 +80,8 @@ def _keys(fetch: FetchKeys, team: Mapping[str, Any]) -> tuple[TeamKeys | None, s
 
 
 def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch: FetchKeys = boto3_keys,
-         sleep: Callable[[float], None] = time.sleep, retry_delays=RETRY_DELAYS_SECONDS) -> dict[str, Any]:
+         sleep: Callable[[float], None] = time.sleep, retry_delays=RETRY_DELAYS_SECONDS,
+         deadline: Deadline | None = None) -> dict[str, Any]:
     document = parse_team_document(read(env["LLM_GATEWAY_TEAM_DOCUMENT"]))
     teams = document["teams"]
     results: dict[str, dict[str, str]] = {}
@@ -79,7 +93,7 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
         elif team["langfuseKeys"] == "generate":
             generated.append(keys)
     client = LiteLLMAdminClient(env["LITELLM_INTERNAL_URL"], env["LITELLM_MASTER_KEY"], timeout_seconds=TIMEOUT_SECONDS,
-                                retry_delays=retry_delays, sleep=sleep,
+                                retry_delays=retry_delays, sleep=sleep, deadline=deadline,
                                 unreachable_hint="the team-plane job reaches it on its internal address")
     for team in teams:
         try:
@@ -115,12 +129,14 @@ def plan(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch
 
 
 def verify(env: Mapping[str, str], work: str, read: ReadText = boto3_reader, fetch: FetchKeys = boto3_keys,
-           sleep: Callable[[float], None] = time.sleep, retry_delays=RETRY_DELAYS_SECONDS) -> tuple[list[str], bool]:
+           sleep: Callable[[float], None] = time.sleep, retry_delays=RETRY_DELAYS_SECONDS,
+           deadline: Deadline | None = None) -> tuple[list[str], bool]:
     """(the report's lines, whether every team was reconciled)."""
     document = parse_team_document(read(env["LLM_GATEWAY_TEAM_DOCUMENT"]))
     with open(os.path.join(work, PLAN_FILE)) as recorded:
         record = json.load(recorded)
-    check = PairCheck(env["LANGFUSE_INTERNAL_URL"], timeout_seconds=TIMEOUT_SECONDS, retry_delays=retry_delays, sleep=sleep)
+    check = PairCheck(env["LANGFUSE_INTERNAL_URL"], timeout_seconds=TIMEOUT_SECONDS, retry_delays=retry_delays, sleep=sleep,
+                      deadline=deadline)
     lines, ok = _invalidate_cached_keys(env, work)
     for team in document["teams"]:
         name = team["name"]
@@ -164,16 +180,37 @@ def _invalidate_cached_keys(env: Mapping[str, str], work: str) -> tuple[list[str
         return [f"langfuse key cache: failed ({error})"], False
 
 
+class OutOfTime(BaseException):
+    """The step's deadline passed (not an Exception: the per-team handlers must not swallow it)."""
+
+
+def _out_of_time(_signal: int, _frame: Any) -> None:
+    raise OutOfTime
+
+
 def main(argv: list[str]) -> int:
     step, work, env = argv[1], os.environ.get("LLM_GATEWAY_TEAM_PLANE_WORK", "/work"), os.environ
+    seconds = int(env[DEADLINE_VAR])
+    signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(seconds)
+    try:
+        return _run(step, work, env, Deadline(seconds - REPORT_RESERVE_SECONDS))
+    except OutOfTime:
+        print(f"llm-gateway team plane: the {step} step ran out of its {seconds} s deadline", file=sys.stderr)
+        return TIMED_OUT
+    finally:
+        signal.alarm(0)
+
+
+def _run(step: str, work: str, env: Mapping[str, str], deadline: Deadline) -> int:
     if step == "plan":
-        record = plan(env, work)
+        record = plan(env, work, deadline=deadline)
         failed = sorted(name for name, result in {**record["teams"], **record["removed"]}.items()
                         if result["status"] == "failed")
         print(f"llm-gateway team plane: planned {len(record['teams'])} teams; failed so far: {', '.join(failed) or 'none'}")
         return 0
     if step == "verify":
-        lines, ok = verify(env, work)
+        lines, ok = verify(env, work, deadline=deadline)
         for line in lines:
             print(f"llm-gateway team plane: {line}")
         if not ok:

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from team_plane.http import JsonApiClient
+from team_plane.http import Deadline, JsonApiClient
 
 MANAGED = json.dumps({"managed-by": "llm-gateway"})
 KEY_NOTE = "llm-gateway team key"
@@ -127,9 +127,10 @@ class PairCheck:
     """GET /api/public/projects with a team's pair: a project key is answered with its own project."""
 
     def __init__(self, langfuse_url: str, *, timeout_seconds: float, retry_delays: Sequence[float],
-                 sleep: Callable[[float], None]):
+                 sleep: Callable[[float], None], deadline: Deadline | None = None):
         self._url = langfuse_url.rstrip("/")
-        self._options = {"timeout_seconds": timeout_seconds, "retry_delays": retry_delays, "sleep": sleep}
+        self._options = {"timeout_seconds": timeout_seconds, "retry_delays": retry_delays, "sleep": sleep,
+                         "deadline": deadline}
 
     def projects(self, public_key: str, secret_key: str) -> tuple[int, list[Mapping[str, Any]]]:
         """(HTTP status, the projects this pair answers for)."""

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from team_plane.http import AdminResponse, JsonApiClient
+from team_plane.http import AdminResponse, Deadline, JsonApiClient
 
 TEAM_FIELDS = ("team_id", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit")
 # Team metadata keys that make LiteLLM ignore the config's default_team_settings entry.
@@ -134,13 +134,14 @@ class LiteLLMAdminClient:
     """urllib over the admin API: retries transient failures, turns the others into clear errors."""
 
     def __init__(self, proxy_url: str, master_key: str, *, timeout_seconds: float,
-                 retry_delays: Sequence[float], sleep: Callable[[float], None], unreachable_hint: str = ""):
+                 retry_delays: Sequence[float], sleep: Callable[[float], None], unreachable_hint: str = "",
+                 deadline: Deadline | None = None):
         self.proxy_url = proxy_url.rstrip("/")
         self._master_key = master_key
         self._unreachable_hint = unreachable_hint  # what to check, from where the caller runs
         self._http = JsonApiClient(
             self.proxy_url, {"Authorization": f"Bearer {master_key}"}, timeout_seconds=timeout_seconds,
-            retry_delays=retry_delays, sleep=sleep, unreachable=self._unreachable,
+            retry_delays=retry_delays, sleep=sleep, unreachable=self._unreachable, deadline=deadline,
         )
 
     def list_teams(self) -> list[dict[str, Any]]:

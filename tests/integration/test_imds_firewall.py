@@ -36,6 +36,24 @@ def start_docker(run, namespace: str) -> None:
             run(*shlex.split(line.removeprefix("ExecStartPre=")), namespace=namespace)
 
 
+def docker_started(namespace: str) -> subprocess.CompletedProcess:
+    """What systemd runs once dockerd is up: the drop-in's ExecStartPost lines, in order, stopping at
+    the first that fails (systemd then stops dockerd)."""
+    result = subprocess.CompletedProcess((), 0, "", "")
+    for line in render_drop_in(staging_specs()).splitlines():
+        if line.startswith("ExecStartPost=") and result.returncode == 0:
+            result = subprocess.run(["ip", "netns", "exec", namespace, *shlex.split(line.removeprefix("ExecStartPost="))],
+                                    capture_output=True, text=True)
+    return result
+
+
+def docker_iptables_backend(run, namespace: str) -> None:
+    """Docker's part with its iptables backend, as its docs promise: DOCKER-USER, jumped to first from FORWARD."""
+    run("sh", "-c", "iptables -n -L DOCKER-USER >/dev/null 2>&1 || iptables -N DOCKER-USER", namespace=namespace)
+    run("iptables", "-I", "FORWARD", "-j", "DOCKER-USER", namespace=namespace)
+    run("iptables", "-A", "FORWARD", "-j", "ACCEPT", namespace=namespace)  # docker accepts its bridges' egress
+
+
 def connects(namespace: str, source: str, timeout: float = 1.0) -> bool:
     code = textwrap.dedent(f"""
         import socket, sys
@@ -114,12 +132,10 @@ def test_only_the_aws_callers_reach_the_metadata_service(namespaces):
     # Without the rules every container reaches it: the test can tell the two apart.
     assert connects(containers, addresses["clickhouse"])
 
-    # Docker's part, as its docs promise: DOCKER-USER, jumped to first from FORWARD.
-    run("iptables", "-N", "DOCKER-USER", namespace=host)
-    run("iptables", "-I", "FORWARD", "-j", "DOCKER-USER", namespace=host)
-    run("iptables", "-A", "FORWARD", "-j", "ACCEPT", namespace=host)  # docker accepts its bridges' egress
+    docker_iptables_backend(run, host)
     for _ in range(2):  # every start of docker runs it again
         start_docker(run, host)
+        assert docker_started(host).returncode == 0
 
     reached = {name for name, address in addresses.items() if connects(containers, address)}
     assert reached == {spec.name for spec in specs if spec.aws_identity}
@@ -139,3 +155,22 @@ def test_the_rules_also_install_before_docker_made_its_chain(namespaces):
     chain = subprocess.run(["ip", "netns", "exec", names["host"], "iptables", "-S", "DOCKER-USER"],
                            check=True, capture_output=True, text=True).stdout
     assert chain.splitlines() == ["-N DOCKER-USER", f"-A DOCKER-USER -d {METADATA_ADDRESS}/32 -j LLM-GATEWAY-IMDS"]
+
+
+def test_docker_is_stopped_when_forwarded_traffic_would_bypass_the_guard(namespaces):
+    """dockerd with its nftables backend (Docker 29, opt-in) never jumps to DOCKER-USER, nor does one
+    that could not arrange the jump (it only logs a warning): the check after its start fails, and
+    systemd stops dockerd and its containers. So does a guard emptied of our jump."""
+    names, run = namespaces
+    host, containers = names["host"], names["containers"]
+    clickhouse = container_addresses(staging_specs())["clickhouse"]
+    start_docker(run, host)
+    run("iptables", "-A", "FORWARD", "-j", "ACCEPT", namespace=host)  # the backend's own accept, outside DOCKER-USER
+    assert connects(containers, clickhouse)  # what it would mean: a container reaching the metadata service
+    refused = docker_started(host)
+    assert refused.returncode != 0 and "does not pass the IMDS guard" in refused.stderr
+
+    docker_iptables_backend(run, host)
+    assert docker_started(host).returncode == 0 and not connects(containers, clickhouse)
+    run("iptables", "-F", "DOCKER-USER", namespace=host)
+    assert docker_started(host).returncode != 0

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
+from team_plane.job import DEADLINE_VAR
 from tests.support.moto_aws import running_loopback_aws
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,8 @@ def test_the_bootstrap_runs_the_stored_code_of_its_entry(loopback_aws, tmp_path)
     loopback_aws.serve_code(bucket)
 
     result = bootstrap(loopback_aws, bucket, "job", "verify", env={
-        "LLM_GATEWAY_TEAM_DOCUMENT": str(tmp_path / "missing.json"), "LLM_GATEWAY_TEAM_PLANE_WORK": str(tmp_path)})
+        "LLM_GATEWAY_TEAM_DOCUMENT": str(tmp_path / "missing.json"), "LLM_GATEWAY_TEAM_PLANE_WORK": str(tmp_path),
+        DEADLINE_VAR: "60"})
 
     # The job ran (its verify step), and failed only on the document this test left out.
     assert "FileNotFoundError" in result.stderr and "missing.json" in result.stderr

@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 
 from config.database_init import EXTENSIONS
-from config.services import LANGFUSE_ORG_ID, TEAM_PLANE_APPLY
+from config.services import LANGFUSE_ORG_ID, deadline_of, step_deadline
 from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
 from team_plane.key_cache import fast_hashes, invalidate_listed
 from team_plane.langfuse import PairCheck, TeamKeys, fast_hash, langfuse_sql, literal
 from tests.support.fake_langfuse import FakeLangfuse, _Handler as _LangfuseHandler
 from tests.support.fake_litellm_admin import running_fake_admin
+from tests.support.hosts import staging_specs
 from tests.support.litellm_proxy import free_port, random_master_key
 from tests.support.loopback import serving
 from tests.support.postgres_server import PostgresServer, running_postgres
@@ -85,10 +86,12 @@ def langfuse_db(postgres):
 
 
 def apply(server, url: str, sql: str, work: Path) -> None:
-    """What the apply step runs (config/services.py TEAM_PLANE_APPLY), with /work here."""
+    """What the apply step runs (config/services.py TEAM_PLANE_APPLY), with its environment, /work here."""
     (work / "langfuse.sql").write_text(sql)
-    script = TEAM_PLANE_APPLY.replace("/work/", f"{work}/")
-    result = subprocess.run(["sh", "-c", script], env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+    (step,) = [spec for spec in staging_specs() if spec.name == "team-plane-apply"]
+    *command, script = step.entrypoint
+    result = subprocess.run([*command, script.replace("/work/", f"{work}/")],
+                            env={**step.environment, "DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert not (work / "langfuse.sql").exists()  # the secret keys do not stay on the volume
@@ -315,9 +318,12 @@ def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
                    "LITELLM_MASTER_KEY": master_key, "SALT": SALT, "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID,
                    "LANGFUSE_ORG_NAME": "Acme", "LANGFUSE_INTERNAL_URL": langfuse.url, **redis_env(redis)}
 
+            specs = {spec.name: spec for spec in staging_specs()}
+
             def step(name: str) -> subprocess.CompletedProcess:
-                return subprocess.run([sys.executable, "-c", BOOTSTRAP, name], env=env, capture_output=True,
-                                      text=True, timeout=300)
+                deadline = step_deadline(deadline_of(specs[f"team-plane-{name}"]))  # as the step's environment has it
+                return subprocess.run([sys.executable, "-c", BOOTSTRAP, name], env={**env, **deadline},
+                                      capture_output=True, text=True, timeout=300)
 
             def run_job() -> subprocess.CompletedProcess:
                 assert step("plan").returncode == 0

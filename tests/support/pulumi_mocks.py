@@ -7,7 +7,8 @@
   completed with the provider's 26 characters, Pulumi auto-names with 7 hex, random values that
   honour their inputs); outputs the provider marks secret come back secret, as from the engine.
   What AWS generates once is stable per resource, so two runs of one config agree.
-- A registration whose name AWS (or the provider) would refuse raises AwsWouldRefuse (NAMING).
+- A registration whose name AWS (or the provider) would refuse raises AwsWouldRefuse (NAMING), as
+  does an instance whose user data EC2 would refuse (more than 16384 bytes).
 - `call` answers the invokes the program is known to make and raises on any other, so a new
   data-source lookup cannot slip in unnoticed.
 """
@@ -241,6 +242,18 @@ def _check_name(typ: str, resource: str, key: str, value: str, max_length: int, 
         )
 
 
+# RunInstances: "User data is limited to 16384 bytes" (InvalidParameterValue), counted before the
+# base64 encoding the provider applies to `user_data` (its UTF-8 bytes).
+EC2_USER_DATA_BYTES = 16384
+
+
+def _check_user_data(resource: str, user_data: str) -> None:
+    size = len(user_data.encode())
+    if size > EC2_USER_DATA_BYTES:
+        raise AwsWouldRefuse(f"aws:ec2/instance:Instance {resource!r}: user data of {size} bytes is refused "
+                             f"(EC2 RunInstances: User data is limited to {EC2_USER_DATA_BYTES} bytes)")
+
+
 # Canonical's `current` Ubuntu image is, unless a test says otherwise, the image of the default
 # pin (config/defaults.py): the state right after an operator moved host.ubuntuSerial to it.
 CANONICAL_CURRENT = {UBUNTU_ARM64_AMI.format(serial="current"): ami_id(UBUNTU_ARM64_AMI.format(serial=UBUNTU_SERIAL))}
@@ -433,6 +446,7 @@ class RecordingMocks(Mocks):
                 ],
             }
         elif typ == "aws:ec2/instance:Instance":
+            _check_user_data(name, raw.get("userData") or "")
             instance = _hex_id("i", name)
             out = {"privateIp": "10.40.1.10", "privateDns": f"ip-10-40-1-10.{region}.compute.internal",
                    "arn": f"arn:aws:ec2:{region}:{account}:instance/{instance}", "id": instance}

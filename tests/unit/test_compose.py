@@ -191,7 +191,7 @@ def test_named_volumes_are_bind_mounts_under_the_data_dir_and_config_files_read_
 def test_limits_user_health_and_stop_grace_period():
     services = rendered(clickhouse_specs(), CLICKHOUSE_PORTS)
     service = services["clickhouse"]
-    assert service["mem_limit"] == "3584m"
+    assert service["mem_limit"] == "3328m"  # a t4g.medium's MemTotal (4096 - 256 MiB) less the host's 512
     assert service["ulimits"] == {"nofile": {"soft": 262144, "hard": 262144}}
     assert service["user"] == "101:101"
     assert service["stop_grace_period"] == "30s"
@@ -200,7 +200,8 @@ def test_limits_user_health_and_stop_grace_period():
         "interval": "20s", "timeout": "5s", "retries": 10, "start_period": "30s",
     }
     staging = rendered(staging_specs(), STAGING_PORTS)
-    assert staging["clickhouse"]["mem_limit"] == "768m"  # what the 4 GiB host leaves after the apps' limits
+    # What a t4g.large (8192 - 374 MiB of MemTotal) leaves after the host's 512 and the apps' limits.
+    assert staging["clickhouse"]["mem_limit"] == "4490m"
     assert staging["langfuse-web"]["stop_grace_period"] == "120s"
     assert "cpus" not in staging["litellm"] and "user" not in staging["litellm"]
 

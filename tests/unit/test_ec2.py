@@ -35,7 +35,7 @@ def user_data_files(run) -> dict[str, dict]:
 
 def test_one_graviton_host_in_a_private_subnet_reached_only_through_session_manager(stg):
     (instance,) = stg.of_type("aws:ec2/instance:Instance")
-    assert instance.input("instanceType") == "t4g.medium"
+    assert instance.input("instanceType") == "t4g.large"
     assert instance.input("subnetId") == stg.named("network-private-0", "aws:ec2/subnet:Subnet").id and instance.input("associatePublicIpAddress") is False
     assert not instance.input("keyName")
     assert instance.input("metadataOptions") == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2,
@@ -173,3 +173,29 @@ def test_status_check_alarms_recover_and_reboot_the_host(stg):
         "StatusCheckFailed_System": ["arn:aws:automate:us-east-1:ec2:recover", topic.outputs["arn"]],
         "StatusCheckFailed_Instance": ["arn:aws:automate:us-east-1:ec2:reboot", topic.outputs["arn"]],
     }
+
+
+def waits_for(run, resource) -> set[str]:
+    """Every URN `resource` is registered after: its dependencies, theirs, and so on."""
+    by_urn = {r.urn: r for r in run.resources}
+    seen, frontier = set(), list(resource.dependencies)
+    while frontier:
+        urn = frontier.pop()
+        if urn not in seen:
+            seen.add(urn)
+            frontier.extend(by_urn[urn].dependencies if urn in by_urn else ())
+    return seen
+
+
+@pytest.mark.parametrize("stack", ["stg", "prod"])  # the gateway host; the ClickHouse host
+def test_a_host_boots_only_once_its_subnet_routes_to_the_internet(stack):
+    """cloud-init installs the host's packages at its first boot, once, and its apt does not retry a
+    network error: the NAT gateway, the route to it and the subnet's association must exist first."""
+    run = run_shipped(stack)
+    (instance,) = run.of_type("aws:ec2/instance:Instance")
+    (association,) = [a for a in run.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+                      if a.input("subnetId") == instance.input("subnetId")]
+    (table,) = [t for t in run.of_type("aws:ec2/routeTable:RouteTable") if t.id == association.input("routeTableId")]
+    (route,) = [r for r in table.input("routes") if r["cidrBlock"] == "0.0.0.0/0"]
+    (nat,) = [n for n in run.of_type("aws:ec2/natGateway:NatGateway") if n.id == route["natGatewayId"]]
+    assert {association.urn, table.urn, nat.urn} <= waits_for(run, instance)

@@ -3,11 +3,14 @@ response against the SSM API model), its serialization, its registration."""
 
 from __future__ import annotations
 
+import math
+
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from components.host_command import (
+    DELIVERY_TIMEOUT_SECONDS,
     HostCommand,
     HostCommandArgs,
     HostCommandError,
@@ -102,15 +105,34 @@ def test_a_failed_command_fails_the_deploy_with_its_status_and_output(ssm, clock
     assert "exit code 1" in message and "ops: failed: HTTP 500" in message and "1 team failed" in message
 
 
-def test_a_command_that_never_ends_is_cancelled_at_the_timeout(ssm, clock):
+def test_a_command_ssm_never_ends_is_cancelled_after_ssm_should_have(ssm, clock):
     client, stubber = ssm
     props = command_props(timeout_seconds=12.0)
     expect_send(stubber, props)
-    for _ in range(4):
+    # SSM ends it within the delivery timeout and the script's own; the provider gives two more polls.
+    for _ in range(math.ceil((DELIVERY_TIMEOUT_SECONDS + 12 + 2 * POLL) / POLL) + 1):
         expect_invocation(stubber, "InProgress")
     stubber.add_response("cancel_command", {}, {"CommandId": COMMAND_ID, "InstanceIds": [INSTANCE]})
 
-    with pytest.raises(HostCommandError, match="did not end within 12 s .*cancelled"):
+    with pytest.raises(HostCommandError, match="was not ended by SSM within 300 s of delivery and its 12 s .*cancelled"):
+        provider_for(client, clock).create(props)
+    assert clock.now - 1000.0 >= DELIVERY_TIMEOUT_SECONDS + 12
+
+
+def test_a_slow_script_is_ended_by_ssm_with_its_own_output_not_by_the_provider(ssm, clock):
+    """The script's timeout counts from its start; the agent registered late and the script ran to
+    its end: what fails the deploy is SSM's TimedOut and the script's own words."""
+    client, stubber = ssm
+    props = command_props(timeout_seconds=600.0)
+    for _ in range(24):  # two minutes until the new host's agent registers
+        stubber.add_client_error("send_command", "InvalidInstanceId")
+    expect_send(stubber, props)
+    for _ in range(int(600 // POLL)):
+        expect_invocation(stubber, "InProgress")
+    expect_invocation(stubber, "TimedOut", StatusDetails="ExecutionTimedOut", ResponseCode=137,
+                      StandardErrorContent="llm-gateway: the verify step ran out of its 300 s deadline")
+
+    with pytest.raises(HostCommandError, match="ended TimedOut .*ran out of its 300 s deadline"):
         provider_for(client, clock).create(props)
 
 

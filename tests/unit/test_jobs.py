@@ -1,12 +1,29 @@
-"""Jobs as data (config/jobs.py) and their ECS rendering: one task, steps chained on success."""
+"""Jobs as data (config/jobs.py) and their ECS rendering: one task, steps chained on success; and
+their time budgets, summed from what the program renders."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+import yaml
 
 from config.ecs import job_container_definitions, task_size, task_volumes
-from config.jobs import JobSpec, single
+from config.jobs import (
+    FARGATE_TASK_START_SECONDS,
+    FARGATE_TASK_STOP_SECONDS,
+    HOST_COMMAND_MARGIN_SECONDS,
+    STEP_START_SECONDS,
+    JobSpec,
+    single,
+)
 from config.services import ServiceSpec, Volume
+from config.user_data import COMPOSE_FILE
+from team_plane.job import DEADLINE_VAR
+from tests.support.hosts import written_files
+from tests.support.pulumi_mocks import unwrap
+from tests.support.variants import STG_EC2, STG_ECS
 
 SCRATCH = Volume("scratch", "/work")
 IMAGES = {"python:1": "python@sha256:" + "1" * 64, "psql:1": "psql@sha256:" + "2" * 64}
@@ -56,6 +73,7 @@ def test_a_one_off_spec_is_a_job_of_one_essential_step_without_volumes():
     ((), "has no steps"),
     ((ServiceSpec(name="web", image="python:1"),), "must be a one-off"),
     ((step("plan"), step("plan")), "step names repeat"),
+    ((step("plan", environment={DEADLINE_VAR: "60"}), step("apply")), "either every step keeps its own deadline"),
 ])
 def test_jobs_that_cannot_run_are_refused(steps, problem):
     with pytest.raises(ValueError, match=problem):
@@ -72,3 +90,46 @@ def test_a_job_takes_the_smallest_fargate_size_holding_every_step():
 def test_a_spec_whose_size_fargate_refuses_does_not_render():
     with pytest.raises(ValueError, match="256 CPU units with 4096 MiB is not a Fargate size"):
         task_size(step("odd", cpu=256, memory=4096))
+
+
+def rendered_deadline(environment: dict) -> int | None:
+    """A step's own deadline, as its rendered environment carries it."""
+    value = environment.get(DEADLINE_VAR)
+    return None if value is None else int(value)
+
+
+def test_every_ecs_jobs_own_deadlines_fit_the_runners_timeout_with_the_tasks_start_and_stop():
+    """The runner waits from RunTask to STOPPED; a step's own deadline counts from its start. The runner
+    must never fire first: it would stop the task and hide the step's exit code and report."""
+    run = STG_ECS.run()
+    definitions = {d.outputs["arn"]: json.loads(d.input("containerDefinitions"))
+                   for d in run.of_type("aws:ecs/taskDefinition:TaskDefinition")}
+    bounded = set()
+    for task in (r for r in run.of_type("pulumi-python:dynamic:Resource") if "task_definition_arn" in r.inputs):
+        steps = definitions[task.input("task_definition_arn")]
+        deadlines = [rendered_deadline({e["name"]: e["value"] for e in step["environment"]}) for step in steps]
+        if deadlines == [None] * len(steps):
+            continue  # migrations keep no deadline of their own: the runner's is the only one
+        assert None not in deadlines, task.name
+        inner = sum(deadline + STEP_START_SECONDS for deadline in deadlines)
+        assert FARGATE_TASK_START_SECONDS + inner + FARGATE_TASK_STOP_SECONDS <= task.input("timeout_seconds"), task.name
+        bounded.add(task.input("container_name"))
+    # The jobs that wait and retry on their own: the team plane (its last step) and the ClickHouse probe.
+    assert bounded == {"team-plane-verify", "clickhouse-ready"}
+
+
+def test_the_host_commands_waits_fit_its_ssm_timeout():
+    """What the host runs (the deploy's command, the compose file in its user data): the wait for the
+    services, each step's own deadline and start, LiteLLM's recreation, within SSM's executionTimeout."""
+    run = STG_EC2.run()
+    (command,) = [r for r in run.of_type("pulumi-python:dynamic:Resource") if "instance_id" in r.inputs]
+    script = "\n".join(command.input("commands"))
+    (instance,) = run.of_type("aws:ec2/instance:Instance")
+    services = yaml.safe_load(written_files(unwrap(instance.input("userData")))[COMPOSE_FILE]["content"])["services"]
+    ready = int(re.search(r"deadline=\$\(\( \$\(date \+%s\) \+ (\d+) \)\)", script).group(1))
+    steps = re.findall(r" run --rm --no-deps (\S+)", script)
+    deadlines = [rendered_deadline(services[step].get("environment", {})) for step in steps]
+    recreate = int(re.search(r" up .*--wait-timeout (\d+) litellm", script).group(1))
+    assert steps and None not in deadlines
+    waits = ready + sum(deadline + STEP_START_SECONDS for deadline in deadlines) + recreate
+    assert waits + HOST_COMMAND_MARGIN_SECONDS <= command.input("timeout_seconds")

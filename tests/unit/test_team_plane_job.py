@@ -15,7 +15,9 @@ from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
 from team_plane.langfuse import fast_hash, langfuse_sql, TeamKeys
 from tests.support.fake_langfuse import running_fake_langfuse
 from tests.support.fake_litellm_admin import running_fake_admin
-from tests.support.litellm_proxy import random_master_key
+from team_plane.http import Deadline
+from tests.support.clock import FakeClock
+from tests.support.litellm_proxy import free_port, random_master_key
 from tests.support.settings import make_settings
 
 MASTER_KEY = random_master_key()
@@ -253,6 +255,28 @@ def test_the_code_is_named_by_its_content():
     assert code_key() == f"team-plane/code/{hashlib.sha256(code().encode()).hexdigest()}.json"
     with pytest.raises(ValueError, match="no entry 'other'"):
         entrypoint_environment("bucket", "other")
+
+
+@pytest.mark.parametrize("teams", [2, 30])
+def test_a_step_gives_up_at_its_deadline_whatever_the_team_count(tmp_path, teams):
+    """Every request of a step, and every retry, share the step's deadline: with nothing answering,
+    the plan and verify steps end within it, each team failed with the reason."""
+    clock, seconds = FakeClock(), 300.0
+    nobody = f"http://127.0.0.1:{free_port()}"  # refuses every connection
+    text = document_text([{"name": f"team-{i:02d}"} for i in range(teams)])
+    environment = {"LLM_GATEWAY_TEAM_DOCUMENT": "s3://bucket/team-plane/desired.json", "LITELLM_INTERNAL_URL": nobody,
+                   "LITELLM_MASTER_KEY": MASTER_KEY, "SALT": SALT, "LANGFUSE_ORG_ID": "llm-gateway",
+                   "LANGFUSE_ORG_NAME": "Acme", "LANGFUSE_INTERNAL_URL": nobody}
+    results = {}
+    for step in (job.plan, job.verify):
+        started = clock.now
+        results[step.__name__] = step(environment, str(tmp_path), read=lambda _l: text, fetch=Secrets(),
+                                      sleep=clock.sleep, deadline=Deadline(seconds, clock=clock.monotonic))
+        assert clock.now - started <= seconds, step.__name__
+    record, (lines, ok) = results["plan"], results["verify"]
+    assert len(record["teams"]) == teams and {team["status"] for team in record["teams"].values()} == {"failed"}
+    assert all("cannot reach the LiteLLM proxy" in team["detail"] for team in record["teams"].values())
+    assert not ok and len(lines) == teams + 1  # every team, and the listing of removed teams
 
 
 def test_the_three_steps_are_services_chained_on_one_work_volume():

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from components.ecs_platform import TEAM_PLANE_JOB
-from config.jobs import JobSpec, host_job_commands, job_scratch_dirs
+from config.jobs import HOST_RECREATE_SECONDS, JobSpec, host_job_commands, job_scratch_dirs
 from config.litellm_config import render_proxy_config
 from config.services import PLACEHOLDER_ENDPOINTS, gateway_host_specs
 from config.team_plane import DOCUMENT_KEY
@@ -104,7 +104,7 @@ def test_the_host_runs_the_steps_in_order_and_recreates_litellm_even_when_a_team
     assert runs == ["team-plane-plan", "team-plane-apply", "team-plane-verify"]
     assert all("--profile on-demand" in call for call in calls if call.startswith("docker"))
     # The teams that did reconcile take effect: LiteLLM is recreated whatever verify reports.
-    assert calls[-1].endswith("up --detach --no-deps --force-recreate --wait litellm")
+    assert calls[-1].endswith(f"up --detach --no-deps --force-recreate --wait --wait-timeout {HOST_RECREATE_SECONDS} litellm")
     assert result.returncode == verify_status  # the report's verdict fails the deploy
     assert list((tmp_path / "scratch").iterdir()) == []  # no secret key left behind
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 import yaml
+
+from components.compose_host import user_data_from_specs
 
 from config.boot_needs import APT_MIRRORS, apt_config
 from config.compose import AwsLogs, HostPaths, render_compose
@@ -32,6 +36,7 @@ from tests.support.hosts import (
     staging_plan,
     staging_settings,
 )
+from tests.support.pulumi_mocks import run_pulumi, unwrap
 from tests.support.settings import make_settings
 
 
@@ -193,6 +198,35 @@ def test_refuses_user_data_over_the_ec2_limit():
                "inputCostPerToken": 0.000001, "outputCostPerToken": 0.000001} for i in range(400)]
     with pytest.raises(ValueError, match="over EC2's limit"):
         render_user_data(staging_plan(make_settings(compute="ec2", models=models)))
+
+
+def test_what_ec2_receives_fits_its_limit_with_the_secret_versions():
+    """The size is checked on the document as sent: the secret versions are part of it. A host whose
+    plain document (without them) is a few bytes under 16 KB must still reach EC2 under it."""
+    plan = clickhouse_plan()
+    versions = {name: f"v-{name}-0123456789abcdef0123456789abcdef" for name in {n for s in plan.specs for n in s.secret_names}}
+    comment_size = len("".join(f" {name}={version}" for name, version in versions.items())) + len("# secret versions:\n")
+    (clickhouse,) = plan.specs
+
+    def padded(filler: int):  # ClickHouse with one more variable of `filler` bytes
+        return (replace(clickhouse, environment={**clickhouse.environment, "FILLER": "x" * filler}),)
+
+    base = len(render_user_data(replace(plan, specs=padded(0))).encode())
+    filler = USER_DATA_LIMIT - base - comment_size // 2
+    specs = padded(filler)  # plain, and over the limit with the versions
+    assert USER_DATA_LIMIT - comment_size < len(render_user_data(replace(plan, specs=specs)).encode()) <= USER_DATA_LIMIT
+
+    def build():
+        user_data = user_data_from_specs(
+            plan.region, specs, {spec.image: plan.images[spec.name] for spec in specs}, plan.secret_arns,
+            plan.published, versions,
+        )(pulumi.Output.from_input(plan.data_volume_id), pulumi.Output.from_input(plan.log_group))
+        aws.ec2.Instance("host", ami="ami-0123456789abcdef0", instance_type="t4g.medium", user_data=user_data)
+
+    sent = unwrap(run_pulumi(build).named("host").input("userData"))  # the mocks refuse what EC2 would
+    assert len(sent.encode()) <= USER_DATA_LIMIT
+    assert all(f"{name}={version}" in sent for name, version in versions.items())
+    assert "x" * filler in written_files(sent)[COMPOSE_FILE]["content"]  # compressed, not cut
 
 
 @pytest.mark.parametrize("plan_name", sorted(PLANS))
