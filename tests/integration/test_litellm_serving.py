@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import select
 import signal
 import socket
 import threading
@@ -53,7 +52,7 @@ from tests.support.litellm_container import (
     container_argv, container_environment, litellm_spec, with_test_additions, write_auth_module,
 )
 from tests.support.litellm_proxy import RunningProxy, random_master_key, running_proxy
-from tests.support.load import CALL, keep_alive_load
+from tests.support.load import CALL, SCALED, closed_by_server, keep_alive_load
 from tests.support.moto_aws import running_loopback_aws
 from tests.support.redis_server import running_redis_server
 from tests.support.settings import make_settings
@@ -66,8 +65,6 @@ RPM_LIMIT = 4
 MAX_PROBES = 20 * RECYCLE_AFTER  # ends a proxy that never recycles; two recycles take ~300
 RECYCLE_LOGGED = "Maximum request limit of"  # uvicorn/server.py, as a worker stops at its limit
 CONCURRENCY = 8
-# The shipped timeouts scaled down to seconds: the mechanisms, not the numbers, are under test.
-SCALED = ServingTimeouts(request=4, margin=2, stop=8, stop_margin=2)  # idle 6, keep-alive 8, graceful stop 6
 
 
 def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, langfuse_url, bedrock_url, redis, aws,
@@ -142,12 +139,6 @@ def recycling(tmp_path_factory) -> Iterator[Gateway]:
     """The proxy as shipped, recycling its workers every RECYCLE_AFTER requests."""
     with gateway(tmp_path_factory.mktemp("recycling"), maxRequestsBeforeRestart=RECYCLE_AFTER) as running:
         yield running
-
-
-def closed_by_server(connection: socket.socket) -> bool:
-    """Whether the server has closed `connection` (its FIN is waiting to be read), without sending."""
-    readable, _, _ = select.select([connection], [], [], 0)
-    return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
 
 
 def test_an_idle_connection_is_kept_for_the_configured_keep_alive_and_closed_after(scaled):

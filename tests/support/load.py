@@ -1,11 +1,13 @@
-"""Concurrent clients against a running proxy, each on its own keep-alive connection, as a load
-balancer's connection pool or an SDK's keeps them: the next call goes out on the same connection
-as soon as the last answer is in. Used by the serving tests and `make bench`."""
+"""Clients of the servers behind the load balancer, as its connection pool and the SDKs are: each on
+its own keep-alive connection, the next call on the same connection as soon as the last answer is
+in. Used by the serving tests and `make bench`."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import select
+import socket
 import threading
 import time
 from collections import Counter
@@ -13,7 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from config.serving import ServingTimeouts
+
 CALL = {"model": "sonnet", "messages": [{"role": "user", "content": "load"}]}
+# The shipped timeouts (config/serving.py) scaled down to seconds: the mechanisms are under test.
+SCALED = ServingTimeouts(request=4, margin=2, stop=8, stop_margin=2)  # idle 6, keep-alive 8, graceful stop 6
+
+
+def closed_by_server(connection: socket.socket) -> bool:
+    """Whether the server has closed `connection` (its FIN waits to be read), without sending on it."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
 
 
 @dataclass
