@@ -54,6 +54,7 @@ class ComposeHostArgs:
     containers_use_instance_role: bool = False
     load_balancer_targets: Sequence[tuple[pulumi.Input[str], int]] = ()  # (target group ARN, port)
     alarm_topic_arn: pulumi.Input[str] | None = None  # who is told when a status check fails
+    boot_waits_for: Sequence[pulumi.Resource] = ()  # what its boot reaches (the gateway host's db-init: PostgreSQL)
 
 
 def ec2_trust_policy() -> str:
@@ -122,7 +123,7 @@ class ComposeHost(GatewayComponent):
             # A new config or a moved image means a new host; the data volume moves over to it.
             user_data_replace_on_change=True,
             tags={"Name": prefix},
-            opts=self.child(delete_before_replace=True),
+            opts=self.child(delete_before_replace=True, depends_on=list(args.boot_waits_for)),
         )
         aws.ec2.VolumeAttachment(
             f"{name}-data",

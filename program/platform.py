@@ -132,7 +132,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         images=images,
         target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
         target_group_forwarders={"litellm": lb.forwarders["litellm"], "langfuse-web": lb.forwarders["langfuse"]},
-        database_host=foundation.database_host, redis_host=cache.host,
+        database_host=foundation.database_host, database_ready=foundation.database_ready, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=foundation.storage.bucket_name, langfuse_public_url=lb.langfuse_url,
         secret_versions=secret_versions,
@@ -185,6 +185,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
             images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions, _disk_metrics(foundation, "gateway"),
         ),
         containers_use_instance_role=True,  # LiteLLM calls Bedrock and Langfuse S3 with the host's role
+        boot_waits_for=foundation.database_ready,  # its boot runs db-init and the migrators
         load_balancer_targets=[
             (lb.target_groups["litellm"].arn, LITELLM_PORT),
             (lb.target_groups["langfuse"].arn, LANGFUSE_WEB_PORT),
