@@ -33,50 +33,27 @@ import signal
 import socket
 import threading
 import urllib.error
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 import httpx
 import openai
 import pytest
 
-from config.litellm_config import LITELLM_REDIS_DB, render_proxy_config
-from config.serving import SERVING, ServingTimeouts
-from tests.support.fake_bedrock import FakeBedrock, running_fake_bedrock
-from tests.support.fake_langfuse import running_fake_langfuse
-from tests.support.litellm_container import (
-    container_argv, container_environment, litellm_spec, with_test_additions, write_auth_module,
-)
-from tests.support.litellm_proxy import RunningProxy, random_master_key, running_proxy
+from config.litellm_config import LITELLM_REDIS_DB
+from tests.support.gateway import TEAM, Gateway, gateway, gateway_environment, surroundings
+from tests.support.litellm_proxy import random_master_key, running_proxy
 from tests.support.load import CALL, SCALED, closed_by_server, keep_alive_load
-from tests.support.moto_aws import running_loopback_aws
-from tests.support.redis_server import running_redis_server
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 
-TEAM = "home-rentals"
 RECYCLE_AFTER = 100  # the loader's floor; the shipped stacks use 10000
 RPM_LIMIT = 4
 MAX_PROBES = 20 * RECYCLE_AFTER  # ends a proxy that never recycles; two recycles take ~300
 RECYCLE_LOGGED = "Maximum request limit of"  # uvicorn/server.py, as a worker stops at its limit
 CONCURRENCY = 8
-
-
-def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, langfuse_url, bedrock_url, redis, aws,
-                        timeouts=SERVING):
-    auth_module = f"serving_auth_{uuid.uuid4().hex[:8]}"
-    write_auth_module(workdir, auth_module, tokens, rpm_limit)
-    proxy = with_test_additions(render_proxy_config(settings, timeouts), bedrock_url=bedrock_url, auth_module=auth_module)
-    # The teams' key secrets and the document LiteLLM's start reads (tests/support/moto_aws.py).
-    pairs = {team.name: {"publicKey": f"pk-lf-{team.name}", "secretKey": f"sk-lf-{team.name}"} for team in settings.teams}
-    spec = litellm_spec(settings, proxy, langfuse_url, aws.serve_team_plane(settings, pairs), timeouts)
-    env = {**container_environment(spec, {}, redis), "TMPDIR": str(workdir), "AWS_ENDPOINT_URL": aws.endpoint_url}
-    return container_argv(spec), env, spec
 
 
 def probe(proxy, token: str) -> int:
@@ -89,42 +66,6 @@ def probe(proxy, token: str) -> int:
 
 def recycles_logged(proxy) -> int:
     return proxy.log().count(RECYCLE_LOGGED)
-
-
-def surroundings(stack: ExitStack, workdir: Path):
-    """What a LiteLLM task talks to, on loopback: Bedrock, Langfuse, the stack's Redis, S3 and
-    Secrets Manager (the team document and keys)."""
-    return (stack.enter_context(running_fake_bedrock()), stack.enter_context(running_fake_langfuse({})),
-            stack.enter_context(running_redis_server(workdir, random_master_key())),
-            stack.enter_context(running_loopback_aws()))
-
-
-@dataclass
-class Gateway:
-    proxy: RunningProxy
-    bedrock: FakeBedrock
-    token: str
-    spec_environment: dict[str, str]
-
-    def call(self, body: dict, timeout: float = 120) -> http.client.HTTPResponse:
-        parts = urlsplit(self.proxy.url)
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        connection.request("POST", "/v1/chat/completions", body=json.dumps(body),
-                           headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        return connection.getresponse()
-
-
-@contextmanager
-def gateway(workdir: Path, timeouts: ServingTimeouts = SERVING, **litellm_settings) -> Iterator[Gateway]:
-    settings = make_settings(teams=[{"name": TEAM}], **({"litellm": litellm_settings} if litellm_settings else {}))
-    with ExitStack() as stack:
-        bedrock, langfuse, redis, aws = surroundings(stack, workdir)
-        token = random_master_key()
-        argv, env, spec = gateway_environment(
-            workdir, settings, tokens={token: TEAM}, langfuse_url=langfuse.url, bedrock_url=bedrock.url,
-            redis=redis, aws=aws, timeouts=timeouts,
-        )
-        yield Gateway(stack.enter_context(running_proxy(argv, env, workdir)), bedrock, token, dict(spec.environment))
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +168,7 @@ def test_the_proxy_keeps_serving_past_its_recycling_limit_and_finishes_a_slow_ca
     assert int(recycling.spec_environment["NUM_WORKERS"]) >= 2
     assert recycling.spec_environment["MAX_REQUESTS_BEFORE_RESTART"] == str(RECYCLE_AFTER)
     # A slow call in flight while the workers recycle: the worker holding it retires only when it ends.
-    recycling.bedrock.reply_delay_seconds = 20
+    recycling.bedrock.reply_delay_seconds = 15
     slow: dict = {}
     slow_call = threading.Thread(target=lambda: slow.update(response=recycling.call(CALL, timeout=120)))
     calls_before = len(recycling.bedrock.snapshot())
