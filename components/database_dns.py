@@ -46,7 +46,9 @@ class DatabaseDns(GatewayComponent):
             f"{name}-postgres", zone_id=zone.zone_id, name=names.database_host(args.name_prefix), type="CNAME",
             ttl=TTL_SECONDS, records=[args.database_address], opts=self.child(),
         )
-        # The name, once it resolves: what the secrets and the db-init job carry.
-        self.host: pulumi.Output[str] = self.record.name
+        # What the secrets, task definitions and user data carry: known before anything exists, so
+        # carrying it waits for nothing. What connects to it waits for `record`, which waits for
+        # the instance (a fresh Multi-AZ instance takes about 12 minutes).
+        self.host: str = names.database_host(args.name_prefix)
         self.zone_id = zone.zone_id
-        self.register_outputs({"host": self.host, "zoneId": self.zone_id})
+        self.register_outputs({"host": self.record.name, "zoneId": self.zone_id})

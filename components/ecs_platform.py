@@ -38,6 +38,8 @@ from config.settings import Settings
 ECS_ORDER = (
     "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-migrator", "langfuse-web", "langfuse-worker", "litellm",
 )
+# The first to connect to PostgreSQL: whatever else does waits for it, so only it waits for the database.
+DATABASE_FIRST = "db-init"
 # On ECS, "ClickHouse is healthy" is the clickhouse-ready job; Redis is ElastiCache, ready once created.
 DEPENDENCY_STANDS_IN = {"clickhouse": "clickhouse-ready", "redis": None}
 SECURITY_GROUP_OF = {
@@ -65,6 +67,7 @@ class EcsPlatformArgs:
     target_groups: Mapping[str, pulumi.Input[str]]  # service -> target group ARN
     target_group_forwarders: Mapping[str, Sequence[pulumi.Resource]]  # service -> what forwards to its group
     database_host: pulumi.Input[str]
+    database_ready: Sequence[pulumi.Resource]  # what a job connecting to PostgreSQL first waits for
     redis_host: pulumi.Input[str]
     clickhouse_ip: pulumi.Input[str] | None  # the stack's ClickHouse host; None: external ClickHouse
     bucket: pulumi.Input[str]
@@ -158,6 +161,8 @@ class EcsPlatform(GatewayComponent):
             depends_on = [ran[d] for d in _dependencies(spec) if d in ran]
             if spec_name == "clickhouse-ready":
                 depends_on.append(clickhouse_name)  # probe the host's name once it resolves
+            if spec_name == DATABASE_FIRST:
+                depends_on.extend(args.database_ready)
             common = dict(
                 family=f"{prefix}-{spec_name}", spec=spec, container_definitions=definitions(spec_name),
                 execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,

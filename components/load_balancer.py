@@ -26,8 +26,9 @@ import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from config import names
-from config.litellm_config import PORT as LITELLM_PORT, REQUEST_TIMEOUT_SECONDS
+from config.litellm_config import PORT as LITELLM_PORT
 from config.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
+from config.serving import SERVING
 from config.services import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH
 from config.settings import Settings
 
@@ -72,16 +73,16 @@ class LoadBalancer(GatewayComponent):
             internal=internal,
             subnets=list(args.private_subnet_ids if internal else args.public_subnet_ids),
             security_groups=[args.security_group_id],
-            # Longer than the proxy's request timeout, so streamed completions are never cut.
-            idle_timeout=REQUEST_TIMEOUT_SECONDS + 60,
+            # Longer than the proxy's request timeout, shorter than the targets' keep-alive (config/serving.py).
+            idle_timeout=SERVING.load_balancer_idle,
             drop_invalid_header_fields=True,
             enable_deletion_protection=settings.protect,
             access_logs={"bucket": args.access_log_bucket, "prefix": "alb", "enabled": True},
             opts=self.child(),
         )
         routes = (
-            # Draining waits for in-flight streams before a task or host leaves.
-            _Route("litellm", LITELLM_PORT, LITELLM_HEALTH_PATH, REQUEST_TIMEOUT_SECONDS, settings.litellm_host),
+            # Draining waits for the calls in flight before a task leaves.
+            _Route("litellm", LITELLM_PORT, LITELLM_HEALTH_PATH, SERVING.draining, settings.litellm_host),
             _Route("langfuse", LANGFUSE_WEB_PORT, LANGFUSE_READY_PATH, 30, settings.langfuse_host),
         )
         self.target_groups = {route.name: self._target_group(name, route, args) for route in routes}

@@ -17,10 +17,10 @@ import yaml
 from config import secret_refs
 from team_plane.litellm_start import GUARD_MODULE, LANGFUSE_HOST_VAR
 from config.secret_refs import SecretRef
+from config.serving import SERVING, ServingTimeouts
 from config.settings import Model, Settings, Team
 
 PORT = 4000
-REQUEST_TIMEOUT_SECONDS = 600  # long completions and streams; the load balancer idles out later
 # The stack's Redis (ElastiCache with TLS, or the host's Valkey): every LiteLLM task coordinates
 # rate limits, spend counters and the spend-write buffer through it (`coordination_redis`).
 REDIS_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
@@ -75,7 +75,7 @@ def _model_entry(model: Model) -> dict:
     return entry
 
 
-def render_proxy_config(settings: Settings) -> ProxyConfig:
+def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING) -> ProxyConfig:
     secrets: dict[str, SecretRef] = {
         "LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"),
         "LITELLM_SALT_KEY": SecretRef(secret_refs.LITELLM, "saltKey"),
@@ -94,13 +94,19 @@ def render_proxy_config(settings: Settings) -> ProxyConfig:
         "router_settings": {
             "routing_strategy": "simple-shuffle",
             "num_retries": 2,
-            "timeout": REQUEST_TIMEOUT_SECONDS,
+            "timeout": timeouts.request,
+            # A timed-out call is not tried again: each try may take the whole timeout, and the load
+            # balancer gives up on a silent target a minute after one (config/serving.py). Without
+            # this the router retries a timeout like any other error (litellm/router.py
+            # async_function_with_retries; RetryPolicy.TimeoutErrorRetries, which only it reads,
+            # litellm/router_utils/get_retry_from_policy.py).
+            "retry_policy": {"TimeoutErrorRetries": 0},
             "allowed_fails": 3,
             "cooldown_time": 30,
         },
         "litellm_settings": {
             "drop_params": True,
-            "request_timeout": REQUEST_TIMEOUT_SECONDS,
+            "request_timeout": timeouts.request,
             "success_callback": ["langfuse"],
             "failure_callback": ["langfuse"],
             "default_team_settings": [],  # the teams' entries: added at start (team_plane/litellm_start.py)

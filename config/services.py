@@ -22,6 +22,7 @@ from config.langfuse_access import license_secrets, sign_in_environment
 from team_plane import litellm_start
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
+from config.serving import SERVING, ServingTimeouts
 from config.settings import Settings
 from team_plane import job as team_plane_job
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
@@ -164,16 +165,32 @@ def _node_http_probe(port: int, path: str) -> tuple[str, ...]:
     return ("node", "-e", code)
 
 
+# A worker reaching its request limit stops taking connections at once, but gunicorn forks its
+# replacement only when it has exited (gunicorn/arbiter.py `manage_workers` counts it until it is
+# reaped), and it exits only when its calls in flight have ended, up to a streamed completion's
+# minutes. A single worker would leave the task serving nothing meanwhile (measured: a liveness probe
+# waited for the whole of a slow call); a second one keeps serving, the jitter keeps them apart.
+MIN_LITELLM_WORKERS = 2
+
+
 def litellm_workers(cpu: int) -> int:
-    """One worker per vCPU of the task, at least one."""
-    return max(1, cpu // 1024)
+    """One worker per vCPU of the task, at least two."""
+    return max(MIN_LITELLM_WORKERS, cpu // 1024)
 
 
 def _litellm_database_url() -> dict[str, SecretRef]:
     return {"DATABASE_URL": SecretRef(secret_refs.LITELLM, "databaseUrl")}
 
 
-def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> ServiceSpec:
+def gunicorn_arguments(timeouts: ServingTimeouts) -> str:
+    """GUNICORN_CMD_ARGS of the proxy: gunicorn's settings LiteLLM's command line has no flag for
+    (its uvicorn workers take `--keep-alive` as their idle timeout, uvicorn/workers.py). The start
+    applies them over LiteLLM's own gunicorn options (team_plane/litellm_start.py, SERVE)."""
+    return (f"--keep-alive {timeouts.keep_alive} --timeout {timeouts.worker_silence} "
+            f"--graceful-timeout {timeouts.graceful_stop}")
+
+
+def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints, timeouts: ServingTimeouts = SERVING) -> ServiceSpec:
     size = settings.litellm
     recycle_after = size.max_requests_before_restart
     return ServiceSpec(
@@ -183,12 +200,13 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
         memory=size.memory,
         port=LITELLM_PORT,
         entrypoint=("python3", "-c", LITELLM_STARTUP_GUARD),
-        # Under plain uvicorn with one worker (every 1-vCPU task), LiteLLM turns
-        # MAX_REQUESTS_BEFORE_RESTART into the server's own request limit and the whole process
-        # exits (litellm/proxy/proxy_cli.py: uvicorn_args["limit_max_requests"]; uvicorn only
-        # supervises workers when there are several). Under gunicorn the master keeps the socket
-        # and forks a fresh worker when one reaches its limit (_run_gunicorn_server: max_requests).
+        # Under gunicorn the master keeps the socket and forks a fresh worker when one reaches its
+        # limit (litellm/proxy/proxy_cli.py _run_gunicorn_server: max_requests, max_requests_jitter).
+        # Under plain uvicorn with one worker LiteLLM turns MAX_REQUESTS_BEFORE_RESTART into the
+        # server's own limit and the whole process exits (uvicorn_args["limit_max_requests"]), and
+        # whether uvicorn's supervisor replaces a worker depends on the image's uvicorn version.
         command=("--run_gunicorn", "--port", str(LITELLM_PORT)),
+        stop_timeout=timeouts.stop,
         environment={
             "LITELLM_LOG": "ERROR",
             "LITELLM_MODE": "PRODUCTION",
@@ -199,6 +217,7 @@ def litellm(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> Ser
             # Workers (and tasks started together) must not all recycle on the same request.
             "MAX_REQUESTS_BEFORE_RESTART_JITTER": str(max(1, recycle_after // 10)),
             "DISABLE_SCHEMA_UPDATE": "true",  # the migrator owns the schema
+            "GUNICORN_CMD_ARGS": gunicorn_arguments(timeouts),
             "AWS_DEFAULT_REGION": endpoints.region,
             LANGFUSE_HOST_VAR: endpoints.langfuse_internal_url,
             "REDIS_HOST": endpoints.redis_host,
@@ -339,7 +358,7 @@ def _langfuse_container(settings: Settings, endpoints: Endpoints, *, name: str, 
     )
 
 
-def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
+def langfuse_web(settings: Settings, endpoints: Endpoints, timeouts: ServingTimeouts = SERVING) -> ServiceSpec:
     langfuse = settings.langfuse
     sign_in, sign_in_secrets = sign_in_environment(
         settings.langfuse_sso, langfuse.auth_disable_signup, langfuse.admin_email,
@@ -357,6 +376,12 @@ def langfuse_web(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         environment={
             **MIGRATIONS_OFF,
             **sign_in,
+            # Idle connections outlive the load balancer's (config/serving.py), in ms. The image's
+            # command, `node ./web/server.js --keepAliveTimeout 110000` (web/Dockerfile, v4.16.0),
+            # passes an option of `next start` that the standalone server.js ignores: it reads this
+            # variable only (Next.js 16.3.0, the version Langfuse pins: build/utils.js, the
+            # server.js it writes), else Node's default of 5 s applies.
+            "KEEP_ALIVE_TIMEOUT": str(timeouts.keep_alive * 1000),
             # Headless init: the organization, the platform project and its key pair, the admin.
             "LANGFUSE_INIT_ORG_ID": LANGFUSE_ORG_ID,
             "LANGFUSE_INIT_ORG_NAME": langfuse.organization_name,

@@ -40,7 +40,10 @@ class Foundation:
     network: Network
     firewall: SecurityGroups
     database: Database
-    database_host: pulumi.Output[str]  # the one name every client connects to (a restore moves it)
+    database_host: str  # the one name every client connects to (a restore moves it)
+    # What connects to PostgreSQL waits for: its name pointing at the instance. Nothing else waits
+    # for the database (tests/unit/test_deploy_order.py).
+    database_ready: list[pulumi.Resource]
     secrets: PlatformSecrets
     platform_keys: LangfuseKeyPair
     secret_arns: dict[str, pulumi.Output[str]]  # logical secret -> ARN (the platform-wide ones)
@@ -111,7 +114,8 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
     ))
     return Foundation(
         settings=settings, proxy=render_proxy_config(settings), account_id=account_id, key=key, network=network,
-        firewall=firewall, database=database, database_host=database_dns.host, secrets=secrets, platform_keys=platform_keys, secret_arns=secret_arns,
+        firewall=firewall, database=database, database_host=database_dns.host,
+        database_ready=[database_dns.record], secrets=secrets, platform_keys=platform_keys, secret_arns=secret_arns,
         secret_versions=secret_versions, bedrock=bedrock, alarm_topic=alarm_topic,
         metrics_publishing=metrics_publishing, access_logs=access_logs, storage=storage,
         load_balancer=load_balancer,

@@ -5,7 +5,7 @@ or one EC2 host running every container with docker compose. Both render the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +80,13 @@ def _secret_access(foundation: Foundation, secret_arns: Mapping[str, pulumi.Inpu
     ))
 
 
-def _host_common(foundation: Foundation) -> dict[str, Any]:
+def _host_common(foundation: Foundation, boot_reaches: Sequence[pulumi.Resource] = ()) -> dict[str, Any]:
+    """What both compose hosts share; `boot_reaches`: what else the host's first boot needs to exist."""
     settings = foundation.settings
     return dict(
         name_prefix=settings.name_prefix, region=settings.region, account_id=foundation.account_id,
         ubuntu_serial=settings.host.ubuntu_serial, subnet_id=foundation.network.private_subnet_ids[0],
-        boot_after=foundation.network.private_egress[0],
+        boot_after=[*foundation.network.private_egress[0], *boot_reaches],
         kms_key_arn=foundation.key.arn, protect=settings.protect, log_retention_days=settings.log_retention_days,
         alarm_topic_arn=foundation.alarm_topic.arn,
     )
@@ -133,7 +134,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         images=images,
         target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
         target_group_forwarders={"litellm": lb.forwarders["litellm"], "langfuse-web": lb.forwarders["langfuse"]},
-        database_host=foundation.database_host, redis_host=cache.host,
+        database_host=foundation.database_host, database_ready=foundation.database_ready, redis_host=cache.host,
         clickhouse_ip=clickhouse.private_ip if clickhouse else None,
         bucket=foundation.storage.bucket_name, langfuse_public_url=lb.langfuse_url,
         secret_versions=secret_versions,
@@ -176,7 +177,8 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         )
     )
     host = ComposeHost("gateway-host", ComposeHostArgs(
-        **_host_common(foundation), role="gateway", instance_type=settings.host.instance_type,
+        # Its boot runs db-init and the migrators: PostgreSQL by its name.
+        **_host_common(foundation, boot_reaches=foundation.database_ready), role="gateway", instance_type=settings.host.instance_type,
         security_group_id=foundation.firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
         root_volume_gb=settings.host.root_volume_gb,
         policy_arns=[secret_access.policy_arns["gateway-host"], foundation.bedrock.policy_arn, foundation.storage.policy_arn,

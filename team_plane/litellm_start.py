@@ -31,6 +31,31 @@ DOCUMENT_VAR = "LLM_GATEWAY_TEAM_DOCUMENT"  # s3://<bucket>/<key>
 # The object version a task was deployed with (ECS): a rollback or a scale-out reads that document,
 # not whatever a later deploy wrote. Without it (the host) the latest version is read.
 DOCUMENT_VERSION_VAR = "LLM_GATEWAY_TEAM_DOCUMENT_VERSION"
+# How the proxy is started: LiteLLM's command line, with GUNICORN_CMD_ARGS applied. gunicorn's own
+# command line reads that variable (gunicorn 23, gunicorn/app/base.py: Application.load_config), but
+# LiteLLM's `--run_gunicorn` runs a BaseApplication whose load_config sets LiteLLM's options only
+# (litellm/proxy/proxy_cli.py, _run_gunicorn_server), so gunicorn's 2 s keep-alive would stay. This
+# applies the variable over LiteLLM's options, in the order gunicorn's own Application does
+# (application settings, then the environment, ...).
+SERVE = """\
+import sys
+import gunicorn.app.base
+from litellm.proxy.proxy_cli import run_server
+
+load_config = gunicorn.app.base.BaseApplication.do_load_config
+
+
+def do_load_config(application):
+    load_config(application)
+    settings = application.cfg.parser().parse_args(application.cfg.get_cmd_args_from_env())
+    for name, value in vars(settings).items():
+        if value is not None and name != "args":
+            application.cfg.set(name.lower(), value)
+
+
+gunicorn.app.base.BaseApplication.do_load_config = do_load_config
+sys.exit(run_server(prog_name="litellm"))
+"""
 # BatchGetSecretValue takes at most 20 ids (SecretIdList, botocore secretsmanager-2017-10-17) and,
 # given ids, answers them all without paging (MaxResults/NextToken need Filters).
 SECRETS_PER_CALL = 20
@@ -143,7 +168,8 @@ def main(argv):
     except Refusal as refusal:
         sys.exit(f"llm-gateway: refusing to start LiteLLM, {refusal}")
     path = write_config(tempfile.gettempdir(), text)
-    os.execvpe("litellm", ["litellm", "--config", path, *argv[1:]], environment)
+    # The image's python3, which runs this start and LiteLLM's command line alike.
+    os.execve(sys.executable, [sys.executable, "-c", SERVE, "--config", path, *argv[1:]], environment)
 
 
 if __name__ == "__main__":

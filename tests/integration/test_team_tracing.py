@@ -9,8 +9,8 @@ call it traces.
 
 Deviations from the container, all test-only:
 - no DATABASE_URL (no database here): it is left out of the environment and of LITELLM_REQUIRED_ENV;
-- `python3` is this virtualenv's interpreter, with the virtualenv's bin first on PATH so the
-  guard's `execvp("litellm", ...)` finds the pinned proxy;
+- `python3` is this virtualenv's interpreter (which the start execs again to serve the pinned
+  proxy), with the virtualenv's bin first on PATH;
 - `--host 127.0.0.1 --port <free port>` follow the spec's command (the guard forwards its argv,
   and the last --port wins);
 - the rendered config gets `general_settings.custom_auth` (bearer token -> team, instead of

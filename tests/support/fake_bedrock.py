@@ -9,6 +9,9 @@ It serves what a Converse caller sees:
   binary event-stream framing, sent one message per HTTP chunk: messageStart, contentBlockDelta
   (one per text chunk), contentBlockStop, messageStop, metadata (usage and metrics).
 
+`reply_delay_seconds` holds each answer back that long before anything is sent, and
+`chunk_interval_seconds` spaces a stream's messages: a slow model, for timeout and streaming tests.
+
 A call whose user text contains a key of `errors` is answered with that error instead, as
 Bedrock answers one: the HTTP status, `x-amzn-ErrorType` and a JSON `{"message": ...}` body (e.g.
 429 ThrottlingException, 400 ValidationException).
@@ -31,6 +34,7 @@ import binascii
 import json
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -149,8 +153,11 @@ class FakeBedrock:
     reply_chunks: tuple[str, ...] = DEFAULT_REPLY_CHUNKS
     usage: Usage = field(default_factory=Usage)
     errors: Mapping[str, BedrockError] = field(default_factory=dict)  # user-text trigger -> error answer
+    reply_delay_seconds: float = 0  # before the answer's first byte
+    chunk_interval_seconds: float = 0  # between a stream's messages
     url: str = ""
     calls: list[BedrockCall] = field(default_factory=list)
+    streamed_messages: int = 0  # event-stream messages written so far, every stream together
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -164,6 +171,10 @@ class FakeBedrock:
     def snapshot(self) -> list[BedrockCall]:
         with self._lock:
             return list(self.calls)
+
+    def note_streamed(self) -> None:
+        with self._lock:
+            self.streamed_messages += 1
 
 
 def _parse_path(path: str) -> tuple[str | None, str | None]:
@@ -182,6 +193,7 @@ class _Handler(LoopbackHandler):
         model_id, operation = _parse_path(self.path)
         call = BedrockCall("POST", self.path, model_id, operation, self.headers.get("Authorization"), body)
         fake.record(call)
+        time.sleep(fake.reply_delay_seconds)
         error = next((e for trigger, e in fake.errors.items() if operation and trigger in call.user_text()), None)
         if error is not None:
             self.reply(error.status, {"message": error.message},
@@ -209,10 +221,13 @@ class _Handler(LoopbackHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.end_headers()
-        for event_type, payload in events:  # one message per HTTP chunk, as Bedrock streams
+        for index, (event_type, payload) in enumerate(events):  # one message per HTTP chunk, as Bedrock streams
+            if index:
+                time.sleep(self.fake.chunk_interval_seconds)
             message = encode_event(event_type, payload)
             self.wfile.write(f"{len(message):x}\r\n".encode() + message + b"\r\n")
             self.wfile.flush()
+            self.fake.note_streamed()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from config.litellm_config import ProxyConfig
+from config.serving import SERVING, ServingTimeouts
 from config.services import Endpoints, ServiceSpec, litellm
 from config.settings import Settings
 from tests.support.litellm_proxy import base_environment, random_master_key
@@ -49,13 +50,14 @@ def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: st
     return ProxyConfig(text=header + yaml.safe_dump(document, sort_keys=False), env=proxy.env)
 
 
-def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str, team_document: str = "s3://unused/unused") -> ServiceSpec:
+def litellm_spec(settings: Settings, proxy: ProxyConfig, langfuse_url: str, team_document: str = "s3://unused/unused",
+                 timeouts: ServingTimeouts = SERVING) -> ServiceSpec:
     endpoints = Endpoints(
         region=REGION, database_host="unused.invalid", redis_host="unused.invalid", redis_tls=True,
         clickhouse_host="unused.invalid", langfuse_internal_url=langfuse_url, litellm_internal_url="http://unused.invalid",
         langfuse_public_url="http://unused.invalid", bucket="unused", team_document=team_document,
     )
-    return litellm(settings, proxy, endpoints)
+    return litellm(settings, proxy, endpoints, timeouts)
 
 
 def container_argv(spec: ServiceSpec) -> list[str]:

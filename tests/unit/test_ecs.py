@@ -77,7 +77,7 @@ def test_litellm_container_contract(prod):
     assert environment["LLM_GATEWAY_TEAM_DOCUMENT"] == prod.outputs["teamPlaneDocument"]
     assert secrets["LITELLM_MASTER_KEY"] == prod.outputs["masterKeySecretArn"] + ":masterKey::"
     assert environment["LANGFUSE_HOST"] == "http://langfuse-web.llm-gateway-prod.internal:3000"
-    assert environment["NUM_WORKERS"] == "1" and environment["DISABLE_SCHEMA_UPDATE"] == "true"
+    assert environment["NUM_WORKERS"] == "2" and environment["DISABLE_SCHEMA_UPDATE"] == "true"
     assert litellm["healthCheck"]["command"][1] == "python3"
     assert containers(prod)["litellm-migrator"]["command"] == ["--skip_server_startup"]
     migrator_env = {e["name"]: e["value"] for e in containers(prod)["litellm-migrator"]["environment"]}

@@ -25,6 +25,8 @@ router_settings:
   routing_strategy: simple-shuffle
   num_retries: 2
   timeout: 600
+  retry_policy:
+    TimeoutErrorRetries: 0
   allowed_fails: 3
   cooldown_time: 30
 litellm_settings:

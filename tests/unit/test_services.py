@@ -79,7 +79,7 @@ def test_litellm_container_gets_every_variable_the_proxy_config_references():
     assert definition["portMappings"] == [{"containerPort": 4000, "protocol": "tcp", "name": "litellm"}]
 
 
-@pytest.mark.parametrize("cpu, workers", [(256, 1), (512, 1), (1024, 1), (2048, 2), (4096, 4)])
+@pytest.mark.parametrize("cpu, workers", [(256, 2), (512, 2), (1024, 2), (2048, 2), (4096, 4)])
 def test_litellm_workers_match_vcpus(cpu, workers):
     assert litellm_workers(cpu) == workers
 

@@ -1,0 +1,116 @@
+"""Langfuse web keeps idle connections as long as the `langfuse-web` spec says, with the server code
+the image runs: Next.js's standalone `server.js`, built here by the Next.js version Langfuse pins
+(web/package.json at v4.16.0: next 16.3.0, react 19.2.4; package.json of this repository) from a
+one-route app, and started with the image's command line and the spec's environment.
+
+The image's command is `node ./web/server.js --keepAliveTimeout 110000` (web/Dockerfile, CMD, at
+v4.16.0, the newest source here; the deployed image is 4.50.0). That option belongs to `next start`;
+the standalone server.js reads KEEP_ALIVE_TIMEOUT only (next/dist/build/utils.js, the server.js it
+writes), so without the variable Node's default keep-alive of 5 s applies, well below the load
+balancer's idle timeout. The timeouts are scaled down (tests/support/load.py SCALED); the shipped
+ones are checked against the load balancer in tests/unit/test_serving.py. Node here is the
+machine's (20+); the image runs Node 24 (web/Dockerfile: node:24-alpine).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from config.services import langfuse_web
+from tests.support.hosts import STAGING_ENDPOINTS
+from tests.support.litellm_proxy import free_port, stop
+from tests.support.load import SCALED, closed_by_server
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NEXT = ROOT / "node_modules" / "next" / "dist" / "bin" / "next"
+IMAGE_ARGUMENTS = ("--keepAliveTimeout", "110000")  # after `node ./web/server.js`
+NODE_DEFAULT_KEEP_ALIVE_SECONDS = 5  # Node's http.Server keepAliveTimeout default (5000 ms)
+READY = "/api/public/ready"
+
+
+@pytest.fixture(scope="module")
+def server_js(tmp_path_factory) -> Path:
+    """The standalone server.js of a one-route Next.js app (the route at Langfuse's readiness path)."""
+    app = tmp_path_factory.mktemp("next-app").resolve()
+    (app / "pages" / "api" / "public").mkdir(parents=True)
+    (app / "pages" / "api" / "public" / "ready.js").write_text(
+        'export default function handler(req, res) { res.status(200).json({ status: "OK" }) }\n')
+    (app / "package.json").write_text('{"private": true}\n')
+    (app / "node_modules").symlink_to(ROOT / "node_modules")
+    # The repository's node_modules lie outside the app: both bundler and tracer look from "/".
+    (app / "next.config.mjs").write_text(
+        'export default { output: "standalone", turbopack: { root: "/" }, outputFileTracingRoot: "/" };\n')
+    build = subprocess.run(["node", str(NEXT), "build"], cwd=app, capture_output=True, text=True,
+                           env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"}, timeout=600)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return app / ".next" / "standalone" / app.relative_to("/") / "server.js"  # the app's place under the tracing root
+
+
+@contextmanager
+def langfuse_web_server(server: Path, environment: Mapping[str, str]) -> Iterator[http.client.HTTPConnection]:
+    """server.js started as the image starts it, with `environment`; a connection to it."""
+    port = free_port()
+    log = server.parent / f"server-{port}.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            ["node", server.name, *IMAGE_ARGUMENTS], cwd=server.parent, stdout=output, stderr=subprocess.STDOUT,
+            env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **environment, "PORT": str(port)},
+        )
+    try:
+        for _ in range(300):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.connect()
+                break
+            except ConnectionRefusedError:
+                assert process.poll() is None, log.read_text()
+                threading.Event().wait(0.1)
+        yield connection
+        connection.close()
+    finally:
+        stop(process, timeout=10)
+
+
+def served(connection: http.client.HTTPConnection) -> bool:
+    connection.request("GET", READY)
+    response = connection.getresponse()
+    response.read()
+    return response.status == 200 and not response.will_close
+
+
+def idle(seconds: float) -> None:
+    threading.Event().wait(seconds)
+
+
+def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(server_js):
+    environment = langfuse_web(make_settings(), STAGING_ENDPOINTS, SCALED).environment
+    assert int(environment["KEEP_ALIVE_TIMEOUT"]) == SCALED.keep_alive * 1000
+    with langfuse_web_server(server_js, environment) as connection:
+        assert served(connection)
+        idle(SCALED.keep_alive - 1)  # just below the keep-alive, past Node's default
+        assert not closed_by_server(connection.sock), "closed before its keep-alive"
+        assert served(connection)
+        idle(SCALED.keep_alive + 2)
+        assert closed_by_server(connection.sock), "still open after its keep-alive"
+
+
+def test_the_images_command_line_option_alone_keeps_nothing(server_js):
+    """Without KEEP_ALIVE_TIMEOUT (the spec before it had one), `--keepAliveTimeout 110000` changes
+    nothing: Node closes the connection after its 5 s default."""
+    environment = {name: value for name, value in langfuse_web(make_settings(), STAGING_ENDPOINTS).environment.items()
+                   if name != "KEEP_ALIVE_TIMEOUT"}
+    with langfuse_web_server(server_js, environment) as connection:
+        assert served(connection)
+        idle(NODE_DEFAULT_KEEP_ALIVE_SECONDS + 2)
+        assert closed_by_server(connection.sock)
