@@ -1,0 +1,204 @@
+"""DockerJob: its provider against a fake Docker CLI (tests/support/fake_docker.py; no daemon here),
+and its registration under mocks."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.docker_job import (
+    DEFAULT_DOCKER_HOST, DockerJob, DockerJobArgs, DockerJobError, DockerJobProvider, DockerStepArgs, daemon_arguments,
+)
+from tests.support.clock import FakeClock
+from tests.support.fake_docker import Behaviour, FakeDocker
+from tests.support.pulumi_mocks import is_secret, run_pulumi
+
+POSTGRES = f"public.ecr.aws/docker/library/postgres@sha256:{'b' * 64}"
+LITELLM = f"ghcr.io/berriai/litellm-database@sha256:{'f' * 64}"
+
+
+def step(name: str, **overrides) -> dict:
+    """A step as the engine hands it to the provider (numbers as floats)."""
+    return {"name": name, "image": LITELLM, "entrypoint": ["python3", "-c", "print(1)"], "command": [name],
+            "environment": {"LLM_GATEWAY_STEP": name}, "volumes": {}, "files": {}, "user": None, "memory": 256.0,
+            **overrides}
+
+
+def job_props(*steps: dict, **overrides) -> dict:
+    return {"job": "team-plane", "container_prefix": "llm-gateway-local", "network": "llm-gateway-local",
+            "steps": list(steps) or [step("only")], "trigger": "v1", "timeout_seconds": 600.0,
+            "__provider": "serialized-provider", **overrides}
+
+
+@pytest.fixture
+def docker():
+    return FakeDocker()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+def provider_for(docker: FakeDocker, clock: FakeClock, environ: dict | None = None) -> DockerJobProvider:
+    return DockerJobProvider(docker=docker, environ=lambda: environ or {"PATH": "/usr/bin"}, clock=clock.monotonic)
+
+
+def commands(docker: FakeDocker) -> list[str]:
+    """Each call's subcommand (and volume action), global options left out."""
+    return [" ".join(call[2:4] if call[2] == "volume" else call[2:3]) for call in docker.calls]
+
+
+def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(docker, clock):
+    props = job_props(step("plan"), step("apply", image=POSTGRES), step("verify"))
+
+    result = provider_for(docker, clock).create(props)
+
+    assert [c.step for c in docker.history] == ["plan", "apply", "verify"]
+    assert commands(docker) == ["create", "start", "wait", "rm"] * 3
+    assert docker.present == []  # every step's container is gone
+    assert result.id == docker.history[-1].id and len(result.id) == 64
+    assert result.outs["last_container_id"] == result.id
+    assert result.outs["steps"] == props["steps"]  # the inputs, under their own keys (secret where they were)
+    assert result.outs["timeout_seconds"] == 600
+    # The container runs the step's entrypoint, then its command, on the stack's network.
+    plan = docker.history[0]
+    assert (plan.entrypoint, plan.args, plan.network) == ("python3", ["-c", "print(1)", "plan"], "llm-gateway-local")
+    assert plan.labels == {"llm-gateway.job": "team-plane", "llm-gateway.job.step": "plan"}
+    assert (plan.image, plan.memory) == (LITELLM, "256m")
+    assert docker.history[1].image == POSTGRES
+
+
+def test_environment_values_reach_the_container_but_never_a_command_line(docker, clock):
+    secret = "sk-" + "5" * 48
+    props = job_props(step("plan", environment={"LITELLM_MASTER_KEY": secret, "MULTI_LINE": "a\nb"}))
+
+    provider_for(docker, clock).create(props)
+
+    assert docker.history[0].env == {"LITELLM_MASTER_KEY": secret, "MULTI_LINE": "a\nb"}
+    assert not [call for call in docker.calls if any(secret in arg for arg in call)]
+    create = next(call for call in docker.calls if "create" in call)
+    assert create[create.index("LITELLM_MASTER_KEY") - 1] == "--env"
+
+
+def test_a_failed_step_fails_the_job_with_its_exit_code_and_log_and_stops_it_there(docker, clock):
+    docker.behaviours["apply"] = Behaviour(exit_code=3, log="".join(f"line {i}\n" for i in range(60)) + "psql: FATAL\n")
+    props = job_props(step("plan"), step("apply", image=POSTGRES), step("verify"))
+
+    with pytest.raises(DockerJobError) as raised:
+        provider_for(docker, clock).create(props)
+
+    message = str(raised.value)
+    assert message.startswith(f"local job team-plane, step apply ({POSTGRES}) exited with code 3.")
+    assert "Last 40 lines of its log:" in message and message.endswith("psql: FATAL")
+    assert "line 20\n" not in message and "line 21\n" in message  # the tail only
+    assert [c.step for c in docker.history] == ["plan", "apply"]  # verify never ran
+    assert docker.present == []
+
+
+def test_a_step_that_does_not_exit_in_time_is_removed_and_fails_the_job(docker, clock):
+    docker.behaviours["migrate"] = Behaviour(hang=True, log="waiting for clickhouse\n")
+
+    with pytest.raises(DockerJobError) as raised:
+        provider_for(docker, clock).create(job_props(step("migrate")))
+
+    assert "step migrate: did not exit within the job's 600 s; it was removed" in str(raised.value)
+    assert str(raised.value).endswith("waiting for clickhouse")
+    assert docker.present == []
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_job_with_dockers_words(docker, clock):
+    docker.missing_images.add(POSTGRES)
+
+    with pytest.raises(DockerJobError) as raised:
+        provider_for(docker, clock).create(job_props(step("db-init", image=POSTGRES)))
+
+    assert str(raised.value).startswith("local job team-plane, step db-init: docker create exited with code 125")
+    assert "manifest unknown" in str(raised.value)
+
+
+def test_the_steps_share_the_jobs_scratch_volume_which_is_removed_however_the_run_ends(docker, clock):
+    work = {"team-plane-work": "/work"}
+    docker.behaviours["plan"] = Behaviour(writes={"/work/langfuse.sql": "INSERT ..."})
+    docker.behaviours["apply"] = Behaviour(exit_code=1)
+    props = job_props(step("plan", volumes=work), step("apply", volumes=work, image=POSTGRES))
+
+    with pytest.raises(DockerJobError):
+        provider_for(docker, clock).create(props)
+
+    plan, apply = docker.history
+    assert plan.mounts == apply.mounts
+    (volume,) = plan.mounts.values()
+    assert volume.startswith("llm-gateway-local-team-plane-team-plane-work-")
+    assert apply.seen == {"/work/langfuse.sql": "INSERT ..."}  # what plan wrote
+    assert docker.removed_volumes == [volume] and docker.volumes == {}
+
+
+def test_a_runs_scratch_volume_is_its_own(docker, clock):
+    props = job_props(step("plan", volumes={"team-plane-work": "/work"}))
+    provider = provider_for(docker, clock)
+    provider.create(props)
+    provider.update("id", props, props)
+
+    first, second = (c.mounts["/work"] for c in docker.history)
+    assert first != second
+
+
+def test_files_are_copied_in_before_the_step_starts(docker, clock):
+    files = {"/seed/desired.json": '{"version": 1}\n', "/seed/code.json": "{}"}
+
+    provider_for(docker, clock).create(job_props(step("seed", files=files)))
+
+    assert docker.history[0].files == files
+    assert commands(docker) == ["create", "cp", "start", "wait", "rm"]
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, ["--host", DEFAULT_DOCKER_HOST]),
+    ({"DOCKER_HOST": "unix:///Users/me/.colima/default/docker.sock"},
+     ["--host", "unix:///Users/me/.colima/default/docker.sock"]),
+    # The provider's context overrides its host (provider.go:204-214).
+    ({"DOCKER_HOST": "tcp://127.0.0.1:2375", "DOCKER_CONTEXT": "desktop-linux"}, ["--context", "desktop-linux"]),
+])
+def test_every_call_names_the_daemon_pulumi_dockers_provider_uses(environ, expected, docker, clock):
+    assert daemon_arguments(environ) == expected
+    provider_for(docker, clock, {"PATH": "/usr/bin", **environ}).create(job_props())
+    assert {tuple(call[:2]) for call in docker.calls} == {tuple(expected)}
+
+
+def test_a_step_variable_the_cli_would_read_itself_is_refused_before_anything_runs(docker, clock):
+    with pytest.raises(DockerJobError, match="step plan sets DOCKER_HOST, PATH, which the Docker CLI would read itself"):
+        provider_for(docker, clock).create(job_props(step("plan", environment={"DOCKER_HOST": "x", "PATH": "/x"})))
+    assert docker.calls == []
+
+
+@pytest.mark.parametrize("change, reruns", [
+    ({"trigger": "v2"}, True),
+    ({"steps": [step("only", environment={"LLM_GATEWAY_STEP": "changed"})]}, True),
+    ({"steps": [step("only", image=POSTGRES)]}, True),
+    ({"network": "other"}, True),
+    ({"timeout_seconds": 900.0}, False),
+])
+def test_what_runs_the_job_again(change, reruns, docker, clock):
+    olds = job_props()
+    assert provider_for(docker, clock).diff("id", olds, {**olds, **change}).changes is reruns
+
+
+def test_registration_keeps_secret_values_secret():
+    def build():
+        DockerJob("team-plane-run", DockerJobArgs(
+            job="team-plane", container_prefix="llm-gateway-local", network=pulumi.Output.from_input("llm-gateway-local"),
+            steps=[DockerStepArgs(name="plan", image=LITELLM, entrypoint=("python3", "-c", "print(1)"), command=("plan",),
+                                  environment={"LITELLM_MASTER_KEY": pulumi.Output.secret("sk-" + "5" * 48),
+                                               "LLM_GATEWAY_STEP": "plan"},
+                                  volumes={"team-plane-work": "/work"})],
+            trigger="v1", timeout_seconds=600,
+        ))
+
+    registration = run_pulumi(build).named("team-plane-run")
+
+    assert registration.typ == "pulumi-python:dynamic:Resource"
+    assert is_secret(registration.inputs["steps"])
+    (plan,) = registration.input("steps")
+    assert plan["environment"] == {"LITELLM_MASTER_KEY": "sk-" + "5" * 48, "LLM_GATEWAY_STEP": "plan"}
+    assert (registration.input("network"), registration.input("timeout_seconds")) == ("llm-gateway-local", 600)
