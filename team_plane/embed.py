@@ -21,8 +21,8 @@ from team_plane import source
 
 # Each entry and its modules in import order (each module's imports are loaded before it).
 ENTRIES: Mapping[str, tuple[str, ...]] = {
-    "job": ("document", "http", "litellm", "langfuse", "key_cache", "job"),
-    "litellm_start": ("document", "litellm_start"),
+    "job": ("document", "key_source", "http", "litellm", "langfuse", "key_cache", "job"),
+    "litellm_start": ("document", "key_source", "litellm_start"),
 }
 # Modules no entry runs but an entry hands on (`team_plane.source`): LiteLLM's start writes the guard
 # next to the proxy config, and the proxy loads it.

@@ -31,6 +31,7 @@ from typing import Any
 
 from team_plane.document import parse_team_document
 from team_plane.http import Deadline
+from team_plane.key_source import secrets_client
 from team_plane.key_cache import RedisError, fast_hashes, invalidate_listed
 from team_plane.langfuse import CACHED_KEYS_FILE, REMOVED_PROJECTS_FILE, PairCheck, TeamKeys, langfuse_sql, verify_pair
 from team_plane.litellm import (
@@ -64,10 +65,9 @@ def boto3_reader(location: str) -> str:
 
 
 def boto3_keys(arn: str, version: str) -> Mapping[str, str]:
-    import boto3
-
-    # The exact version the document names (a rotation changes it), not whatever is current.
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn, VersionId=version)["SecretString"]
+    # The exact version the document names (a rotation changes it), not whatever is current; from
+    # Secrets Manager, or the environment on the local platform (team_plane/key_source.py).
+    value = secrets_client(os.environ).get_secret_value(SecretId=arn, VersionId=version)["SecretString"]
     return json.loads(value)
 
 

@@ -2,7 +2,8 @@
 (`python3 -c`, team_plane/embed.py).
 
 It runs with the image's python3 and the packages LiteLLM itself needs (boto3 for Bedrock, PyYAML
-for its config), so it imports nothing of this project beyond the team document's reader. It refuses to start the proxy (a clear
+for its config), so it imports nothing of this project beyond the team document's reader and the
+key source (team_plane/key_source.py: Secrets Manager, or the environment on the local platform). It refuses to start the proxy (a clear
 message, exit 1) when any variable of the proxy config's contract is missing, or when a team's
 Langfuse keys cannot be read: LiteLLM would otherwise export that team's traces with the
 credentials `None:None`, which Langfuse refuses, and the team's traces would be lost without an
@@ -22,6 +23,7 @@ import yaml
 
 from team_plane import source
 from team_plane.document import parse_team_document
+from team_plane.key_source import secrets_client
 
 LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
@@ -164,7 +166,7 @@ def main(argv):
     import boto3
 
     try:
-        text, environment = prepare(os.environ, boto3.client("s3"), boto3.client("secretsmanager"))
+        text, environment = prepare(os.environ, boto3.client("s3"), secrets_client(os.environ))
     except Refusal as refusal:
         sys.exit(f"llm-gateway: refusing to start LiteLLM, {refusal}")
     path = write_config(tempfile.gettempdir(), text)
