@@ -1,0 +1,153 @@
+"""Render a ServiceSpec for the deploying machine's Docker (pure: plain values in, plain values out).
+
+A long-running service becomes a `DockerService` (what components/local_platform.py hands
+pulumi-docker's Container), a one-off a `DockerStep` of a job (components/docker_job.py). Plain
+environment and secret references stay apart here; the component joins the secret values in at the
+edge. Ports are published on 127.0.0.1 only. Images run by digest. Container and volume names start
+with the stack's prefix, so two stacks on one machine never share one.
+
+pulumi-docker applies a changed health check neither by replacing the container (the field is not
+ForceNew) nor in place (the provider's update leaves it out: terraform-provider-docker v4.5.0
+internal/provider/resource_docker_container.go:1045-1096, resource_docker_container_funcs.go:1014-1018):
+the check's digest rides in a label, and labels replace the container (same file, 833-840).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from config.images import parse_image
+from config.secret_refs import SecretRef
+from config.services import HealthCheck, ServiceSpec
+
+LOOPBACK = "127.0.0.1"
+LABEL = "llm-gateway"
+
+
+@dataclass(frozen=True)
+class DockerHealthcheck:
+    tests: tuple[str, ...]
+    interval: str
+    timeout: str
+    start_period: str
+    retries: int
+    # How long a dependant waits for it: what Docker itself takes to declare it unhealthy.
+    wait_seconds: int
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A directory of the deploying machine, mounted into a container."""
+
+    host_path: str
+    container_path: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class DockerService:
+    name: str  # the container's name: <prefix>-<service>
+    alias: str  # the service's name on the stack's network
+    image: str  # name@sha256:...
+    entrypoint: tuple[str, ...] | None
+    command: tuple[str, ...] | None
+    environment: Mapping[str, str]
+    secrets: Mapping[str, SecretRef]
+    healthcheck: DockerHealthcheck | None
+    ports: tuple[tuple[int, int], ...]  # (container port, host port on 127.0.0.1)
+    volumes: tuple[tuple[str, str], ...]  # (docker volume name, container path)
+    binds: tuple[Bind, ...]
+    files: Mapping[str, str]  # container path -> content
+    memory: int | None
+    user: str | None
+    ulimit_nofile: int | None
+    stop_timeout: int
+    labels: Mapping[str, str]
+    depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DockerStep:
+    """A one-off as a step of a local job: its volumes are the job's scratch space."""
+
+    name: str
+    image: str
+    entrypoint: tuple[str, ...] | None
+    command: tuple[str, ...]
+    environment: Mapping[str, str]
+    secrets: Mapping[str, SecretRef]
+    volumes: Mapping[str, str]  # scratch volume -> container path
+    files: Mapping[str, str]
+    user: str | None
+    memory: int | None
+    depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
+
+
+def container_name(prefix: str, service: str) -> str:
+    return f"{prefix}-{service}"
+
+
+def volume_name(prefix: str, volume: str) -> str:
+    return f"{prefix}-{volume}"
+
+
+def pinned(image: str) -> str:
+    reference = parse_image(image)
+    if reference is None or reference.pinned is None:
+        raise ValueError(f"image {image!r} is not pinned by digest")
+    return reference.pinned
+
+
+def healthcheck(check: HealthCheck) -> DockerHealthcheck:
+    return DockerHealthcheck(
+        tests=("CMD", *check.command), interval=f"{check.interval}s", timeout=f"{check.timeout}s",
+        start_period=f"{check.start_period}s", retries=check.retries,
+        wait_seconds=check.start_period + check.retries * (check.interval + check.timeout),
+    )
+
+
+def _checked(spec: ServiceSpec) -> None:
+    if both := sorted(set(spec.environment) & set(spec.secrets)):
+        raise ValueError(f"{spec.name}: {', '.join(both)} both plain and secret")
+
+
+def docker_service(spec: ServiceSpec, *, prefix: str, published: Mapping[int, int] | None = None,
+                   binds: tuple[Bind, ...] = ()) -> DockerService:
+    """`published`: container port -> host port (127.0.0.1); every other port stays on the network."""
+    if spec.one_off:
+        raise ValueError(f"{spec.name} is a one-off: it runs as a step of a job (job_step)")
+    _checked(spec)
+    check = healthcheck(spec.health_check) if spec.health_check else None
+    labels = {f"{LABEL}.stack": prefix, f"{LABEL}.service": spec.name,
+              # Names only: which variables are secrets (their values live in Pulumi's encrypted state).
+              f"{LABEL}.secret-environment": ",".join(sorted(spec.secrets))}
+    if check:
+        labels[f"{LABEL}.healthcheck-sha256"] = check.digest
+    return DockerService(
+        name=container_name(prefix, spec.name), alias=spec.name, image=pinned(spec.image), entrypoint=spec.entrypoint,
+        command=spec.command, environment=dict(spec.environment), secrets=dict(spec.secrets), healthcheck=check,
+        ports=tuple(sorted((published or {}).items())),
+        volumes=tuple((volume_name(prefix, v.name), v.container_path) for v in spec.volumes), binds=binds,
+        files=dict(spec.config_files), memory=spec.memory, user=spec.user, ulimit_nofile=spec.ulimit_nofile,
+        stop_timeout=spec.stop_timeout, labels=labels, depends_on=dict(spec.depends_on),
+    )
+
+
+def job_step(spec: ServiceSpec) -> DockerStep:
+    if not spec.one_off:
+        raise ValueError(f"{spec.name} is not a one-off: it runs as a container (docker_service)")
+    _checked(spec)
+    return DockerStep(
+        name=spec.name, image=pinned(spec.image), entrypoint=spec.entrypoint, command=spec.command or (),
+        environment=dict(spec.environment), secrets=dict(spec.secrets),
+        volumes={v.name: v.container_path for v in spec.volumes}, files=dict(spec.config_files), user=spec.user,
+        memory=spec.memory, depends_on=dict(spec.depends_on),
+    )

@@ -1,0 +1,277 @@
+"""What runs on the local platform: the shared service specs (config/services.py), the stores that
+stand in for AWS's managed ones, and every difference from the AWS platforms, each with its reason.
+
+In place of RDS and S3: PostgreSQL 17 from the image the stack already runs psql from, with TLS (a
+certificate the deploy generates: the apps' `sslmode=require` holds as against RDS), and SeaweedFS
+as the S3-compatible store for Langfuse's events, media and exports and for the team plane's
+document and code. The rest (ClickHouse, Valkey, Langfuse web and worker, LiteLLM, the migrators,
+db-init, the team plane's job) are the shared specs with the differences listed in
+`local_differences`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from config import secret_refs
+from config.images import DEFAULT_IMAGES
+from config.litellm_config import PORT as LITELLM_PORT, ProxyConfig
+from config.secret_refs import SecretRef
+from config.services import (
+    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, POSTGRES_PORT, Endpoints, HealthCheck, ServiceSpec, Volume, step_deadline,
+    workload_specs,
+)
+from config.settings import Settings
+from config.team_plane import DOCUMENT_KEY
+from team_plane.embed import CODE_VAR, code, code_key
+from team_plane.key_source import ENVIRONMENT, KEY_SOURCE_VAR, KEYS_VAR
+from team_plane.litellm_start import DOCUMENT_VAR
+
+# SeaweedFS 4.44, the newest release read here (weed/command/mini.go, docker/entrypoint.sh at tag 4.44).
+# Its release workflow builds the multi-arch index on GHCR and `crane copy`s it to Docker Hub
+# (.github/workflows/container_release_unified.yml:299-352), which keeps the digest; at least six
+# unrelated public repositories pin this index digest for chrislusf/seaweedfs:4.44, one noting it is
+# Docker Hub's multi-platform index. Why not MinIO: its community edition became source-only in
+# October 2025 (minio/minio#21647), and its last image predates a security release (GHSA-jjjj-jwhf-8rgr).
+OBJECT_STORE_IMAGE = ("ghcr.io/chrislusf/seaweedfs:4.44"
+                      "@sha256:e67e8c385484120b78bff47ba5f4debbca47fbd27ed1a39f016f47e8baea615b")
+
+POSTGRES = "postgres"  # service names are the containers' names on the stack's network
+OBJECT_STORE = "objects"
+TEAM_PLANE_STORE = "team-plane-store"
+OBJECT_STORE_PORT = 8333  # weed mini's S3 port (mini.go: s3.port)
+LANGFUSE_BUCKET = "langfuse"
+TEAM_PLANE_BUCKET = "team-plane"
+# Buckets have no Region here; boto3 and Langfuse's SDK still sign for one.
+OBJECT_STORE_REGION = "us-east-1"
+
+# Logical secrets only the local platform has (the others: config/secret_refs.py).
+OBJECT_STORE_KEYS = "object-store"  # accessKeyId, secretAccessKey: the store's one (admin) identity
+POSTGRES_TLS = "postgres-tls"  # certificate, privateKey: generated at deploy time
+TEAM_KEY_VALUES = "team-key-values"  # environment: every key pair the team plane reads (team_plane/key_source.py)
+OBJECT_STORE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": SecretRef(OBJECT_STORE_KEYS, "accessKeyId"),
+    "AWS_SECRET_ACCESS_KEY": SecretRef(OBJECT_STORE_KEYS, "secretAccessKey"),
+}
+
+TLS_DIR = "/var/lib/postgresql/tls"
+# The official image's entrypoint (docker-entrypoint.sh) initializes the data directory and steps
+# down to the postgres user; it runs as root first, so the key can be written for that user only
+# (the server refuses a key file others can read: src/backend/libpq/be-secure-common.c).
+POSTGRES_START = f"""\
+set -eu
+umask 077
+mkdir -p {TLS_DIR}
+printf '%s\\n' "$POSTGRES_TLS_CERTIFICATE" > {TLS_DIR}/server.crt
+printf '%s\\n' "$POSTGRES_TLS_KEY" > {TLS_DIR}/server.key
+chown -R postgres:postgres {TLS_DIR}
+unset POSTGRES_TLS_KEY
+exec docker-entrypoint.sh postgres -c ssl=on -c ssl_cert_file={TLS_DIR}/server.crt -c ssl_key_file={TLS_DIR}/server.key
+"""
+
+SEED_DIR = "/seed"
+CODE_FILE, DOCUMENT_FILE = f"{SEED_DIR}/code.json", f"{SEED_DIR}/desired.json"
+# The team plane's code and document into the store, where the containers' bootstrap and LiteLLM's
+# start read them (on AWS the deploy writes them into the team-plane bucket itself).
+TEAM_PLANE_SEED = f"""\
+import os, boto3
+s3 = boto3.client("s3")
+for variable, path in (("{CODE_VAR}", "{CODE_FILE}"), ("{DOCUMENT_VAR}", "{DOCUMENT_FILE}")):
+    bucket, key = os.environ[variable].removeprefix("s3://").split("/", 1)
+    with open(path, "rb") as body:
+        s3.put_object(Bucket=bucket, Key=key, Body=body.read(), ContentType="application/json")
+    print("llm-gateway: wrote s3://" + bucket + "/" + key)
+"""
+SEED_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class LocalPorts:
+    """Host ports, on 127.0.0.1 only, of what the deploying machine's user reaches."""
+
+    litellm: int = 4000
+    langfuse: int = 3000
+    # Langfuse signs its media and export links for the store: the browser follows them here.
+    object_store: int = 9090
+
+    def published(self) -> dict[str, dict[int, int]]:
+        """Service -> container port -> host port."""
+        return {"litellm": {LITELLM_PORT: self.litellm}, "langfuse-web": {LANGFUSE_WEB_PORT: self.langfuse},
+                OBJECT_STORE: {OBJECT_STORE_PORT: self.object_store}}
+
+
+def local_endpoints(ports: LocalPorts) -> Endpoints:
+    """Every address is a container's name on the stack's network, or 127.0.0.1 for the browser."""
+    return Endpoints(
+        region=OBJECT_STORE_REGION, database_host=POSTGRES, redis_host="redis", redis_tls=False,
+        clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
+        litellm_internal_url=f"http://litellm:{LITELLM_PORT}", langfuse_public_url=f"http://127.0.0.1:{ports.langfuse}",
+        bucket=LANGFUSE_BUCKET, team_document=f"s3://{TEAM_PLANE_BUCKET}/{DOCUMENT_KEY}",
+    )
+
+
+def postgres() -> ServiceSpec:
+    """PostgreSQL 17 in place of RDS: its superuser is the one db-init connects as."""
+    return ServiceSpec(
+        name=POSTGRES,
+        # The image the stack runs psql from (config/images.py) runs the server too: one image, major 17 as on RDS.
+        image=DEFAULT_IMAGES["postgres-client"],
+        port=POSTGRES_PORT,
+        entrypoint=("sh", "-c", POSTGRES_START),
+        environment={"POSTGRES_USER": DATABASE_ADMIN_USER, "POSTGRES_DB": "postgres"},
+        secrets={
+            "POSTGRES_PASSWORD": SecretRef(secret_refs.POSTGRES, "password"),
+            "POSTGRES_TLS_CERTIFICATE": SecretRef(POSTGRES_TLS, "certificate"),
+            "POSTGRES_TLS_KEY": SecretRef(POSTGRES_TLS, "privateKey"),
+        },
+        # Over TCP: during its first initialization the image's temporary server listens on the socket only.
+        health_check=HealthCheck(("pg_isready", "--host", "127.0.0.1", "--username", DATABASE_ADMIN_USER,
+                                  "--dbname", "postgres"), interval=10, timeout=5, retries=10, start_period=60),
+        volumes=(Volume("postgres-data", "/var/lib/postgresql/data"),),  # PGDATA of major 17
+        stop_timeout=60,
+    )
+
+
+def object_store() -> ServiceSpec:
+    """SeaweedFS's single-process S3 server (`weed mini`) in place of S3: path-style addresses, one
+    identity from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (weed/s3api/auth_credentials.go
+    loadEnvironmentVariableCredentials: an admin), both buckets created at start (and on a first
+    upload by that admin, s3.autoCreateBucket)."""
+    return ServiceSpec(
+        name=OBJECT_STORE,
+        image=OBJECT_STORE_IMAGE,
+        port=OBJECT_STORE_PORT,
+        # The image's entrypoint adds -dir=/data and drops to its own user (docker/entrypoint.sh).
+        command=("mini", f"-s3.port={OBJECT_STORE_PORT}", f"-bucket={LANGFUSE_BUCKET},{TEAM_PLANE_BUCKET}",
+                 # Only S3: no WebDAV, admin UI, Iceberg or Lance listeners, and no telemetry.
+                 "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"),
+        secrets=dict(OBJECT_STORE_CREDENTIALS),
+        health_check=HealthCheck(("curl", "--fail", "--silent", "--output", "/dev/null",
+                                  f"http://127.0.0.1:{OBJECT_STORE_PORT}/healthz"),
+                                 interval=10, timeout=5, retries=10, start_period=30),
+        volumes=(Volume("objects-data", "/data"),),
+    )
+
+
+def team_plane_store(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
+    """Writes the team plane's code and document into the store (the document's content is the
+    deploy's, given to the job as a file beside the code: `DOCUMENT_FILE`)."""
+    return ServiceSpec(
+        name=TEAM_PLANE_STORE, image=settings.litellm.image, memory=256, entrypoint=("python3", "-c", TEAM_PLANE_SEED),
+        environment={CODE_VAR: f"s3://{endpoints.team_plane_bucket}/{code_key()}", DOCUMENT_VAR: endpoints.team_document,
+                     "AWS_DEFAULT_REGION": endpoints.region, **step_deadline(SEED_SECONDS)},
+        config_files={CODE_FILE: code()}, depends_on={OBJECT_STORE: "healthy"}, one_off=True,
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the local platform's containers differ from the AWS platforms', and why."""
+
+    services: tuple[str, ...]
+    why: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, SecretRef] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+    depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
+
+
+S3_KINDS = ("EVENT_UPLOAD", "MEDIA_UPLOAD", "BATCH_EXPORT")
+STORE_URL = f"http://{OBJECT_STORE}:{OBJECT_STORE_PORT}"
+# botocore's endpoint for S3 alone (configprovider.py: AWS_ENDPOINT_URL_<SERVICE> first); it signs
+# path-style addresses for a custom endpoint.
+S3_ENDPOINT_VAR = "AWS_ENDPOINT_URL_S3"
+AWS_CONFIG_DIR = "/root/.aws"  # the LiteLLM image runs as root: botocore's ~/.aws (SSO's token cache too)
+
+
+def _langfuse_store(media_endpoint: str, external: str) -> dict[str, str]:
+    """Langfuse's S3 variables for the store (packages/shared/src/env.ts, web/src/env.mjs at v4.16.0)."""
+    environment = {}
+    for kind in S3_KINDS:
+        environment[f"LANGFUSE_S3_{kind}_ENDPOINT"] = STORE_URL
+        environment[f"LANGFUSE_S3_{kind}_FORCE_PATH_STYLE"] = "true"
+    environment["LANGFUSE_S3_MEDIA_UPLOAD_ENDPOINT"] = media_endpoint
+    environment["LANGFUSE_S3_BATCH_EXPORT_EXTERNAL_ENDPOINT"] = external
+    return environment
+
+
+def _langfuse_keys() -> dict[str, SecretRef]:
+    return {f"LANGFUSE_S3_{kind}_{name}": ref for kind in S3_KINDS
+            for name, ref in (("ACCESS_KEY_ID", OBJECT_STORE_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
+                              ("SECRET_ACCESS_KEY", OBJECT_STORE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]))}
+
+
+def local_differences(ports: LocalPorts, aws_profile: str | None) -> tuple[Difference, ...]:
+    """Every difference from the AWS platforms' containers (the specs of config/services.py)."""
+    external = f"http://127.0.0.1:{ports.object_store}"
+    team_plane_readers = ("litellm", "team-plane-plan", "team-plane-verify")
+    differences = [
+        Difference(
+            ("langfuse-web",), "S3-compatible store in place of S3: its address, path-style, and static keys (no task "
+            "role); media links are signed for the browser, which reaches the store on 127.0.0.1 "
+            "(packages/shared/src/env.ts, web/src/env.mjs at v4.16.0: no separate external media endpoint)",
+            environment=_langfuse_store(external, external), secrets=_langfuse_keys(), depends_on={OBJECT_STORE: "healthy"},
+        ),
+        Difference(
+            ("langfuse-worker",), "S3-compatible store in place of S3 (as for langfuse-web; the worker reaches media on "
+            "the stack's network); export links are signed for the browser",
+            environment=_langfuse_store(STORE_URL, external),
+            secrets=_langfuse_keys(), depends_on={OBJECT_STORE: "healthy"},
+        ),
+        Difference(
+            ("langfuse-worker",), "no CloudWatch: the queue metrics feed the AWS alarms only (Langfuse's default is off)",
+            removed=("ENABLE_AWS_CLOUDWATCH_METRIC_PUBLISHING",),
+        ),
+        Difference(
+            team_plane_readers, "the team plane's document and code live in the S3-compatible store (boto3's "
+            "S3 endpoint; its static keys in place of the task role)",
+            environment={S3_ENDPOINT_VAR: STORE_URL}, secrets=dict(OBJECT_STORE_CREDENTIALS),
+        ),
+        Difference(
+            team_plane_readers, "no Secrets Manager: the team key pairs come from one secret variable "
+            "(team_plane/key_source.py)",
+            environment={KEY_SOURCE_VAR: ENVIRONMENT}, secrets={KEYS_VAR: SecretRef(TEAM_KEY_VALUES, "environment")},
+        ),
+        Difference(
+            ("litellm",), "the team document's content, not its version, says when LiteLLM restarts "
+            "(the store keeps no versions); it reads the latest, as on the EC2 host",
+            depends_on={TEAM_PLANE_STORE: "completed"},
+        ),
+        Difference(
+            ("db-init",), "PostgreSQL is a container of the stack, not RDS: it must be up first",
+            depends_on={POSTGRES: "healthy"},
+        ),
+    ]
+    if aws_profile:
+        differences.append(Difference(
+            ("litellm",), "Bedrock with the deploying machine's named AWS profile (its ~/.aws, read-only): the "
+            "configured models' `aws_profile_name`; config and credentials files found whatever the image's home",
+            environment={"AWS_CONFIG_FILE": f"{AWS_CONFIG_DIR}/config",
+                         "AWS_SHARED_CREDENTIALS_FILE": f"{AWS_CONFIG_DIR}/credentials"},
+        ))
+    return tuple(differences)
+
+
+def apply_differences(specs: Sequence[ServiceSpec], differences: Sequence[Difference]) -> tuple[ServiceSpec, ...]:
+    """`specs` with every difference that names them applied."""
+    changed = []
+    for spec in specs:
+        for difference in (d for d in differences if spec.name in d.services):
+            environment = {k: v for k, v in spec.environment.items() if k not in difference.removed}
+            spec = replace(spec, environment={**environment, **difference.environment},
+                           secrets={**spec.secrets, **difference.secrets},
+                           depends_on={**spec.depends_on, **difference.depends_on})
+        changed.append(spec)
+    return tuple(changed)
+
+
+def local_specs(settings: Settings, proxy: ProxyConfig, ports: LocalPorts, aws_profile: str | None) -> tuple[ServiceSpec, ...]:
+    """Every container of the local platform, the one-offs and the team plane's steps included."""
+    endpoints = local_endpoints(ports)
+    shared = [spec for group in workload_specs(settings, proxy, endpoints).values() for spec in group
+              # Docker waits on ClickHouse's health itself, as the EC2 host's compose does.
+              if spec.name != "clickhouse-ready"]
+    local = (postgres(), object_store(), team_plane_store(settings, endpoints))
+    return apply_differences((*local, *shared), local_differences(ports, aws_profile))
