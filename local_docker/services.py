@@ -20,7 +20,7 @@ from config.images import DEFAULT_IMAGES
 from config.litellm_config import PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
 from config.services import (
-    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, POSTGRES_PORT, Endpoints, HealthCheck, ServiceSpec, Volume, step_deadline,
+    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, POSTGRES_PORT, Endpoints, HealthCheck, ServiceSpec, Volume,
     workload_specs,
 )
 from config.settings import Settings
@@ -71,20 +71,19 @@ unset POSTGRES_TLS_KEY
 exec docker-entrypoint.sh postgres -c ssl=on -c ssl_cert_file={TLS_DIR}/server.crt -c ssl_key_file={TLS_DIR}/server.key
 """
 
-SEED_DIR = "/seed"
-CODE_FILE, DOCUMENT_FILE = f"{SEED_DIR}/code.json", f"{SEED_DIR}/desired.json"
+SEED_DIR_VAR, SEED_DIR = "LLM_GATEWAY_SEED_DIR", "/seed"
+CODE_FILE, DOCUMENT_FILE = "code.json", "desired.json"
 # The team plane's code and document into the store, where the containers' bootstrap and LiteLLM's
 # start read them (on AWS the deploy writes them into the team-plane bucket itself).
 TEAM_PLANE_SEED = f"""\
 import os, boto3
 s3 = boto3.client("s3")
-for variable, path in (("{CODE_VAR}", "{CODE_FILE}"), ("{DOCUMENT_VAR}", "{DOCUMENT_FILE}")):
+for variable, name in (("{CODE_VAR}", "{CODE_FILE}"), ("{DOCUMENT_VAR}", "{DOCUMENT_FILE}")):
     bucket, key = os.environ[variable].removeprefix("s3://").split("/", 1)
-    with open(path, "rb") as body:
+    with open(os.path.join(os.environ["{SEED_DIR_VAR}"], name), "rb") as body:
         s3.put_object(Bucket=bucket, Key=key, Body=body.read(), ContentType="application/json")
     print("llm-gateway: wrote s3://" + bucket + "/" + key)
 """
-SEED_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -157,13 +156,18 @@ def object_store() -> ServiceSpec:
 
 def team_plane_store(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     """Writes the team plane's code and document into the store (the document's content is the
-    deploy's, given to the job as a file beside the code: `DOCUMENT_FILE`)."""
+    deploy's, given to the job as a file beside the code: `document_file()`)."""
     return ServiceSpec(
         name=TEAM_PLANE_STORE, image=settings.litellm.image, memory=256, entrypoint=("python3", "-c", TEAM_PLANE_SEED),
         environment={CODE_VAR: f"s3://{endpoints.team_plane_bucket}/{code_key()}", DOCUMENT_VAR: endpoints.team_document,
-                     "AWS_DEFAULT_REGION": endpoints.region, **step_deadline(SEED_SECONDS)},
-        config_files={CODE_FILE: code()}, depends_on={OBJECT_STORE: "healthy"}, one_off=True,
+                     SEED_DIR_VAR: SEED_DIR, "AWS_DEFAULT_REGION": endpoints.region},
+        config_files={f"{SEED_DIR}/{CODE_FILE}": code()}, depends_on={OBJECT_STORE: "healthy"}, one_off=True,
     )
+
+
+def document_file() -> str:
+    """Where the team-plane-store job finds the document the deploy hands it."""
+    return f"{SEED_DIR}/{DOCUMENT_FILE}"
 
 
 @dataclass(frozen=True)

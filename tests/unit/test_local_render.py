@@ -1,0 +1,142 @@
+"""The docker rendering of a ServiceSpec (local_docker/render.py) and what the local platform runs
+(local_docker/services.py): table-driven, plain values in and out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from components.local_platform import TEAM_PLANE_JOB, job_groups, start_order
+from config.litellm_config import render_proxy_config
+from config.secret_refs import SecretRef
+from config.services import HealthCheck, ServiceSpec, Volume
+from local_docker.render import Bind, docker_service, healthcheck, job_step
+from local_docker.services import (
+    OBJECT_STORE, POSTGRES, TEAM_PLANE_STORE, LocalPorts, apply_differences, Difference, local_differences, local_specs,
+)
+from team_plane.embed import code
+from tests.support.settings import make_settings
+
+DIGEST = "sha256:" + "c" * 64
+IMAGE = f"ghcr.io/example/app:1.0@{DIGEST}"
+
+
+def service(**fields) -> ServiceSpec:
+    return ServiceSpec(**{"name": "app", "image": IMAGE, "port": 8080,
+                          "health_check": HealthCheck(("probe",), interval=30, timeout=10, retries=8, start_period=120),
+                          **fields})
+
+
+@pytest.fixture(scope="module")
+def specs():
+    settings = make_settings(teams=[{"name": "mle"}])
+    return {spec.name: spec for spec in local_specs(settings, render_proxy_config(settings), LocalPorts(), None)}
+
+
+def test_a_service_runs_by_digest_on_its_name_with_ports_on_loopback():
+    rendered = docker_service(service(volumes=(Volume("app-data", "/data"),), memory=512), prefix="llm-gateway-local",
+                              published={8080: 18080}, binds=(Bind("/home/me/.aws", "/root/.aws"),))
+
+    assert (rendered.name, rendered.alias, rendered.image) == ("llm-gateway-local-app", "app", f"ghcr.io/example/app@{DIGEST}")
+    assert rendered.ports == ((8080, 18080),)  # bound to 127.0.0.1 by the component (LOOPBACK)
+    assert rendered.volumes == (("llm-gateway-local-app-data", "/data"),)
+    assert rendered.binds == (Bind("/home/me/.aws", "/root/.aws", read_only=True),)
+    assert rendered.memory == 512
+
+
+def test_dependants_wait_as_long_as_docker_takes_to_call_the_service_unhealthy():
+    check = healthcheck(HealthCheck(("probe",), interval=30, timeout=10, retries=8, start_period=120))
+    assert (check.tests, check.interval, check.start_period, check.retries) == (("CMD", "probe"), "30s", "120s", 8)
+    # Langfuse web's check: 120 s of start period, then 8 failures of up to 40 s each; the provider's
+    # default wait_timeout (60 s) would give up before its start period ends.
+    assert check.wait_seconds == 440
+
+
+def test_a_changed_health_check_changes_a_label_so_the_container_is_replaced():
+    before = docker_service(service(), prefix="p")
+    after = docker_service(service(health_check=HealthCheck(("probe", "--deep"), start_period=120)), prefix="p")
+
+    assert before.labels["llm-gateway.healthcheck-sha256"] != after.labels["llm-gateway.healthcheck-sha256"]
+    assert {k: v for k, v in before.labels.items() if "healthcheck" not in k} == {
+        "llm-gateway.stack": "p", "llm-gateway.service": "app", "llm-gateway.secret-environment": ""}
+
+
+@pytest.mark.parametrize("spec, message", [
+    (service(image="ghcr.io/example/app:1.0"), "image 'ghcr.io/example/app:1.0' is not pinned by digest"),
+    (service(environment={"A": "1"}, secrets={"A": SecretRef("litellm", "masterKey")}), "app: A both plain and secret"),
+    (service(one_off=True), "app is a one-off: it runs as a step of a job"),
+])
+def test_what_cannot_run_as_a_container_is_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        docker_service(spec, prefix="p")
+
+
+def test_a_one_off_becomes_a_job_step_whose_volumes_are_its_jobs_scratch():
+    step = job_step(service(one_off=True, entrypoint=("sh", "-c", "exit 0"), volumes=(Volume("work", "/work"),),
+                            secrets={"DATABASE_URL": SecretRef("langfuse", "databaseUrl")}))
+    assert (step.entrypoint, step.command, step.volumes) == (("sh", "-c", "exit 0"), (), {"work": "/work"})
+    assert step.secrets == {"DATABASE_URL": SecretRef("langfuse", "databaseUrl")}
+    with pytest.raises(ValueError, match="app is not a one-off"):
+        job_step(service())
+
+
+def test_the_local_platform_runs_the_shared_specs_and_its_stores(specs):
+    assert set(specs) == {
+        POSTGRES, OBJECT_STORE, TEAM_PLANE_STORE, "db-init", "litellm-migrator", "litellm", "langfuse-migrator",
+        "langfuse-web", "langfuse-worker", "clickhouse", "redis", "team-plane-plan", "team-plane-apply",
+        "team-plane-verify",
+    }
+    assert specs[TEAM_PLANE_STORE].config_files == {"/seed/code.json": code()}  # the bytes the bootstrap checks
+
+
+def test_every_unit_starts_after_what_it_needs(specs):
+    order = start_order(list(specs.values()))
+    position = {name: index for index, name in enumerate(order)}
+    for unit, needs in order.items():
+        assert all(position[need] < position[unit] for need in needs), unit
+    assert order["db-init"] == {POSTGRES}
+    assert order["litellm"] == {"db-init", "litellm-migrator", TEAM_PLANE_STORE}
+    assert order[TEAM_PLANE_JOB] == {"litellm", "langfuse-web"}
+    assert [s.name for s in job_groups(list(specs.values()))[TEAM_PLANE_JOB].steps] == [
+        "team-plane-plan", "team-plane-apply", "team-plane-verify"]
+
+
+def test_a_difference_adds_and_removes_what_it_lists_for_its_services_only():
+    base = (service(name="a", environment={"KEEP": "1", "DROP": "1"}), service(name="b", environment={"DROP": "1"}))
+    (a, b) = apply_differences(base, [Difference(("a",), "why", environment={"NEW": "2"}, removed=("DROP",),
+                                                 secrets={"S": SecretRef("x", "y")}, depends_on={"b": "healthy"})])
+    assert (a.environment, a.secrets, a.depends_on) == ({"KEEP": "1", "NEW": "2"}, {"S": SecretRef("x", "y")}, {"b": "healthy"})
+    assert b == base[1]
+
+
+def test_every_difference_names_services_the_platform_runs_and_says_why(specs):
+    for difference in local_differences(LocalPorts(), aws_profile="dev"):
+        assert set(difference.services) <= set(specs), difference
+        assert difference.why and (difference.environment or difference.secrets or difference.removed
+                                   or difference.depends_on)
+
+
+def test_langfuse_signs_media_and_export_links_for_the_browser_on_loopback(specs):
+    web, worker = specs["langfuse-web"].environment, specs["langfuse-worker"].environment
+    assert web["LANGFUSE_S3_MEDIA_UPLOAD_ENDPOINT"] == "http://127.0.0.1:9090"
+    assert worker["LANGFUSE_S3_MEDIA_UPLOAD_ENDPOINT"] == worker["LANGFUSE_S3_EVENT_UPLOAD_ENDPOINT"] == "http://objects:8333"
+    assert web["LANGFUSE_S3_BATCH_EXPORT_EXTERNAL_ENDPOINT"] == worker["LANGFUSE_S3_BATCH_EXPORT_EXTERNAL_ENDPOINT"]
+    assert "ENABLE_AWS_CLOUDWATCH_METRIC_PUBLISHING" not in worker
+    assert LocalPorts(object_store=19090).published()[OBJECT_STORE] == {8333: 19090}
+
+
+def test_a_named_profile_reaches_litellm_only(specs):
+    settings = make_settings()
+    with_profile = {s.name: s for s in local_specs(settings, render_proxy_config(settings), LocalPorts(), "dev")}
+    assert with_profile["litellm"].environment["AWS_CONFIG_FILE"] == "/root/.aws/config"
+    assert "AWS_CONFIG_FILE" not in specs["litellm"].environment
+    assert [s for s in with_profile.values() if "AWS_CONFIG_FILE" in s.environment] == [with_profile["litellm"]]
+
+
+def test_postgres_serves_tls_with_the_deploys_certificate(specs):
+    spec = specs[POSTGRES]
+    assert set(spec.secrets) == {"POSTGRES_PASSWORD", "POSTGRES_TLS_CERTIFICATE", "POSTGRES_TLS_KEY"}
+    script = spec.entrypoint[-1]
+    assert "exec docker-entrypoint.sh postgres -c ssl=on" in script and "unset POSTGRES_TLS_KEY" in script
+    assert replace(spec, entrypoint=None).image == specs["db-init"].image  # one image: psql and the server
