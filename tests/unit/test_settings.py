@@ -7,7 +7,8 @@ import copy
 import pytest
 
 from config.images import DEFAULT_IMAGES
-from config.loader import DOMAIN, MODEL_NAME, SettingsError, load_settings
+from config.loader import SettingsError, load_settings
+from config.settings import DOMAIN, MODEL_NAME
 from config.settings import SecretText
 from tests.support.settings import OPERATOR_SECRETS, runtime_with_secrets
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
