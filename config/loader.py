@@ -42,6 +42,16 @@ WORDING: dict[str, tuple[str, bool]] = {
 }
 
 
+def _model(annotation: Any) -> type[BaseModel] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+# Pulumi hands objects and lists as JSON text, scalars as their text (each field reads its own: a
+# password "1.50" or "true" stays what it is).
+STRUCTURED = {field.alias for field in Settings.model_fields.values()
+              if _model(field.annotation) or get_origin(field.annotation) in (tuple, dict)}
+
+
 class SettingsError(ValueError):
     """Every problem in a stack's config, one per line, each with its key path."""
 
@@ -57,7 +67,8 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
                   project: str = NAMESPACE) -> Settings:
     """Validate the stack config and return Settings; raise SettingsError listing every problem."""
     prefix = f"{project}:"
-    data = {key.removeprefix(prefix): _decode(value) for key, value in raw_config.items() if key.startswith(prefix)}
+    data = {key.removeprefix(prefix): value for key, value in raw_config.items() if key.startswith(prefix)}
+    data |= {key: _decode(data[key]) for key in STRUCTURED if key in data}
     data |= {field.alias: raw_config[field.alias] for field in Settings.model_fields.values()
              if field.alias.startswith("aws:") and field.alias in raw_config}
     data |= {"pulumi:project": project, "pulumi:stack": stack}
@@ -72,10 +83,8 @@ def load_settings(raw_config: Mapping[str, Any], secret_keys: Collection[str], s
 
 
 def _decode(value: Any) -> Any:
-    """Pulumi hands objects and lists as JSON text, and scalars as their text: each field reads its own."""
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        with suppress(ValueError):
-            return json.loads(value)
+    with suppress(TypeError, ValueError):
+        return json.loads(value)
     return value
 
 
@@ -86,25 +95,20 @@ def _problem(error: Mapping[str, Any]) -> str:
         return f"{path} {error['msg']}"
     if kind == "extra_forbidden":
         return f"{path} {RETIRED_KEYS.get(path) or 'is not a known key' + _suggest(loc[-1], _keys(_model_at(loc[:-1])))}"
+    field = _fields(_model_at(loc[:-1])).get(loc[-1])
+    hints = [m.hint for kind in (Hint, Check) for m in (field.metadata if field else ()) if isinstance(m, kind) and m.hint]
     if kind == "missing":
-        field = _fields(_model_at(loc[:-1]))[loc[-1]]
-        hints = [m.hint for kind in (Hint, Check) for m in field.metadata if isinstance(m, kind) and m.hint]
         return f"{path} is required" + (f" ({hints[0]})" if hints else "")
     message, shown = WORDING.get(kind, (error["msg"], True))
     message = message.format(**{key: _plain(value) for key, value in (error.get("ctx") or {}).items()})
+    if kind in ("model_type", "dict_type") and hints:
+        message += f" ({hints[0]})"
     secret = any(isinstance(m, Secret) for m in _fields(Settings)[loc[0]].metadata)
     return f"{path} {show(error['input'])} {message}" if shown and not secret else f"{path} {message}"
 
 
 def _plain(number: Any) -> Any:
     return int(number) if isinstance(number, float) and number.is_integer() else number
-
-
-def _model(annotation: Any) -> type[BaseModel] | None:
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
 
 
 def _fields(model: type[BaseModel] | None) -> dict[str, FieldInfo]:

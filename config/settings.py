@@ -17,7 +17,7 @@ from contextlib import suppress
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -26,8 +26,8 @@ from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
 from config.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.fields import (
-    Check, Cidr, Flag, Frozen, Hint, Integer, Joined, NonEmptyList, Number, Problems, Secret, SecretText, Text,
-    matching, one_of,
+    HIDDEN, Check, Cidr, Flag, Frozen, Hint, Integer, Joined, NonEmptyList, Number, Problems, Secret, SecretText, Text,
+    matching, one_of, refuse,
 )
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
@@ -213,24 +213,25 @@ class Team(Frozen):
         return self.name.upper().replace("-", "_")
 
 
+def _token_part(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        refuse(HIDDEN, f"is required, a non-empty string: {DOCKER_HUB_TOKEN_HOWTO}")
+    return value
+
+
 class RegistryCredentials(Frozen):
     """Pull credentials for a registry: a username and an access token (never a password)."""
 
-    username: SecretText
+    username: Annotated[SecretText, BeforeValidator(_token_part)]
     """The Docker ID."""
-    access_token: SecretText
+    access_token: Annotated[SecretText, BeforeValidator(_token_part)]
     """A personal access token with the permission "Repo Public Read-only"."""
 
     @model_validator(mode="before")
     @classmethod
-    def _both_given(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            problems = Problems()
-            for key in ("username", "accessToken"):
-                if not isinstance(value.get(key), str) or not value[key]:
-                    problems.add(key, f"is required, a non-empty string: {DOCKER_HUB_TOKEN_HOWTO}")
-            problems.raise_any(cls.__name__)
-        return value
+    def _both_keys(cls, value: Any) -> Any:
+        """A missing one is refused as an empty one: with how to make it."""
+        return {"username": None, "accessToken": None, **value} if isinstance(value, dict) else value
 
 
 class NetworkSettings(Frozen):
@@ -549,13 +550,14 @@ class Settings(Frozen):
     load_balancer: LoadBalancerSettings
     backup: BackupSettings
     alarms: AlarmSettings
-    existing_langfuse_keys: Annotated[dict[str, LangfuseKeyPair], Secret(SET_SECRET_PATH)] = {}
+    existing_langfuse_keys: Annotated[dict[str, LangfuseKeyPair], Secret(SET_SECRET_PATH),
+                                      Hint("team -> {publicKey, secretKey}")] = {}
     """For teams with `langfuseKeys: existing`: `pulumi config set --secret --path 'existingLangfuseKeys.<team>.publicKey' pk-lf-...` (and `.secretKey`)."""
     clickhouse_external_password: Annotated[SecretText, Secret(SET_SECRET)] = None
     """With `clickhouse.externalUrl` (ECS only): the external ClickHouse's password, `pulumi config set --secret clickhouseExternalPassword ...`."""
     docker_hub_credentials: Annotated[RegistryCredentials, Secret(SET_SECRET_PATH)] = None
     """Docker Hub pulls authenticated (per-account limits instead of the NAT address's anonymous ones), required in prod while an image it runs comes from Docker Hub: `pulumi config set --secret --path 'dockerHubCredentials.username' ...` (and `.accessToken`). Stored as `<stack>/docker-hub`; ECS pulls Docker Hub images with it (`repositoryCredentials`), the hosts log docker compose in with it."""
-    langfuse_sso: LangfuseSso = None
+    langfuse_sso: Annotated[LangfuseSso, Hint("{provider, clientId, issuer | tenantId | baseUrl, ...}")] = None
     """Sign-in through the company's identity provider: `issuer` for most providers, `tenantId` for azure-ad, `baseUrl` for github-enterprise, `name` for custom; google requires `allowedDomains`. Passwords are then off: `langfuse.adminEmail` must be an account of the provider."""
     langfuse_sso_client_secret: Annotated[SecretText, Secret(SET_SECRET)] = None
     """With `langfuseSso`: `pulumi config set --secret langfuseSsoClientSecret ...`."""
@@ -574,7 +576,7 @@ class Settings(Frozen):
             valid = {name: value for name, value in settings if cls.model_fields[name].alias not in failed}
         except ValidationError as error:
             settings, errors = None, error.errors()
-            valid = _valid_alone(data, failed | {e["loc"][0] for e in errors})
+            valid = _valid_alone(data, failed)
         for rule in RULES:
             with suppress(_Incomplete):  # a key it reads is refused already
                 rule(_Valid(valid), problems)
@@ -636,11 +638,15 @@ def _adapter(name: str) -> TypeAdapter:
 
 
 def _valid_alone(data: dict[str, Any], failed: set[str]) -> dict[str, Any]:
-    """The keys that are valid, each validated on its own (the model as a whole is not)."""
-    return {
-        name: _adapter(name).validate_python(data[field.alias]) if field.alias in data else field.get_default()
-        for name, field in Settings.model_fields.items() if field.alias not in failed
-    }
+    """Each key that is valid on its own (the settings as a whole are not). A key refused only by its
+    own objects' rules (`check`) still feeds the rules across keys, as each of its keys is valid."""
+    valid = {name: field.get_default() for name, field in Settings.model_fields.items()
+             if field.alias not in data and not field.is_required()}
+    for name, field in Settings.model_fields.items():
+        if field.alias in data and field.alias not in failed:
+            with suppress(ValidationError):
+                valid[name] = _adapter(name).validate_python(data[field.alias], context={"checks": False})
+    return valid
 
 
 class _Incomplete(Exception):

@@ -286,6 +286,8 @@ def test_existing_keys_problems(teams, keys, secret, expected):
          "clickhouse.externalUrl 'https://abc.clickhouse.cloud:8443' applies to compute: ecs (the EC2 host runs its own ClickHouse)"),
         ({"clickhouse": {"externalUrl": "http://abc.clickhouse.cloud:8123"}}, True,
          "clickhouse.externalUrl 'http://abc.clickhouse.cloud:8123' must match ^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$"),
+        ({"clickhouse": {"externalUrl": "https://abc.clickhouse.cloud:8443"}, "clickhouseExternalPassword": ""}, True,
+         "clickhouseExternalPassword must be a non-empty string"),
     ],
 )
 def test_external_clickhouse_problems(changes, secret, expected):
@@ -295,6 +297,15 @@ def test_external_clickhouse_problems(changes, secret, expected):
     with pytest.raises(SettingsError) as raised:
         load_settings(raw, secret_keys, stack="stg")
     assert expected in raised.value.problems
+
+
+@pytest.mark.parametrize("password", ["1.50", "true", "null", "12345"])
+def test_a_secret_reaches_the_settings_as_it_was_set(password):
+    # Pulumi hands a scalar as its text: read as JSON, "1.50" became "1.5", "true" "True", "null" nothing.
+    raw, secret_keys = to_runtime(with_changes(clickhouse={"externalUrl": "https://abc.clickhouse.cloud:8443"}))
+    raw["llm-gateway:clickhouseExternalPassword"] = password
+    secret_keys.add("llm-gateway:clickhouseExternalPassword")
+    assert load_settings(raw, secret_keys, stack="stg").clickhouse.external_password.reveal() == password
 
 
 def test_secret_values_never_appear_in_errors():
