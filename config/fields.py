@@ -99,11 +99,16 @@ def _number(value: Any) -> Any:
     return value
 
 
-# The reading goes last: pydantic applies a constraint to the type when it comes first.
+# The reading goes last: pydantic applies a constraint to the type (and shows it in the JSON Schema)
+# only when it comes first.
 Text = Annotated[str, Strict(), Field(min_length=1), BeforeValidator(_text)]
 Integer = Annotated[int, Strict(), BeforeValidator(_integer)]
 Flag = Annotated[bool, Strict(), BeforeValidator(_flag)]
-Number = Annotated[float, Strict(), Field(allow_inf_nan=False), BeforeValidator(_number)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0), BeforeValidator(_number)]  # amounts
+
+
+def integer(low: int, high: int | None = None) -> Any:
+    return Annotated[int, Strict(), Field(ge=low, le=high), BeforeValidator(_integer)]
 
 
 class Check:

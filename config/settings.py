@@ -27,7 +27,7 @@ from config.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.fields import (
     HIDDEN, Check, Cidr, Flag, Frozen, Hint, Integer, Joined, NonEmptyList, Number, Problems, Secret, SecretText, Text,
-    matching, one_of, refuse,
+    integer, matching, one_of, refuse,
 )
 from config.images import parse_image, registry_problem
 from config.instance_types import INSTANCE_TYPES
@@ -97,10 +97,6 @@ SET_SECRET = "`pulumi config set --secret`"
 SET_SECRET_PATH = "`pulumi config set --secret --path ...`"
 
 
-def _between(low: int, high: int | None = None) -> Any:
-    return Field(ge=low, le=high)
-
-
 Region = Annotated[Text, matching(REGION), one_of(
     REGIONS, f"is not a Region this program serves (config/regions.py: {', '.join(sorted(REGIONS))})")]
 Image = Annotated[Text, Check(lambda reference: parse_image(reference) is not None,
@@ -154,9 +150,9 @@ class Model(Frozen):
     """Narrows the Regions an inference profile may route to (IAM)."""
     # LiteLLM runs with LITELLM_LOCAL_MODEL_COST_MAP=True: a model missing from its bundled price map
     # costs 0, so spend is never recorded and budgets never stop the team. Such a model needs prices.
-    input_cost_per_token: Annotated[Number, _between(0)] = None
+    input_cost_per_token: Number = None
     """USD per input token, with `outputCostPerToken`: required for a model the pinned LiteLLM's bundled price map lacks (`config/bedrock_priced_models.json`), since LiteLLM would charge it nothing and budgets would never stop a team."""
-    output_cost_per_token: Annotated[Number, _between(0)] = None
+    output_cost_per_token: Number = None
     """USD per output token, with `inputCostPerToken`."""
 
     def check(self, problems: Problems) -> None:
@@ -179,7 +175,9 @@ class LangfuseKeyPair(Frozen):
     """A team's Langfuse project keys kept from before (`langfuseKeys: existing`)."""
 
     public_key: Annotated[SecretText, Check(lambda key: key.reveal().startswith("pk-lf-"), "must start with pk-lf-", shown=False)]
+    """The project's public key, `pk-lf-...`."""
     secret_key: Annotated[SecretText, Check(lambda key: key.reveal().startswith("sk-lf-"), "must start with sk-lf-", shown=False)]
+    """The project's secret key, `sk-lf-...`."""
 
 
 class Team(Frozen):
@@ -191,13 +189,13 @@ class Team(Frozen):
     """Lowercase letters, digits and hyphens; not `platform` (the platform project, which traces calls made without a team)."""
     models: tuple[Text, ...] = ()
     """Names from `models` this team may call; empty: every configured model."""
-    max_budget: Annotated[Number, _between(0)] = None
+    max_budget: Number = None
     """USD the team may spend per `budgetDuration`."""
     budget_duration: Annotated[Text, matching(BUDGET_DURATION)] = None
     """The budget's period, like `30d`; needs `maxBudget`."""
-    rpm_limit: Annotated[Integer, _between(1, MAX_RPM_LIMIT)] = None
+    rpm_limit: integer(1, MAX_RPM_LIMIT) = None
     """Requests per minute (the ceiling is a typo guard)."""
-    tpm_limit: Annotated[Integer, _between(1, MAX_TPM_LIMIT)] = None
+    tpm_limit: integer(1, MAX_TPM_LIMIT) = None
     """Tokens per minute (the ceiling is a typo guard)."""
     langfuse_keys: Annotated[Text, one_of(("generate", "existing"))] = "generate"
     """`generate`: the team plane creates the project and its keys; `existing`: adopt the keys in `existingLangfuseKeys`."""
@@ -239,7 +237,7 @@ class NetworkSettings(Frozen):
 
     vpc_cidr: Cidr
     """VPC range, /16 to /22; subnets are prefix+4."""
-    az_count: Annotated[Integer, _between(2, 6)]
+    az_count: integer(2, 6)
     """Availability Zones (2-6)."""
     nat_gateways: Annotated[Text, one_of(("single", "perAz"))]
     """One NAT gateway, or one per AZ."""
@@ -260,13 +258,13 @@ class DatabaseSettings(Frozen):
     """PostgreSQL major version."""
     instance_class: Annotated[Text, matching(RDS_INSTANCE)]
     """RDS instance class."""
-    allocated_storage_gb: Annotated[Integer, _between(20, 65536)]
+    allocated_storage_gb: integer(20, 65536)
     """Storage (GiB)."""
-    max_allocated_storage_gb: Annotated[Integer, _between(20, 65536)]
+    max_allocated_storage_gb: integer(20, 65536)
     """Storage autoscaling ceiling (GiB), at least `allocatedStorageGb`."""
     multi_az: Flag
     """Multi-AZ standby."""
-    backup_retention_days: Annotated[Integer, _between(1, 35)]
+    backup_retention_days: integer(1, 35)
     """Automated backups (days; at least 7 in prod)."""
     performance_insights: Flag
     """Performance Insights."""
@@ -287,11 +285,11 @@ class LitellmSettings(Frozen):
     """Fargate CPU units per task."""
     memory: Integer
     """MiB per task: a Fargate memory size for `cpu`."""
-    desired_count: Annotated[Integer, _between(1, 100)]
+    desired_count: integer(1, 100)
     """Tasks."""
-    max_count: Annotated[Integer, _between(1, 100)]
+    max_count: integer(1, 100)
     """Autoscaling ceiling, at least `desiredCount`."""
-    max_requests_before_restart: Annotated[Integer, _between(100)]
+    max_requests_before_restart: integer(100)
     """Requests after which a gunicorn worker is replaced (±10% jitter); the process keeps serving."""
 
     def check(self, problems: Problems) -> None:
@@ -311,15 +309,15 @@ class LangfuseSettings(Frozen):
     """Web task CPU units (prod: Langfuse's documented minimum)."""
     web_memory: Integer
     """Web task MiB: a Fargate memory size for `webCpu`."""
-    web_desired_count: Annotated[Integer, _between(1, 50)]
+    web_desired_count: integer(1, 50)
     """Web tasks."""
-    web_max_count: Annotated[Integer, _between(1, 50)]
+    web_max_count: integer(1, 50)
     """Web autoscaling ceiling, at least `webDesiredCount`."""
     worker_cpu: FargateCpu
     """Worker task CPU units (prod: the documented minimum)."""
     worker_memory: Integer
     """Worker task MiB: a Fargate memory size for `workerCpu`."""
-    worker_desired_count: Annotated[Integer, _between(1, 50)]
+    worker_desired_count: integer(1, 50)
     """Worker tasks."""
     telemetry_enabled: Flag
     """Langfuse usage telemetry."""
@@ -348,7 +346,7 @@ class ClickhouseSettings(Frozen):
     """ClickHouse image `name:tag@sha256:<digest>`, 25.12 or newer (default: `config/images.py`)."""
     instance_type: InstanceType
     """The ClickHouse host in ECS mode (Graviton types listed in `config/instance_types.py`; prod: 2 whole vCPUs and more than 8 GiB, Langfuse's minimum)."""
-    data_volume_gb: Annotated[Integer, _between(10, 16384)]
+    data_volume_gb: integer(10, 16384)
     """Its data volume (GiB)."""
     external_url: Annotated[Text, matching(HTTPS_URL)] = None
     """ECS mode: use an external ClickHouse (e.g. ClickHouse Cloud `https://<host>:8443`) instead of the stack's own host."""
@@ -374,7 +372,7 @@ class RedisSettings(Frozen):
     """ElastiCache node type (ECS mode)."""
     engine_version: Annotated[Text, matching(r"^[0-9]+\.[0-9]+$")]
     """ElastiCache Valkey version, 7.0 or newer (ECS mode)."""
-    replicas: Annotated[Integer, _between(0, 5)]
+    replicas: integer(0, 5)
     """ElastiCache read replicas; 1 or more enables automatic failover (ECS mode)."""
 
     def check(self, problems: Problems) -> None:
@@ -388,9 +386,9 @@ class HostSettings(Frozen):
 
     instance_type: InstanceType
     """Graviton types listed in `config/instance_types.py`."""
-    data_volume_gb: Annotated[Integer, _between(10, 16384)]
+    data_volume_gb: integer(10, 16384)
     """Its data volume (GiB)."""
-    root_volume_gb: Annotated[Integer, _between(20, 1024)]
+    root_volume_gb: integer(20, 1024)
     """Its root volume (GiB)."""
     ubuntu_serial: Annotated[Text, matching(UBUNTU_SERIAL)]
     """Canonical's release serial of the Ubuntu 24.04 arm64 image both compose hosts boot (the EC2 host, and the ClickHouse host in ECS mode). The AMI changes only when you move it (see "Moving the hosts to a new Ubuntu image"); never `current`."""
@@ -413,7 +411,7 @@ class LoadBalancerSettings(Frozen):
 class BackupSettings(Frozen):
     """Scheduled snapshots of the compose hosts' data volumes (Data Lifecycle Manager)."""
 
-    snapshot_retention_days: Annotated[Integer, _between(1, 365)]  # a typo guard
+    snapshot_retention_days: integer(1, 365)  # a typo guard
     """Days each daily snapshot of the data volumes is kept (and its copy, with `copyToRegion`)."""
     snapshot_time: Annotated[Text, matching(SNAPSHOT_TIME)]
     """UTC start of the daily snapshot (`hh:mm`)."""
@@ -435,23 +433,23 @@ class AlarmSettings(Frozen):
 
     emails: tuple[Email, ...]
     """Who is told: each address gets an SNS email subscription (confirm the mail AWS sends; nothing arrives before). Duplicates are refused."""
-    http5xx_percent: Annotated[Integer, _between(1, 100)] = Field(alias="http5xxPercent")  # to_camel: http5Xx
+    http5xx_percent: integer(1, 100) = Field(alias="http5xxPercent")  # to_camel: http5Xx
     """Per service (LiteLLM, Langfuse web): share of requests the targets answered 5xx over 5 minutes (ignored below 20 requests)."""
-    unhealthy_hosts: Annotated[Integer, _between(1, 100)]
+    unhealthy_hosts: integer(1, 100)
     """Targets failing the load balancer's health check, per service, for 3 minutes."""
-    disk_used_percent: Annotated[Integer, _between(1, 99)]
+    disk_used_percent: integer(1, 99)
     """Data volume and root volume of each compose host (the stg host; the ClickHouse host in ECS mode)."""
-    database_cpu_percent: Annotated[Integer, _between(1, 100)]
+    database_cpu_percent: integer(1, 100)
     """PostgreSQL CPU, 15 minutes."""
-    database_free_storage_gb: Annotated[Integer, _between(1, 65536)]
+    database_free_storage_gb: integer(1, 65536)
     """PostgreSQL free storage (GiB); must be below `database.allocatedStorageGb`."""
-    database_connections: Annotated[Integer, _between(1, 100000)]
+    database_connections: integer(1, 100000)
     """PostgreSQL connections, 10 minutes (RDS's default max is ~100 on db.t4g.micro, ~200 on db.t4g.small)."""
-    valkey_memory_percent: Annotated[Integer, _between(1, 100)]
+    valkey_memory_percent: integer(1, 100)
     """ElastiCache Valkey memory per node (ECS mode; noeviction: full means writes fail)."""
-    langfuse_queue_length: Annotated[Integer, _between(1)]
+    langfuse_queue_length: integer(1)
     """Jobs waiting in Langfuse's OTEL and API ingestion queues, 15 minutes."""
-    litellm_errors: Annotated[Integer, _between(1)]
+    litellm_errors: integer(1)
     """LiteLLM error log lines per 5 minutes."""
 
     def check(self, problems: Problems) -> None:
@@ -464,8 +462,7 @@ class AlarmSettings(Frozen):
 class LangfuseSso(Frozen):
     """Sign-in to Langfuse through the company's identity provider (see config/langfuse_access.py)."""
 
-    provider: Annotated[Text, one_of(SSO_PROVIDERS)]
-    """The identity provider."""
+    provider: Annotated[Text, one_of(SSO_PROVIDERS)] = Field(description=f"One of {', '.join(SSO_PROVIDERS)}.")
     client_id: Text = None
     """The OAuth client id."""
     issuer: Annotated[Text, matching(SSO_URL, "must be an https:// URL")] = None
