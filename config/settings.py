@@ -125,6 +125,11 @@ def _image_problems(problems: Problems, key: str, reference: str, product: str |
         problems.add(key, f"must be {product} {'.'.join(map(str, minimum))} or newer", reference)
 
 
+def _starting(prefix: str, why: str = "") -> Check:
+    """A secret's kind, told by its prefix; the refusal leaves the secret out."""
+    return Check(lambda secret: secret.reveal().startswith(prefix), f"must start with {prefix}{why}", shown=False)
+
+
 def _fargate_memory(problems: Problems, cpu: int, memory_key: str, memory: int) -> None:
     allowed = FARGATE_SIZES[cpu]
     if memory not in allowed:
@@ -143,15 +148,19 @@ class Model(Frozen):
     name: Annotated[Text, matching(MODEL_NAME)]
     """What clients send; names differing only by case are refused."""
     bedrock_model: Annotated[Text, matching(BEDROCK_MODEL)]
-    """A foundation model id (`amazon.titan-embed-text-v2:0`) or inference profile id (`us.anthropic.claude-sonnet-4-20250514-v1:0`)."""
+    """A foundation model id (`amazon.titan-embed-text-v2:0`) or inference profile id
+    (`us.anthropic.claude-sonnet-4-20250514-v1:0`)."""
     region: Region = None  # filled in from aws:region by Settings
-    """The Bedrock Region the proxy calls: `aws:region` when not given; one of the Regions in `config/regions.py`."""
+    """The Bedrock Region the proxy calls: `aws:region` when not given; one of the Regions in
+    `config/regions.py`."""
     destination_regions: tuple[Annotated[Text, matching(REGION)], ...] = ()
     """Narrows the Regions an inference profile may route to (IAM)."""
     # LiteLLM runs with LITELLM_LOCAL_MODEL_COST_MAP=True: a model missing from its bundled price map
     # costs 0, so spend is never recorded and budgets never stop the team. Such a model needs prices.
     input_cost_per_token: Number = None
-    """USD per input token, with `outputCostPerToken`: required for a model the pinned LiteLLM's bundled price map lacks (`config/bedrock_priced_models.json`), since LiteLLM would charge it nothing and budgets would never stop a team."""
+    """USD per input token, with `outputCostPerToken`: required for a model the pinned LiteLLM's bundled price
+    map lacks (`config/bedrock_priced_models.json`), since LiteLLM would charge it nothing and budgets would
+    never stop a team."""
     output_cost_per_token: Number = None
     """USD per output token, with `inputCostPerToken`."""
 
@@ -174,9 +183,9 @@ class Model(Frozen):
 class LangfuseKeyPair(Frozen):
     """A team's Langfuse project keys kept from before (`langfuseKeys: existing`)."""
 
-    public_key: Annotated[SecretText, Check(lambda key: key.reveal().startswith("pk-lf-"), "must start with pk-lf-", shown=False)]
+    public_key: Annotated[SecretText, _starting("pk-lf-")]
     """The project's public key, `pk-lf-...`."""
-    secret_key: Annotated[SecretText, Check(lambda key: key.reveal().startswith("sk-lf-"), "must start with sk-lf-", shown=False)]
+    secret_key: Annotated[SecretText, _starting("sk-lf-")]
     """The project's secret key, `sk-lf-...`."""
 
 
@@ -186,7 +195,8 @@ class Team(Frozen):
     name: Annotated[Text, matching(TEAM_NAME), Check(
         lambda name: name != LANGFUSE_PLATFORM_PROJECT_ID,
         "is reserved: it is the platform project, which traces every call made without a team")]
-    """Lowercase letters, digits and hyphens; not `platform` (the platform project, which traces calls made without a team)."""
+    """Lowercase letters, digits and hyphens; not `platform` (the platform project, which traces calls made
+    without a team)."""
     models: tuple[Text, ...] = ()
     """Names from `models` this team may call; empty: every configured model."""
     max_budget: Number = None
@@ -198,7 +208,8 @@ class Team(Frozen):
     tpm_limit: integer(1, MAX_TPM_LIMIT) = None
     """Tokens per minute (the ceiling is a typo guard)."""
     langfuse_keys: Annotated[Text, one_of(("generate", "existing"))] = "generate"
-    """`generate`: the team plane creates the project and its keys; `existing`: adopt the keys in `existingLangfuseKeys`."""
+    """`generate`: the team plane creates the project and its keys; `existing`: adopt the keys in
+    `existingLangfuseKeys`."""
     existing_keys: Joined[LangfuseKeyPair] = None  # from existingLangfuseKeys when langfuse_keys == "existing"
 
     def check(self, problems: Problems) -> None:
@@ -269,7 +280,8 @@ class DatabaseSettings(Frozen):
     performance_insights: Flag
     """Performance Insights."""
     restored_instance: Annotated[Text, matching(r"^[a-z](-?[a-z0-9])*$")] = None
-    """Set only by a point-in-time restore (see "Backups and restores"): the restored instance `<prefix>-postgres-<suffix>` the stack now runs on."""
+    """Set only by a point-in-time restore (see "Backups and restores"): the restored instance
+    `<prefix>-postgres-<suffix>` the stack now runs on."""
 
     def check(self, problems: Problems) -> None:
         _not_below(problems, "maxAllocatedStorageGb", self.max_allocated_storage_gb,
@@ -322,7 +334,8 @@ class LangfuseSettings(Frozen):
     telemetry_enabled: Flag
     """Langfuse usage telemetry."""
     auth_disable_signup: Flag
-    """`true` refuses every new account, invited or not (Langfuse creates an invited person's account at sign-up): only existing accounts could sign in. See "Signing in to Langfuse"."""
+    """`true` refuses every new account, invited or not (Langfuse creates an invited person's account at
+    sign-up): only existing accounts could sign in. See "Signing in to Langfuse"."""
     admin_email: Email
     """The initial admin user (password generated, in Secrets Manager)."""
     organization_name: Text
@@ -340,16 +353,19 @@ class LangfuseSettings(Frozen):
 
 
 class ClickhouseSettings(Frozen):
-    """ClickHouse: the stack's own host (its own instance in ECS mode, a container on the EC2 host), or an external one."""
+    """ClickHouse: the stack's own host (its own instance in ECS mode, a container on the EC2 host), or an
+    external one."""
 
     image: Image
     """ClickHouse image `name:tag@sha256:<digest>`, 25.12 or newer (default: `config/images.py`)."""
     instance_type: InstanceType
-    """The ClickHouse host in ECS mode (Graviton types listed in `config/instance_types.py`; prod: 2 whole vCPUs and more than 8 GiB, Langfuse's minimum)."""
+    """The ClickHouse host in ECS mode (Graviton types listed in `config/instance_types.py`; prod: 2 whole vCPUs
+    and more than 8 GiB, Langfuse's minimum)."""
     data_volume_gb: integer(10, 16384)
     """Its data volume (GiB)."""
     external_url: Annotated[Text, matching(HTTPS_URL)] = None
-    """ECS mode: use an external ClickHouse (e.g. ClickHouse Cloud `https://<host>:8443`) instead of the stack's own host."""
+    """ECS mode: use an external ClickHouse (e.g. ClickHouse Cloud `https://<host>:8443`) instead of the stack's
+    own host."""
     external_user: Text
     """The external ClickHouse's user."""
     external_password: Joined[SecretText] = None  # from clickhouseExternalPassword
@@ -391,16 +407,22 @@ class HostSettings(Frozen):
     root_volume_gb: integer(20, 1024)
     """Its root volume (GiB)."""
     ubuntu_serial: Annotated[Text, matching(UBUNTU_SERIAL)]
-    """Canonical's release serial of the Ubuntu 24.04 arm64 image both compose hosts boot (the EC2 host, and the ClickHouse host in ECS mode). The AMI changes only when you move it (see "Moving the hosts to a new Ubuntu image"); never `current`."""
+    """Canonical's release serial of the Ubuntu 24.04 arm64 image both compose hosts boot (the EC2 host, and the
+    ClickHouse host in ECS mode). The AMI changes only when you move it (see "Moving the hosts to a new Ubuntu
+    image"); never `current`."""
 
 
 class LoadBalancerSettings(Frozen):
     """The Application Load Balancer in front of LiteLLM and Langfuse."""
 
     scheme: Annotated[Text, one_of(("internet-facing", "internal"))]
-    """`internal`: the load balancer lives in the private subnets with private addresses only, reached over VPN, Direct Connect or VPC peering; `allowedCidrs` still gate it. Its name (and the `hostedZoneId` aliases to it) resolves publicly to those private addresses; the zone must be a public one, since ACM validates the certificate through public DNS."""
+    """`internal`: the load balancer lives in the private subnets with private addresses only, reached over VPN,
+    Direct Connect or VPC peering; `allowedCidrs` still gate it. Its name (and the `hostedZoneId` aliases to
+    it) resolves publicly to those private addresses; the zone must be a public one, since ACM validates the
+    certificate through public DNS."""
     public: Flag
-    """The gateway is meant to face the whole internet: only then may prod list `0.0.0.0/0` (or any range wider than a /8) in `allowedCidrs`. Refused with `scheme: internal`."""
+    """The gateway is meant to face the whole internet: only then may prod list `0.0.0.0/0` (or any range wider
+    than a /8) in `allowedCidrs`. Refused with `scheme: internal`."""
 
     def check(self, problems: Problems) -> None:
         if self.scheme == "internal" and self.public:
@@ -432,9 +454,11 @@ class AlarmSettings(Frozen):
     """Who is told, and when (config/alarms.py describes every alarm from these)."""
 
     emails: tuple[Email, ...]
-    """Who is told: each address gets an SNS email subscription (confirm the mail AWS sends; nothing arrives before). Duplicates are refused."""
+    """Who is told: each address gets an SNS email subscription (confirm the mail AWS sends; nothing arrives
+    before). Duplicates are refused."""
     http5xx_percent: integer(1, 100) = Field(alias="http5xxPercent")  # to_camel: http5Xx
-    """Per service (LiteLLM, Langfuse web): share of requests the targets answered 5xx over 5 minutes (ignored below 20 requests)."""
+    """Per service (LiteLLM, Langfuse web): share of requests the targets answered 5xx over 5 minutes (ignored
+    below 20 requests)."""
     unhealthy_hosts: integer(1, 100)
     """Targets failing the load balancer's health check, per service, for 3 minutes."""
     disk_used_percent: integer(1, 99)
@@ -516,17 +540,22 @@ class Settings(Frozen):
     project: SkipJsonSchema[str] = Field(alias="pulumi:project")  # Pulumi.yaml name; a namespace key has no ':'
     stack: SkipJsonSchema[str] = Field(alias="pulumi:stack")
     region: Annotated[Region, Hint("pulumi config set aws:region <region>")] = Field(alias="aws:region")
-    """Region of the stack: one of the Regions in `config/regions.py` (commercial partition). Each row says how that Region delivers load balancer access logs. Add a row to serve another Region."""
+    """Region of the stack: one of the Regions in `config/regions.py` (commercial partition). Each row says how
+    that Region delivers load balancer access logs. Add a row to serve another Region."""
     compute: Annotated[Text, one_of(("ecs", "ec2"))]
     """Compute shape (see above)."""
     environment: Annotated[Text, one_of(ENVIRONMENTS)] = None  # the stack's name for the stacks named stg and prod
-    """Which defaults apply. The stacks named `stg` and `prod` default to their name and may not set another; required for a stack named otherwise."""
+    """Which defaults apply. The stacks named `stg` and `prod` default to their name and may not set another;
+    required for a stack named otherwise."""
     domain: Annotated[Text, matching(DOMAIN)] = None
-    """Gateway at `https://litellm.<domain>`, Langfuse at `https://langfuse.<domain>`. Required unless `allowInsecureHttp`."""
+    """Gateway at `https://litellm.<domain>`, Langfuse at `https://langfuse.<domain>`. Required unless
+    `allowInsecureHttp`."""
     hosted_zone_id: Annotated[Text, matching(HOSTED_ZONE_ID)] = None
-    """Route53 zone for the DNS records and certificate validation. Required in prod with `domain`; without it (stg) the records to create are logged and exported as `dnsRecordsToCreate`."""
+    """Route53 zone for the DNS records and certificate validation. Required in prod with `domain`; without it
+    (stg) the records to create are logged and exported as `dnsRecordsToCreate`."""
     allowed_cidrs: Annotated[tuple[Cidr, ...], NonEmptyList()]
-    """IPv4 ranges that may reach the load balancer (80/443); each range once (duplicates and nested ranges are refused). In prod no range wider than a /8 (e.g. `0.0.0.0/0`) unless `loadBalancer.public: true`."""
+    """IPv4 ranges that may reach the load balancer (80/443); each range once (duplicates and nested ranges are
+    refused). In prod no range wider than a /8 (e.g. `0.0.0.0/0`) unless `loadBalancer.public: true`."""
     allow_insecure_http: Flag = False
     """Without `domain`: plain HTTP on the load balancer name. Refused in prod."""
     protect: Flag
@@ -549,19 +578,28 @@ class Settings(Frozen):
     alarms: AlarmSettings
     existing_langfuse_keys: Annotated[dict[str, LangfuseKeyPair], Secret(SET_SECRET_PATH),
                                       Hint("team -> {publicKey, secretKey}")] = {}
-    """For teams with `langfuseKeys: existing`: `pulumi config set --secret --path 'existingLangfuseKeys.<team>.publicKey' pk-lf-...` (and `.secretKey`)."""
+    """For teams with `langfuseKeys: existing`: `pulumi config set --secret --path
+    'existingLangfuseKeys.<team>.publicKey' pk-lf-...` (and `.secretKey`)."""
     clickhouse_external_password: Annotated[SecretText, Secret(SET_SECRET)] = None
-    """With `clickhouse.externalUrl` (ECS only): the external ClickHouse's password, `pulumi config set --secret clickhouseExternalPassword ...`."""
+    """With `clickhouse.externalUrl` (ECS only): the external ClickHouse's password, `pulumi config set --secret
+    clickhouseExternalPassword ...`."""
     docker_hub_credentials: Annotated[RegistryCredentials, Secret(SET_SECRET_PATH)] = None
-    """Docker Hub pulls authenticated (per-account limits instead of the NAT address's anonymous ones), required in prod while an image it runs comes from Docker Hub: `pulumi config set --secret --path 'dockerHubCredentials.username' ...` (and `.accessToken`). Stored as `<stack>/docker-hub`; ECS pulls Docker Hub images with it (`repositoryCredentials`), the hosts log docker compose in with it."""
+    """Docker Hub pulls authenticated (per-account limits instead of the NAT address's anonymous ones), required
+    in prod while an image it runs comes from Docker Hub: `pulumi config set --secret --path
+    'dockerHubCredentials.username' ...` (and `.accessToken`). Stored as `<stack>/docker-hub`; ECS pulls
+    Docker Hub images with it (`repositoryCredentials`), the hosts log docker compose in with it."""
     langfuse_sso: Annotated[LangfuseSso, Hint("{provider, clientId, issuer | tenantId | baseUrl, ...}")] = None
-    """Sign-in through the company's identity provider: `issuer` for most providers, `tenantId` for azure-ad, `baseUrl` for github-enterprise, `name` for custom; google requires `allowedDomains`. Passwords are then off: `langfuse.adminEmail` must be an account of the provider."""
+    """Sign-in through the company's identity provider: `issuer` for most providers, `tenantId` for azure-ad,
+    `baseUrl` for github-enterprise, `name` for custom; google requires `allowedDomains`. Passwords are then
+    off: `langfuse.adminEmail` must be an account of the provider."""
     langfuse_sso_client_secret: Annotated[SecretText, Secret(SET_SECRET)] = None
     """With `langfuseSso`: `pulumi config set --secret langfuseSsoClientSecret ...`."""
-    langfuse_ee_license_key: Annotated[SecretText, Secret(SET_SECRET), Check(
-        lambda key: key.reveal().startswith(LICENSE_PREFIX),
-        f"must start with {LICENSE_PREFIX} (an enterprise licence; others lack the admin API)", shown=False)] = None
-    """Langfuse enterprise licence (`langfuse_ee_...`), optional: injected into web and worker by reference; then only `langfuse.adminEmail` may create organizations, and project-level roles work. `pulumi config set --secret langfuseEeLicenseKey langfuse_ee_...`. (`langfuseOrganizationKeys` of earlier versions is refused: the team plane writes projects in every edition.)"""
+    langfuse_ee_license_key: Annotated[SecretText, Secret(SET_SECRET), _starting(
+        LICENSE_PREFIX, " (an enterprise licence; others lack the admin API)")] = None
+    """Langfuse enterprise licence (`langfuse_ee_...`), optional: injected into web and worker by reference; then
+    only `langfuse.adminEmail` may create organizations, and project-level roles work. `pulumi config set
+    --secret langfuseEeLicenseKey langfuse_ee_...`. (`langfuseOrganizationKeys` of earlier versions is
+    refused: the team plane writes projects in every edition.)"""
 
     @model_validator(mode="wrap")
     @classmethod

@@ -34,14 +34,14 @@ class _WithoutFieldTitles(GenerateJsonSchema):
 def _settings_schema() -> dict[str, Any]:
     schema = Settings.model_json_schema(by_alias=True, ref_template="#/definitions/{model}",
                                         schema_generator=_WithoutFieldTitles)
-    for prop in _properties(schema, schema.setdefault("$defs", {})):
-        if prop.get("default", ...) is None:
-            del prop["default"]  # absent is the default: null is no value a stack file can hold
+    definitions = schema.setdefault("$defs", {})
+    for node in [schema, *definitions.values()]:
+        for prop in [node, *node.get("properties", {}).values()]:
+            if prop.get("default", ...) is None:
+                del prop["default"]  # absent is the default: null is no value a stack file can hold
+            if "description" in prop:
+                prop["description"] = " ".join(prop["description"].split())  # docstrings wrap their lines
     return schema
-
-
-def _properties(schema: dict[str, Any], definitions: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*schema["properties"].values(), *(p for d in definitions.values() for p in d.get("properties", {}).values())]
 
 
 def _definition(schema: dict[str, Any], key: str) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def _row(key: str, prop: dict[str, Any], definitions: dict[str, Any], default: s
 
 
 def _meaning(prop: dict[str, Any]) -> str:
-    return " ".join(prop.get("description", "").split()).replace("|", "\\|")
+    return prop.get("description", "").replace("|", "\\|")
 
 
 def _type(prop: dict[str, Any], definitions: dict[str, Any]) -> str:

@@ -53,7 +53,7 @@ EXTERNAL_CLICKHOUSE = {"externalUrl": "https://abc.clickhouse.cloud:8443", "exte
 EXTERNAL_CLICKHOUSE_PASSWORD = "external-clickhouse-password"
 LITELLM_OVERRIDE = f"{parse_image(DEFAULT_IMAGES['litellm']).tagged}@sha256:{'1' * 64}"
 LONGEST_STACK = "p" * names.max_stack_length("llm-gateway")
-LONGEST_TEAM = "t" * 31  # config/loader.py TEAM_NAME: a letter and up to 30 more
+LONGEST_TEAM = "t" * 31  # config/settings.py TEAM_NAME: a letter and up to 30 more
 
 
 def restored_instance(stack: str) -> str:
