@@ -35,8 +35,12 @@ def show(value: Any) -> str:
     return json.dumps(value)
 
 
+def worded(value: Any, message: str) -> str:
+    return message if value is HIDDEN else f"{show(value)} {message}"
+
+
 def refuse(value: Any, message: str) -> NoReturn:
-    raise PydanticCustomError("rule", message if value is HIDDEN else f"{show(value)} {message}")
+    raise PydanticCustomError("rule", worded(value, message))
 
 
 class Problems:
@@ -46,9 +50,8 @@ class Problems:
         self.details: list[InitErrorDetails] = []
 
     def add(self, path: str | tuple[str | int, ...], message: str, value: Any = HIDDEN) -> None:
-        text = message if value is HIDDEN else f"{show(value)} {message}"
         self.details.append(InitErrorDetails(
-            type=PydanticCustomError("rule", text), loc=path if isinstance(path, tuple) else (path,),
+            type=PydanticCustomError("rule", worded(value, message)), loc=path if isinstance(path, tuple) else (path,),
             input=None if value is HIDDEN else value,
         ))
 

@@ -26,19 +26,19 @@ from config.services import stack_images
 from config.settings import DOCKER_HUB_CREDENTIALS, DOCKER_HUB_TOKEN_HOWTO, RETIRED_KEYS, Settings
 
 NAMESPACE = "llm-gateway"
-# pydantic's own refusals in the rules' words: (message, whether the value follows the key path)
-WORDING: dict[str, tuple[str, bool]] = {
-    "string_type": ("must be a non-empty string", True),
-    "string_too_short": ("must be a non-empty string", True),
-    "int_type": ("must be an integer", True),
-    "bool_type": ("must be true or false", True),
-    "float_type": ("must be a number", True),
-    "finite_number": ("must be a finite number", True),
-    "greater_than_equal": ("must be >= {ge}", True),
-    "less_than_equal": ("must be <= {le}", True),
-    "tuple_type": ("must be a list", True),
-    "model_type": ("must be an object", True),
-    "dict_type": ("must be an object", True),
+# pydantic's own refusals in the rules' words (the value follows the key path, unless a secret)
+WORDING = {
+    "string_type": "must be a non-empty string",
+    "string_too_short": "must be a non-empty string",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than_equal": "must be <= {le}",
+    "tuple_type": "must be a list",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
 }
 
 
@@ -96,15 +96,14 @@ def _problem(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"{path} {RETIRED_KEYS.get(path) or 'is not a known key' + _suggest(loc[-1], _keys(_model_at(loc[:-1])))}"
     field = _fields(_model_at(loc[:-1])).get(loc[-1])
-    hints = [m.hint for kind in (Hint, Check) for m in (field.metadata if field else ()) if isinstance(m, kind) and m.hint]
+    hints = [m.hint for marker in (Hint, Check) for m in (field.metadata if field else ()) if isinstance(m, marker) and m.hint]
     if kind == "missing":
         return f"{path} is required" + (f" ({hints[0]})" if hints else "")
-    message, shown = WORDING.get(kind, (error["msg"], True))
-    message = message.format(**{key: _plain(value) for key, value in (error.get("ctx") or {}).items()})
+    message = WORDING.get(kind, error["msg"]).format(**{key: _plain(value) for key, value in (error.get("ctx") or {}).items()})
     if kind in ("model_type", "dict_type") and hints:
         message += f" ({hints[0]})"
     secret = any(isinstance(m, Secret) for m in _fields(Settings)[loc[0]].metadata)
-    return f"{path} {show(error['input'])} {message}" if shown and not secret else f"{path} {message}"
+    return f"{path} {message}" if secret else f"{path} {show(error['input'])} {message}"
 
 
 def _plain(number: Any) -> Any:

@@ -237,6 +237,25 @@ def test_every_problem_is_reported_in_one_error():
         assert fragment in message
 
 
+def test_rules_across_keys_run_beside_the_keys_own_problems():
+    # A rule runs once the keys it reads are valid, whatever else is refused; a group refused by its
+    # own rule (backup's key Region) still feeds the rules across keys (copyToRegion vs aws:region).
+    key = "arn:aws:kms:us-west-2:123456789012:key/0f1e2d3c"
+    problems = problems_of(with_changes(
+        teams=[{"name": "Bad Name"}], domain=None, hostedZoneId="Z123", alarms={"databaseFreeStorageGb": 30},
+        backup={"copyToRegion": "us-east-1", "copyKmsKeyArn": key},
+    ))
+    assert sorted(problems) == sorted([
+        "teams[0].name 'Bad Name' must match ^[a-z][a-z0-9-]{1,30}$",
+        "hostedZoneId 'Z123' needs domain",
+        "domain is required unless allowInsecureHttp is true (plain HTTP on the load balancer name)",
+        "alarms.databaseFreeStorageGb 30 must be below database.allocatedStorageGb (20): the alarm would never clear",
+        f"backup.copyKmsKeyArn '{key}' must be a key in backup.copyToRegion (us-east-1): a KMS key encrypts only in "
+        "its own Region",
+        "backup.copyToRegion 'us-east-1' must be another Region than aws:region",
+    ])
+
+
 def test_existing_langfuse_keys_come_from_secret_config():
     config = with_changes(
         teams=[{"name": "mle", "langfuseKeys": "existing"}, {"name": "ops"}],
