@@ -17,6 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.images import DEFAULT_IMAGES
+from config.loader import NAMESPACE
 from config.settings import Settings
 
 SCHEMA_FILE = "schema/stack.schema.json"
@@ -52,7 +53,7 @@ def _defaults(per_environment: dict[str, dict[str, Any]], key: str) -> tuple[Any
     return per_environment["stg"][key], per_environment["prod"][key]
 
 
-def stack_file_schema(project: str = "llm-gateway") -> dict[str, Any]:
+def stack_file_schema(project: str = NAMESPACE) -> dict[str, Any]:
     schema = _settings_schema()
     for group in GROUP_DEFAULTS:  # every key of a group has a default per environment
         definition = _definition(schema, group)
@@ -92,9 +93,11 @@ def _describe_defaults(prop: dict[str, Any], stg: Any, prod: Any) -> None:
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
     if value in DEFAULT_IMAGES.values():
         return "see `config/images.py`"
-    return "none" if value is None else f"`{json.dumps(list(value) if isinstance(value, tuple) else value).strip(chr(34))}`"
+    return f"`{value if isinstance(value, str) else json.dumps(list(value) if isinstance(value, tuple) else value)}`"
 
 
 def schema_text() -> str:
