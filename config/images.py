@@ -139,7 +139,7 @@ def registry_problem(image: ImageReference) -> str | None:
 
 def pinned_images(references: Iterable[str]) -> dict[str, str]:
     """Image reference -> `name@sha256:<digest>`, what runs; every reference carries its digest
-    (config/loader.py refuses a stack override without one)."""
+    (config/settings.py refuses a stack override without one)."""
     pinned = {}
     for reference in sorted(set(references)):
         image = parse_image(reference)

@@ -17,18 +17,18 @@ web/src/features/entitlements/server/getPlan.ts):
 - The organization and project APIs need the `admin-api` entitlement: plan `self-hosted:enterprise`,
   i.e. `LANGFUSE_EE_LICENSE_KEY` starting with `langfuse_ee_` (`langfuse_pro_` does not carry it).
 
-Parsers take the loader's problem collector (`problems.add(path, message, value?)`) and return None
-after reporting; they never put a secret value in a message.
+What a stack may set is checked by config/settings.py (LangfuseSso, langfuseEeLicenseKey).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from config import secret_refs
 from config.secret_refs import SecretRef
-from config.settings import LangfuseSso, SecretText
+
+if TYPE_CHECKING:  # config.settings reads SSO_PROVIDERS
+    from config.settings import LangfuseSso, SecretText
 
 LICENSE_PREFIX = "langfuse_ee_"
 # provider -> (env prefix, the config key of its required endpoint field, that field's env suffix)
@@ -45,81 +45,6 @@ SSO_PROVIDERS: dict[str, tuple[str, str | None, str | None]] = {
     "github-enterprise": ("GITHUB_ENTERPRISE", "baseUrl", "BASE_URL"),
     "custom": ("CUSTOM", "issuer", "ISSUER"),
 }
-SSO_KEYS = ("provider", "clientId", "issuer", "tenantId", "baseUrl", "name", "allowedDomains")
-DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-HTTPS_URL = re.compile(r"^https://[^\s/]+(/\S*)?$")
-TENANT_ID = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
-
-
-def parse_sso(raw: Any, client_secret: Any, secret_is_secret: bool, admin_email: str | None,
-              problems: Any) -> LangfuseSso | None:
-    """`langfuseSso` (plain object) joined with `langfuseSsoClientSecret` (secret config)."""
-    if raw is None:
-        if client_secret is not None:
-            problems.add("langfuseSsoClientSecret", "needs langfuseSso")
-        return None
-    if not isinstance(raw, dict):
-        problems.add("langfuseSso", "must be an object {provider, clientId, issuer | tenantId | baseUrl, ...}", raw)
-        return None
-    count = len(problems.items)
-    for key in raw:
-        if key not in SSO_KEYS:
-            problems.add(f"langfuseSso.{key}", f"is not a known key (known: {', '.join(SSO_KEYS)})")
-    provider = raw.get("provider")
-    if provider not in SSO_PROVIDERS:
-        problems.add("langfuseSso.provider", f"must be one of: {', '.join(SSO_PROVIDERS)}", provider)
-        return None
-    _, field, _ = SSO_PROVIDERS[provider]
-    for key in ("clientId", *((field,) if field else ()), *(("name",) if provider == "custom" else ())):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            problems.add(f"langfuseSso.{key}", f"is required for provider {provider}")
-    for key in ("issuer", "tenantId", "baseUrl", "name"):
-        if key in raw and key != field and not (key == "name" and provider == "custom"):
-            problems.add(f"langfuseSso.{key}", f"does not apply to provider {provider}")
-    for key in ("issuer", "baseUrl"):
-        if isinstance(raw.get(key), str) and raw[key] and not HTTPS_URL.match(raw[key]):
-            problems.add(f"langfuseSso.{key}", "must be an https:// URL", raw[key])
-    if isinstance(raw.get("tenantId"), str) and raw["tenantId"] and not TENANT_ID.match(raw["tenantId"]):
-        problems.add("langfuseSso.tenantId", "must be the directory (tenant) id", raw["tenantId"])
-    domains = raw.get("allowedDomains", [])
-    if provider == "google":
-        if not isinstance(domains, list) or not domains or not all(isinstance(d, str) and DOMAIN.match(d) for d in domains):
-            problems.add("langfuseSso.allowedDomains", "must list the company's Google Workspace domains "
-                         "(without it any Google account could sign up)", domains)
-        elif admin_email and admin_email.rsplit("@", 1)[-1].lower() not in domains:
-            problems.add("langfuse.adminEmail", "must be in langfuseSso.allowedDomains (with SSO the admin "
-                         "signs in through the identity provider)", admin_email)
-    elif "allowedDomains" in raw:
-        problems.add("langfuseSso.allowedDomains", "applies to provider google only (the others admit whoever "
-                     "the company's own tenant admits)")
-    if client_secret is None:
-        problems.add("langfuseSsoClientSecret", "is required with langfuseSso "
-                     "(pulumi config set --secret langfuseSsoClientSecret ...)")
-    elif not secret_is_secret:
-        problems.add("langfuseSsoClientSecret", "must be set with `pulumi config set --secret`, never in plain text")
-    if len(problems.items) > count:
-        return None
-    return LangfuseSso(
-        provider=provider, client_id=raw["clientId"], client_secret=SecretText(str(client_secret)),
-        issuer=raw.get("issuer"), tenant_id=raw.get("tenantId"), base_url=raw.get("baseUrl"),
-        name=raw.get("name"), allowed_domains=tuple(d.lower() for d in domains),
-    )
-
-
-def parse_license(raw: Any, is_secret: bool, problems: Any) -> SecretText | None:
-    """`langfuseEeLicenseKey`: optional, Langfuse's enterprise features (who may create organizations,
-    per-project roles); injected into web and worker by reference."""
-    path = "langfuseEeLicenseKey"
-    if raw is None:
-        return None
-    if not is_secret:
-        problems.add(path, "must be set with `pulumi config set --secret`, never in plain text")
-        return None
-    if not isinstance(raw, str) or not raw.startswith(LICENSE_PREFIX):
-        problems.add(path, f"must start with {LICENSE_PREFIX} (an enterprise licence; others lack the admin API)")
-        return None
-    return SecretText(raw)
-
 
 # The keys of the `langfuse-external` secret: values the operator supplies, never generated.
 SSO_CLIENT_SECRET_KEY = "ssoClientSecret"

@@ -23,7 +23,7 @@ from team_plane import litellm_start
 from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from config.secret_refs import SecretRef
 from config.serving import SERVING, ServingTimeouts
-from config.settings import Settings
+from config.settings import LANGFUSE_PLATFORM_PROJECT_ID, Settings
 from team_plane import job as team_plane_job
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
 
@@ -37,7 +37,6 @@ POSTGRES_PORT = 5432
 CLICKHOUSE_USER = "langfuse"
 DATABASE_ADMIN_USER = "gateway_admin"
 LANGFUSE_ORG_ID = "llm-gateway"
-LANGFUSE_PLATFORM_PROJECT_ID = "platform"
 # Liveness, not readiness: /health/readiness queries the database, so an RDS failover would fail
 # every task's target health at once (litellm/proxy/health_endpoints/_health_endpoints.py).
 LITELLM_HEALTH_PATH = "/health/liveliness"

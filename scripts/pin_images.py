@@ -6,7 +6,7 @@ reports, exit 1 on drift, and the weekly image-drift workflow runs it). For each
 digest the tag serves now, insists that it is a multi-arch index that offers linux/arm64 (the
 tasks and hosts are Graviton), and rewrites the pin when it moved. Review the diff like any other
 dependency bump: `make test`, a pull request, the preview. `--resolve name:tag` prints the pinned
-reference a stack override needs (config/loader.py refuses one without its digest).
+reference a stack override needs (config/settings.py refuses one without its digest).
 """
 
 from __future__ import annotations

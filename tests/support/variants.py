@@ -56,13 +56,13 @@ EXTERNAL_CLICKHOUSE = {"externalUrl": "https://abc.clickhouse.cloud:8443", "exte
 EXTERNAL_CLICKHOUSE_PASSWORD = "external&clickhouse#pass+word%"
 LITELLM_OVERRIDE = f"{parse_image(DEFAULT_IMAGES['litellm']).tagged}@sha256:{'1' * 64}"
 LONGEST_STACK = "p" * names.max_stack_length("llm-gateway")
-LONGEST_TEAM = "t" * 31
+LONGEST_TEAM = "t" * 31  # config/settings.py TEAM_NAME: a letter and up to 30 more
 # How the stack's AWS provider signs (config/deploy_credentials.py): a profile, a chain of two roles.
 DEPLOY_PROFILE = "llm-gateway-stg"
 DEPLOY_ROLES = [
     {"roleArn": "arn:aws:iam::111111111111:role/org-deployer", "sessionName": "ci-hop"},
     {"roleArn": "arn:aws:iam::123456789012:role/llm-gateway-deploy-stg", "externalId": "stg-7f3a", "duration": "1h"},
-]  # config/loader.py TEAM_NAME: a letter and up to 30 more
+]
 
 
 def restored_instance(stack: str) -> str:

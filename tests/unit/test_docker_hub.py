@@ -71,14 +71,14 @@ def test_stg_pulls_anonymously_unless_given_credentials():
                                      "Docker Hub personal access token"]),
     ({"username": "", "accessToken": 42}, ["dockerHubCredentials.username is required", "dockerHubCredentials.accessToken is required"]),
     ({**CREDENTIALS, "password": "FAKE-pw"}, ["dockerHubCredentials.password is not a known key"]),
-    ("FAKE-text", ["dockerHubCredentials 'FAKE-text' must be an object"]),
+    ("FAKE-text", ["dockerHubCredentials must be an object"]),  # the value is a secret: never echoed
 ])
 def test_credentials_must_hold_a_username_and_an_access_token(value, expected):
     found = problems(stack="stg", secrets={"dockerHubCredentials": value})
     assert len(found) == len(expected)
     for problem, start in zip(found, expected, strict=True):
         assert problem.startswith(start)
-    assert not any("FAKE-pw" in p or "42" in p for p in found)
+    assert not any("FAKE" in p or "42" in p for p in found)
 
 
 def test_credentials_in_plain_text_are_refused():
