@@ -20,9 +20,9 @@ from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
 
 from config.fields import Check, Hint, Secret, show
-from config.images import parse_image
-from config.litellm_config import render_proxy_config
-from config.services import stack_images
+from reference.images import parse_image
+from renderers.litellm_proxy import render_proxy_config
+from services.specs import stack_images
 from config.settings import DOCKER_HUB_CREDENTIALS, DOCKER_HUB_TOKEN_HOWTO, REFUSED_KEYS, Settings
 
 NAMESPACE = "llm-gateway"
@@ -153,4 +153,4 @@ def _docker_hub_problem(settings: Settings) -> str | None:
     if not on_hub:
         return None
     return (f"{DOCKER_HUB_CREDENTIALS} is required in prod: {', '.join(on_hub)} come from Docker Hub, whose anonymous "
-            f"pulls are limited per address (config/images.py DOCKER_HUB_ONLY); {DOCKER_HUB_TOKEN_HOWTO}")
+            f"pulls are limited per address (reference/images.py DOCKER_HUB_ONLY); {DOCKER_HUB_TOKEN_HOWTO}")

@@ -21,20 +21,20 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAda
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from config import names
-from config.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
-from config.bedrock_prices import litellm_prices
+from reference import names
+from reference.bedrock import GEOGRAPHY_REGIONS, GLOBAL, parse_model_id
+from reference.bedrock_prices import litellm_prices
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from config.deploy_credentials import AssumedRole, DeployCredentials
-from config.fargate import FARGATE_SIZES
+from reference.fargate import FARGATE_SIZES
 from config.fields import (
     HIDDEN, Check, Cidr, Flag, Frozen, Hint, Integer, Joined, NonEmptyList, Number, Plain, Problems, Secret, SecretText, Text,
     integer, matching, one_of, refuse,
 )
-from config.images import parse_image, registry_problem
-from config.instance_types import INSTANCE_TYPES
-from config.langfuse_access import LICENSE_PREFIX, SSO_PROVIDERS
-from config.regions import REGIONS
+from reference.images import parse_image, registry_problem
+from reference.instance_types import INSTANCE_TYPES
+from services.langfuse_access import LICENSE_PREFIX, SSO_PROVIDERS
+from reference.regions import REGIONS
 
 TEAM_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 LANGFUSE_PLATFORM_PROJECT_ID = "platform"  # the Langfuse project of calls made without a team
@@ -126,7 +126,7 @@ ROLES_IN_PLAIN_TEXT = "must be a list of {roleArn, sessionName?, externalId?, ..
 
 
 Region = Annotated[Text, matching(REGION), one_of(
-    REGIONS, f"is not a Region this program serves (config/regions.py: {', '.join(sorted(REGIONS))})")]
+    REGIONS, f"is not a Region this program serves (reference/regions.py: {', '.join(sorted(REGIONS))})")]
 Image = Annotated[Text, Check(lambda reference: parse_image(reference) is not None,
                               "must be an image reference name:tag@sha256:<64 hex>")]
 InstanceType = Annotated[Text, one_of(INSTANCE_TYPES)]
@@ -180,14 +180,14 @@ class Model(Frozen):
     (`us.anthropic.claude-sonnet-4-20250514-v1:0`)."""
     region: Region = None  # filled in from aws:region by Settings
     """The Bedrock Region the proxy calls: `aws:region` when not given; one of the Regions in
-    `config/regions.py`."""
+    `reference/regions.py`."""
     destination_regions: tuple[Annotated[Text, matching(REGION)], ...] = ()
     """Narrows the Regions an inference profile may route to (IAM)."""
     # LiteLLM runs with LITELLM_LOCAL_MODEL_COST_MAP=True: a model missing from its bundled price map
     # costs 0, so spend is never recorded and budgets never stop the team. Such a model needs prices.
     input_cost_per_token: Number = None
     """USD per input token, with `outputCostPerToken`: required for a model the pinned LiteLLM's bundled price
-    map lacks (`config/bedrock_priced_models.json`), since LiteLLM would charge it nothing and budgets would
+    map lacks (`reference/bedrock_priced_models.json`), since LiteLLM would charge it nothing and budgets would
     never stop a team."""
     output_cost_per_token: Number = None
     """USD per output token, with `inputCostPerToken`."""
@@ -326,7 +326,7 @@ class LitellmSettings(Frozen):
     """The LiteLLM proxy."""
 
     image: Image
-    """LiteLLM image `name:tag@sha256:<digest>`, 1.104 or newer (default: `config/images.py`)."""
+    """LiteLLM image `name:tag@sha256:<digest>`, 1.104 or newer (default: `reference/images.py`)."""
     cpu: FargateCpu
     """Fargate CPU units per task."""
     memory: Integer
@@ -350,7 +350,7 @@ class LangfuseSettings(Frozen):
     """Langfuse v4: web and worker."""
 
     web_image: Image
-    """Langfuse v4 web image `name:tag@sha256:<digest>` (default: `config/images.py`)."""
+    """Langfuse v4 web image `name:tag@sha256:<digest>` (default: `reference/images.py`)."""
     worker_image: Image
     """Langfuse worker image, of the web image's tag."""
     web_cpu: FargateCpu
@@ -393,9 +393,9 @@ class ClickhouseSettings(Frozen):
     external one."""
 
     image: Image
-    """ClickHouse image `name:tag@sha256:<digest>`, 25.12 or newer (default: `config/images.py`)."""
+    """ClickHouse image `name:tag@sha256:<digest>`, 25.12 or newer (default: `reference/images.py`)."""
     instance_type: InstanceType
-    """The ClickHouse host in ECS mode (Graviton types listed in `config/instance_types.py`; prod: 2 whole vCPUs
+    """The ClickHouse host in ECS mode (Graviton types listed in `reference/instance_types.py`; prod: 2 whole vCPUs
     and more than 8 GiB, Langfuse's minimum)."""
     data_volume_gb: integer(10, 16384)
     """Its data volume (GiB)."""
@@ -428,7 +428,7 @@ class RedisSettings(Frozen):
     """Valkey: a container on the EC2 host, ElastiCache in ECS mode."""
 
     image: Image
-    """Valkey/Redis container image (EC2 host), 7 or newer (default: `config/images.py`)."""
+    """Valkey/Redis container image (EC2 host), 7 or newer (default: `reference/images.py`)."""
     node_type: Annotated[Text, matching(CACHE_NODE)]
     """ElastiCache node type (ECS mode)."""
     engine_version: Annotated[Text, matching(r"^[0-9]+\.[0-9]+$")]
@@ -446,7 +446,7 @@ class HostSettings(Frozen):
     """The single EC2 host (compute: ec2)."""
 
     instance_type: InstanceType
-    """Graviton types listed in `config/instance_types.py`; its containers' memory limits must fit (see "Staging on
+    """Graviton types listed in `reference/instance_types.py`; its containers' memory limits must fit (see "Staging on
     one host")."""
     data_volume_gb: integer(10, 16384)
     """Its data volume (GiB)."""
@@ -497,7 +497,7 @@ class BackupSettings(Frozen):
 
 
 class AlarmSettings(Frozen):
-    """Who is told, and when (config/alarms.py describes every alarm from these)."""
+    """Who is told, and when (renderers/alarms.py describes every alarm from these)."""
 
     emails: tuple[Email, ...]
     """Who is told: each address gets an SNS email subscription (confirm the mail AWS sends; nothing arrives
@@ -531,7 +531,7 @@ class AlarmSettings(Frozen):
 
 
 class LangfuseSso(Frozen):
-    """Sign-in to Langfuse through the company's identity provider (see config/langfuse_access.py)."""
+    """Sign-in to Langfuse through the company's identity provider (see services/langfuse_access.py)."""
 
     provider: Annotated[Text, one_of(SSO_PROVIDERS)] = Field(description=f"One of {', '.join(SSO_PROVIDERS)}.")
     client_id: Text = None
@@ -640,7 +640,7 @@ class Settings(Frozen):
     project: SkipJsonSchema[str] = Field(alias="pulumi:project")  # Pulumi.yaml name; a namespace key has no ':'
     stack: SkipJsonSchema[str] = Field(alias="pulumi:stack")
     region: Annotated[Region, Hint("pulumi config set aws:region <region>")] = Field(alias="aws:region")
-    """Region of the stack: one of the Regions in `config/regions.py` (commercial partition). Each row says how
+    """Region of the stack: one of the Regions in `reference/regions.py` (commercial partition). Each row says how
     that Region delivers load balancer access logs. Add a row to serve another Region."""
     aws_profile: Annotated[Text, Plain(PROFILE_IN_PLAIN_TEXT), Check(
         lambda profile: re.fullmatch(PROFILE, profile) is not None, PROFILE_IN_PLAIN_TEXT, shown=False,
@@ -735,7 +735,7 @@ class Settings(Frozen):
 
     @property
     def name_prefix(self) -> str:
-        """Prefix for AWS names: unique per stack, stable across updates (config/names.py)."""
+        """Prefix for AWS names: unique per stack, stable across updates (reference/names.py)."""
         return names.prefix(self.project, self.stack)
 
     @property
@@ -833,7 +833,7 @@ def _joined(settings: Settings) -> Settings:
 # --- rules across top-level keys: each runs once every key it reads is valid ---------------------
 
 def _stack_name(s: Any, problems: Problems) -> None:
-    """Every AWS name starts with `<project>-<stack>` (config/names.py): bound it so each fits."""
+    """Every AWS name starts with `<project>-<stack>` (reference/names.py): bound it so each fits."""
     if not re.fullmatch(names.STACK_NAME, s.project):
         problems.add("project", f"(Pulumi.yaml name) must match {names.STACK_NAME}", s.project)
         return
@@ -842,7 +842,7 @@ def _stack_name(s: Any, problems: Problems) -> None:
         problems.add("stack", f"name must match {names.STACK_NAME} (S3, RDS and ElastiCache names are built from it)", s.stack)
     elif len(s.stack) > longest:
         problems.add("stack", f"name must have at most {longest} characters (the longest AWS name built from it "
-                     "must fit its limit, see config/names.py)", s.stack)
+                     "must fit its limit, see reference/names.py)", s.stack)
 
 
 def _environment_of_stack(s: Any, problems: Problems) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
-from config.images import DEFAULT_IMAGES
+from reference.images import DEFAULT_IMAGES
 from config.loader import NAMESPACE
 from config.settings import Settings
 
@@ -96,7 +96,7 @@ def _shown(value: Any) -> str:
     if value is None:
         return "none"
     if value in DEFAULT_IMAGES.values():
-        return "see `config/images.py`"
+        return "see `reference/images.py`"
     return f"`{value if isinstance(value, str) else json.dumps(list(value) if isinstance(value, tuple) else value)}`"
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config.cost import cost_table  # noqa: E402
-from config.ecs import container_definition  # noqa: E402
-from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config  # noqa: E402
-from config.services import (  # noqa: E402
+from renderers.cost import cost_table  # noqa: E402
+from renderers.ecs import container_definition  # noqa: E402
+from renderers.litellm_proxy import PORT as LITELLM_PORT, render_proxy_config  # noqa: E402
+from services.specs import (  # noqa: E402
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     LANGFUSE_WEB_PORT,
@@ -29,7 +29,7 @@ from config.services import (  # noqa: E402
 )
 from config.settings import Settings  # noqa: E402
 from config.stack_file import settings_from_stack_file  # noqa: E402
-from config.user_data import ComposeHostPlan, render_compose_file, render_user_data  # noqa: E402
+from renderers.compose_host.user_data import ComposeHostPlan, render_compose_file, render_user_data  # noqa: E402
 
 PLACEHOLDER_VOLUME = "vol-00000000000000000"
 

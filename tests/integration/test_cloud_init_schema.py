@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.boot_needs import APT_MIRRORS, PACKAGE_MIRROR, Destination
-from config.compose import HostPaths
-from config.network import INTERNET, security_group_rules
-from config.user_data import DATA_VOLUME, FETCH_SECRETS, render_secrets_plan, render_user_data
+from renderers.compose_host.boot_needs import APT_MIRRORS, PACKAGE_MIRROR, Destination
+from renderers.compose_host.compose_file import HostPaths
+from renderers.network import INTERNET, security_group_rules
+from renderers.compose_host.user_data import DATA_VOLUME, FETCH_SECRETS, render_secrets_plan, render_user_data
 from tests.support.hosts import PLANS, staging_plan
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap

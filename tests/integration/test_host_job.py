@@ -1,4 +1,4 @@
-"""The compose host's job command (config/jobs.py host_job_commands) as the host runs it: the rendered
+"""The compose host's job command (services/jobs.py host_job_commands) as the host runs it: the rendered
 script under dash (AWS-RunShellScript runs /bin/sh, dash on Ubuntu), in its own process group (the
 SSM agent starts it with Setpgid), against a real systemd for the unit it waits on.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from components.ecs_platform import TEAM_PLANE_JOB
-from config.jobs import JobSpec, host_job_commands
-from config.user_data import UNIT, render_unit
+from services.jobs import JobSpec, host_job_commands
+from renderers.compose_host.user_data import UNIT, render_unit
 from tests.integration.test_cloud_init_schema import require_tool
 from tests.support.hosts import staging_plan, staging_specs
 

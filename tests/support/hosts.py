@@ -8,8 +8,8 @@ import hashlib
 
 import yaml
 
-from config.litellm_config import render_proxy_config
-from config.services import (
+from renderers.litellm_proxy import render_proxy_config
+from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     Endpoints,
@@ -18,7 +18,7 @@ from config.services import (
     gateway_host_specs,
 )
 from config.settings import Settings
-from config.user_data import ComposeHostPlan
+from renderers.compose_host.user_data import ComposeHostPlan
 from tests.support.settings import make_settings
 
 # The single staging host: every service on one compose network, Postgres on RDS.

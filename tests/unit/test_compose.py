@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from config.compose import ON_DEMAND_PROFILE, AwsLogs, HostPaths, host_config_files, render_compose, secret_env, volume_dirs
-from config.services import HealthCheck, ServiceSpec, clickhouse, langfuse_web
+from renderers.compose_host.compose_file import ON_DEMAND_PROFILE, AwsLogs, HostPaths, host_config_files, render_compose, secret_env, volume_dirs
+from services.specs import HealthCheck, ServiceSpec, clickhouse, langfuse_web
 from tests.support.hosts import (
     CLICKHOUSE_PORTS,
     STAGING_ENDPOINTS,

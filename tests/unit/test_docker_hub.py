@@ -1,7 +1,7 @@
 """Docker Hub pulls authenticated: settings, the pull secret, ECS repositoryCredentials, the hosts' login.
 
 Docker Hub limits anonymous pulls per address, and Fargate tasks and the hosts all pull through
-the NAT address; config/images.py DOCKER_HUB_ONLY lists the images with no same-digest copy elsewhere.
+the NAT address; reference/images.py DOCKER_HUB_ONLY lists the images with no same-digest copy elsewhere.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from config.loader import SettingsError
-from config.user_data import DOCKER_HUB_AUTH_KEY, SECRETS_PLAN, UNIT_FILE
+from renderers.compose_host.user_data import DOCKER_HUB_AUTH_KEY, SECRETS_PLAN, UNIT_FILE
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import is_secret, unwrap

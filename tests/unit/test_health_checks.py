@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from config.compose import render_compose
-from config.services import DEPENDENCY_OUTAGE_SECONDS
+from renderers.compose_host.compose_file import render_compose
+from services.specs import DEPENDENCY_OUTAGE_SECONDS
 from tests.support.hosts import CLICKHOUSE_PORTS, STAGING_PORTS, clickhouse_specs, pinned_images, staging_specs
 from tests.support.program import run_shipped
 
@@ -26,7 +26,7 @@ def tolerated_outage(interval: float, retries: int) -> float:
 
 
 def seconds(duration: str) -> float:
-    assert duration.endswith("s"), duration  # config/compose.py writes whole seconds
+    assert duration.endswith("s"), duration  # renderers/compose_host/compose_file.py writes whole seconds
     return float(duration[:-1])
 
 

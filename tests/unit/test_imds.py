@@ -9,9 +9,9 @@ import ipaddress
 import pytest
 import yaml
 
-from config.imds import CHAIN, DOCKER_DROP_IN, DYNAMIC_RANGE, FIXED_RANGE, GATEWAY, IPTABLES, SUBNET, render_drop_in
-from config.services import team_plane_steps
-from config.user_data import render_compose_file, render_user_data
+from renderers.compose_host.imds import CHAIN, DOCKER_DROP_IN, DYNAMIC_RANGE, FIXED_RANGE, GATEWAY, IPTABLES, SUBNET, render_drop_in
+from services.specs import team_plane_steps
+from renderers.compose_host.user_data import render_compose_file, render_user_data
 from tests.support.hosts import PLANS, STAGING_ENDPOINTS, staging_settings, written_files
 
 # Bedrock, S3 and the team document (LiteLLM), S3 and CloudWatch (Langfuse), S3 and Secrets Manager

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from config.images import DEFAULT_IMAGES
+from reference.images import DEFAULT_IMAGES
 from config.loader import SettingsError, load_settings
 from config.settings import DOMAIN, MODEL_NAME
 from config.settings import SecretText

@@ -12,10 +12,10 @@ import yaml
 
 from components.compose_host import user_data_from_specs
 
-from config.boot_needs import APT_MIRRORS, apt_config
-from config.compose import AwsLogs, HostPaths, render_compose
-from config.imds import DOCKER_DROP_IN
-from config.user_data import (
+from renderers.compose_host.boot_needs import APT_MIRRORS, apt_config
+from renderers.compose_host.compose_file import AwsLogs, HostPaths, render_compose
+from renderers.compose_host.imds import DOCKER_DROP_IN
+from renderers.compose_host.user_data import (
     COMPOSE_FILE,
     DATA_VOLUME,
     DATA_VOLUME_SCRIPT,

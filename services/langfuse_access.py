@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from config import secret_refs
-from config.secret_refs import SecretRef
+from services import secret_refs
+from services.secret_refs import SecretRef
 
 if TYPE_CHECKING:  # config.settings reads SSO_PROVIDERS
     from config.settings import LangfuseSso, SecretText

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.compose import ON_DEMAND_PROFILE, HostPaths
-from config.fargate import smallest_fargate_size
-from config.services import ServiceSpec, Volume, deadline_of
-from config.user_data import COMPOSE_FILE, UNIT
+from renderers.compose_host.compose_file import ON_DEMAND_PROFILE, HostPaths
+from reference.fargate import smallest_fargate_size
+from services.specs import ServiceSpec, Volume, deadline_of
+from renderers.compose_host.user_data import COMPOSE_FILE, UNIT
 
-# What a job spends outside its steps' own deadlines (config/services.py `step_deadline`), so that
+# What a job spends outside its steps' own deadlines (services/specs.py `step_deadline`), so that
 # the runner's timeout never fires before a step's own deadline and hides the step's exit code.
 # Fargate: from RunTask to the first container's start (an ENI, then every image of the task pulled
 # through the NAT gateway; no Fargate cache) and from the last exit to STOPPED.
@@ -33,7 +33,7 @@ UNBOUNDED_JOB_SECONDS = 900
 HOST_READY_SECONDS = 1500
 HOST_RECREATE_SECONDS = 300
 HOST_COMMAND_MARGIN_SECONDS = 60
-# The host's unit restarts on failure (config/user_data.py): one restart is a transient error
+# The host's unit restarts on failure (renderers/compose_host/user_data.py): one restart is a transient error
 # retried, a second a crash loop, which systemd reports `activating`, never `failed`.
 HOST_UNIT_RESTARTS = 2
 
@@ -165,5 +165,5 @@ def _scratch_guard(compose: str, job: JobSpec, scratch: tuple[str, ...]) -> list
 
 
 def job_scratch_dirs(job: JobSpec, paths: HostPaths | None = None) -> tuple[str, ...]:
-    """Where a compose host keeps the job's scratch volumes (tmpfs, config/compose.py)."""
+    """Where a compose host keeps the job's scratch volumes (tmpfs, renderers/compose_host/compose_file.py)."""
     return tuple((paths or HostPaths()).volume(volume.name, scratch=True) for volume in job.volumes)

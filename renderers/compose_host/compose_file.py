@@ -2,7 +2,7 @@
 
 One compose service per spec. Plain environment is inline; secret environment never is: a service
 with secrets reads `<secrets dir>/<service>.env`, which the host writes at boot from Secrets
-Manager (`secret_env` is that fetch's input, `config/user_data.py` the host). Named volumes are
+Manager (`secret_env` is that fetch's input, `renderers/compose_host/user_data.py` the host). Named volumes are
 bind mounts under the data directory (the separate EBS volume), config files are mounted
 read-only from the config directory, and only the ports a load balancer must reach are published.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from config.imds import compose_network, container_addresses, service_network
-from config.services import ServiceSpec
+from renderers.compose_host.imds import compose_network, container_addresses, service_network
+from services.specs import ServiceSpec
 
 # Fixed project name: container and network names do not depend on where the file lives.
 PROJECT = "llm-gateway"
@@ -121,7 +121,7 @@ def render_compose(
     """
     _check(specs, images, published)
     present = {spec.name for spec in specs}
-    addresses = container_addresses(specs)  # what the host's IMDS firewall tells apart (config/imds.py)
+    addresses = container_addresses(specs)  # what the host's IMDS firewall tells apart (renderers/compose_host/imds.py)
     services = {
         spec.name: {
             **_service(spec, images[spec.name], present, sorted(published.get(spec.name, ())), paths, logs),

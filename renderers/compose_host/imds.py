@@ -31,7 +31,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from config.services import ServiceSpec
+from services.specs import ServiceSpec
 
 METADATA_ADDRESS = "169.254.169.254"
 # The project network: outside the stacks' default VPCs (10.40/16, 10.50/16), AWS's default VPC

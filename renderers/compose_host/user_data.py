@@ -1,7 +1,7 @@
 """Render the cloud-init user data of a compose host (Ubuntu 24.04 LTS, arm64, EC2).
 
 At first boot cloud-init installs docker and compose from Ubuntu's own archive (the mirror named in
-config/boot_needs.py, which the host's security group allows), prepares the data
+renderers/compose_host/boot_needs.py, which the host's security group allows), prepares the data
 EBS volume (an ext4 filesystem only when the volume is blank, never a reformat), writes the
 compose file, the services' config files, the secrets fetcher and its input, and enables
 `llm-gateway.service`. That unit does the rest on every boot: it refuses to start without the
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from config.boot_needs import apt_config
-from config.compose import (
+from renderers.compose_host.boot_needs import apt_config
+from renderers.compose_host.compose_file import (
     AwsLogs,
     HostPaths,
     YAML_WIDTH,
@@ -35,9 +35,9 @@ from config.compose import (
     secret_env,
     volume_dirs,
 )
-from config.images import parse_image
-from config.imds import DOCKER_DROP_IN, render_drop_in
-from config.services import ServiceSpec
+from reference.images import parse_image
+from renderers.compose_host.imds import DOCKER_DROP_IN, render_drop_in
+from services.specs import ServiceSpec
 
 PACKAGES = ("docker.io", "docker-compose-v2", "python3-boto3")  # Ubuntu's archive, no third-party repos
 # EC2 refuses more than 16384 bytes of user data, counted raw, before the base64 encoding the API
@@ -221,7 +221,7 @@ if __name__ == "__main__":
 
 @dataclass(frozen=True)
 class DiskMetrics:
-    """Where a host publishes its disk usage (config/alarms.py reads it back)."""
+    """Where a host publishes its disk usage (renderers/alarms.py reads it back)."""
 
     namespace: str
     host: str  # the Host dimension

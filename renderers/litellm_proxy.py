@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import yaml
 
-from config import secret_refs
+from services import secret_refs
 from team_plane.litellm_start import GUARD_MODULE, LANGFUSE_HOST_VAR
-from config.secret_refs import SecretRef
-from config.serving import SERVING, ServingTimeouts
+from services.secret_refs import SecretRef
+from services.serving import SERVING, ServingTimeouts
 from config.settings import Model, Settings, Team
 
 PORT = 4000
@@ -96,7 +96,7 @@ def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING)
             "num_retries": 2,
             "timeout": timeouts.request,
             # A timed-out call is not tried again: each try may take the whole timeout, and the load
-            # balancer gives up on a silent target a minute after one (config/serving.py). Without
+            # balancer gives up on a silent target a minute after one (services/serving.py). Without
             # this the router retries a timeout like any other error (litellm/router.py
             # async_function_with_retries; RetryPolicy.TimeoutErrorRetries, which only it reads,
             # litellm/router_utils/get_retry_from_policy.py).
