@@ -22,9 +22,10 @@ from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from reference import names
 from renderers.ecs import container_definition, job_container_definitions
 from services.jobs import JobSpec, single
-from renderers.litellm_proxy import PORT as LITELLM_PORT, ProxyConfig
+from renderers.litellm_proxy import ProxyConfig
 from services.specs import (
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     PLACEHOLDER_ENDPOINTS,
     Endpoints,
     ServiceSpec,

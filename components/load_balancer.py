@@ -26,10 +26,9 @@ import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from reference import names
-from renderers.litellm_proxy import PORT as LITELLM_PORT
 from renderers.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
 from services.serving import SERVING
-from services.specs import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH
+from services.specs import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH, LITELLM_PORT
 from config.settings import Settings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

@@ -23,9 +23,8 @@ from config.fields import Check, Hint, Secret, show
 from reference.images import parse_image
 from renderers.litellm_proxy import render_proxy_config
 from services.specs import stack_images
-from config.settings import DOCKER_HUB_CREDENTIALS, DOCKER_HUB_TOKEN_HOWTO, REFUSED_KEYS, Settings
+from config.settings import DOCKER_HUB_CREDENTIALS, DOCKER_HUB_TOKEN_HOWTO, NAMESPACE, REFUSED_KEYS, Settings
 
-NAMESPACE = "llm-gateway"
 # pydantic's own refusals in the rules' words (the value follows the key path, unless a secret)
 WORDING = {
     "string_type": "must be a non-empty string",

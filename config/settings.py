@@ -33,9 +33,10 @@ from config.fields import (
 )
 from reference.images import parse_image, registry_problem
 from reference.instance_types import INSTANCE_TYPES
-from services.langfuse_access import LICENSE_PREFIX, SSO_PROVIDERS
+from reference.langfuse import LICENSE_PREFIX, SSO_PROVIDERS
 from reference.regions import REGIONS
 
+NAMESPACE = "llm-gateway"  # the project's config namespace (Pulumi.yaml name)
 TEAM_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 LANGFUSE_PLATFORM_PROJECT_ID = "platform"  # the Langfuse project of calls made without a team
 # Team names taken, each with its reason: the platform project, and the team id LiteLLM keeps for its

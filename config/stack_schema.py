@@ -17,8 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from config.defaults import GROUP_DEFAULTS, TOP_LEVEL_DEFAULTS
 from reference.images import DEFAULT_IMAGES
-from config.loader import NAMESPACE
-from config.settings import Settings
+from config.settings import NAMESPACE, Settings
 
 SCHEMA_FILE = "schema/stack.schema.json"
 README_START = "<!-- settings tables: written by `make schema` from config/settings.py -->"

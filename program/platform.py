@@ -19,14 +19,15 @@ from components.secret_access import SecretAccess, SecretAccessArgs
 from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from services import secret_refs
 from renderers.alarms import Host, host_dimension, metrics_namespace
-from renderers.compose_host.compose_file import HostPaths
+from renderers.compose_host.jobs import host_job_commands, host_job_seconds, job_scratch_dirs
+from renderers.compose_host.layout import DiskMetrics, HostPaths
 from reference.images import pinned_images
-from services.jobs import JobSpec, host_job_commands, host_job_seconds, job_scratch_dirs
-from renderers.litellm_proxy import PORT as LITELLM_PORT
+from services.jobs import JobSpec
 from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     PLACEHOLDER_ENDPOINTS,
     Endpoints,
     clickhouse_host_specs,
@@ -35,7 +36,6 @@ from services.specs import (
     workload_secret_names,
 )
 from config.settings import Settings
-from renderers.compose_host.user_data import DiskMetrics
 from program.foundation import Foundation
 
 # How the load balancer reaches each platform's apps.

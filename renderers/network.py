@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from renderers.compose_host.boot_needs import egress_ports, host_destinations, host_roles
-from renderers.litellm_proxy import PORT as LITELLM_PORT
 from services.specs import (
     CLICKHOUSE_HTTP_PORT,
     CLICKHOUSE_NATIVE_PORT,
     CLICKHOUSE_NATIVE_TLS_PORT,
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     POSTGRES_PORT,
     REDIS_PORT,
 )

@@ -24,27 +24,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reference.langfuse import SSO_PROVIDERS
 from services import secret_refs
 from services.secret_refs import SecretRef
 
-if TYPE_CHECKING:  # config.settings reads SSO_PROVIDERS
+if TYPE_CHECKING:
     from config.settings import LangfuseSso, SecretText
-
-LICENSE_PREFIX = "langfuse_ee_"
-# provider -> (env prefix, the config key of its required endpoint field, that field's env suffix)
-SSO_PROVIDERS: dict[str, tuple[str, str | None, str | None]] = {
-    "okta": ("OKTA", "issuer", "ISSUER"),
-    "azure-ad": ("AZURE_AD", "tenantId", "TENANT_ID"),
-    "google": ("GOOGLE", None, None),
-    "auth0": ("AUTH0", "issuer", "ISSUER"),
-    "keycloak": ("KEYCLOAK", "issuer", "ISSUER"),
-    "cognito": ("COGNITO", "issuer", "ISSUER"),
-    "authentik": ("AUTHENTIK", "issuer", "ISSUER"),
-    "onelogin": ("ONELOGIN", "issuer", "ISSUER"),
-    "jumpcloud": ("JUMPCLOUD", "issuer", "ISSUER"),
-    "github-enterprise": ("GITHUB_ENTERPRISE", "baseUrl", "BASE_URL"),
-    "custom": ("CUSTOM", "issuer", "ISSUER"),
-}
 
 # The keys of the `langfuse-external` secret: values the operator supplies, never generated.
 SSO_CLIENT_SECRET_KEY = "ssoClientSecret"

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from services import langfuse_schema, secret_refs
-from services.database_init import APP_DATABASES, init_script
+from config.settings import LANGFUSE_PLATFORM_PROJECT_ID, Settings
 from reference.images import DEFAULT_IMAGES, parse_image
 from reference.instance_types import INSTANCE_TYPES
+from services import langfuse_schema, secret_refs
+from services.database_init import APP_DATABASES, init_script
 from services.langfuse_access import license_secrets, sign_in_environment
-from team_plane import litellm_start
-from renderers.litellm_proxy import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
 from services.secret_refs import SecretRef
 from services.serving import SERVING, ServingTimeouts
-from config.settings import LANGFUSE_PLATFORM_PROJECT_ID, Settings
-from team_plane import job as team_plane_job
+from team_plane import job as team_plane_job, litellm_start
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
+from team_plane.litellm_start import LANGFUSE_HOST_VAR
 
+if TYPE_CHECKING:  # LiteLLM's spec runs the proxy config the renderer made (renderers/litellm_proxy.py)
+    from renderers.litellm_proxy import ProxyConfig
+
+LITELLM_PORT = 4000
 LANGFUSE_WEB_PORT = 3000
 LANGFUSE_WORKER_PORT = 3030
 CLICKHOUSE_HTTP_PORT = 8123

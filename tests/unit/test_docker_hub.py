@@ -11,7 +11,8 @@ import json
 import pytest
 
 from config.loader import SettingsError
-from renderers.compose_host.user_data import DOCKER_HUB_AUTH_KEY, SECRETS_PLAN, UNIT_FILE
+from renderers.compose_host.layout import DOCKER_HUB_AUTH_KEY
+from renderers.compose_host.user_data import SECRETS_PLAN, UNIT_FILE
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import is_secret, unwrap

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from renderers.network import INTERFACE_ENDPOINT_SERVICES, INTERNET, security_group_rules
-from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN, render_user_data
+from renderers.compose_host.boot import boot
+from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import clickhouse_plan, staging_plan, written_files
 from tests.support.settings import make_settings
 
@@ -98,7 +99,7 @@ def refused(role: str, endpoints: set[str], rules, with_endpoints: bool) -> list
 @pytest.mark.parametrize("role", sorted(HOSTS))
 def test_the_security_group_allows_every_endpoint_the_boot_reaches(role, interface_endpoints):
     plan, compute = HOSTS[role]
-    endpoints = boot_endpoints(render_user_data(plan()))
+    endpoints = boot_endpoints(boot(plan()).user_data)
     assert any(port_of(url) == 80 for url in endpoints)  # the package mirror: the case that hung
     settings = make_settings(compute=compute, network={"interfaceEndpoints": interface_endpoints})
     assert refused(role, endpoints, security_group_rules(settings), interface_endpoints) == []

@@ -13,12 +13,12 @@ from renderers.ecs import job_container_definitions, task_size, task_volumes
 from services.jobs import (
     FARGATE_TASK_START_SECONDS,
     FARGATE_TASK_STOP_SECONDS,
-    HOST_COMMAND_MARGIN_SECONDS,
     STEP_START_SECONDS,
     JobSpec,
     single,
 )
 from services.specs import ServiceSpec, Volume
+from renderers.compose_host.jobs import HOST_COMMAND_MARGIN_SECONDS
 from renderers.compose_host.user_data import COMPOSE_FILE
 from team_plane.job import DEADLINE_VAR
 from tests.support.hosts import written_files

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from components.ecs_platform import TEAM_PLANE_JOB
-from services.jobs import HOST_RECREATE_SECONDS, JobSpec, host_job_commands, job_scratch_dirs
+from renderers.compose_host.jobs import HOST_RECREATE_SECONDS, host_job_commands, job_scratch_dirs
+from services.jobs import JobSpec
 from renderers.litellm_proxy import render_proxy_config
 from services.specs import PLACEHOLDER_ENDPOINTS, gateway_host_specs
 from renderers.team_document import DOCUMENT_KEY
