@@ -24,10 +24,10 @@ import pulumi_docker as docker
 
 from components.base import GatewayComponent
 from components.docker_job import DockerJob, DockerJobArgs, DockerStepArgs
-from config.jobs import UNBOUNDED_JOB_SECONDS, JobSpec, single
-from config.secret_refs import SecretRef
-from config.services import ServiceSpec
-from local_docker.render import LOOPBACK, Bind, DockerService, DockerStep, docker_service, job_step, volume_name
+from services.jobs import UNBOUNDED_JOB_SECONDS, JobSpec, single
+from services.secret_refs import SecretRef
+from services.specs import ServiceSpec
+from renderers.docker import LOOPBACK, Bind, DockerService, DockerStep, docker_service, job_step, volume_name
 
 # The team plane's steps (the on-demand specs) run as this one job, once LiteLLM and Langfuse serve,
 # as on ECS (components/ecs_platform.py).

@@ -117,6 +117,11 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
     },
 }
 
+# The local platform's ports on 127.0.0.1: LiteLLM's and Langfuse's usual ones, the store's as in
+# Langfuse's own docker-compose.yml (9090).
+_LOCAL = {"litellmPort": 4000, "langfusePort": 3000, "objectStorePort": 9090, "awsProfile": None, "awsConfigDir": "~/.aws"}
+GROUP_DEFAULTS["local"] = {"stg": dict(_LOCAL), "prod": dict(_LOCAL)}
+
 TOP_LEVEL_DEFAULTS: dict[str, dict[str, object]] = {
     "stg": {"protect": False, "logRetentionDays": 30},
     "prod": {"protect": True, "logRetentionDays": 365},

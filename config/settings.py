@@ -82,6 +82,20 @@ MAX_TPM_LIMIT = 100_000_000
 # or most of it (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0 spelled twice).
 WIDEST_PRIVATE_PREFIX = 8
 ENVIRONMENTS = ("stg", "prod")
+LOCAL = "local"  # the compute whose stack needs no AWS account: the deploying machine's Docker
+COMPUTES = ("ecs", "ec2", LOCAL)
+REGION_HINT = "pulumi config set aws:region <region>"
+# What only the AWS platforms read, refused on the local one (it listens on 127.0.0.1 and calls no AWS
+# API but Bedrock's, through local.awsProfile), each with why.
+AWS_ONLY = {
+    "aws:profile": "signs the AWS provider's calls; the local stack makes none (Bedrock's profile is local.awsProfile)",
+    "aws:assumeRoles": "signs the AWS provider's calls; the local stack makes none",
+    "domain": "names the load balancer; the local platform listens on 127.0.0.1 (local.*Port)",
+    "hostedZoneId": "holds the load balancer's records; the local platform has none",
+    "allowedCidrs": "gate the load balancer; the local platform listens on 127.0.0.1 only",
+    "allowInsecureHttp": "is the load balancer's plain HTTP; the local platform listens on 127.0.0.1 only",
+    "dockerHubCredentials": "are for ECS's and the hosts' pulls",
+}
 # The deploy's own AWS calls sign as the stack's AWS provider (config/deploy_credentials.py): these
 # are the provider's keys they follow (pulumi-aws 7; STS AssumeRole's parameter patterns).
 PROFILE = r"^[^\s\[\]]{1,128}$"
@@ -459,6 +473,31 @@ class HostSettings(Frozen):
     image"); never `current`."""
 
 
+class LocalSettings(Frozen):
+    """The local platform (compute: local): the whole gateway on the deploying machine's Docker."""
+
+    litellm_port: integer(1, 65535)
+    """LiteLLM's port on 127.0.0.1 (`litellmUrl`)."""
+    langfuse_port: integer(1, 65535)
+    """Langfuse's port on 127.0.0.1 (`langfuseUrl`)."""
+    object_store_port: integer(1, 65535)
+    """The S3-compatible store's port on 127.0.0.1: Langfuse's media and export links point there."""
+    aws_profile: Annotated[Text, matching(PROFILE)] = None
+    """A named AWS profile of the deploying machine: the configured Bedrock models answer through it (LiteLLM's
+    `aws_profile_name`; the machine's AWS config directory is mounted read-only). Without it every model is
+    the stand-in (see "The local stack")."""
+    aws_config_dir: Text
+    """The deploying machine's AWS config directory (`~` is its user's home), mounted with `awsProfile`."""
+
+    def check(self, problems: Problems) -> None:
+        ports = {"litellmPort": self.litellm_port, "langfusePort": self.langfuse_port,
+                 "objectStorePort": self.object_store_port}
+        for key, port in ports.items():
+            earlier = next((other for other, value in ports.items() if value == port and other < key), None)
+            if earlier:
+                problems.add(key, f"is local.{earlier} too (each service needs its own port)", port)
+
+
 class LoadBalancerSettings(Frozen):
     """The Application Load Balancer in front of LiteLLM and Langfuse."""
 
@@ -640,9 +679,10 @@ class Settings(Frozen):
 
     project: SkipJsonSchema[str] = Field(alias="pulumi:project")  # Pulumi.yaml name; a namespace key has no ':'
     stack: SkipJsonSchema[str] = Field(alias="pulumi:stack")
-    region: Annotated[Region, Hint("pulumi config set aws:region <region>")] = Field(alias="aws:region")
+    region: Annotated[Region, Hint(REGION_HINT)] = Field(None, alias="aws:region")
     """Region of the stack: one of the Regions in `reference/regions.py` (commercial partition). Each row says how
-    that Region delivers load balancer access logs. Add a row to serve another Region."""
+    that Region delivers load balancer access logs. Add a row to serve another Region. Not needed with `compute:
+    local`; there it is only the Bedrock models' default Region."""
     aws_profile: Annotated[Text, Plain(PROFILE_IN_PLAIN_TEXT), Check(
         lambda profile: re.fullmatch(PROFILE, profile) is not None, PROFILE_IN_PLAIN_TEXT, shown=False,
         schema={"pattern": PROFILE})] = Field(None, alias="aws:profile")
@@ -656,7 +696,7 @@ class Settings(Frozen):
     `aws:assumeRoleWithWebIdentity` (use `AWS_ROLE_ARN` and `AWS_WEB_IDENTITY_TOKEN_FILE`),
     `aws:sharedConfigFiles`/`sharedCredentialsFiles` (use `AWS_CONFIG_FILE`/`AWS_SHARED_CREDENTIALS_FILE`); the
     environment is read by both. pulumi-aws 6's `aws:assumeRole` is refused too."""
-    compute: Annotated[Text, one_of(("ecs", "ec2"))]
+    compute: Annotated[Text, one_of(COMPUTES)]
     """Compute shape (see above)."""
     environment: Annotated[Text, one_of(ENVIRONMENTS)] = None  # the stack's name for the stacks named stg and prod
     """Which defaults apply. The stacks named `stg` and `prod` default to their name and may not set another;
@@ -667,9 +707,10 @@ class Settings(Frozen):
     hosted_zone_id: Annotated[Text, matching(HOSTED_ZONE_ID)] = None
     """Route53 zone for the DNS records and certificate validation. Required in prod with `domain`; without it
     (stg) the records to create are logged and exported as `dnsRecordsToCreate`."""
-    allowed_cidrs: Annotated[tuple[Cidr, ...], NonEmptyList()]
+    allowed_cidrs: Annotated[tuple[Cidr, ...], NonEmptyList()] = ()
     """IPv4 ranges that may reach the load balancer (80/443); each range once (duplicates and nested ranges are
-    refused). In prod no range wider than a /8 (e.g. `0.0.0.0/0`) unless `loadBalancer.public: true`."""
+    refused). In prod no range wider than a /8 (e.g. `0.0.0.0/0`) unless `loadBalancer.public: true`. Required
+    with `compute: ecs` and `ec2`."""
     allow_insecure_http: Flag = False
     """Without `domain`: plain HTTP on the load balancer name. Refused in prod."""
     protect: Flag
@@ -690,6 +731,7 @@ class Settings(Frozen):
     load_balancer: LoadBalancerSettings
     backup: BackupSettings
     alarms: AlarmSettings
+    local: LocalSettings
     existing_langfuse_keys: Annotated[dict[str, LangfuseKeyPair], Secret(SET_SECRET_PATH),
                                       Hint("team -> {publicKey, secretKey}")] = {}
     """For teams with `langfuseKeys: existing`: `pulumi config set --secret --path
@@ -772,6 +814,11 @@ def _prepared(data: dict[str, Any], secret_keys: set[str]) -> tuple[dict[str, An
         given = data.get(group, {})
         if isinstance(given, dict):
             data[group] = {**{key: value for key, value in defaults[env].items() if value is not None}, **given}
+    # Required by the AWS platforms only: the local one has no load balancer and no Region of its own.
+    for key, hint in (("aws:region", f" ({REGION_HINT})"), ("allowedCidrs", "")):
+        if data.get("compute") != LOCAL and key not in data and key not in failed:
+            problems.add(key, f"is required{hint}")
+            failed.add(key)
     if data.get("aws:region") in REGIONS and isinstance(data.get("models"), list):
         data["models"] = [{"region": data["aws:region"], **model} if isinstance(model, dict) else model
                           for model in data["models"]]
@@ -865,6 +912,8 @@ def _prod_zone(s: Any, problems: Problems) -> None:
 
 
 def _plain_http(s: Any, problems: Problems) -> None:
+    if s.compute == LOCAL:
+        return  # no load balancer (_aws_only)
     if not s.domain and not s.allow_insecure_http:
         problems.add("domain", "is required unless allowInsecureHttp is true (plain HTTP on the load balancer name)")
     if s.allow_insecure_http and s.domain:
@@ -976,8 +1025,34 @@ def _sso_admin(s: Any, problems: Problems) -> None:
                      "through the identity provider)", admin)
 
 
+def _aws_only(s: Any, problems: Problems) -> None:
+    """What the local platform cannot honour is refused there, not silently ignored."""
+    if s.compute != LOCAL:
+        return
+    given = {"aws:profile": s.aws_profile, "aws:assumeRoles": s.aws_assume_roles, "domain": s.domain,
+             "hostedZoneId": s.hosted_zone_id, "allowedCidrs": s.allowed_cidrs,
+             "allowInsecureHttp": s.allow_insecure_http, "dockerHubCredentials": s.docker_hub_credentials}
+    for key, value in given.items():
+        if value:
+            problems.add(key, f"applies to compute ecs and ec2 only: it {AWS_ONLY[key]}")
+    if s.clickhouse.external_url is not None:
+        problems.add("clickhouse.externalUrl", "applies to compute: ecs (the local platform runs its own ClickHouse)",
+                     s.clickhouse.external_url)
+
+
+def _local_bedrock_regions(s: Any, problems: Problems) -> None:
+    """With a profile the models call Bedrock, each in a Region; without one they are the stand-in."""
+    if s.compute != LOCAL or s.local.aws_profile is None:
+        return
+    for i, model in enumerate(s.models):
+        if model.region is None:
+            problems.add(f"models[{i}].region", "is required with local.awsProfile (or set aws:region, every "
+                         "model's default)")
+
+
 RULES: tuple[Callable[[Any, Problems], None], ...] = (
     _stack_name, _environment_of_stack, _zone_needs_domain, _prod_zone, _plain_http, _plain_http_in_prod,
     _distinct_cidrs, _exposure, _prod_backups, _alarm_storage, _restored_instance, _snapshot_copies, _team_models,
-    _existing_keys, _external_clickhouse, _external_clickhouse_on_ecs, _sso_client_secret, _sso_admin,
+    _existing_keys, _external_clickhouse, _external_clickhouse_on_ecs, _sso_client_secret, _sso_admin, _aws_only,
+    _local_bedrock_regions,
 )

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from config.services import DATABASE_ADMIN_USER
-from local_docker.services import POSTGRES, POSTGRES_START, TLS_DIR
+from services.specs import DATABASE_ADMIN_USER
+from services.local import POSTGRES, POSTGRES_START, TLS_DIR
 from tests.support.litellm_proxy import free_port
 from tests.support.postgres_server import _bin
 

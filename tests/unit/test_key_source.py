@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from config.litellm_config import render_proxy_config
-from config.team_plane import render_team_document
+from renderers.litellm_proxy import render_proxy_config
+from renderers.team_document import render_team_document
 from team_plane import job
 from team_plane.key_source import (
     ENVIRONMENT, KEY_SOURCE_VAR, KEYS_VAR, EnvironmentKeys, KeyNotFound, environment_keys, secrets_client,

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 
 from components.local_platform import TEAM_PLANE_JOB, job_groups, start_order
-from config.litellm_config import render_proxy_config
-from config.secret_refs import SecretRef
-from config.services import HealthCheck, ServiceSpec, Volume
-from local_docker.render import Bind, docker_service, healthcheck, job_step
-from local_docker.services import (
+from renderers.litellm_proxy import render_proxy_config
+from services.secret_refs import SecretRef
+from services.specs import HealthCheck, ServiceSpec, Volume
+from renderers.docker import Bind, docker_service, healthcheck, job_step
+from services.local import (
     OBJECT_STORE, POSTGRES, TEAM_PLANE_STORE, LocalPorts, apply_differences, Difference, local_differences, local_specs,
 )
 from team_plane.embed import code

@@ -23,4 +23,4 @@ def test_bad_config_fails_before_any_resource_is_registered():
         run_program("stg", config, secret_keys, mocks=mocks)
     assert mocks.registrations == [] and mocks.calls == []
     assert "teams[0].name 'Home Rentals' must match" in str(raised.value)
-    assert "compute 'k8s' must be one of: ecs, ec2" in str(raised.value)
+    assert "compute 'k8s' must be one of: ecs, ec2, local" in str(raised.value)

@@ -125,8 +125,8 @@ def test_environment_can_be_set_for_other_stack_names():
 @pytest.mark.parametrize(
     "changes, stack, expected",
     [
-        ({"compute": None}, "stg", "compute is required (one of: ecs, ec2)"),
-        ({"compute": "k8s"}, "stg", "compute 'k8s' must be one of: ecs, ec2"),
+        ({"compute": None}, "stg", "compute is required (one of: ecs, ec2, local)"),
+        ({"compute": "k8s"}, "stg", "compute 'k8s' must be one of: ecs, ec2, local"),
         ({"aws:region": None}, "stg", "aws:region is required (pulumi config set aws:region <region>)"),
         ({}, "alice", "environment is required for stack 'alice' (one of: stg, prod)"),
         ({"domian": "x.example.com"}, "stg", "domian is not a known key (did you mean domain?)"),

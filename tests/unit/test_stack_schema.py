@@ -90,7 +90,7 @@ REFUSED = [
     (changed("llm-gateway:domian", "llm.example.com"), "'llm-gateway:domian' does not match any of the regexes"),
     (changed("llm-gateway:teams/0/nmae", "mle"), "llm-gateway:teams.0: Additional properties are not allowed ('nmae'"),
     (changed("llm-gateway:database/instanceClas", "db.t4g.small"), "Additional properties are not allowed ('instanceClas'"),
-    (changed("llm-gateway:compute", "k8s"), "llm-gateway:compute: 'k8s' is not one of ['ecs', 'ec2']"),
+    (changed("llm-gateway:compute", "k8s"), "llm-gateway:compute: 'k8s' is not one of ['ecs', 'ec2', 'local']"),
     (changed("llm-gateway:teams/1/name", "Home Rentals"), "llm-gateway:teams.1.name: 'Home Rentals' does not match"),
     (changed("llm-gateway:teams/1/name", "ml"), "llm-gateway:teams.1.name: 'ml' is too short"),
     (changed("llm-gateway:teams/1/name", "litellm-dashboard"), "llm-gateway:teams.1.name: 'litellm-dashboard' should not be"),

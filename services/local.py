@@ -11,23 +11,26 @@ db-init, the team plane's job) are the shared specs with the differences listed 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from config import secret_refs
-from config.images import DEFAULT_IMAGES
-from config.litellm_config import PORT as LITELLM_PORT, ProxyConfig
-from config.secret_refs import SecretRef
-from config.services import (
-    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, POSTGRES_PORT, Endpoints, HealthCheck, ServiceSpec, Volume,
+from config.settings import Settings
+from reference.images import DEFAULT_IMAGES
+from services import secret_refs
+from services.secret_refs import SecretRef
+from services.specs import (
+    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, LITELLM_PORT, POSTGRES_PORT, Endpoints, HealthCheck, ServiceSpec, Volume,
     workload_specs,
 )
-from config.settings import Settings
-from config.team_plane import DOCUMENT_KEY
 from team_plane.embed import CODE_VAR, code, code_key
 from team_plane.key_source import ENVIRONMENT, KEY_SOURCE_VAR, KEYS_VAR
 from team_plane.litellm_start import DOCUMENT_VAR
+
+if TYPE_CHECKING:  # LiteLLM's spec runs the proxy config the renderer made (renderers/litellm_proxy.py)
+    from renderers.litellm_proxy import ProxyConfig
 
 # SeaweedFS 4.44, the newest release read here (weed/command/mini.go, docker/entrypoint.sh at tag 4.44).
 # Its release workflow builds the multi-arch index on GHCR and `crane copy`s it to Docker Hub
@@ -101,13 +104,14 @@ class LocalPorts:
                 OBJECT_STORE: {OBJECT_STORE_PORT: self.object_store}}
 
 
-def local_endpoints(ports: LocalPorts) -> Endpoints:
-    """Every address is a container's name on the stack's network, or 127.0.0.1 for the browser."""
+def local_endpoints(ports: LocalPorts, document_key: str) -> Endpoints:
+    """Every address is a container's name on the stack's network, or 127.0.0.1 for the browser;
+    `document_key`: where the team document lives in its bucket (renderers/team_document.py)."""
     return Endpoints(
         region=OBJECT_STORE_REGION, database_host=POSTGRES, redis_host="redis", redis_tls=False,
         clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
         litellm_internal_url=f"http://litellm:{LITELLM_PORT}", langfuse_public_url=f"http://127.0.0.1:{ports.langfuse}",
-        bucket=LANGFUSE_BUCKET, team_document=f"s3://{TEAM_PLANE_BUCKET}/{DOCUMENT_KEY}",
+        bucket=LANGFUSE_BUCKET, team_document=f"s3://{TEAM_PLANE_BUCKET}/{document_key}",
     )
 
 
@@ -271,11 +275,31 @@ def apply_differences(specs: Sequence[ServiceSpec], differences: Sequence[Differ
     return tuple(changed)
 
 
-def local_specs(settings: Settings, proxy: ProxyConfig, ports: LocalPorts, aws_profile: str | None) -> tuple[ServiceSpec, ...]:
+def local_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints, ports: LocalPorts,
+                aws_profile: str | None) -> tuple[ServiceSpec, ...]:
     """Every container of the local platform, the one-offs and the team plane's steps included."""
-    endpoints = local_endpoints(ports)
     shared = [spec for group in workload_specs(settings, proxy, endpoints).values() for spec in group
               # Docker waits on ClickHouse's health itself, as the EC2 host's compose does.
               if spec.name != "clickhouse-ready"]
     local = (postgres(), object_store(), team_plane_store(settings, endpoints))
     return apply_differences((*local, *shared), local_differences(ports, aws_profile))
+
+
+# --- the team keys without Secrets Manager ----------------------------------------------------------
+# Each key pair has an id and a version of its own, and every pair travels in one secret variable
+# (team_plane/key_source.py). The id takes the place of the secret's ARN in the team document: the
+# secret's name as the AWS platforms would give it. The version takes the place of the secret's version
+# id: a digest of the pair, so a rotated pair is a new version, which changes the document (the team
+# plane runs again and LiteLLM restarts), as a new secret version does on AWS.
+KEY_VERSION_HEX = 32
+
+
+def key_id(prefix: str, logical_secret: str) -> str:
+    """e.g. llm-gateway-local/langfuse-keys/teams/mle."""
+    return f"{prefix}/{logical_secret}"
+
+
+def key_version(value: Mapping[str, str]) -> str:
+    """A digest of the pair: it says that the pair changed and nothing of it (128 bits of a SHA-256 of
+    values with 122 random bits each, or a team's own existing keys: not reversible)."""
+    return hashlib.sha256(json.dumps(dict(value), sort_keys=True).encode()).hexdigest()[:KEY_VERSION_HEX]

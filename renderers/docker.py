@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from config.images import parse_image
-from config.secret_refs import SecretRef
-from config.services import HealthCheck, ServiceSpec
+from reference.images import parse_image
+from services.secret_refs import SecretRef
+from services.specs import HealthCheck, ServiceSpec
 
 LOOPBACK = "127.0.0.1"
 LABEL = "llm-gateway"
