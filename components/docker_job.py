@@ -75,7 +75,7 @@ class DockerJobArgs:
     network: pulumi.Input[str]
     steps: Sequence[DockerStepArgs]
     trigger: pulumi.Input[str] = ""  # any change re-runs the job, e.g. a hash of what it depends on
-    timeout_seconds: int = 900  # from the first step's start to the last step's exit (config/jobs.py)
+    timeout_seconds: int = 900  # from the first step's start to the last step's exit (services/jobs.py)
 
 
 INPUT_KEYS = tuple(f.name for f in fields(DockerJobArgs))

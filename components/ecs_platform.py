@@ -21,7 +21,7 @@ from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from reference import names
 from renderers.ecs import container_definition, job_container_definitions
-from services.jobs import JobSpec, single
+from services.jobs import TEAM_PLANE_JOB, JobSpec, single
 from renderers.litellm_proxy import ProxyConfig
 from services.specs import (
     LANGFUSE_WEB_PORT,
@@ -48,8 +48,6 @@ SECURITY_GROUP_OF = {
     "langfuse-migrator": "langfuse-worker",  # reaches Postgres and both ClickHouse ports, takes no traffic
     "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
 }
-# The team plane's steps (the on-demand specs) run as this one job, once LiteLLM and Langfuse serve.
-TEAM_PLANE_JOB = "team-plane"
 
 
 @dataclass(frozen=True)

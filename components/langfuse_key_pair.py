@@ -16,7 +16,7 @@ from config.settings import LangfuseKeyPair as ExistingKeys
 class LangfuseKeyPairArgs:
     secret_name: str  # e.g. llm-gateway-stg/langfuse-keys/teams/mle
     project: str  # the Langfuse project the keys belong to
-    kms_key_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None  # None: no Secrets Manager (compute: local), the pair stays a Pulumi secret
     protect: bool
     existing: ExistingKeys | None = None  # keys of a project that already exists
     # A team's pair: removing the team keeps the secret (and the project's keys) instead of
@@ -44,6 +44,12 @@ class LangfuseKeyPair(GatewayComponent):
                 ))
                 for kind, prefix in (("public", "pk-lf-"), ("secret", "sk-lf-"))
             )
+        self.public_key = public_key
+        self.secret_key = secret_key
+        if args.kms_key_arn is None:
+            self.arn = self.version = None
+            self.register_outputs({})
+            return
         self.secret = create_json_secret(
             self, f"{name}-secret",
             secret_name=args.secret_name,
@@ -55,6 +61,4 @@ class LangfuseKeyPair(GatewayComponent):
         )
         self.arn = self.secret.arn
         self.version = self.secret.version_id
-        self.public_key = public_key
-        self.secret_key = secret_key
         self.register_outputs({"arn": self.arn})

@@ -24,14 +24,12 @@ import pulumi_docker as docker
 
 from components.base import GatewayComponent
 from components.docker_job import DockerJob, DockerJobArgs, DockerStepArgs
-from services.jobs import UNBOUNDED_JOB_SECONDS, JobSpec, single
+from services.jobs import TEAM_PLANE_JOB, UNBOUNDED_JOB_SECONDS, JobSpec, single
 from services.secret_refs import SecretRef
 from services.specs import ServiceSpec
 from renderers.docker import LOOPBACK, Bind, DockerService, DockerStep, docker_service, job_step, volume_name
 
-# The team plane's steps (the on-demand specs) run as this one job, once LiteLLM and Langfuse serve,
-# as on ECS (components/ecs_platform.py).
-TEAM_PLANE_JOB = "team-plane"
+# What the team plane's job reaches: it runs once they serve, as on ECS (components/ecs_platform.py).
 TEAM_PLANE_REACHES = ("litellm", "langfuse-web")
 JSON_FILE_ROTATION = {"max-size": "10m", "max-file": "5"}
 

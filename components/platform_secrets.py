@@ -13,6 +13,10 @@
 | clickhouse | user, password, passwordForUrl | `langfuse`, 32 alphanumerics; or the external ClickHouse's, from secret config; the password percent-encoded (Langfuse's migration URL) |
 | redis | authToken | 64 alphanumerics (ElastiCache allows 16-128) |
 | langfuse-external | ssoClientSecret, eeLicenseKey | from secret config, only the configured ones; no secret without any |
+
+On the AWS platforms each logical secret is one Secrets Manager secret; the local platform (compute:
+local) has none, so without a KMS key the values stay Pulumi secrets only (`values`), which it hands to
+its containers' environment.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ LITELLM_UI_USERNAME = "admin"
 @dataclass(frozen=True)
 class PlatformSecretsArgs:
     name_prefix: str
-    kms_key_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None  # None: no Secrets Manager (compute: local)
     database_address: pulumi.Input[str]
     protect: bool
     clickhouse: ClickhouseSettings
@@ -52,6 +56,7 @@ class PlatformSecrets(GatewayComponent):
         langfuse_db_password = self._alphanumeric("langfuse-db-password", 32)
         self.arns: dict[str, pulumi.Output[str]] = {}
         self.versions: dict[str, pulumi.Output[str]] = {}
+        self.values: dict[str, dict[str, pulumi.Input[str]]] = {}  # logical secret -> key -> value
         # The deploy itself uses the master key: LiteLLM teams are managed through the admin API.
         self.litellm_master_key = pulumi.Output.secret(
             pulumi.Output.concat("sk-", self._random_bytes("litellm-master-key", 24).hex)
@@ -111,6 +116,9 @@ class PlatformSecrets(GatewayComponent):
         ))
 
     def _store(self, logical_name: str, description: str, values: dict) -> None:
+        self.values[logical_name] = values
+        if self._args.kms_key_arn is None:
+            return
         secret = create_json_secret(
             self, f"{self.name}-{logical_name}",
             secret_name=f"{self._args.name_prefix}/{logical_name}",

@@ -14,7 +14,7 @@ import pulumi
 from components.cache import Cache, CacheArgs
 from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
 from components.host_command import HostCommand, HostCommandArgs
-from components.ecs_platform import TEAM_PLANE_JOB, EcsPlatform, EcsPlatformArgs
+from components.ecs_platform import EcsPlatform, EcsPlatformArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from services import secret_refs
@@ -22,7 +22,7 @@ from renderers.alarms import Host, host_dimension, metrics_namespace
 from renderers.compose_host.jobs import host_job_commands, host_job_seconds, job_scratch_dirs
 from renderers.compose_host.layout import DiskMetrics, HostPaths
 from reference.images import pinned_images
-from services.jobs import JobSpec
+from services.jobs import TEAM_PLANE_JOB, JobSpec
 from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
@@ -52,7 +52,7 @@ class Platform:
     # What the alarms watch here: the compose hosts, ElastiCache nodes, LiteLLM's log group, ECS services.
     hosts: tuple[Host, ...]
     cache_nodes: tuple[pulumi.Output[str], ...]
-    litellm_log_group: pulumi.Output[str]
+    litellm_log_group: pulumi.Output[str] | None  # None: no CloudWatch (compute: local)
     ecs: bool
     exports: Mapping[str, Any] = field(default_factory=dict)
 

@@ -18,7 +18,7 @@ from services import secret_refs
 from team_plane.litellm_start import GUARD_MODULE, LANGFUSE_HOST_VAR
 from services.secret_refs import SecretRef
 from services.serving import SERVING, ServingTimeouts
-from config.settings import Model, Settings, Team
+from config.settings import LOCAL, Model, Settings, Team
 
 # The stack's Redis (ElastiCache with TLS, or the host's Valkey): every LiteLLM task coordinates
 # rate limits, spend counters and the spend-write buffer through it (`coordination_redis`).
@@ -59,11 +59,38 @@ def _env(var: str) -> str:
     return f"os.environ/{var}"
 
 
-def _model_entry(model: Model) -> dict:
-    entry: dict = {
-        "model_name": model.name,
-        "litellm_params": {"model": f"bedrock/{model.bedrock_model}", "aws_region_name": model.region},
-    }
+# The local stack without an AWS profile answers every model with a stand-in: LiteLLM's `mock_response`
+# in the deployment's litellm_params (the router passes them into the call, litellm/router.py
+# `_acompletion`: `{**litellm_params, ...}`; completion and embedding return mock_completion /
+# mock_embedding before any provider code, litellm/main.py). Callers cannot ask for a mock themselves: the proxy drops
+# `mock_response` from a request body (litellm/proxy/litellm_pre_call_utils.py). The call is traced and
+# charged like any other, at deliberately dear prices: a mocked chat call counts 10 prompt and 20
+# completion tokens (litellm/constants.py DEFAULT_MOCK_RESPONSE_*_TOKEN_COUNT), so 0.50 USD, and a small
+# team budget stops the team within a few calls.
+STAND_IN_REPLY = "llm-gateway stand-in model: no model was called (compute: local without local.awsProfile)."
+STAND_IN_VECTOR = [0.0] * 8  # an embedding call's answer: the model's own size is not known here
+STAND_IN_PRICES = {"input_cost_per_token": 0.01, "output_cost_per_token": 0.02}
+
+
+def is_embedding_model(bedrock_model: str) -> bool:
+    """Bedrock names every embedding model so (amazon.titan-embed-*, cohere.embed-*, ...-embeddings-*)."""
+    return "embed" in bedrock_model
+
+
+def _model_entry(model: Model, settings: Settings) -> dict:
+    params: dict = {"model": f"bedrock/{model.bedrock_model}"}
+    if model.region is not None:  # none on a local stack without aws:region or a model's own
+        params["aws_region_name"] = model.region
+    entry: dict = {"model_name": model.name, "litellm_params": params}
+    local = settings.local if settings.compute == LOCAL else None
+    if local is not None and local.aws_profile is None:
+        params["mock_response"] = STAND_IN_VECTOR if is_embedding_model(model.bedrock_model) else STAND_IN_REPLY
+        entry["model_info"] = dict(STAND_IN_PRICES)
+        return entry
+    if local is not None:
+        # Bedrock through the named profile only (its own boto3 session, litellm/llms/bedrock/
+        # base_aws_llm.py): the container's static keys are the object store's.
+        params["aws_profile_name"] = local.aws_profile
     if model.input_cost_per_token is not None:
         # The router registers these as the deployment's prices (litellm/router.py,
         # _create_deployment): what spend tracking and budgets charge for a model LiteLLM's map lacks.
@@ -89,7 +116,7 @@ def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING)
         "UI_PASSWORD": SecretRef(secret_refs.LITELLM, "uiPassword"),
     }
     document = {
-        "model_list": [_model_entry(model) for model in settings.models],
+        "model_list": [_model_entry(model, settings) for model in settings.models],
         "router_settings": {
             "routing_strategy": "simple-shuffle",
             "num_retries": 2,

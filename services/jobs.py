@@ -24,6 +24,9 @@ FARGATE_TASK_STOP_SECONDS = 60
 STEP_START_SECONDS = 30
 # The runner's timeout for a job whose steps keep no deadline (migrations, db-init).
 UNBOUNDED_JOB_SECONDS = 900
+# The team plane's steps (the on-demand specs) run as this one job on every platform, once LiteLLM and
+# Langfuse web serve.
+TEAM_PLANE_JOB = "team-plane"
 @dataclass(frozen=True)
 class JobSpec:
     name: str

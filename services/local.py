@@ -1,4 +1,4 @@
-"""What runs on the local platform: the shared service specs (config/services.py), the stores that
+"""What runs on the local platform: the shared service specs (services/specs.py), the stores that
 stand in for AWS's managed ones, and every difference from the AWS platforms, each with its reason.
 
 In place of RDS and S3: PostgreSQL 17 from the image the stack already runs psql from, with TLS (a
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from config.settings import Settings
+from config.settings import LocalSettings, Settings
 from reference.images import DEFAULT_IMAGES
 from services import secret_refs
 from services.secret_refs import SecretRef
@@ -89,28 +89,20 @@ for variable, name in (("{CODE_VAR}", "{CODE_FILE}"), ("{DOCUMENT_VAR}", "{DOCUM
 """
 
 
-@dataclass(frozen=True)
-class LocalPorts:
-    """Host ports, on 127.0.0.1 only, of what the deploying machine's user reaches."""
-
-    litellm: int = 4000
-    langfuse: int = 3000
-    # Langfuse signs its media and export links for the store: the browser follows them here.
-    object_store: int = 9090
-
-    def published(self) -> dict[str, dict[int, int]]:
-        """Service -> container port -> host port."""
-        return {"litellm": {LITELLM_PORT: self.litellm}, "langfuse-web": {LANGFUSE_WEB_PORT: self.langfuse},
-                OBJECT_STORE: {OBJECT_STORE_PORT: self.object_store}}
+def published(local: LocalSettings) -> dict[str, dict[int, int]]:
+    """Service -> container port -> its port on 127.0.0.1: what the deploying machine's user reaches.
+    Langfuse signs its media and export links for the store: the browser follows them there."""
+    return {"litellm": {LITELLM_PORT: local.litellm_port}, "langfuse-web": {LANGFUSE_WEB_PORT: local.langfuse_port},
+            OBJECT_STORE: {OBJECT_STORE_PORT: local.object_store_port}}
 
 
-def local_endpoints(ports: LocalPorts, document_key: str) -> Endpoints:
+def local_endpoints(local: LocalSettings, document_key: str) -> Endpoints:
     """Every address is a container's name on the stack's network, or 127.0.0.1 for the browser;
     `document_key`: where the team document lives in its bucket (renderers/team_document.py)."""
     return Endpoints(
         region=OBJECT_STORE_REGION, database_host=POSTGRES, redis_host="redis", redis_tls=False,
         clickhouse_host="clickhouse", langfuse_internal_url=f"http://langfuse-web:{LANGFUSE_WEB_PORT}",
-        litellm_internal_url=f"http://litellm:{LITELLM_PORT}", langfuse_public_url=f"http://127.0.0.1:{ports.langfuse}",
+        litellm_internal_url=f"http://litellm:{LITELLM_PORT}", langfuse_public_url=f"http://127.0.0.1:{local.langfuse_port}",
         bucket=LANGFUSE_BUCKET, team_document=f"s3://{TEAM_PLANE_BUCKET}/{document_key}",
     )
 
@@ -119,7 +111,7 @@ def postgres() -> ServiceSpec:
     """PostgreSQL 17 in place of RDS: its superuser is the one db-init connects as."""
     return ServiceSpec(
         name=POSTGRES,
-        # The image the stack runs psql from (config/images.py) runs the server too: one image, major 17 as on RDS.
+        # The image the stack runs psql from (reference/images.py) runs the server too: one image, major 17 as on RDS.
         image=DEFAULT_IMAGES["postgres-client"],
         port=POSTGRES_PORT,
         entrypoint=("sh", "-c", POSTGRES_START),
@@ -211,9 +203,9 @@ def _langfuse_keys() -> dict[str, SecretRef]:
                               ("SECRET_ACCESS_KEY", OBJECT_STORE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]))}
 
 
-def local_differences(ports: LocalPorts, aws_profile: str | None) -> tuple[Difference, ...]:
-    """Every difference from the AWS platforms' containers (the specs of config/services.py)."""
-    external = f"http://127.0.0.1:{ports.object_store}"
+def local_differences(local: LocalSettings) -> tuple[Difference, ...]:
+    """Every difference from the AWS platforms' containers (the specs of services/specs.py)."""
+    external = f"http://127.0.0.1:{local.object_store_port}"
     team_plane_readers = ("litellm", "team-plane-plan", "team-plane-verify")
     differences = [
         Difference(
@@ -252,7 +244,7 @@ def local_differences(ports: LocalPorts, aws_profile: str | None) -> tuple[Diffe
             depends_on={POSTGRES: "healthy"},
         ),
     ]
-    if aws_profile:
+    if local.aws_profile:
         differences.append(Difference(
             ("litellm",), "Bedrock with the deploying machine's named AWS profile (its ~/.aws, read-only): the "
             "configured models' `aws_profile_name`; config and credentials files found whatever the image's home",
@@ -275,14 +267,13 @@ def apply_differences(specs: Sequence[ServiceSpec], differences: Sequence[Differ
     return tuple(changed)
 
 
-def local_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints, ports: LocalPorts,
-                aws_profile: str | None) -> tuple[ServiceSpec, ...]:
+def local_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
     """Every container of the local platform, the one-offs and the team plane's steps included."""
     shared = [spec for group in workload_specs(settings, proxy, endpoints).values() for spec in group
               # Docker waits on ClickHouse's health itself, as the EC2 host's compose does.
               if spec.name != "clickhouse-ready"]
     local = (postgres(), object_store(), team_plane_store(settings, endpoints))
-    return apply_differences((*local, *shared), local_differences(ports, aws_profile))
+    return apply_differences((*local, *shared), local_differences(settings.local))
 
 
 # --- the team keys without Secrets Manager ----------------------------------------------------------

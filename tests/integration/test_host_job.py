@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from components.ecs_platform import TEAM_PLANE_JOB
+from services.jobs import TEAM_PLANE_JOB
 from renderers.compose_host.jobs import host_job_commands
 from renderers.compose_host.layout import layout
 from renderers.compose_host.user_data import UNIT, unit

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from components.local_platform import TEAM_PLANE_JOB, job_groups, start_order
+from components.local_platform import job_groups, start_order
+from services.jobs import TEAM_PLANE_JOB
 from renderers.litellm_proxy import render_proxy_config
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec, Volume

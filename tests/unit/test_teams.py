@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from components.ecs_platform import TEAM_PLANE_JOB
+from services.jobs import TEAM_PLANE_JOB
 from renderers.compose_host.jobs import HOST_RECREATE_SECONDS, host_job_commands, job_scratch_dirs
 from services.jobs import JobSpec
 from renderers.litellm_proxy import render_proxy_config
