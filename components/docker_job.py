@@ -61,7 +61,8 @@ class DockerStepArgs:
     image: str  # name@sha256:...
     entrypoint: Sequence[str] | None
     command: Sequence[str]
-    environment: Mapping[str, pulumi.Input[str]]  # plain and secret values alike
+    environment: Mapping[str, str]
+    secret_environment: Mapping[str, pulumi.Input[str]]  # secret Outputs
     volumes: Mapping[str, str]  # job scratch volume -> path in the container
     files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # path -> content, copied in before start
     user: str | None = None
@@ -93,7 +94,7 @@ class Step:
     image: str
     entrypoint: tuple[str, ...] | None
     command: tuple[str, ...]
-    environment: Mapping[str, str]
+    environment: Mapping[str, str]  # the plain and the secret variables (which the CLI treats alike)
     volumes: Mapping[str, str]
     files: Mapping[str, str]
     user: str | None
@@ -105,7 +106,8 @@ class Step:
         return cls(
             name=props["name"], image=props["image"],
             entrypoint=tuple(props["entrypoint"]) if props.get("entrypoint") else None,
-            command=tuple(props.get("command") or ()), environment=dict(props.get("environment") or {}),
+            command=tuple(props.get("command") or ()),
+            environment={**(props.get("environment") or {}), **(props.get("secret_environment") or {})},
             volumes=dict(props.get("volumes") or {}), files=dict(props.get("files") or {}),
             user=props.get("user") or None,
             memory=int(memory) if memory else None,  # the engine hands numbers over as floats
@@ -135,7 +137,8 @@ class JobSpec:
 def step_props(step: DockerStepArgs) -> dict[str, Any]:
     return {
         "name": step.name, "image": step.image, "entrypoint": list(step.entrypoint) if step.entrypoint else None,
-        "command": list(step.command), "environment": dict(step.environment), "volumes": dict(step.volumes),
+        "command": list(step.command), "environment": dict(step.environment),
+        "secret_environment": dict(step.secret_environment), "volumes": dict(step.volumes),
         "files": dict(step.files), "user": step.user, "memory": step.memory,
     }
 

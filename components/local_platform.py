@@ -170,10 +170,10 @@ class LocalPlatform(GatewayComponent):
 
 
 def _step_args(step: DockerStep, args: LocalPlatformArgs) -> DockerStepArgs:
-    environment: dict[str, pulumi.Input[str]] = dict(step.environment)
-    environment |= {name: secret_value(args.secrets, ref) for name, ref in step.secrets.items()}
     return DockerStepArgs(
-        name=step.name, image=step.image, entrypoint=step.entrypoint, command=step.command, environment=environment,
+        name=step.name, image=step.image, entrypoint=step.entrypoint, command=step.command,
+        environment=dict(step.environment),
+        secret_environment={name: secret_value(args.secrets, ref) for name, ref in step.secrets.items()},
         volumes=dict(step.volumes), files={**step.files, **args.files.get(step.name, {})}, user=step.user,
         memory=step.memory,
     )

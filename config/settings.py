@@ -88,13 +88,14 @@ REGION_HINT = "pulumi config set aws:region <region>"
 # What only the AWS platforms read, refused on the local one (it listens on 127.0.0.1 and calls no AWS
 # API but Bedrock's, through local.awsProfile), each with why.
 AWS_ONLY = {
-    "aws:profile": "signs the AWS provider's calls; the local stack makes none (Bedrock's profile is local.awsProfile)",
-    "aws:assumeRoles": "signs the AWS provider's calls; the local stack makes none",
-    "domain": "names the load balancer; the local platform listens on 127.0.0.1 (local.*Port)",
-    "hostedZoneId": "holds the load balancer's records; the local platform has none",
-    "allowedCidrs": "gate the load balancer; the local platform listens on 127.0.0.1 only",
-    "allowInsecureHttp": "is the load balancer's plain HTTP; the local platform listens on 127.0.0.1 only",
-    "dockerHubCredentials": "are for ECS's and the hosts' pulls",
+    "aws:profile": "the AWS provider's calls are signed with it, and the local stack makes none (Bedrock's profile "
+                   "is local.awsProfile)",
+    "aws:assumeRoles": "the AWS provider's calls assume them, and the local stack makes none",
+    "domain": "the load balancer answers on it; the local platform listens on 127.0.0.1 (local.*Port)",
+    "hostedZoneId": "the load balancer's records live there; the local platform has none",
+    "allowedCidrs": "they gate the load balancer; the local platform listens on 127.0.0.1 only",
+    "allowInsecureHttp": "it is the load balancer's plain HTTP; the local platform listens on 127.0.0.1 only",
+    "dockerHubCredentials": "ECS and the hosts pull with them",
 }
 # The deploy's own AWS calls sign as the stack's AWS provider (config/deploy_credentials.py): these
 # are the provider's keys they follow (pulumi-aws 7; STS AssumeRole's parameter patterns).
@@ -1034,7 +1035,7 @@ def _aws_only(s: Any, problems: Problems) -> None:
              "allowInsecureHttp": s.allow_insecure_http, "dockerHubCredentials": s.docker_hub_credentials}
     for key, value in given.items():
         if value:
-            problems.add(key, f"applies to compute ecs and ec2 only: it {AWS_ONLY[key]}")
+            problems.add(key, f"applies to compute ecs and ec2 only: {AWS_ONLY[key]}")
     if s.clickhouse.external_url is not None:
         problems.add("clickhouse.externalUrl", "applies to compute: ecs (the local platform runs its own ClickHouse)",
                      s.clickhouse.external_url)

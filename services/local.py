@@ -267,11 +267,19 @@ def apply_differences(specs: Sequence[ServiceSpec], differences: Sequence[Differ
     return tuple(changed)
 
 
+# What the local platform runs that the AWS platforms do not, and what it leaves out: each with why.
+STANDS_IN = {
+    POSTGRES: "RDS PostgreSQL",
+    OBJECT_STORE: "S3 (Langfuse's bucket, the team plane's bucket)",
+    TEAM_PLANE_STORE: "the deploy writing the team plane's document and code into S3",
+}
+LEFT_OUT = {"clickhouse-ready": "Docker waits on ClickHouse's health itself, as the EC2 host's compose does"}
+
+
 def local_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
     """Every container of the local platform, the one-offs and the team plane's steps included."""
     shared = [spec for group in workload_specs(settings, proxy, endpoints).values() for spec in group
-              # Docker waits on ClickHouse's health itself, as the EC2 host's compose does.
-              if spec.name != "clickhouse-ready"]
+              if spec.name not in LEFT_OUT]
     local = (postgres(), object_store(), team_plane_store(settings, endpoints))
     return apply_differences((*local, *shared), local_differences(settings.local))
 

@@ -21,6 +21,8 @@ adding a feature to a variant whose other tests it leaves true.
   set (stg's default is off).
 - LONGEST_ECS / LONGEST_EC2: prod at the longest stack name with every feature that adds a name
   (tests/unit/test_names.py).
+- LOCAL_BEDROCK: the local platform with a named AWS profile, the teams, another LiteLLM port (the
+  shipped `local` stack is the stand-in's).
 `Variant.but(...)` derives a variant (a model more), `with_teams(n)` one with n teams: another run.
 """
 
@@ -123,3 +125,14 @@ _LONGEST = {
 }
 LONGEST_ECS = Variant(LONGEST_STACK, {"compute": "ecs", **_LONGEST})
 LONGEST_EC2 = Variant(LONGEST_STACK, {"compute": "ec2", **_LONGEST})
+# The local platform with Bedrock through a named profile: the teams (the second with its existing
+# Langfuse keys), LiteLLM on another port. (The shipped local stack is the stand-in's.)
+LOCAL_BEDROCK = Variant("local", {
+    "compute": "local", "environment": "stg", "domain": None, "allowedCidrs": None,
+    "teams": [TEAMS[0], {**TEAMS[1], "langfuseKeys": "existing"}],
+    "local": {"awsProfile": "gateway-dev", "litellmPort": 14000},
+}, {"existingLangfuseKeys": EXISTING_KEYS})
+
+# Every AWS variant above: none may load anything of Docker (tests/unit/test_images.py).
+AWS_VARIANTS = {"STG_ECS": STG_ECS, "STG_EC2": STG_EC2, "PROD_ECS": PROD_ECS, "EU_ECS": EU_ECS, "EU_EC2": EU_EC2,
+                "LONGEST_ECS": LONGEST_ECS, "LONGEST_EC2": LONGEST_EC2}

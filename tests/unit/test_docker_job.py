@@ -20,7 +20,8 @@ LITELLM = f"ghcr.io/berriai/litellm-database@sha256:{'f' * 64}"
 def step(name: str, **overrides) -> dict:
     """A step as the engine hands it to the provider (numbers as floats)."""
     return {"name": name, "image": LITELLM, "entrypoint": ["python3", "-c", "print(1)"], "command": [name],
-            "environment": {"LLM_GATEWAY_STEP": name}, "volumes": {}, "files": {}, "user": None, "memory": 256.0,
+            "environment": {"LLM_GATEWAY_STEP": name}, "secret_environment": {}, "volumes": {}, "files": {}, "user": None,
+            "memory": 256.0,
             **overrides}
 
 
@@ -71,7 +72,7 @@ def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(dock
 
 def test_environment_values_reach_the_container_but_never_a_command_line(docker, clock):
     secret = "sk-" + "5" * 48
-    props = job_props(step("plan", environment={"LITELLM_MASTER_KEY": secret, "MULTI_LINE": "a\nb"}))
+    props = job_props(step("plan", environment={"MULTI_LINE": "a\nb"}, secret_environment={"LITELLM_MASTER_KEY": secret}))
 
     provider_for(docker, clock).create(props)
 
@@ -168,7 +169,8 @@ def test_every_call_names_the_daemon_pulumi_dockers_provider_uses(environ, expec
 
 def test_a_step_variable_the_cli_would_read_itself_is_refused_before_anything_runs(docker, clock):
     with pytest.raises(DockerJobError, match="step plan sets DOCKER_HOST, PATH, which the Docker CLI would read itself"):
-        provider_for(docker, clock).create(job_props(step("plan", environment={"DOCKER_HOST": "x", "PATH": "/x"})))
+        provider_for(docker, clock).create(job_props(step("plan", environment={"DOCKER_HOST": "x"},
+                                                          secret_environment={"PATH": "/x"})))
     assert docker.calls == []
 
 
@@ -189,8 +191,8 @@ def test_registration_keeps_secret_values_secret():
         DockerJob("team-plane-run", DockerJobArgs(
             job="team-plane", container_prefix="llm-gateway-local", network=pulumi.Output.from_input("llm-gateway-local"),
             steps=[DockerStepArgs(name="plan", image=LITELLM, entrypoint=("python3", "-c", "print(1)"), command=("plan",),
-                                  environment={"LITELLM_MASTER_KEY": pulumi.Output.secret("sk-" + "5" * 48),
-                                               "LLM_GATEWAY_STEP": "plan"},
+                                  environment={"LLM_GATEWAY_STEP": "plan"},
+                                  secret_environment={"LITELLM_MASTER_KEY": pulumi.Output.secret("sk-" + "5" * 48)},
                                   volumes={"team-plane-work": "/work"})],
             trigger="v1", timeout_seconds=600,
         ))
@@ -200,5 +202,6 @@ def test_registration_keeps_secret_values_secret():
     assert registration.typ == "pulumi-python:dynamic:Resource"
     assert is_secret(registration.inputs["steps"])
     (plan,) = registration.input("steps")
-    assert plan["environment"] == {"LITELLM_MASTER_KEY": "sk-" + "5" * 48, "LLM_GATEWAY_STEP": "plan"}
+    assert (plan["environment"], plan["secret_environment"]) == ({"LLM_GATEWAY_STEP": "plan"},
+                                                                 {"LITELLM_MASTER_KEY": "sk-" + "5" * 48})
     assert (registration.input("network"), registration.input("timeout_seconds")) == ("llm-gateway-local", 600)

@@ -1,9 +1,10 @@
 """Images without deploy-time lookups, from registries without Docker Hub's anonymous limits.
 
-Preview and up need AWS credentials and the Pulumi CLI only: no Docker daemon, no registry lookup
-(pulumi-docker's provider pings the local daemon before any call, pulumi/pulumi-docker#1106). Every
-image the program renders, on ECS and in the hosts' compose files, runs by digest from a registry
-that reference/images.py REGISTRIES allows.
+The AWS stacks' preview and up need AWS credentials and the Pulumi CLI only: no Docker daemon, no
+registry lookup (pulumi-docker's provider pings the local daemon before any call,
+pulumi/pulumi-docker#1106). Only the local platform (compute: local), which runs on a Docker daemon
+by design, loads pulumi-docker. Every image the program renders, on ECS, in the hosts' compose files
+and on the local platform, runs by digest from a registry that reference/images.py REGISTRIES allows.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
 from tests.support.settings import runtime_with_secrets, settings_config
 from tests.support.stacks import ROOT
-from tests.support.variants import EU_ECS
+from tests.support.variants import AWS_VARIANTS, EU_ECS
 from tests.support.workflows import WORKFLOWS_DIR, load_workflow, steps
 
 PINNED = re.compile(r"^(?P<name>[^@\s]+)@sha256:[0-9a-f]{64}$")
 STACKS = ("stg", "prod")
 # What the deploying machine runs: the program and its own modules (not tests, scripts or tooling).
-PROGRAM_DIRS = ("components", "config")
+PROGRAM_DIRS = ("components", "config", "program", "reference", "renderers", "services")
+# The local platform's modules: the only ones that may import pulumi_docker.
+DOCKER_MODULES = {"components/local_platform.py"}
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -58,23 +61,53 @@ def rendered_images(run) -> dict[str, str]:
 
 # --- finding 3: no Docker daemon, no registry lookup at deploy time -------------------------------
 
+def assert_no_docker(run) -> None:
+    assert not [call.token for call in run.mocks.calls if call.token.startswith("docker:")]
+    assert not [r.typ for r in run.resources if r.typ.startswith(("docker:", "pulumi:providers:docker"))]
+
+
 def test_the_program_invokes_nothing_of_docker_and_registers_no_docker_provider(shipped):
-    assert not [call.token for call in shipped.mocks.calls if call.token.startswith("docker:")]
-    assert not [r.typ for r in shipped.resources if r.typ.startswith(("docker:", "pulumi:providers:docker"))]
+    assert_no_docker(shipped)
 
 
-def test_no_module_of_the_program_imports_pulumi_docker():
-    modules = [ROOT / "__main__.py", *(path for d in PROGRAM_DIRS for path in sorted((ROOT / d).rglob("*.py")))]
-    importing = []
-    for path in modules:
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            if any(name.split(".")[0] == "pulumi_docker" for name in names):
-                importing.append(str(path.relative_to(ROOT)))
-    assert not importing
-    requirements = (ROOT / "requirements.txt").read_text() + (ROOT / "constraints.txt").read_text()
-    assert not re.search(r"^pulumi[-_]docker==", requirements, re.M | re.I)
+@pytest.mark.parametrize("variant", sorted(AWS_VARIANTS))
+def test_no_aws_variant_registers_anything_of_docker(variant):
+    assert_no_docker(AWS_VARIANTS[variant].run())
+
+
+def _imports(tree: ast.AST, top_level_only: bool) -> set[str]:
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def _module(path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_only_the_local_platform_imports_pulumi_docker_and_only_a_local_stack_loads_it():
+    modules = {_module(path): path for d in PROGRAM_DIRS for path in sorted((ROOT / d).rglob("*.py"))}
+    trees = {name: ast.parse(path.read_text()) for name, path in modules.items()}
+    importing = {str(modules[name].relative_to(ROOT)) for name, tree in trees.items()
+                 if any(i.split(".")[0] == "pulumi_docker" for i in _imports(tree, top_level_only=False))}
+    assert importing == DOCKER_MODULES
+    # What an AWS stack loads: __main__.py's module-level imports, and theirs in turn.
+    main = ast.parse((ROOT / "__main__.py").read_text())
+    loaded, frontier = set(), [i for i in _imports(main, top_level_only=True) if i in modules]
+    while frontier:
+        name = frontier.pop()
+        if name not in loaded:
+            loaded.add(name)
+            frontier += [i for i in _imports(trees[name], top_level_only=True) if i in modules]
+    assert "program.local" not in loaded  # imported in the `compute == LOCAL` branch alone
+    assert not [name for name in loaded if str(modules[name].relative_to(ROOT)) in DOCKER_MODULES]
+    # The release whose bridged provider (terraform-provider-docker v4.5.0) was read (components/local_platform.py).
+    assert re.search(r"^pulumi-docker==5\.1\.0$", (ROOT / "requirements.txt").read_text(), re.M)
 
 
 def test_what_runs_is_exactly_the_pin(shipped):

@@ -14,10 +14,23 @@ from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec, Volume
 from renderers.docker import Bind, docker_service, healthcheck, job_step
 from services.local import (
-    OBJECT_STORE, POSTGRES, TEAM_PLANE_STORE, LocalPorts, apply_differences, Difference, local_differences, local_specs,
+    OBJECT_STORE, POSTGRES, TEAM_PLANE_STORE, Difference, apply_differences, local_differences, local_endpoints,
+    local_specs, published,
 )
 from team_plane.embed import code
+from renderers.team_document import DOCUMENT_KEY
 from tests.support.settings import make_settings
+
+LOCAL = {"compute": "local", "domain": None, "allowedCidrs": None}
+
+
+def local_settings(**local):
+    return make_settings(teams=[{"name": "mle"}], **LOCAL, **({"local": local} if local else {}))
+
+
+def specs_of(settings) -> dict[str, ServiceSpec]:
+    endpoints = local_endpoints(settings.local, DOCUMENT_KEY)
+    return {spec.name: spec for spec in local_specs(settings, render_proxy_config(settings), endpoints)}
 
 DIGEST = "sha256:" + "c" * 64
 IMAGE = f"ghcr.io/example/app:1.0@{DIGEST}"
@@ -31,8 +44,7 @@ def service(**fields) -> ServiceSpec:
 
 @pytest.fixture(scope="module")
 def specs():
-    settings = make_settings(teams=[{"name": "mle"}])
-    return {spec.name: spec for spec in local_specs(settings, render_proxy_config(settings), LocalPorts(), None)}
+    return specs_of(local_settings())
 
 
 def test_a_service_runs_by_digest_on_its_name_with_ports_on_loopback():
@@ -112,7 +124,7 @@ def test_a_difference_adds_and_removes_what_it_lists_for_its_services_only():
 
 
 def test_every_difference_names_services_the_platform_runs_and_says_why(specs):
-    for difference in local_differences(LocalPorts(), aws_profile="dev"):
+    for difference in local_differences(local_settings(awsProfile="dev").local):
         assert set(difference.services) <= set(specs), difference
         assert difference.why and (difference.environment or difference.secrets or difference.removed
                                    or difference.depends_on)
@@ -124,12 +136,11 @@ def test_langfuse_signs_media_and_export_links_for_the_browser_on_loopback(specs
     assert worker["LANGFUSE_S3_MEDIA_UPLOAD_ENDPOINT"] == worker["LANGFUSE_S3_EVENT_UPLOAD_ENDPOINT"] == "http://objects:8333"
     assert web["LANGFUSE_S3_BATCH_EXPORT_EXTERNAL_ENDPOINT"] == worker["LANGFUSE_S3_BATCH_EXPORT_EXTERNAL_ENDPOINT"]
     assert "ENABLE_AWS_CLOUDWATCH_METRIC_PUBLISHING" not in worker
-    assert LocalPorts(object_store=19090).published()[OBJECT_STORE] == {8333: 19090}
+    assert published(local_settings(objectStorePort=19090).local)[OBJECT_STORE] == {8333: 19090}
 
 
 def test_a_named_profile_reaches_litellm_only(specs):
-    settings = make_settings()
-    with_profile = {s.name: s for s in local_specs(settings, render_proxy_config(settings), LocalPorts(), "dev")}
+    with_profile = specs_of(local_settings(awsProfile="dev"))
     assert with_profile["litellm"].environment["AWS_CONFIG_FILE"] == "/root/.aws/config"
     assert "AWS_CONFIG_FILE" not in specs["litellm"].environment
     assert [s for s in with_profile.values() if "AWS_CONFIG_FILE" in s.environment] == [with_profile["litellm"]]

@@ -1,0 +1,205 @@
+"""The local stack (compute: local) under mocks: the shipped `Pulumi.local.yaml` (the stand-in models)
+and LOCAL_BEDROCK (a named AWS profile, a team with existing keys). No AWS resource or call; every
+port on 127.0.0.1; images by digest; one-off jobs in order, failing the deploy when a step fails;
+secrets only as secret values; a bad local config refused with its key path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import pytest
+import yaml
+
+from components.docker_job import DockerJobError, DockerJobProvider
+from config.loader import SettingsError, load_settings
+from reference.images import parse_image, registry_problem
+from renderers.docker import LOOPBACK, healthcheck
+from services.specs import HealthCheck
+from tests.support.fake_docker import Behaviour, FakeDocker
+from tests.support.program import run_shipped
+from tests.support.pulumi_mocks import ProgramRun, Registration, plain_strings, unwrap
+from tests.support.settings import runtime_with_secrets, settings_config
+from tests.support.variants import LOCAL_BEDROCK
+
+PINNED = re.compile(r"^(?P<name>[^@\s]+)@sha256:[0-9a-f]{64}$")
+CONTAINER = "docker:index/container:Container"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+STACKS = {"shipped": lambda: run_shipped("local"), "bedrock": LOCAL_BEDROCK.run}
+
+
+@pytest.fixture(scope="module", params=sorted(STACKS))
+def local(request) -> ProgramRun:
+    return STACKS[request.param]()
+
+
+def containers(run: ProgramRun) -> dict[str, Registration]:
+    return {r.name.removeprefix("local-"): r for r in run.of_type(CONTAINER)}
+
+
+def jobs(run: ProgramRun) -> dict[str, Registration]:
+    return {r.input("job"): r for r in run.of_type(DYNAMIC) if r.input("container_prefix")}
+
+
+def by_urn(run: ProgramRun) -> dict[str, Registration]:
+    return {r.urn: r for r in run.resources}
+
+
+def engine_props(registration: Registration) -> dict:
+    """A dynamic resource's inputs as the engine hands them to its provider (secrets unwrapped)."""
+    return {key: registration.input(key) for key in registration.inputs}
+
+
+def waits_for(run: ProgramRun, registration: Registration) -> set[str]:
+    """The containers and jobs it is created after (their service or job names)."""
+    urns = by_urn(run)
+    names = {r.urn: name for name, r in containers(run).items()} | {r.urn: name for name, r in jobs(run).items()}
+    return {names[urn] for urn in registration.dependencies if urn in names and urns[urn] is not registration}
+
+
+def test_no_aws_resource_no_aws_call(local):
+    assert not [r.typ for r in local.resources if r.typ.startswith(("aws:", "pulumi:providers:aws"))]
+    assert not [c.token for c in local.mocks.calls]  # no invoke at all: neither AWS nor Docker lookups
+
+
+def test_every_published_port_is_on_loopback_and_only_what_the_user_reaches(local):
+    published = {}
+    for name, container in containers(local).items():
+        for port in container.input("ports") or []:
+            assert port["ip"] == LOOPBACK, (name, port)
+            published[name] = (port["internal"], port["external"])
+    litellm = 14000 if local is LOCAL_BEDROCK.run() else 4000
+    assert published == {"litellm": (4000, litellm), "langfuse-web": (3000, 3000), "objects": (8333, 9090)}
+    assert local.outputs["litellmUrl"] == f"http://127.0.0.1:{litellm}"
+    assert local.outputs["langfuseUrl"] == "http://127.0.0.1:3000"
+
+
+def test_every_image_runs_by_digest_from_an_allowed_registry(local):
+    images = {name: c.input("image") for name, c in containers(local).items()}
+    images |= {f"{job}/{step['name']}": step["image"] for job, r in jobs(local).items() for step in r.input("steps")}
+    for where, image in images.items():
+        match = PINNED.match(image)
+        assert match, (where, image)
+        assert registry_problem(parse_image(f"{match['name']}:pinned")) is None, (where, image)
+    assert set(images.values()) == set(local.outputs["resolvedImages"].values())
+
+
+def test_one_offs_run_as_jobs_in_the_order_their_dependants_need(local):
+    assert set(jobs(local)) == {"db-init", "litellm-migrator", "langfuse-migrator", "team-plane-store", "team-plane"}
+    expected = {
+        "db-init": {"postgres"},
+        "litellm-migrator": {"db-init"},
+        "langfuse-migrator": {"db-init", "clickhouse"},
+        "team-plane-store": {"objects"},
+        "litellm": {"db-init", "litellm-migrator", "team-plane-store"},
+        "langfuse-web": {"langfuse-migrator", "clickhouse", "redis", "objects"},
+        "langfuse-worker": {"langfuse-migrator", "redis", "objects"},
+        "team-plane": {"litellm", "langfuse-web"},
+    }
+    registered = {**containers(local), **jobs(local)}
+    assert {name: waits_for(local, registered[name]) for name in expected} == expected
+    assert [step["name"] for step in jobs(local)["team-plane"].input("steps")] == [
+        "team-plane-plan", "team-plane-apply", "team-plane-verify"]
+
+
+def test_the_registered_jobs_run_with_a_fake_docker_and_a_failed_step_fails_the_deploy(local):
+    """What the engine hands the provider (the registered inputs), run step by step."""
+    docker = FakeDocker(behaviours={"team-plane-plan": Behaviour(writes={"/work/langfuse.sql": "BEGIN; COMMIT;"})})
+    provider = DockerJobProvider(docker=docker, environ=lambda: {"PATH": "/usr/bin"})
+    for job in ("db-init", "litellm-migrator", "langfuse-migrator", "team-plane-store", "team-plane"):
+        provider.create(engine_props(jobs(local)[job]))
+    ran = {c.step: c for c in docker.history}
+    assert ran["team-plane-apply"].seen == {"/work/langfuse.sql": "BEGIN; COMMIT;"}  # one scratch volume
+    assert ran["db-init"].network == "llm-gateway-local"
+    assert ran["db-init"].env["PGHOST"] == "postgres" and ran["db-init"].env["PGSSLMODE"] == "require"
+    document = json.loads(ran["team-plane-store"].files["/seed/desired.json"])
+    assert document == json.loads(local.outputs["teamPlaneDocument"])
+
+    failing = FakeDocker(behaviours={"db-init": Behaviour(exit_code=1, log="psql: could not connect\n")})
+    with pytest.raises(DockerJobError, match=r"(?s)local job db-init, step db-init .* exited with code 1.*could not connect"):
+        DockerJobProvider(docker=failing, environ=lambda: {"PATH": "/usr/bin"}).create(
+            engine_props(jobs(local)["db-init"]))
+
+
+def test_dependants_wait_for_health_as_long_as_docker_takes_and_a_changed_check_replaces(local):
+    for name, container in containers(local).items():
+        check = container.input("healthcheck")
+        assert check, name  # every service has one: its dependants wait on it
+        seconds = {key: int(check[key].removesuffix("s")) for key in ("interval", "timeout", "startPeriod")}
+        assert container.input("wait") is True
+        assert container.input("waitTimeout") == seconds["startPeriod"] + check["retries"] * (
+            seconds["interval"] + seconds["timeout"])
+        labels = {label["label"]: label["value"] for label in container.input("labels")}
+        rendered = healthcheck(HealthCheck(tuple(check["tests"][1:]), seconds["interval"], seconds["timeout"],
+                                           int(check["retries"]), seconds["startPeriod"]))
+        assert labels["llm-gateway.healthcheck-sha256"] == rendered.digest, name
+
+
+def test_litellm_restarts_on_a_new_document_and_the_team_plane_runs_again(local):
+    digest = hashlib.sha256(local.outputs["teamPlaneDocument"].encode()).hexdigest()
+    labels = {label["label"]: label["value"] for label in containers(local)["litellm"].input("labels")}
+    assert labels["llm-gateway.team-document-sha256"] == digest
+    assert jobs(local)["team-plane"].input("trigger") == digest
+
+
+def test_secrets_reach_containers_as_secret_values_only(local):
+    generated = set(local.mocks.generated_secrets)
+    for registration in local.resources:
+        leaked = [s for s in plain_strings(registration.inputs) if any(secret in s for secret in generated)]
+        assert not leaked, registration.name
+    for name in local.outputs:
+        if name not in local.secret_outputs:
+            assert not any(secret in json.dumps(unwrap(local.outputs[name])) for secret in generated), name
+    assert local.secret_outputs == {"masterKey", "litellmUiPassword", "langfuseAdminPassword"}
+    assert "--show-secrets masterKey" in local.outputs["readSecrets"]
+
+
+def test_data_volumes_are_named_after_the_stack(local):
+    volumes = {r.input("name") for r in local.of_type("docker:index/volume:Volume")}
+    assert volumes == {f"llm-gateway-local-{v}" for v in
+                       ("postgres-data", "objects-data", "clickhouse-data", "clickhouse-logs", "redis-data")}
+
+
+def test_without_a_profile_every_model_is_the_stand_in_and_with_one_bedrock_through_it():
+    def models(run):
+        config = containers(run)["litellm"].input("envs")
+        text = next(e for e in config if e.startswith("LITELLM_PROXY_CONFIG=")).removeprefix("LITELLM_PROXY_CONFIG=")
+        return [entry["litellm_params"] for entry in yaml.safe_load(text)["model_list"]]
+
+    assert all("mock_response" in params and "aws_profile_name" not in params for params in models(run_shipped("local")))
+    bedrock = models(LOCAL_BEDROCK.run())
+    assert all(params["aws_profile_name"] == "gateway-dev" and "mock_response" not in params for params in bedrock)
+    binds = [v for v in containers(LOCAL_BEDROCK.run())["litellm"].input("volumes") if v.get("hostPath")]
+    assert [(b["containerPath"], b["readOnly"]) for b in binds] == [("/root/.aws", True)]
+    assert not [v for v in containers(run_shipped("local"))["litellm"].input("volumes") or [] if v.get("hostPath")]
+
+
+LOCAL = {"compute": "local", "environment": "stg", "domain": None, "allowedCidrs": None}
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"local": {"litellmPort": 70000}}, "local.litellmPort 70000 must be <= 65535"),
+    ({"local": {"langfusePort": 4000}}, "local.litellmPort 4000 is local.langfusePort too (each service needs its own port)"),
+    ({"domain": "llm.example.com"}, "domain applies to compute ecs and ec2 only: the load balancer answers on it"),
+    ({"allowedCidrs": ["10.0.0.0/8"]}, "allowedCidrs applies to compute ecs and ec2 only: they gate the load balancer"),
+    ({"aws:profile": "deploy"}, "aws:profile applies to compute ecs and ec2 only"),
+    ({"region": None, "local": {"awsProfile": "dev"}},
+     "models[0].region is required with local.awsProfile (or set aws:region, every model's default)"),
+    ({"local": {"awsProfile": "has space"}}, "local.awsProfile 'has space' must match"),
+])
+def test_a_bad_local_config_is_refused_with_its_key_path(overrides, expected):
+    config = settings_config(stack="local", **{**LOCAL, **overrides})
+    with pytest.raises(SettingsError) as raised:
+        load_settings(*runtime_with_secrets(config, None, "local"), stack="local")
+    assert any(problem.startswith(expected) for problem in raised.value.problems), raised.value.problems
+
+
+def test_a_local_stack_needs_no_region_nor_allowed_ranges_and_the_aws_ones_still_do():
+    config = settings_config(stack="local", region=None, **LOCAL)
+    assert load_settings(*runtime_with_secrets(config, None, "local"), stack="local").region is None
+    aws = settings_config(compute="ecs", allowedCidrs=None, region=None)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(*runtime_with_secrets(aws, None), stack="stg")
+    assert {"aws:region is required (pulumi config set aws:region <region>)", "allowedCidrs is required"} <= set(
+        raised.value.problems)
