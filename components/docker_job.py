@@ -55,7 +55,7 @@ CLI_PREFIX = "DOCKER_"
 
 @dataclass(frozen=True)
 class DockerStepArgs:
-    """One step as the renderer describes it (local_docker/render.py `job_step`)."""
+    """One step as the renderer describes it (renderers/docker.py `job_step`)."""
 
     name: str
     image: str  # name@sha256:...

@@ -47,6 +47,14 @@ DEFAULT_IMAGES: dict[str, str] = {
     # one public repo compared both registries' index bodies on 2026-10-09 and pins this ref; many
     # others pin the same digest from Docker Hub.
     "postgres-client": "public.ecr.aws/docker/library/postgres:17-alpine@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
+    # The local platform's S3-compatible store (compute: local): SeaweedFS 4.44 (`weed mini`), the newest
+    # release read here. Its release workflow builds the multi-arch index on GHCR and `crane copy`s it to
+    # Docker Hub, which keeps the digest (seaweedfs .github/workflows/container_release_unified.yml at
+    # 4.44, lines 299-352); at least six unrelated public repositories pin this index digest for
+    # chrislusf/seaweedfs:4.44, one noting it is Docker Hub's multi-platform index. Not MinIO: its
+    # community edition became source-only in October 2025 (minio/minio#21647) and its last image
+    # predates a security release (GHSA-jjjj-jwhf-8rgr).
+    "object-store": "ghcr.io/chrislusf/seaweedfs:4.44@sha256:e67e8c385484120b78bff47ba5f4debbca47fbd27ed1a39f016f47e8baea615b",
 }
 
 # Registries images may come from: host -> why it is fit to pull from on every deploy.

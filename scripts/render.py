@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,10 @@ from services.specs import (  # noqa: E402
     ecs_specs,
     gateway_host_specs,
 )
-from config.settings import Settings  # noqa: E402
+from config.settings import LOCAL, Settings  # noqa: E402
+from renderers.docker import docker_service, job_step  # noqa: E402
+from renderers.team_document import DOCUMENT_KEY  # noqa: E402
+from services.local import local_endpoints, local_specs, published  # noqa: E402
 from config.stack_file import settings_from_stack_file  # noqa: E402
 from renderers.compose_host.boot import boot  # noqa: E402
 from renderers.compose_host.layout import ComposeHostPlan  # noqa: E402
@@ -61,7 +65,11 @@ def _host_files(settings: Settings, specs: tuple[ServiceSpec, ...], published, l
 def render(stack: str, out_dir: Path) -> list[Path]:
     settings = settings_from_stack_file(ROOT, stack)
     proxy = render_proxy_config(settings)
-    artifacts = {"litellm-config.yaml": proxy.text, "cost.md": cost_table(settings) + "\n"}
+    artifacts = {"litellm-config.yaml": proxy.text}
+    if settings.compute == LOCAL:
+        artifacts["docker.json"] = json.dumps(_docker_plan(settings, proxy), indent=2, default=str) + "\n"
+        return _write(artifacts, out_dir)
+    artifacts["cost.md"] = cost_table(settings) + "\n"
     public_langfuse = f"https://{settings.langfuse_host}" if settings.domain else "http://LOAD_BALANCER_DNS:3000"
     if settings.compute == "ec2":
         endpoints = Endpoints(
@@ -91,6 +99,21 @@ def render(stack: str, out_dir: Path) -> list[Path]:
         host = _host_files(settings, clickhouse_host_specs(settings), CLICKHOUSE_HOST_PUBLISHED,
                            f"/{settings.name_prefix}/clickhouse-host")
         artifacts |= {f"clickhouse-host/{name}": text for name, text in host.items()}
+    return _write(artifacts, out_dir)
+
+
+def _docker_plan(settings: Settings, proxy) -> dict:
+    """The local platform's containers and jobs as the component hands them to Docker (secrets by reference)."""
+    specs = local_specs(settings, proxy, local_endpoints(settings.local, DOCUMENT_KEY))
+    ports = published(settings.local)
+    return {
+        "containers": {spec.name: asdict(docker_service(spec, prefix=settings.name_prefix, published=ports.get(spec.name)))
+                       for spec in specs if not spec.one_off},
+        "one-offs": {spec.name: asdict(job_step(spec)) for spec in specs if spec.one_off},
+    }
+
+
+def _write(artifacts: dict[str, str], out_dir: Path) -> list[Path]:
     written = []
     for name, text in artifacts.items():
         path = out_dir / name

@@ -32,14 +32,6 @@ from team_plane.litellm_start import DOCUMENT_VAR
 if TYPE_CHECKING:  # LiteLLM's spec runs the proxy config the renderer made (renderers/litellm_proxy.py)
     from renderers.litellm_proxy import ProxyConfig
 
-# SeaweedFS 4.44, the newest release read here (weed/command/mini.go, docker/entrypoint.sh at tag 4.44).
-# Its release workflow builds the multi-arch index on GHCR and `crane copy`s it to Docker Hub
-# (.github/workflows/container_release_unified.yml:299-352), which keeps the digest; at least six
-# unrelated public repositories pin this index digest for chrislusf/seaweedfs:4.44, one noting it is
-# Docker Hub's multi-platform index. Why not MinIO: its community edition became source-only in
-# October 2025 (minio/minio#21647), and its last image predates a security release (GHSA-jjjj-jwhf-8rgr).
-OBJECT_STORE_IMAGE = ("ghcr.io/chrislusf/seaweedfs:4.44"
-                      "@sha256:e67e8c385484120b78bff47ba5f4debbca47fbd27ed1a39f016f47e8baea615b")
 
 POSTGRES = "postgres"  # service names are the containers' names on the stack's network
 OBJECT_STORE = "objects"
@@ -136,7 +128,7 @@ def object_store() -> ServiceSpec:
     upload by that admin, s3.autoCreateBucket)."""
     return ServiceSpec(
         name=OBJECT_STORE,
-        image=OBJECT_STORE_IMAGE,
+        image=DEFAULT_IMAGES["object-store"],
         port=OBJECT_STORE_PORT,
         # The image's entrypoint adds -dir=/data and drops to its own user (docker/entrypoint.sh).
         command=("mini", f"-s3.port={OBJECT_STORE_PORT}", f"-bucket={LANGFUSE_BUCKET},{TEAM_PLANE_BUCKET}",

@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from components.docker_job import DockerJobProvider
 from components.host_command import HostCommandProvider
 from components.one_off_task import OneOffTaskProvider
 from tests.support.dynamic_providers import run_serialized_provider, serialized
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.integration
 PROVIDERS = {
     "one_off_task": (OneOffTaskProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
     "host_command": (HostCommandProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
+    "docker_job": (DockerJobProvider, "provider.diff('id', {'trigger': 'a'}, {'trigger': 'b'}).changes", "True"),
 }
 
 

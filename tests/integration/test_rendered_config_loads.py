@@ -10,13 +10,19 @@ from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_start import write_config
 from tests.support.litellm_proxy import LITELLM, base_environment, free_port, random_master_key, running_proxy
 from tests.support.stacks import SHIPPED_STACKS, shipped_settings
+from tests.support.variants import LOCAL_BEDROCK
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+SETTINGS = {**{stack: lambda stack=stack: shipped_settings(stack) for stack in SHIPPED_STACKS},
+            # The local stack with Bedrock through a named profile (the stand-in's: test_local_litellm.py).
+            "local-bedrock": LOCAL_BEDROCK.settings}
+
+
+@pytest.mark.parametrize("stack", sorted(SETTINGS))
 def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
-    settings = shipped_settings(stack)
+    settings = SETTINGS[stack]()
     proxy_config = render_proxy_config(settings)
     # Written as the container's start writes it: beside it, the guard module the config names.
     config_path = write_config(str(tmp_path), proxy_config.text)

@@ -1,5 +1,5 @@
-"""The docker rendering of a ServiceSpec (local_docker/render.py) and what the local platform runs
-(local_docker/services.py): table-driven, plain values in and out."""
+"""The docker rendering of a ServiceSpec (renderers/docker.py) and what the local platform runs
+(services/local.py): table-driven, plain values in and out."""
 
 from __future__ import annotations
 
