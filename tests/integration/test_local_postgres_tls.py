@@ -1,5 +1,5 @@
 """The local platform's PostgreSQL serves TLS, so the apps' `sslmode=require` holds as against RDS:
-its container's own start script (local_docker/services.py POSTGRES_START) run by dash, with a key
+its container's own start script (services/local.py POSTGRES_START) run by dash, with a key
 and certificate of the kind the deploy generates (ECDSA P-256, self-signed), ahead of a real
 PostgreSQL (Debian's). What the image's entrypoint does first (initdb, then the server as the
 postgres user) is stood in for by a few lines; the script's fixed directory is a private tmpfs (a
