@@ -27,7 +27,8 @@ from components.docker_job import DockerJob, DockerJobArgs, DockerStepArgs
 from services.jobs import TEAM_PLANE_JOB, UNBOUNDED_JOB_SECONDS, JobSpec, single
 from services.secret_refs import SecretRef
 from services.specs import ServiceSpec
-from renderers.docker import LOOPBACK, Bind, DockerService, DockerStep, docker_service, job_step, volume_name
+from renderers.compose_host.layout import Mount
+from renderers.docker import LOOPBACK, DockerService, DockerStep, docker_service, job_step, volume_name
 
 # What the team plane's job reaches: it runs once they serve, as on ECS (components/ecs_platform.py).
 TEAM_PLANE_REACHES = ("litellm", "langfuse-web")
@@ -43,7 +44,7 @@ class LocalPlatformArgs:
     secrets: SecretValues
     published: Mapping[str, Mapping[int, int]]  # service -> container port -> host port on 127.0.0.1
     protect: bool  # the data volumes
-    binds: Mapping[str, tuple[Bind, ...]] = field(default_factory=dict)  # service -> host directories
+    binds: Mapping[str, tuple[Mount, ...]] = field(default_factory=dict)  # service -> the machine's directories
     labels: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)  # service -> extra labels
     files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)  # one-off -> extra files
     job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job -> what reruns it
@@ -134,7 +135,7 @@ class LocalPlatform(GatewayComponent):
             ports=[docker.ContainerPortArgs(internal=inner, external=outer, ip=LOOPBACK) for inner, outer in service.ports],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volumes[volume].name, container_path=path)
                      for volume, path in service.volumes]
-            + [docker.ContainerVolumeArgs(host_path=bind.host_path, container_path=bind.container_path,
+            + [docker.ContainerVolumeArgs(host_path=bind.source, container_path=bind.target,
                                           read_only=bind.read_only) for bind in service.binds],
             uploads=[docker.ContainerUploadArgs(file=path, content=content) for path, content in sorted(service.files.items())],
             healthcheck=docker.ContainerHealthcheckArgs(

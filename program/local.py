@@ -24,7 +24,7 @@ from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from config.settings import Settings
 from program.platform import Platform
 from reference.images import pinned_images
-from renderers.docker import Bind
+from renderers.compose_host.layout import Mount
 from renderers.litellm_proxy import ProxyConfig, render_proxy_config
 from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from services import secret_refs
@@ -114,7 +114,7 @@ def declare_local_team_plane(foundation: LocalFoundation) -> LocalTeamPlane:
 def build_local(foundation: LocalFoundation, team_plane: LocalTeamPlane) -> Platform:
     settings, local = foundation.settings, foundation.settings.local
     specs = local_specs(settings, foundation.proxy, foundation.endpoints)
-    binds = {"litellm": (Bind(os.path.expanduser(local.aws_config_dir), AWS_CONFIG_DIR),)} if local.aws_profile else {}
+    binds = {"litellm": (Mount(os.path.expanduser(local.aws_config_dir), AWS_CONFIG_DIR, read_only=True),)} if local.aws_profile else {}
     platform = LocalPlatform("local", LocalPlatformArgs(
         prefix=settings.name_prefix, specs=specs,
         secrets={**foundation.secret_values(), TEAM_KEY_VALUES: {"environment": team_plane.key_values}},

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from reference.images import parse_image
+from renderers.compose_host.layout import Mount
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec
 
@@ -44,15 +45,6 @@ class DockerHealthcheck:
 
 
 @dataclass(frozen=True)
-class Bind:
-    """A directory of the deploying machine, mounted into a container."""
-
-    host_path: str
-    container_path: str
-    read_only: bool = True
-
-
-@dataclass(frozen=True)
 class DockerService:
     name: str  # the container's name: <prefix>-<service>
     alias: str  # the service's name on the stack's network
@@ -64,7 +56,7 @@ class DockerService:
     healthcheck: DockerHealthcheck | None
     ports: tuple[tuple[int, int], ...]  # (container port, host port on 127.0.0.1)
     volumes: tuple[tuple[str, str], ...]  # (docker volume name, container path)
-    binds: tuple[Bind, ...]
+    binds: tuple[Mount, ...]  # directories of the deploying machine
     files: Mapping[str, str]  # container path -> content
     memory: int | None
     user: str | None
@@ -120,7 +112,7 @@ def _checked(spec: ServiceSpec) -> None:
 
 
 def docker_service(spec: ServiceSpec, *, prefix: str, published: Mapping[int, int] | None = None,
-                   binds: tuple[Bind, ...] = ()) -> DockerService:
+                   binds: tuple[Mount, ...] = ()) -> DockerService:
     """`published`: container port -> host port (127.0.0.1); every other port stays on the network."""
     if spec.one_off:
         raise ValueError(f"{spec.name} is a one-off: it runs as a step of a job (job_step)")

@@ -92,7 +92,8 @@ class SecretEnv:
 
 @dataclass(frozen=True)
 class Mount:
-    """A bind mount from the host into a container; the host creates `source` before `up`."""
+    """A bind mount from the machine into a container (a compose host creates `source` before `up`;
+    the local platform mounts one of the deploying machine's own directories, renderers/docker.py)."""
 
     source: str
     target: str

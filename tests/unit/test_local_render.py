@@ -12,7 +12,8 @@ from services.jobs import TEAM_PLANE_JOB
 from renderers.litellm_proxy import render_proxy_config
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec, Volume
-from renderers.docker import Bind, docker_service, healthcheck, job_step
+from renderers.compose_host.layout import Mount
+from renderers.docker import docker_service, healthcheck, job_step
 from services.local import (
     OBJECT_STORE, POSTGRES, TEAM_PLANE_STORE, Difference, apply_differences, local_differences, local_endpoints,
     local_specs, published,
@@ -49,12 +50,12 @@ def specs():
 
 def test_a_service_runs_by_digest_on_its_name_with_ports_on_loopback():
     rendered = docker_service(service(volumes=(Volume("app-data", "/data"),), memory=512), prefix="llm-gateway-local",
-                              published={8080: 18080}, binds=(Bind("/home/me/.aws", "/root/.aws"),))
+                              published={8080: 18080}, binds=(Mount("/home/me/.aws", "/root/.aws", read_only=True),))
 
     assert (rendered.name, rendered.alias, rendered.image) == ("llm-gateway-local-app", "app", f"ghcr.io/example/app@{DIGEST}")
     assert rendered.ports == ((8080, 18080),)  # bound to 127.0.0.1 by the component (LOOPBACK)
     assert rendered.volumes == (("llm-gateway-local-app-data", "/data"),)
-    assert rendered.binds == (Bind("/home/me/.aws", "/root/.aws", read_only=True),)
+    assert rendered.binds == (Mount("/home/me/.aws", "/root/.aws", read_only=True),)
     assert rendered.memory == 512
 
 
