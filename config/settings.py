@@ -487,7 +487,8 @@ class LocalSettings(Frozen):
     """A named AWS profile of the deploying machine: the configured Bedrock models answer through it (LiteLLM's
     `aws_profile_name`; the machine's AWS config directory is mounted read-only). Without it every model is
     the stand-in (see "The local stack")."""
-    aws_config_dir: Text
+    aws_config_dir: Annotated[Text, matching(r"^(~|~/.*|/.*)$", "must be an absolute path or start with ~/ "
+                                             "(pulumi-docker mounts absolute paths only)")]
     """The deploying machine's AWS config directory (`~` is its user's home), mounted with `awsProfile`."""
 
     def check(self, problems: Problems) -> None:

@@ -493,6 +493,11 @@ class RecordingMocks(Mocks):
             # resource_docker_network_funcs.go: the daemon's id); the names are the ones given.
             out = {"id": _docker_id(f"{typ}/{raw.get('name')}")}
             if typ.endswith("Container"):
+                for volume in raw.get("volumes") or []:
+                    if volume.get("hostPath") and not re.match(r"^[a-zA-Z]:[\\/]|^/", volume["hostPath"]):
+                        raise AwsWouldRefuse(f"{typ} {name!r}: host_path {volume['hostPath']!r} must be an absolute "
+                                             "path (terraform-provider-docker internal/provider/validators.go "
+                                             "validateDockerContainerPath)")
                 out["networkDatas"] = [{"networkName": network["name"], "ipAddress": "172.18.0.2"}
                                        for network in raw.get("networksAdvanced") or []]
         elif typ == "docker:index/volume:Volume":

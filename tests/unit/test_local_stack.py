@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 
+import pulumi_docker as docker
 import pytest
 import yaml
 
@@ -187,6 +188,7 @@ LOCAL = {"compute": "local", "environment": "stg", "domain": None, "allowedCidrs
     ({"region": None, "local": {"awsProfile": "dev"}},
      "models[0].region is required with local.awsProfile (or set aws:region, every model's default)"),
     ({"local": {"awsProfile": "has space"}}, "local.awsProfile 'has space' must match"),
+    ({"local": {"awsConfigDir": "aws"}}, "local.awsConfigDir 'aws' must be an absolute path or start with ~/"),
 ])
 def test_a_bad_local_config_is_refused_with_its_key_path(overrides, expected):
     config = settings_config(stack="local", **{**LOCAL, **overrides})
@@ -203,3 +205,14 @@ def test_a_local_stack_needs_no_region_nor_allowed_ranges_and_the_aws_ones_still
         load_settings(*runtime_with_secrets(aws, None), stack="stg")
     assert {"aws:region is required (pulumi config set aws:region <region>)", "allowedCidrs is required"} <= set(
         raised.value.problems)
+
+
+def test_the_mocks_refuse_a_relative_host_directory_as_the_provider_does():
+    from tests.support.pulumi_mocks import run_pulumi
+
+    def build():
+        docker.Container("aws", name="aws", image=f"ghcr.io/x/y@sha256:{'a' * 64}",
+                         volumes=[docker.ContainerVolumeArgs(host_path=".aws", container_path="/root/.aws")])
+
+    with pytest.raises(Exception, match="host_path '.aws' must be an absolute path"):
+        run_pulumi(build)
