@@ -216,3 +216,17 @@ def test_the_mocks_refuse_a_relative_host_directory_as_the_provider_does():
 
     with pytest.raises(Exception, match="host_path '.aws' must be an absolute path"):
         run_pulumi(build)
+
+
+# Linux refuses an execve whose single argument or environment string is longer than 32 pages
+# (include/uapi/linux/binfmts.h MAX_ARG_STRLEN): every team's pair travels in one variable.
+MAX_ARG_STRLEN = 32 * 4096
+
+
+def test_every_teams_pairs_fit_in_one_environment_string_at_200_teams():
+    teams = [{"name": f"{'t' * 27}{i:03d}"} for i in range(200)]  # 30 characters, near the longest name
+    run = LOCAL_BEDROCK.but(teams=[*LOCAL_BEDROCK.teams, *teams[2:]]).run()
+    entries = [entry for entry in containers(run)["litellm"].input("envs") if entry.startswith("LLM_GATEWAY_KEYS=")]
+    (keys,) = entries
+    assert len(json.loads(keys.removeprefix("LLM_GATEWAY_KEYS="))) == 201  # the teams' pairs and the platform's
+    assert len(keys.encode()) < MAX_ARG_STRLEN / 2
