@@ -24,15 +24,14 @@ import pulumi_docker as docker
 
 from components.base import GatewayComponent
 from components.docker_job import DockerJob, DockerJobArgs, DockerStepArgs
-from services.jobs import TEAM_PLANE_JOB, UNBOUNDED_JOB_SECONDS, JobSpec, single
+from services.jobs import UNBOUNDED_JOB_SECONDS, JobSpec
 from services.secret_refs import SecretRef
 from services.specs import ServiceSpec
+from renderers.compose_host.compose_file import JSON_FILE_ROTATION
 from renderers.compose_host.layout import Mount
-from renderers.docker import LOOPBACK, DockerService, DockerStep, docker_service, job_step, volume_name
-
-# What the team plane's job reaches: it runs once they serve, as on ECS (components/ecs_platform.py).
-TEAM_PLANE_REACHES = ("litellm", "langfuse-web")
-JSON_FILE_ROTATION = {"max-size": "10m", "max-file": "5"}
+from renderers.docker import (
+    LOOPBACK, DockerService, DockerStep, docker_service, job_groups, job_step, start_order, volume_name,
+)
 
 SecretValues = Mapping[str, Mapping[str, pulumi.Input[str]]]  # logical secret -> key -> value
 
@@ -63,34 +62,6 @@ def environment_list(environment: Mapping[str, str], secrets: Mapping[str, Secre
     """Docker's NAME=value list: plain entries as they are, secret ones as secret Outputs."""
     plain: list[pulumi.Input[str]] = [f"{name}={value}" for name, value in sorted(environment.items())]
     return plain + [pulumi.Output.concat(f"{name}=", secret_value(values, ref)) for name, ref in sorted(secrets.items())]
-
-
-def job_groups(specs: Sequence[ServiceSpec]) -> dict[str, JobSpec]:
-    """Every one-off as a job of its own, the team plane's steps as one job (in their order)."""
-    steps = [spec for spec in specs if spec.on_demand]
-    jobs = {spec.name: single(spec) for spec in specs if spec.one_off and not spec.on_demand}
-    return {**jobs, **({TEAM_PLANE_JOB: JobSpec(TEAM_PLANE_JOB, tuple(steps))} if steps else {})}
-
-
-def start_order(specs: Sequence[ServiceSpec]) -> dict[str, frozenset[str]]:
-    """Each service and job, in an order that starts it after what it needs (a job needs what its
-    steps depend on outside it; the team plane's job, the services its steps reach)."""
-    jobs = job_groups(specs)
-    job_of = {step.name: name for name, job in jobs.items() for step in job.steps}
-    needs = {spec.name: {job_of.get(d, d) for d in spec.depends_on} for spec in specs if not spec.one_off}
-    for name, job in jobs.items():
-        needs[name] = {job_of.get(d, d) for step in job.steps for d in step.depends_on} - {name}
-    if TEAM_PLANE_JOB in jobs:
-        needs[TEAM_PLANE_JOB] |= set(TEAM_PLANE_REACHES)
-    if unknown := sorted({d for wanted in needs.values() for d in wanted} - set(needs)):
-        raise ValueError(f"depends on what the local platform does not run: {', '.join(unknown)}")
-    order: dict[str, frozenset[str]] = {}
-    while len(order) < len(needs):
-        ready = sorted(n for n, wanted in needs.items() if n not in order and wanted <= set(order))
-        if not ready:
-            raise ValueError(f"circular dependencies among: {', '.join(sorted(set(needs) - set(order)))}")
-        order |= {n: frozenset(needs[n]) for n in ready}
-    return order
 
 
 class LocalPlatform(GatewayComponent):

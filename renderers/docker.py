@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from reference.images import parse_image
 from renderers.compose_host.layout import Mount
+from services.jobs import TEAM_PLANE_JOB, JobSpec, single
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec
 
 LOOPBACK = "127.0.0.1"
 LABEL = "llm-gateway"
+# What the team plane's job reaches: it runs once they serve, as on ECS (components/ecs_platform.py).
+TEAM_PLANE_REACHES = ("litellm", "langfuse-web")
 
 
 @dataclass(frozen=True)
@@ -143,3 +146,31 @@ def job_step(spec: ServiceSpec) -> DockerStep:
         volumes={v.name: v.container_path for v in spec.volumes}, files=dict(spec.config_files), user=spec.user,
         memory=spec.memory, depends_on=dict(spec.depends_on),
     )
+
+
+def job_groups(specs: Sequence[ServiceSpec]) -> dict[str, JobSpec]:
+    """Every one-off as a job of its own, the team plane's steps as one job (in their order)."""
+    steps = [spec for spec in specs if spec.on_demand]
+    jobs = {spec.name: single(spec) for spec in specs if spec.one_off and not spec.on_demand}
+    return {**jobs, **({TEAM_PLANE_JOB: JobSpec(TEAM_PLANE_JOB, tuple(steps))} if steps else {})}
+
+
+def start_order(specs: Sequence[ServiceSpec]) -> dict[str, frozenset[str]]:
+    """Each service and job, in an order that starts it after what it needs (a job needs what its
+    steps depend on outside it; the team plane's job, the services its steps reach)."""
+    jobs = job_groups(specs)
+    job_of = {step.name: name for name, job in jobs.items() for step in job.steps}
+    needs = {spec.name: {job_of.get(d, d) for d in spec.depends_on} for spec in specs if not spec.one_off}
+    for name, job in jobs.items():
+        needs[name] = {job_of.get(d, d) for step in job.steps for d in step.depends_on} - {name}
+    if TEAM_PLANE_JOB in jobs:
+        needs[TEAM_PLANE_JOB] |= set(TEAM_PLANE_REACHES)
+    if unknown := sorted({d for wanted in needs.values() for d in wanted} - set(needs)):
+        raise ValueError(f"depends on what the local platform does not run: {', '.join(unknown)}")
+    order: dict[str, frozenset[str]] = {}
+    while len(order) < len(needs):
+        ready = sorted(n for n, wanted in needs.items() if n not in order and wanted <= set(order))
+        if not ready:
+            raise ValueError(f"circular dependencies among: {', '.join(sorted(set(needs) - set(order)))}")
+        order |= {n: frozenset(needs[n]) for n in ready}
+    return order

@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from components.local_platform import job_groups, start_order
 from services.jobs import TEAM_PLANE_JOB
 from renderers.litellm_proxy import render_proxy_config
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec, Volume
 from renderers.compose_host.layout import Mount
-from renderers.docker import docker_service, healthcheck, job_step
+from renderers.docker import docker_service, healthcheck, job_groups, job_step, start_order
 from services.local import (
     OBJECT_STORE, POSTGRES, TEAM_PLANE_STORE, Difference, apply_differences, local_differences, local_endpoints,
     local_specs, published,
