@@ -23,7 +23,7 @@ from config.fields import Check, Hint, Secret, show
 from reference.images import parse_image
 from renderers.litellm_proxy import render_proxy_config
 from services.specs import stack_images
-from config.settings import DOCKER_HUB_CREDENTIALS, DOCKER_HUB_TOKEN_HOWTO, NAMESPACE, REFUSED_KEYS, Settings
+from config.settings import DOCKER_HUB_CREDENTIALS, DOCKER_HUB_TOKEN_HOWTO, LOCAL, NAMESPACE, REFUSED_KEYS, Settings
 
 # pydantic's own refusals in the rules' words (the value follows the key path, unless a secret)
 WORDING = {
@@ -145,8 +145,8 @@ def _suggest(key: str, known: Collection[str]) -> str:
 def _docker_hub_problem(settings: Settings) -> str | None:
     """Prod pulls Docker Hub images authenticated: anonymous pulls are limited per NAT address. Which
     images run is known once the settings are whole (the services decide it)."""
-    if settings.environment != "prod" or settings.docker_hub_credentials is not None:
-        return None
+    if settings.environment != "prod" or settings.docker_hub_credentials is not None or settings.compute == LOCAL:
+        return None  # the local platform's images are the deploying machine's Docker's to pull
     on_hub = sorted(image.tagged for image in map(parse_image, stack_images(settings, render_proxy_config(settings)))
                     if image.registry == "docker.io")
     if not on_hub:

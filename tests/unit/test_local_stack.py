@@ -200,6 +200,9 @@ def test_a_bad_local_config_is_refused_with_its_key_path(overrides, expected):
 def test_a_local_stack_needs_no_region_nor_allowed_ranges_and_the_aws_ones_still_do():
     config = settings_config(stack="local", region=None, **LOCAL)
     assert load_settings(*runtime_with_secrets(config, None, "local"), stack="local").region is None
+    # With prod's defaults too: Docker Hub credentials are the AWS platforms' (refused here, never required).
+    prod = settings_config(stack="local", region=None, **{**LOCAL, "environment": "prod"})
+    assert load_settings(*runtime_with_secrets(prod, {"dockerHubCredentials": None}, "local"), stack="local").protect
     aws = settings_config(compute="ecs", allowedCidrs=None, region=None)
     with pytest.raises(SettingsError) as raised:
         load_settings(*runtime_with_secrets(aws, None), stack="stg")
