@@ -124,8 +124,9 @@ def postgres() -> ServiceSpec:
 def object_store() -> ServiceSpec:
     """SeaweedFS's single-process S3 server (`weed mini`) in place of S3: path-style addresses, one
     identity from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (weed/s3api/auth_credentials.go
-    loadEnvironmentVariableCredentials: an admin), both buckets created at start (and on a first
-    upload by that admin, s3.autoCreateBucket)."""
+    loadEnvironmentVariableCredentials: an admin), which also turns authentication on (without any
+    identity mini allows every request: `isAuthEnabled = len(iam.identities) > 0`), both buckets
+    created at start (and on a first upload by that admin, s3.autoCreateBucket)."""
     return ServiceSpec(
         name=OBJECT_STORE,
         image=DEFAULT_IMAGES["object-store"],
