@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-DOCUMENT_VERSION = 1
+DOCUMENT_VERSION = 2
 
 
 def parse_team_document(text: str) -> dict[str, Any]:

@@ -89,12 +89,10 @@ def literal(value: str) -> str:
 def _team_statements(keys: TeamKeys, salt: str) -> str:
     team, pk = literal(keys.team), literal(keys.public_key)
     org = literal(team_org_id(keys.team))
-    org_metadata = literal(json.dumps({"managed-by": "llm-gateway", "team": keys.team}))
     fh = literal(fast_hash(keys.secret_key, salt))
     notes = ", ".join(literal(note) for note in OUR_NOTES)
     moving = f"EXISTS (SELECT FROM projects WHERE id = {team} AND org_id <> {org})"
     return f"""\
-INSERT INTO organizations (id, name, metadata) VALUES ({org}, {team}, {org_metadata}::jsonb) ON CONFLICT (id) DO NOTHING;
 DELETE FROM project_memberships WHERE project_id = {team} AND {moving};
 SELECT fast_hashed_secret_key FROM api_keys WHERE project_id = {team} AND {moving};
 INSERT INTO projects (id, org_id, name, metadata) VALUES ({team}, {org}, {team}, {literal(MANAGED)}::jsonb)
@@ -113,11 +111,18 @@ INSERT INTO api_keys (id, public_key, hashed_secret_key, fast_hashed_secret_key,
 """
 
 
-def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[TeamKeys],
+def _team_organization(team: str) -> str:
+    org, metadata = literal(team_org_id(team)), literal(json.dumps({"managed-by": "llm-gateway", "team": team}))
+    return f"INSERT INTO organizations (id, name, metadata) VALUES ({org}, {literal(team)}, {metadata}::jsonb) ON CONFLICT (id) DO NOTHING;\n"
+
+
+def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[TeamKeys], team_orgs: Sequence[str],
                  document_teams: Sequence[str], keep_removed_projects: bool, removed_projects_path: str,
                  cached_keys_path: str, access: str = "", access_path: str = "") -> str:
     """The psql script (run with --quiet --single-transaction -v ON_ERROR_STOP=1 --tuples-only
-    --no-align: only query results are written). `document_teams` are every team of the document,
+    --no-align: only query results are written). `team_orgs`: every `generate` team of the document,
+    whose organization must exist whether or not its keys could be read (its members are written
+    either way). `generated`: the pairs to write. `document_teams` are every team of the document,
     failed or not: only managed projects of none of them count as removed. It lists the removed
     projects, one per line, in `removed_projects_path`, the fast hashes of the pairs it writes, of
     the keys it deletes and of the keys of a project it moves in `cached_keys_path`, and what
@@ -140,6 +145,7 @@ def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[T
     parts = [
         f"\\o {cached_keys_path}\n",
         f"INSERT INTO organizations (id, name) VALUES ({literal(org_id)}, {literal(org_name)}) ON CONFLICT (id) DO NOTHING;\n",
+        *(_team_organization(team) for team in sorted(team_orgs)),
         *(_team_statements(keys, salt) for keys in sorted(generated, key=lambda k: k.team)),
         before,
         f"\\o {removed_projects_path}\n{removal};\n",

@@ -54,7 +54,7 @@ def reconcile(url: str, work: Path, teams: dict[str, dict[str, str]], admin: str
                       for team, members in teams.items()]
     sql = langfuse_sql(
         org_id=PLATFORM, org_name="Acme", salt=SALT,
-        generated=[TeamKeys(team, f"pk-lf-{team}", f"sk-lf-{team}") for team in teams],
+        generated=[TeamKeys(team, f"pk-lf-{team}", f"sk-lf-{team}") for team in teams], team_orgs=list(teams),
         document_teams=list(teams), keep_removed_projects=keep,
         removed_projects_path=str(work / "removed-projects.txt"), cached_keys_path=str(work / "cached-keys.txt"),
         access=access_sql([TeamAccess.from_document(team, admin) for team in document_teams]),
@@ -175,7 +175,7 @@ def test_a_stack_from_before_moves_each_project_into_its_team_organization(db, t
     platform organization's members see the platform project only."""
     server, url = db
     old = create_user(server, url, "old@example.com")
-    legacy = langfuse_sql(org_id=PLATFORM, org_name="Acme", salt=SALT, generated=[], document_teams=[],
+    legacy = langfuse_sql(org_id=PLATFORM, org_name="Acme", salt=SALT, generated=[], team_orgs=[], document_teams=[],
                           keep_removed_projects=True, removed_projects_path=str(tmp_path / "r"),
                           cached_keys_path=str(tmp_path / "c"))
     apply(url, legacy, tmp_path)
