@@ -20,7 +20,7 @@ from components.base import GatewayComponent
 from components.secret_json import create_json_secret
 from team_plane.litellm_keys import VALUE_FIELD
 
-VALUE_BYTES = 24  # 48 hex digits
+VALUE_PREFIX, VALUE_BYTES = "sk-", 24  # 48 hex digits
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class LitellmTeamKey(GatewayComponent):
             self, f"{name}-secret",
             secret_name=args.secret_name,
             description=f"LiteLLM virtual key {args.key} of team {args.team}",
-            values={VALUE_FIELD: pulumi.Output.secret(pulumi.Output.concat("sk-", value.hex))},
+            values={VALUE_FIELD: pulumi.Output.secret(pulumi.Output.concat(VALUE_PREFIX, value.hex))},
             kms_key_arn=args.kms_key_arn,
             protect=False,
             retain_on_removal=args.retain_on_removal,

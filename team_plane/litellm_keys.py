@@ -111,13 +111,16 @@ def reconcile_keys(client: LiteLLMAdminClient, team_id: str, keys: Sequence[Team
     return outcome
 
 
+def registration(team_id: str, key: TeamKey) -> dict[str, Any]:
+    """The /key/generate body of a team key."""
+    return {"key": key.value, "team_id": team_id, "key_alias": key_alias(team_id, key.name, key.hashed),
+            **key.managed_fields(), "metadata": {MANAGED_BY_KEY: MANAGED_BY, KEY_NAME_KEY: key.name}}
+
+
 def _ensure_key(client: LiteLLMAdminClient, team_id: str, key: TeamKey, listed: Mapping[str, Any] | None) -> str:
     row = listed or client.key_info(key.hashed)
     if row is None or row.get("status") == "deleted":
-        client.generate_key({
-            "key": key.value, "team_id": team_id, "key_alias": key_alias(team_id, key.name, key.hashed),
-            **key.managed_fields(), "metadata": {MANAGED_BY_KEY: MANAGED_BY, KEY_NAME_KEY: key.name},
-        })
+        client.generate_key(registration(team_id, key))
         return "registered"
     if row.get("team_id") != team_id:
         raise LiteLLMAdminError(f"its value is registered for team {row.get('team_id')!r}, not {team_id}")

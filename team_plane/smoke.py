@@ -72,17 +72,20 @@ def _team_budget_spent(team: str, body: Any) -> bool:
     return f"Budget has been exceeded! Team={team} " in str(body)
 
 
+def smoke_key(team: str, marker: str, model: str, value: str) -> dict[str, Any]:
+    """The /key/generate body of a team's smoke key."""
+    return {"key": value, "team_id": team, "key_alias": f"llm-gateway/{team}/smoke/{marker[:8]}", "models": [model],
+            "max_budget": SMOKE_MAX_BUDGET_USD, "duration": SMOKE_KEY_DURATION,
+            "metadata": {MANAGED_BY_KEY: MANAGED_BY, SMOKE_KEY: marker}}
+
+
 def call_once(client: LiteLLMAdminClient, options: Mapping[str, Any], smoke: Smoke, clock: Callable[[], float]) -> None:
     """Steps 1-3 for one team; sets the smoke's status when it is decided already."""
     value = "sk-" + secrets.token_hex(24)
     client.hide(value)
     hashed = token_hash(value)
     try:
-        client.generate_key({
-            "key": value, "team_id": smoke.team, "key_alias": f"llm-gateway/{smoke.team}/smoke/{smoke.marker[:8]}",
-            "models": [smoke.model], "max_budget": SMOKE_MAX_BUDGET_USD, "duration": SMOKE_KEY_DURATION,
-            "metadata": {MANAGED_BY_KEY: MANAGED_BY, SMOKE_KEY: smoke.marker},
-        })
+        client.generate_key(smoke_key(smoke.team, smoke.marker, smoke.model, value))
     except LiteLLMAdminError as error:
         smoke.status, smoke.detail = "failed", f"cannot make a smoke key: {error}"
         return
