@@ -6,7 +6,7 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
+.PHONY: test unit integration render schema bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 
 ## Hash-checked: pip refuses any file whose sha256 is not in the lock (a swapped release on the index).
 ## --no-deps: the lock already lists every dependency, and pip's hash mode would refuse a dependency
@@ -55,6 +55,10 @@ pin-images: $(INSTALLED)
 ## Standard library only: any python3. In GitHub Actions (the weekly image-drift workflow) it annotates.
 check-images:
 	python3 scripts/pin_images.py --check $(if $(GITHUB_ACTIONS),--annotate)
+
+## Rewrite the stack file's JSON Schema (schema/stack.schema.json) and the README's settings tables from config/settings.py.
+schema: $(INSTALLED)
+	$(PYTHON) scripts/stack_schema.py
 
 ## Print wall times of the unit tier and of one mocked program run.
 bench: $(INSTALLED)

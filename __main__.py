@@ -2,7 +2,7 @@
 
 import pulumi
 
-from config import secret_refs
+from services import secret_refs
 from config.stack_config import read_settings
 from program.foundation import build_foundation
 from program.monitoring import build_monitoring

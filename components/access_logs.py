@@ -8,8 +8,8 @@ import pulumi
 
 from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
-from config import names
-from config.regions import elb_log_principal
+from reference import names
+from reference.regions import elb_log_principal
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class AccessLogs(GatewayComponent):
     def __init__(self, name: str, args: AccessLogsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         account = pulumi.Output.from_input(args.account_id)
-        # The regional ELB account or the log-delivery service: AWS accepts one per Region (config/regions.py).
+        # The regional ELB account or the log-delivery service: AWS accepts one per Region (reference/regions.py).
         load_balancer = elb_log_principal(args.region)
 
         def delivery(arn: str) -> pulumi.Output[list[dict]]:

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.bedrock import invoke_grants, invoke_policy_document
+from reference.bedrock import invoke_grants, invoke_policy_document
 from config.settings import Model
 
 

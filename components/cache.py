@@ -15,8 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config import names
-from config.services import REDIS_PORT
+from reference import names
+from services.specs import REDIS_PORT
 from config.settings import RedisSettings
 
 

@@ -19,9 +19,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent, after
-from config import names
-from config.services import ServiceSpec
-from config.user_data import ComposeHostPlan, DiskMetrics, render_user_data
+from reference import names
+from services.specs import ServiceSpec
+from renderers.compose_host.boot import boot
+from renderers.compose_host.layout import ComposeHostPlan, DiskMetrics
 
 UserData = Callable[[pulumi.Output[str], pulumi.Output[str]], pulumi.Input[str]]
 
@@ -118,7 +119,7 @@ class ComposeHost(GatewayComponent):
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
                 "http_put_response_hop_limit": 2 if args.containers_use_instance_role else 1,
-                # Containers reach the IMDS only by IPv4, where the host's firewall picks them (config/imds.py).
+                # Containers reach the IMDS only by IPv4, where the host's firewall picks them (renderers/compose_host/imds.py).
                 "http_protocol_ipv6": "disabled",
             },
             root_block_device={
@@ -196,7 +197,7 @@ def user_data_from_specs(
     """The host's cloud-config from its specs, joined with deploy-time values at the edge.
 
     The host reads its secrets when it boots, so the versions of the secrets its services use are
-    part of the user data (config/user_data.py `ComposeHostPlan.secret_versions`).
+    part of the user data (renderers/compose_host/layout.py `ComposeHostPlan.secret_versions`).
     """
 
     def render(volume_id: pulumi.Output[str], log_group: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -204,7 +205,7 @@ def user_data_from_specs(
             images=dict(images), arns=dict(secret_arns), volume=volume_id, group=log_group,
             versions=dict(secret_versions),
         )
-        return pulumi.Output.from_input(specs).apply(lambda host_specs: resolved.apply(lambda v: render_user_data(
+        return pulumi.Output.from_input(specs).apply(lambda host_specs: resolved.apply(lambda v: boot(
             ComposeHostPlan(
                 specs=tuple(host_specs),
                 images={spec.name: v["images"][spec.image] for spec in host_specs},
@@ -216,6 +217,6 @@ def user_data_from_specs(
                 disk_metrics=disk_metrics,
                 secret_versions=v["versions"],
             )
-        )))
+        ).user_data))
 
     return render

@@ -7,7 +7,7 @@ protection and a final snapshot named uniquely per instance, so a later create/d
 stack does not collide with an earlier cycle's snapshot.
 
 Application databases and users are not created here (RDS has no API for them). The plan, which
-the compute modes implement through the `db-init` service spec (config/database_init.py):
+the compute modes implement through the `db-init` service spec (services/database_init.py):
 on every deploy, before LiteLLM or Langfuse start, a one-off job connects with the master user
 from this component's secret and, idempotently, creates roles `litellm` and `langfuse` when
 missing, sets their passwords from the `litellm` / `langfuse` secrets, creates databases of the
@@ -27,8 +27,8 @@ import pulumi_random as random
 
 from components.base import GatewayComponent, after
 from components.secret_json import create_json_secret
-from config import names
-from config.services import DATABASE_ADMIN_USER, POSTGRES_PORT
+from reference import names
+from services.specs import DATABASE_ADMIN_USER, POSTGRES_PORT
 from config.settings import DatabaseSettings
 
 EXPORTED_LOGS = ("postgresql", "upgrade")

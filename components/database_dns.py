@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config import names
+from reference import names
 
 # The CNAME's TTL: how long a resolver keeps the old target after a restore moves it. The RDS
 # endpoint behind it keeps its own short TTL, so Multi-AZ failovers are seen as before.

@@ -12,7 +12,7 @@ import pulumi
 from components.base import GatewayComponent
 from components.ecs_task import create_task_definition
 from components.one_off_task import OneOffTask, OneOffTaskArgs
-from config.jobs import JobSpec
+from services.jobs import JobSpec
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ from components.base import GatewayComponent
 from components.ecs_job import EcsJob, EcsJobArgs
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
-from config import names
-from config.ecs import container_definition, job_container_definitions
-from config.jobs import JobSpec, single
-from config.litellm_config import PORT as LITELLM_PORT, ProxyConfig
-from config.services import (
+from reference import names
+from renderers.ecs import container_definition, job_container_definitions
+from services.jobs import JobSpec, single
+from renderers.litellm_proxy import ProxyConfig
+from services.specs import (
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     PLACEHOLDER_ENDPOINTS,
     Endpoints,
     ServiceSpec,

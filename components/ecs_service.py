@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from components.ecs_task import create_task_definition
-from config.services import ServiceSpec
+from services.specs import ServiceSpec
 
 CPU_TARGET_PERCENT = 60
 

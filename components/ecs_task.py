@@ -6,9 +6,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.ecs import RUNTIME_PLATFORM, task_size, task_volumes
-from config.jobs import JobSpec
-from config.services import ServiceSpec
+from renderers.ecs import RUNTIME_PLATFORM, task_size, task_volumes
+from services.jobs import JobSpec
+from services.specs import ServiceSpec
 
 
 def create_task_definition(

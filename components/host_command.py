@@ -49,7 +49,7 @@ class HostCommandArgs:
     commands: Sequence[pulumi.Input[str]]  # shell lines, run by /bin/sh in one script
     trigger: pulumi.Input[str]  # any change runs the command again
     comment: str  # shown in the SSM console (<= 100 characters)
-    timeout_seconds: int = 1800  # the script's executionTimeout (config/jobs.py host_job_seconds)
+    timeout_seconds: int = 1800  # the script's executionTimeout (renderers/compose_host/jobs.py host_job_seconds)
     # Who calls SSM: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
     credentials: Mapping[str, Any] = field(default_factory=dict)
 

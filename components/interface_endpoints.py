@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.network import INTERFACE_ENDPOINT_SERVICES
+from renderers.network import INTERFACE_ENDPOINT_SERVICES
 
 
 @dataclass(frozen=True)

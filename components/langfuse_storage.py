@@ -14,8 +14,8 @@ import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
-from config import names
-from config.services import EVENTS_PREFIX
+from reference import names
+from services.specs import EVENTS_PREFIX
 
 EVENTS_RETENTION_DAYS = 30
 

@@ -25,11 +25,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config import names
-from config.litellm_config import PORT as LITELLM_PORT
-from config.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
-from config.serving import SERVING
-from config.services import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH
+from reference import names
+from renderers.network import HTTP, HTTPS, INSECURE_LANGFUSE_PORT, public_urls
+from services.serving import SERVING
+from services.specs import LANGFUSE_READY_PATH, LANGFUSE_WEB_PORT, LITELLM_HEALTH_PATH, LITELLM_PORT
 from config.settings import Settings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -73,7 +72,7 @@ class LoadBalancer(GatewayComponent):
             internal=internal,
             subnets=list(args.private_subnet_ids if internal else args.public_subnet_ids),
             security_groups=[args.security_group_id],
-            # Longer than the proxy's request timeout, shorter than the targets' keep-alive (config/serving.py).
+            # Longer than the proxy's request timeout, shorter than the targets' keep-alive (services/serving.py).
             idle_timeout=SERVING.load_balancer_idle,
             drop_invalid_header_fields=True,
             enable_deletion_protection=settings.protect,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.alarms import LANGFUSE_NAMESPACE, metrics_namespace, put_metric_data_policy
+from renderers.alarms import LANGFUSE_NAMESPACE, metrics_namespace, put_metric_data_policy
 
 
 @dataclass(frozen=True)

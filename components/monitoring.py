@@ -1,4 +1,4 @@
-"""The gateway's alarms and its dashboard, rendered from config/alarms.py.
+"""The gateway's alarms and its dashboard, rendered from renderers/alarms.py.
 
 Every alarm notifies the stack's alarm topic when it fires and when it clears. LiteLLM publishes no
 metrics of its own without its enterprise Prometheus, so its error lines are counted from its log
@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.alarms import (
+from renderers.alarms import (
     LITELLM_ERROR_PATTERN,
     LITELLM_ERRORS_METRIC,
     Monitored,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent, after
-from config.network import subnet_plan
+from renderers.network import subnet_plan
 from config.settings import NetworkSettings
 
 

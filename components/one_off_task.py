@@ -46,7 +46,7 @@ class OneOffTaskArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_ids: Sequence[pulumi.Input[str]]
     trigger: pulumi.Input[str]  # any change re-runs the task, e.g. a hash of what the job depends on
-    timeout_seconds: int = 900  # from RunTask to STOPPED (config/jobs.py JobSpec.timeout_seconds)
+    timeout_seconds: int = 900  # from RunTask to STOPPED (services/jobs.py JobSpec.timeout_seconds)
     # Who calls ECS: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
     credentials: Mapping[str, Any] = field(default_factory=dict)
 

@@ -25,9 +25,9 @@ import pulumi_random as random
 
 from components.base import GatewayComponent
 from components.secret_json import create_json_secret
-from config import secret_refs
-from config.langfuse_schema import url_query_value
-from config.services import CLICKHOUSE_PASSWORD_FOR_URL, CLICKHOUSE_USER, POSTGRES_PORT
+from services import secret_refs
+from services.langfuse_schema import url_query_value
+from services.specs import CLICKHOUSE_PASSWORD_FOR_URL, CLICKHOUSE_USER, POSTGRES_PORT
 from config.settings import ClickhouseSettings, SecretText
 
 LITELLM_UI_USERNAME = "admin"
@@ -40,7 +40,7 @@ class PlatformSecretsArgs:
     database_address: pulumi.Input[str]
     protect: bool
     clickhouse: ClickhouseSettings
-    # Langfuse values the operator supplies (config.langfuse_access.external_secret_values).
+    # Langfuse values the operator supplies (services.langfuse_access.external_secret_values).
     langfuse_external: Mapping[str, SecretText] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Security groups rendered from the intent graph in config/network.py, one rule per edge."""
+"""Security groups rendered from the intent graph in renderers/network.py, one rule per edge."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent
-from config.network import Rule
+from renderers.network import Rule
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Where the team plane's desired state lives: one JSON object in a bucket of its own.
 
-The deploy writes the document (config/team_plane.py) as `DOCUMENT_KEY`; the bucket is private,
+The deploy writes the document (renderers/team_document.py) as `DOCUMENT_KEY`; the bucket is private,
 KMS-encrypted, versioned (each deploy's document stays readable for a while, and its version id
 is what restarts LiteLLM), TLS-only and access-logged. The reader policy is what LiteLLM's
 identity (the ECS task role, or the host's instance role) needs to start: the document, and
@@ -18,10 +18,10 @@ import pulumi_aws as aws
 
 from components.base import GatewayComponent
 from components.secure_bucket import create_secure_bucket, expire_noncurrent
-from config import names
+from reference import names
 from config.settings import Settings
 from team_plane.embed import code, code_key
-from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document, team_keys_arn_pattern
+from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document, team_keys_arn_pattern
 
 NONCURRENT_DAYS = 30
 

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent, after
-from config import names
+from reference import names
 from config.settings import BackupSettings
 
 # AWS's policy for the DLM default role (create, copy, tag and delete snapshots).

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import GatewayComponent, after
-from config import names
+from reference import names
 
 
 def ecs_trust_policy(account_id: str) -> str:

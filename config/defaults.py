@@ -3,12 +3,12 @@
 stg is one cheap host whose container limits fit its memory; prod runs Langfuse at its documented
 minimums (langfuse.com/self-hosting/configuration/scaling: web and worker 2 CPU / 4 GiB, ClickHouse
 2 CPU / 8 GiB), two LiteLLM tasks, a Multi-AZ database and a NAT per AZ over two AZs, within the cost
-goal (config/cost.py). A stack overrides any key.
+goal (renderers/cost.py). A stack overrides any key.
 """
 
 from __future__ import annotations
 
-from config.images import DEFAULT_IMAGES
+from reference.images import DEFAULT_IMAGES
 
 # Ubuntu 24.04 arm64 release image ubuntu-noble-24.04-arm64-server-20260923 (Canonical, owner
 # 099720109477), named by two public repositories that launched it in 2026-09/10. Moving it
@@ -95,7 +95,7 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
         "prod": {"snapshotRetentionDays": 30, "snapshotTime": "03:00", "copyToRegion": None, "copyKmsKeyArn": None},
     },
     "host": {
-        # t4g.medium leaves ClickHouse 512 MiB of what its kernel offers (config/services.py gateway_host_specs).
+        # t4g.medium leaves ClickHouse 512 MiB of what its kernel offers (services/specs.py gateway_host_specs).
         "stg": {"instanceType": "t4g.large", "dataVolumeGb": 30, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
         "prod": {"instanceType": "t4g.xlarge", "dataVolumeGb": 100, "rootVolumeGb": 30, "ubuntuSerial": UBUNTU_SERIAL},
     },

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from config.loader import NAMESPACE, load_settings
-from config.settings import Settings
+from config.loader import load_settings
+from config.settings import NAMESPACE, Settings
 
 SECURE_PLACEHOLDER = "secure-value-not-decrypted"
 

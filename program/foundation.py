@@ -23,12 +23,12 @@ from components.network import Network, NetworkArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from components.registry_credentials import RegistryCredentials, RegistryCredentialsArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
-from config import secret_refs
-from config.langfuse_access import external_secret_values
-from config.litellm_config import ProxyConfig, render_proxy_config
-from config.network import security_group_rules, security_groups
+from services import secret_refs
+from services.langfuse_access import external_secret_values
+from renderers.litellm_proxy import ProxyConfig, render_proxy_config
+from renderers.network import security_group_rules, security_groups
 from config.settings import Settings
-from config.team_plane import team_keys_arn_pattern
+from renderers.team_document import team_keys_arn_pattern
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.monitoring import Monitoring, MonitoringArgs
-from config.alarms import Monitored
+from renderers.alarms import Monitored
 from program.foundation import Foundation
 from program.platform import Platform
 

@@ -1,6 +1,6 @@
 """Where the services run, behind one interface: ECS Fargate (+ ElastiCache and a ClickHouse host),
 or one EC2 host running every container with docker compose. Both render the same service specs
-(config/services.py); what differs between them lives here and in their components, nowhere else.
+(services/specs.py); what differs between them lives here and in their components, nowhere else.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from components.host_command import HostCommand, HostCommandArgs
 from components.ecs_platform import TEAM_PLANE_JOB, EcsPlatform, EcsPlatformArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
-from config import secret_refs
-from config.alarms import Host, host_dimension, metrics_namespace
-from config.compose import HostPaths
-from config.images import pinned_images
-from config.jobs import JobSpec, host_job_commands, host_job_seconds, job_scratch_dirs
-from config.litellm_config import PORT as LITELLM_PORT
-from config.services import (
+from services import secret_refs
+from renderers.alarms import Host, host_dimension, metrics_namespace
+from renderers.compose_host.jobs import host_job_commands, host_job_seconds, job_scratch_dirs
+from renderers.compose_host.layout import DiskMetrics, HostPaths
+from reference.images import pinned_images
+from services.jobs import JobSpec
+from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     PLACEHOLDER_ENDPOINTS,
     Endpoints,
     clickhouse_host_specs,
@@ -35,7 +36,6 @@ from config.services import (
     workload_secret_names,
 )
 from config.settings import Settings
-from config.user_data import DiskMetrics
 from program.foundation import Foundation
 
 # How the load balancer reaches each platform's apps.

@@ -1,5 +1,5 @@
 """The teams: each team's Langfuse key secret and the desired-state document the platform's
-team-plane job reconciles LiteLLM teams and Langfuse projects to (inside the VPC, config/team_plane.py).
+team-plane job reconciles LiteLLM teams and Langfuse projects to (inside the VPC, renderers/team_document.py).
 
 Declared before the platform: the platform's containers read the document (LiteLLM's start) and
 run the job, which runs again whenever the document changes (a team added, changed or removed, or
@@ -14,7 +14,7 @@ import pulumi
 
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
 from components.team_plane_store import TeamPlaneStore, TeamPlaneStoreArgs
-from config import secret_refs
+from services import secret_refs
 from program.foundation import Foundation
 from program.platform import PlatformInputs, TEAM_PLANE_JOB
 

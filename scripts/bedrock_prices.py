@@ -1,4 +1,4 @@
-"""Write config/bedrock_priced_models.json: the Bedrock model ids the pinned LiteLLM prices itself.
+"""Write reference/bedrock_priced_models.json: the Bedrock model ids the pinned LiteLLM prices itself.
 
 With LITELLM_LOCAL_MODEL_COST_MAP=True (the container's setting) LiteLLM prices a call only from
 the price map bundled in its package (litellm/model_prices_and_context_window_backup.json). A
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config.bedrock_prices import PRICED_MODELS_FILE  # noqa: E402
+from reference.bedrock_prices import PRICED_MODELS_FILE  # noqa: E402
 
 
 def priced_bedrock_models() -> list[str]:

@@ -34,7 +34,7 @@ def program_run_seconds(stack: str, repeats: int = 3) -> list[float]:
     return timings
 
 
-# What the shipped container adds to LiteLLM's own server settings (config/services.py litellm()).
+# What the shipped container adds to LiteLLM's own server settings (services/specs.py litellm()).
 SERVER_SETTINGS = ("NUM_WORKERS", "MAX_REQUESTS_BEFORE_RESTART", "MAX_REQUESTS_BEFORE_RESTART_JITTER", "GUNICORN_CMD_ARGS")
 PROXY_CALLS, PROXY_WARMUP, PROXY_CONCURRENCY = 1500, 100, 8
 
@@ -54,7 +54,7 @@ def proxy_calls_per_second() -> dict[str, tuple[float, int]]:
 
     measured = {}
     for label, started in (("LiteLLM's defaults (uvicorn, 1 worker)", litellm_defaults),
-                           ("shipped (gunicorn, config/serving.py)", None)):
+                           ("shipped (gunicorn, services/serving.py)", None)):
         with tempfile.TemporaryDirectory() as workdir, gateway(Path(workdir), started=started) as running:
             keep_alive_load(running.proxy.url, running.token, concurrency=PROXY_CONCURRENCY, calls=PROXY_WARMUP)
             result = keep_alive_load(running.proxy.url, running.token, concurrency=PROXY_CONCURRENCY, calls=PROXY_CALLS)

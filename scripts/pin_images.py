@@ -1,4 +1,4 @@
-"""Re-read every default image's digest from its registry and move the pins in config/images.py.
+"""Re-read every default image's digest from its registry and move the pins in reference/images.py.
 
 Run where the registries are reachable (`make pin-images`; `make check-images` = `--check` only
 reports, exit 1 on drift, and the weekly image-drift workflow runs it). For each
@@ -6,7 +6,7 @@ reports, exit 1 on drift, and the weekly image-drift workflow runs it). For each
 digest the tag serves now, insists that it is a multi-arch index that offers linux/arm64 (the
 tasks and hosts are Graviton), and rewrites the pin when it moved. Review the diff like any other
 dependency bump: `make test`, a pull request, the preview. `--resolve name:tag` prints the pinned
-reference a stack override needs (config/loader.py refuses one without its digest).
+reference a stack override needs (config/settings.py refuses one without its digest).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config.images import DEFAULT_IMAGES, parse_image  # noqa: E402
+from reference.images import DEFAULT_IMAGES, parse_image  # noqa: E402
 
-IMAGES_FILE = ROOT / "config" / "images.py"
+IMAGES_FILE = ROOT / "reference" / "images.py"
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -117,7 +117,7 @@ def current_digest(location: Location, overrides: Mapping[str, str]) -> str:
 
 def repin(text: str, old_digest: str, new_digest: str) -> str:
     if text.count(old_digest) != 1:
-        raise PinError(f"{old_digest} is not pinned exactly once in config/images.py")
+        raise PinError(f"{old_digest} is not pinned exactly once in reference/images.py")
     return text.replace(old_digest, new_digest)
 
 
@@ -156,14 +156,14 @@ def main(argv: list[str]) -> int:
             message = f"{key}: {parse_image(reference).tagged} moved {pinned} -> {digest}"
             print(message)
             if args.annotate:
-                print(f"::warning file=config/images.py,title=Image drift::{message}: review the new build, "
+                print(f"::warning file=reference/images.py,title=Image drift::{message}: review the new build, "
                       "then `make pin-images` in a pull request (or keep the pin)")
             moved.append(key)
             text = repin(text, pinned, digest)
     for line in failed:
         print(f"error: {line}", file=sys.stderr)
         if args.annotate:
-            print(f"::error file=config/images.py,title=Image check failed::{line}")
+            print(f"::error file=reference/images.py,title=Image check failed::{line}")
     if failed:
         return 2
     if moved and not args.check:

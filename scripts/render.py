@@ -14,13 +14,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config.cost import cost_table  # noqa: E402
-from config.ecs import container_definition  # noqa: E402
-from config.litellm_config import PORT as LITELLM_PORT, render_proxy_config  # noqa: E402
-from config.services import (  # noqa: E402
+from renderers.cost import cost_table  # noqa: E402
+from renderers.ecs import container_definition  # noqa: E402
+from renderers.litellm_proxy import render_proxy_config  # noqa: E402
+from services.specs import (  # noqa: E402
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     Endpoints,
     ServiceSpec,
     clickhouse_host_specs,
@@ -29,7 +30,8 @@ from config.services import (  # noqa: E402
 )
 from config.settings import Settings  # noqa: E402
 from config.stack_file import settings_from_stack_file  # noqa: E402
-from config.user_data import ComposeHostPlan, render_compose_file, render_user_data  # noqa: E402
+from renderers.compose_host.boot import boot  # noqa: E402
+from renderers.compose_host.layout import ComposeHostPlan  # noqa: E402
 
 PLACEHOLDER_VOLUME = "vol-00000000000000000"
 
@@ -52,7 +54,8 @@ def _host_files(settings: Settings, specs: tuple[ServiceSpec, ...], published, l
         published=published,
         log_group=log_group,
     )
-    return {"compose.yaml": render_compose_file(plan), "user-data.yaml": render_user_data(plan)}
+    host = boot(plan)
+    return {"compose.yaml": host.compose_file, "user-data.yaml": host.user_data}
 
 
 def render(stack: str, out_dir: Path) -> list[Path]:

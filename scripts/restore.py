@@ -27,14 +27,14 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config import names  # noqa: E402
-from config.user_data import UNIT  # noqa: E402
+from reference import names# noqa: E402
+from renderers.compose_host.user_data import UNIT  # noqa: E402
 
 PROJECT = "llm-gateway"
 # The stack's resources whose state a restore moves (__main__.py: component names; their children).
 VOLUME_URN = "urn:pulumi:{stack}::" + PROJECT + "::llm-gateway:index:ComposeHost$aws:ebs/volume:Volume::{role}-host-data"
 DATABASE_URN = "urn:pulumi:{stack}::" + PROJECT + "::llm-gateway:index:Database$aws:rds/instance:Instance::database-instance"
-# ECS services that hold database connections (config/services.py); the EC2 host runs them all under UNIT.
+# ECS services that hold database connections (services/specs.py); the EC2 host runs them all under UNIT.
 DATABASE_CLIENTS = ("litellm", "langfuse-web", "langfuse-worker")
 
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.boot_needs import APT_MIRRORS, PACKAGE_MIRROR, Destination
-from config.compose import HostPaths
-from config.network import INTERNET, security_group_rules
-from config.user_data import DATA_VOLUME, FETCH_SECRETS, render_secrets_plan, render_user_data
+from renderers.compose_host.boot_needs import APT_MIRRORS, PACKAGE_MIRROR, Destination
+from renderers.compose_host.boot import boot
+from renderers.compose_host.layout import HostPaths, layout
+from renderers.network import INTERNET, security_group_rules
+from renderers.compose_host.user_data import DATA_VOLUME, FETCH_SECRETS, secrets_plan
 from tests.support.hosts import PLANS, staging_plan
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
@@ -63,7 +64,7 @@ def assert_valid_cloud_config(user_data: str, tmp_path: Path, label: str) -> Non
 
 @pytest.mark.parametrize("plan_name", sorted(PLANS))
 def test_user_data_is_valid_cloud_config(plan_name, tmp_path):
-    assert_valid_cloud_config(render_user_data(PLANS[plan_name]()), tmp_path, plan_name)
+    assert_valid_cloud_config(boot(PLANS[plan_name]()).user_data, tmp_path, plan_name)
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -99,7 +100,7 @@ print(json.dumps({"primary": info["PRIMARY"], "security": info["SECURITY"]}))
 def test_cloud_init_uses_exactly_the_mirrors_the_security_group_allows(plan_name):
     """Run cloud-init's own mirror selection (the Python that runs `cloud-init`) on the user data."""
     python = Path(require_tool("cloud-init")).read_text().splitlines()[0].removeprefix("#!").split()[0]
-    document = yaml.safe_load(render_user_data(PLANS[plan_name]()))
+    document = yaml.safe_load(boot(PLANS[plan_name]()).user_data)
     result = subprocess.run([python, "-c", MIRROR_CHOICE], input=json.dumps(document), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     chosen = json.loads(result.stdout)
@@ -156,7 +157,7 @@ def run_fetcher(tmp_path: Path, plan, secrets: dict[str, object]) -> subprocess.
     fetcher = tmp_path / "llm-gateway-fetch-secrets"
     fetcher.write_text(FETCH_SECRETS)
     plan_file = tmp_path / "secrets.json"
-    plan_file.write_text(render_secrets_plan(plan))
+    plan_file.write_text(secrets_plan(layout(plan)))
     secrets_file = tmp_path / "fake-secrets.json"
     secrets_file.write_text(json.dumps({arn: value if isinstance(value, str) else json.dumps(value)
                                         for arn, value in secrets.items()}))

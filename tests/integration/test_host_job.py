@@ -1,4 +1,4 @@
-"""The compose host's job command (config/jobs.py host_job_commands) as the host runs it: the rendered
+"""The compose host's job command (renderers/compose_host/jobs.py host_job_commands) as the host runs it: the rendered
 script under dash (AWS-RunShellScript runs /bin/sh, dash on Ubuntu), in its own process group (the
 SSM agent starts it with Setpgid), against a real systemd for the unit it waits on.
 
@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from components.ecs_platform import TEAM_PLANE_JOB
-from config.jobs import JobSpec, host_job_commands
-from config.user_data import UNIT, render_unit
+from renderers.compose_host.jobs import host_job_commands
+from renderers.compose_host.layout import layout
+from renderers.compose_host.user_data import UNIT, unit
+from services.jobs import JobSpec
 from tests.integration.test_cloud_init_schema import require_tool
 from tests.support.hosts import staging_plan, staging_specs
 
@@ -117,7 +119,7 @@ def unit_like_the_hosts(exec_start: str) -> str:
     """The rendered unit's start and restart settings with another ExecStart, and RestartSec 3 s
     instead of 30 so that a test sees restarts within seconds. Like 30 s, 3 s keeps systemd's default
     start limit (5 starts within 10 s, which would end the loop as `failed`) out of reach."""
-    rendered = dict(line.split("=", 1) for line in render_unit(staging_plan()).splitlines()
+    rendered = dict(line.split("=", 1) for line in unit(layout(staging_plan())).splitlines()
                     if line.split("=", 1)[0] in UNIT_SETTINGS)
     assert (rendered["Type"], rendered["Restart"], rendered["RestartSec"]) == ("oneshot", "on-failure", "30")
     settings = "".join(f"{key}={value}\n" for key, value in {**rendered, "RestartSec": "3"}.items())

@@ -1,4 +1,4 @@
-"""The EC2 host's IMDS firewall (config/imds.py), run for real: the rendered docker.service drop-in on
+"""The EC2 host's IMDS firewall (renderers/compose_host/imds.py), run for real: the rendered docker.service drop-in on
 iptables in throwaway network namespaces shaped like the host.
 
 `host` forwards between a bridge on the project subnet (docker's bridge: the containers' gateway)
@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from config.imds import GATEWAY, METADATA_ADDRESS, SUBNET, container_addresses, render_drop_in
+from renderers.compose_host.imds import GATEWAY, METADATA_ADDRESS, SUBNET, container_addresses, render_drop_in
 from tests.integration.test_cloud_init_schema import require_tool
 from tests.support.hosts import staging_specs
 

@@ -1,4 +1,4 @@
-"""One-off steps end at their own deadline (config/services.py `step_deadline`), whatever they are
+"""One-off steps end at their own deadline (services/specs.py `step_deadline`), whatever they are
 waiting for: their exit code and message, not the job runner's timeout, are what the deploy reports."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from config.services import Endpoints, clickhouse_ready
+from services.specs import Endpoints, clickhouse_ready
 from team_plane.job import DEADLINE_VAR, TIMED_OUT
 from tests.integration.test_cloud_init_schema import require_tool
 from tests.support.hosts import STAGING_ENDPOINTS

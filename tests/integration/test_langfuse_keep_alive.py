@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from config.services import langfuse_web
+from services.specs import langfuse_web
 from tests.support.hosts import STAGING_ENDPOINTS
 from tests.support.litellm_proxy import free_port, stop
 from tests.support.load import SCALED, closed_by_server

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from config.langfuse_schema import CURRENT, url_query_value
-from config.services import PLACEHOLDER_ENDPOINTS, langfuse_migrator
+from services.langfuse_schema import CURRENT, url_query_value
+from services.specs import PLACEHOLDER_ENDPOINTS, langfuse_migrator
 from tests.support.langfuse_web_image import (
     LATEST_CLICKHOUSE_MIGRATION,
     OPT_IN_CLICKHOUSE,

@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from config.litellm_config import render_proxy_config
+from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_start import proxy_config, write_config
 from tests.support.litellm_proxy import base_environment, random_master_key
 from tests.support.settings import make_settings

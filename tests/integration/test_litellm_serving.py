@@ -3,7 +3,7 @@
 
 - it keeps idle connections for the configured keep-alive (GUNICORN_CMD_ARGS, which the start
   applies over LiteLLM's gunicorn options) and closes them after, with the timeouts scaled down
-  (config/serving.py derives the shipped ones, tests/unit/test_serving.py checks them against the
+  (services/serving.py derives the shipped ones, tests/unit/test_serving.py checks them against the
   load balancer's);
 - a streamed completion passes through chunk by chunk and may outlast the request timeout while
   chunks keep coming; a call close to the timeout completes; a slower one gets the proxy's own
@@ -41,7 +41,7 @@ import httpx
 import openai
 import pytest
 
-from config.litellm_config import LITELLM_REDIS_DB
+from renderers.litellm_proxy import LITELLM_REDIS_DB
 from tests.support.gateway import TEAM, Gateway, gateway, gateway_environment, surroundings
 from tests.support.litellm_proxy import random_master_key, running_proxy
 from tests.support.load import CALL, SCALED, closed_by_server, keep_alive_load

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from config.litellm_config import render_proxy_config
-from config.team_plane import DOCUMENT_KEY, parse_team_document, render_team_document
+from renderers.litellm_proxy import render_proxy_config
+from renderers.team_document import DOCUMENT_KEY, parse_team_document, render_team_document
 from team_plane.litellm_start import DOCUMENT_VERSION_VAR, Refusal, prepare, team_settings_entry
 from tests.support.moto_aws import LoopbackAws
 from tests.support.settings import make_settings

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from config.litellm_config import render_proxy_config
+from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_start import write_config
 from tests.support.litellm_proxy import LITELLM, base_environment, free_port, random_master_key, running_proxy
 from tests.support.stacks import SHIPPED_STACKS, shipped_settings

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from config.database_init import EXTENSIONS
-from config.services import LANGFUSE_ORG_ID, deadline_of, step_deadline
-from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
+from services.database_init import EXTENSIONS
+from services.specs import LANGFUSE_ORG_ID, deadline_of, step_deadline
+from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
 from team_plane.key_cache import fast_hashes, invalidate_listed
 from team_plane.langfuse import PairCheck, TeamKeys, fast_hash, langfuse_sql, literal
@@ -86,7 +86,7 @@ def langfuse_db(postgres):
 
 
 def apply(server, url: str, sql: str, work: Path) -> None:
-    """What the apply step runs (config/services.py TEAM_PLANE_APPLY), with its environment, /work here."""
+    """What the apply step runs (services/specs.py TEAM_PLANE_APPLY), with its environment, /work here."""
     (work / "langfuse.sql").write_text(sql)
     (step,) = [spec for spec in staging_specs() if spec.name == "team-plane-apply"]
     *command, script = step.entrypoint
@@ -217,7 +217,7 @@ class CachingLangfuse(FakeLangfuse):
 
 
 def redis_env(redis: RedisServer) -> dict[str, str]:
-    """Langfuse's Redis as the verify step gets it (config/services.py team_plane_steps)."""
+    """Langfuse's Redis as the verify step gets it (services/specs.py team_plane_steps)."""
     return {"REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_TLS_ENABLED": "false",
             "REDIS_AUTH": redis.password}
 

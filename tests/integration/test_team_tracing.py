@@ -50,11 +50,11 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from config.litellm_config import render_proxy_config
+from renderers.litellm_proxy import render_proxy_config
 from team_plane import source
 from team_plane.litellm_start import GUARD_MODULE, proxy_config as joined_proxy_config, team_settings_entry
-from config.services import LITELLM_CONFIG_FILE
-from config.team_plane import parse_team_document
+from services.specs import LITELLM_CONFIG_FILE
+from renderers.team_document import parse_team_document
 from tests.support.fake_bedrock import THROTTLING, VALIDATION, BedrockError, FakeBedrock, running_fake_bedrock
 from tests.support.fake_langfuse import FakeLangfuse, LangfuseRequest, Span, running_fake_langfuse
 from tests.support.litellm_container import (

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.litellm_config import render_proxy_config
-from config.serving import SERVING, ServingTimeouts
+from renderers.litellm_proxy import render_proxy_config
+from services.serving import SERVING, ServingTimeouts
 from tests.support.fake_bedrock import FakeBedrock, running_fake_bedrock
 from tests.support.fake_langfuse import running_fake_langfuse
 from tests.support.litellm_container import (

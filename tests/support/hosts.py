@@ -8,8 +8,8 @@ import hashlib
 
 import yaml
 
-from config.litellm_config import render_proxy_config
-from config.services import (
+from renderers.litellm_proxy import render_proxy_config
+from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
     Endpoints,
@@ -18,7 +18,9 @@ from config.services import (
     gateway_host_specs,
 )
 from config.settings import Settings
-from config.user_data import ComposeHostPlan
+from renderers.compose_host.compose_file import compose_file
+from renderers.compose_host.imds import imds_guard
+from renderers.compose_host.layout import AwsLogs, ComposeHostPlan, HostPaths, layout
 from tests.support.settings import make_settings
 
 # The single staging host: every service on one compose network, Postgres on RDS.
@@ -78,6 +80,18 @@ def clickhouse_plan(settings: Settings | None = None) -> ComposeHostPlan:
 
 
 PLANS = {"staging": staging_plan, "clickhouse": clickhouse_plan}
+
+
+def compose_file_of(specs, published, *, images=None, paths: HostPaths | None = None, logs: AwsLogs | None = None) -> str:
+    """The compose file of a host running `specs`, through the boot's first three stages (for tests that
+    start from specs rather than a plan)."""
+    plan = ComposeHostPlan(
+        specs=tuple(specs), images=pinned_images(specs) if images is None else images, secret_arns=secret_arns(specs),
+        region=logs.region if logs else "us-east-1", data_volume_id=VOLUME_ID, published=published,
+        log_group=logs.group if logs else None, paths=paths or HostPaths(),
+    )
+    host = layout(plan)
+    return compose_file(host, imds_guard(host))
 
 
 def written_files(user_data: str) -> dict[str, dict]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from config.litellm_config import ProxyConfig
-from config.serving import SERVING, ServingTimeouts
-from config.services import Endpoints, ServiceSpec, litellm
+from renderers.litellm_proxy import ProxyConfig
+from services.serving import SERVING, ServingTimeouts
+from services.specs import Endpoints, ServiceSpec, litellm
 from config.settings import Settings
 from tests.support.litellm_proxy import base_environment, random_master_key
 from tests.support.redis_server import RedisServer

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from config.serving import ServingTimeouts
+from services.serving import ServingTimeouts
 
 CALL = {"model": "sonnet", "messages": [{"role": "user", "content": "load"}]}
-# The shipped timeouts (config/serving.py) scaled down to seconds: the mechanisms are under test.
+# The shipped timeouts (services/serving.py) scaled down to seconds: the mechanisms are under test.
 SCALED = ServingTimeouts(request=4, margin=2, stop=8, stop_margin=2)  # idle 6, keep-alive 8, graceful stop 6
 
 

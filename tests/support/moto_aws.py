@@ -14,7 +14,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from config.settings import Settings
-from config.team_plane import DOCUMENT_KEY, KeySecret, render_team_document, team_document
+from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from team_plane.embed import code, code_key
 
 REGION = "us-east-1"

@@ -39,7 +39,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 from pulumi.runtime.proto import source_pb2
 
 from components.compose_host import UBUNTU_ARM64_AMI
-from config.fargate import is_fargate_size
+from reference.fargate import is_fargate_size
 from config.defaults import UBUNTU_SERIAL
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -58,3 +58,25 @@ def runtime_with_secrets(config: dict[str, Any], secrets: dict[str, Any] | None,
 def make_settings(*, stack: str = "stg", secrets: dict[str, Any] | None = None, **kwargs: Any) -> Settings:
     raw, secret_keys = runtime_with_secrets(settings_config(stack=stack, **kwargs), secrets, stack)
     return load_settings(raw, secret_keys, stack=stack)
+
+
+def stack_file_document(config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
+    """A config (settings_config) and its secrets as the stack file holds them: namespaced keys,
+    each secret leaf encrypted as `pulumi config set --secret [--path]` writes it."""
+    def encrypted(value: Any) -> Any:
+        return {k: encrypted(v) for k, v in value.items()} if isinstance(value, dict) else {"secure": "v1:AAAA"}
+    plain = {key if ":" in key else f"llm-gateway:{key}": value for key, value in config.items()}
+    return {"config": plain | {f"llm-gateway:{key}": encrypted(value) for key, value in secrets.items() if value is not None}}
+
+
+def variant_documents() -> dict[str, dict[str, Any]]:
+    """Every stack the unit tier runs (tests/support/variants.py), as its stack file, by variant name."""
+    from tests.support import variants  # variants runs the program: only this needs it
+
+    documents = {}
+    for name, variant in vars(variants).items():
+        if isinstance(variant, variants.Variant):
+            environment = variant.config.get("environment", variant.stack)
+            secrets = {**OPERATOR_SECRETS.get(environment, {}), **variant.secrets}
+            documents[name] = stack_file_document(settings_config(stack=variant.stack, **variant.config), secrets)
+    return documents

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from config import names
-from config.images import DEFAULT_IMAGES, parse_image
+from reference import names
+from reference.images import DEFAULT_IMAGES, parse_image
 from config.settings import Settings
 from tests.support.program import run_config
 from tests.support.pulumi_mocks import ProgramRun
@@ -48,21 +48,21 @@ COPY_KEY = "arn:aws:kms:us-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8899-aabbc
 SNAPSHOT_OVERRIDES = {"snapshotRetentionDays": 3, "snapshotTime": "22:30"}
 MOVED_UBUNTU_SERIAL = "20261004"
 RESTORED_SUFFIX = "r202610121030"
-# Not priced in the pinned LiteLLM: the stack gives its prices (config/bedrock_prices.py).
+# Not priced in the pinned LiteLLM: the stack gives its prices (reference/bedrock_prices.py).
 EU_MODELS = [{"name": "haiku", "bedrockModel": "eu.anthropic.claude-3-haiku-20240307-v1:0",
               "inputCostPerToken": 0.00000025, "outputCostPerToken": 0.00000125}]
 EXTERNAL_CLICKHOUSE = {"externalUrl": "https://abc.clickhouse.cloud:8443", "externalUser": "lf"}
-# ClickHouse Cloud passwords may hold what a URL treats specially (config/langfuse_schema.py url_query_value).
+# ClickHouse Cloud passwords may hold what a URL treats specially (services/langfuse_schema.py url_query_value).
 EXTERNAL_CLICKHOUSE_PASSWORD = "external&clickhouse#pass+word%"
 LITELLM_OVERRIDE = f"{parse_image(DEFAULT_IMAGES['litellm']).tagged}@sha256:{'1' * 64}"
 LONGEST_STACK = "p" * names.max_stack_length("llm-gateway")
-LONGEST_TEAM = "t" * 31
+LONGEST_TEAM = "t" * 31  # config/settings.py TEAM_NAME: a letter and up to 30 more
 # How the stack's AWS provider signs (config/deploy_credentials.py): a profile, a chain of two roles.
 DEPLOY_PROFILE = "llm-gateway-stg"
 DEPLOY_ROLES = [
     {"roleArn": "arn:aws:iam::111111111111:role/org-deployer", "sessionName": "ci-hop"},
     {"roleArn": "arn:aws:iam::123456789012:role/llm-gateway-deploy-stg", "externalId": "stg-7f3a", "duration": "1h"},
-]  # config/loader.py TEAM_NAME: a letter and up to 30 more
+]
 
 
 def restored_instance(stack: str) -> str:

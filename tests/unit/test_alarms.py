@@ -1,4 +1,4 @@
-"""Alarms and the dashboard: the pure description (config/alarms.py), and what the program registers
+"""Alarms and the dashboard: the pure description (renderers/alarms.py), and what the program registers
 under mocks in both compute modes."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import types
 
 import pytest
 
-from config.alarms import GIB, Host, Monitored, alarms, dashboard_body, put_metric_data_policy
+from renderers.alarms import GIB, Host, Monitored, alarms, dashboard_body, put_metric_data_policy
 from config.loader import SettingsError
-from config.user_data import DISK_METRICS
+from renderers.compose_host.user_data import DISK_METRICS
 from tests.support.program import run_shipped
 from tests.support.settings import make_settings
 from tests.support.variants import ALARM_EMAILS, STG_EC2, STG_ECS

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from config import names
+from reference import names
 from config.loader import SettingsError
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import plain_strings, unwrap

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from config.bedrock_prices import PRICED_MODELS_FILE, litellm_prices
+from reference.bedrock_prices import PRICED_MODELS_FILE, litellm_prices
 from config.loader import SettingsError
 from tests.support.settings import make_settings
 from tests.support.stacks import shipped_settings
@@ -18,7 +18,7 @@ PRICES = {"inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
 
 
 def test_the_list_is_for_the_litellm_the_image_runs():
-    from config.images import DEFAULT_IMAGES, parse_image
+    from reference.images import DEFAULT_IMAGES, parse_image
 
     pinned = ".".join(map(str, parse_image(DEFAULT_IMAGES["litellm"]).version))
     assert json.loads(PRICED_MODELS_FILE.read_text())["litellm"] == pinned

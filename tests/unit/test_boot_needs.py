@@ -1,10 +1,10 @@
-"""The hosts' network needs as data (config/boot_needs.py) and the egress rules derived from them."""
+"""The hosts' network needs as data (renderers/compose_host/boot_needs.py) and the egress rules derived from them."""
 
 from __future__ import annotations
 
 import pytest
 
-from config.boot_needs import (
+from renderers.compose_host.boot_needs import (
     AWS_API,
     IMAGE_REGISTRY,
     INSTANCE_METADATA,
@@ -14,7 +14,7 @@ from config.boot_needs import (
     host_destinations,
     registry_of,
 )
-from config.network import INTERNET, security_group_rules
+from renderers.network import INTERNET, security_group_rules
 from tests.support.settings import make_settings
 
 

@@ -8,13 +8,15 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from config.compose import ON_DEMAND_PROFILE, AwsLogs, HostPaths, host_config_files, render_compose, secret_env, volume_dirs
-from config.services import HealthCheck, ServiceSpec, clickhouse, langfuse_web
+from renderers.compose_host.compose_file import ON_DEMAND_PROFILE
+from renderers.compose_host.layout import AwsLogs, HostPaths, host_config_files, secret_env, volume_dirs
+from services.specs import HealthCheck, ServiceSpec, clickhouse, langfuse_web
 from tests.support.hosts import (
     CLICKHOUSE_PORTS,
     STAGING_ENDPOINTS,
     STAGING_PORTS,
     clickhouse_specs,
+    compose_file_of,
     pinned_images,
     secret_arns,
     staging_settings,
@@ -37,7 +39,7 @@ def compose_reads(value: str) -> str:
 
 
 def rendered(specs, ports, **kwargs) -> dict:
-    return yaml.safe_load(render_compose(specs, pinned_images(specs), published=ports, **kwargs))["services"]
+    return yaml.safe_load(compose_file_of(specs, ports, **kwargs))["services"]
 
 
 HOSTS = {
@@ -219,8 +221,8 @@ def test_logging(logs, expected):
 
 def test_fixed_project_name_and_deterministic_output():
     specs = staging_specs()
-    first = render_compose(specs, pinned_images(specs), published=STAGING_PORTS)
-    assert first == render_compose(specs, pinned_images(specs), published=STAGING_PORTS)
+    first = compose_file_of(specs, STAGING_PORTS)
+    assert first == compose_file_of(specs, STAGING_PORTS)
     assert yaml.safe_load(first)["name"] == "llm-gateway"
     assert first.startswith("# docker compose file of an llm-gateway compose host")
 
@@ -272,7 +274,7 @@ def test_refuses_inconsistent_input(case):
     specs, overrides, message = _bad_specs()[case]
     kwargs = {"images": pinned_images(specs), "published": {}, **overrides}
     with pytest.raises(ValueError, match=re.escape(message)):
-        render_compose(specs, kwargs["images"], published=kwargs["published"])
+        compose_file_of(specs, kwargs["published"], images=kwargs["images"])
 
 
 def test_volume_owner_must_be_numeric():

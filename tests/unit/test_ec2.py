@@ -7,10 +7,10 @@ import json
 import pytest
 import yaml
 
-from config.litellm_config import render_proxy_config
+from renderers.litellm_proxy import render_proxy_config
 from config.loader import SettingsError
-from config.services import Endpoints, gateway_host_specs
-from config.user_data import COMPOSE_FILE, SECRETS_PLAN
+from services.specs import Endpoints, gateway_host_specs
+from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.settings import make_settings

@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from config.images import parse_image
-from config.litellm_config import render_proxy_config
+from reference.images import parse_image
+from renderers.litellm_proxy import render_proxy_config
 from tests.support.program import run_shipped
 from tests.unit.test_foundation import secret_values
 from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap

@@ -10,14 +10,14 @@ import string
 import pytest
 
 from components.bedrock_access import bedrock_policy_json
-from config.bedrock import GEOGRAPHY_REGIONS
+from reference.bedrock import GEOGRAPHY_REGIONS
 from components.secret_json import RETAINED_TAG
 from policy.graph import RETAINED_ON_REMOVAL_TAG
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ACCOUNT_ID, is_secret, plain_strings, unwrap
 from tests.support.settings import make_settings
 from tests.support.variants import ALLOWED_CIDRS, EU_EC2, EU_ECS, EXISTING_KEYS, PROD_ECS, STG_EC2, STG_ECS
-from config.team_plane import team_keys_arn_pattern
+from renderers.team_document import team_keys_arn_pattern
 from tests.unit.test_ec2 import CURRENT, NEWER_IMAGE
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -71,7 +71,7 @@ def test_security_group_graph_for_ecs():
         # The team-plane job: LiteLLM's admin API, Langfuse, Langfuse's database and its API-key cache.
         *both_ways("team-plane", "litellm", 4000), *both_ways("team-plane", "langfuse-web", 3000),
         *both_ways("team-plane", "database", 5432), *both_ways("team-plane", "redis", 6379),
-        ("out", "clickhouse", "0.0.0.0/0", 80),  # its package mirror (config/boot_needs.py)
+        ("out", "clickhouse", "0.0.0.0/0", 80),  # its package mirror (renderers/compose_host/boot_needs.py)
     }
     assert security_graph(run) == expected
 
@@ -381,7 +381,7 @@ def test_bedrock_policy_for_a_global_profile_and_narrowed_destinations():
 def secret_policies(run) -> dict[str, list[str]]:
     """Workload -> the secret names its read policy grants."""
     names = {r.outputs["arn"]: r.input("namePrefix").split("/", 1)[1].rstrip("-") for r in run.of_type(SECRET)}
-    # Every team's key secret through one name-prefix wildcard (config/team_plane.py).
+    # Every team's key secret through one name-prefix wildcard (renderers/team_document.py).
     names |= {team_keys_arn_pattern("us-east-1", ACCOUNT_ID, f"llm-gateway-{stack}"): "langfuse-keys/teams/*"
               for stack in ("stg", "prod")}
     grants = {}

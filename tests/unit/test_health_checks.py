@@ -8,9 +8,8 @@ import json
 import pytest
 import yaml
 
-from config.compose import render_compose
-from config.services import DEPENDENCY_OUTAGE_SECONDS
-from tests.support.hosts import CLICKHOUSE_PORTS, STAGING_PORTS, clickhouse_specs, pinned_images, staging_specs
+from services.specs import DEPENDENCY_OUTAGE_SECONDS
+from tests.support.hosts import CLICKHOUSE_PORTS, STAGING_PORTS, clickhouse_specs, compose_file_of, staging_specs
 from tests.support.program import run_shipped
 
 # ECS API Reference, HealthCheck: interval 5-300 s, timeout 2-60 s, retries 1-10, startPeriod 0-300 s.
@@ -26,7 +25,7 @@ def tolerated_outage(interval: float, retries: int) -> float:
 
 
 def seconds(duration: str) -> float:
-    assert duration.endswith("s"), duration  # config/compose.py writes whole seconds
+    assert duration.endswith("s"), duration  # renderers/compose_host/compose_file.py writes whole seconds
     return float(duration[:-1])
 
 
@@ -44,7 +43,7 @@ def compose_health_checks() -> dict[str, dict]:
     found = {}
     for host, (specs, ports) in {"gateway": (staging_specs(), STAGING_PORTS),
                                  "clickhouse": (clickhouse_specs(), CLICKHOUSE_PORTS)}.items():
-        services = yaml.safe_load(render_compose(specs, pinned_images(specs), published=ports))["services"]
+        services = yaml.safe_load(compose_file_of(specs, ports))["services"]
         found |= {f"{host}/{name}": service["healthcheck"] for name, service in services.items() if "healthcheck" in service}
     return found
 

@@ -2,7 +2,7 @@
 allowed by the host's security group: a closed port leaves apt hanging, Docker never installed and
 `llm-gateway.service` never started (issue 10, finding 1).
 
-The endpoints come from the artifact, not from config/boot_needs.py: the apt mirrors cloud-init
+The endpoints come from the artifact, not from renderers/compose_host/boot_needs.py: the apt mirrors cloud-init
 will use, the registry of every image in the compose file, the Region of the secrets fetcher and
 of the awslogs driver, and the SSM agent that Canonical's AMI runs.
 """
@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from config.network import INTERFACE_ENDPOINT_SERVICES, INTERNET, security_group_rules
-from config.user_data import COMPOSE_FILE, SECRETS_PLAN, render_user_data
+from renderers.network import INTERFACE_ENDPOINT_SERVICES, INTERNET, security_group_rules
+from renderers.compose_host.boot import boot
+from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import clickhouse_plan, staging_plan, written_files
 from tests.support.settings import make_settings
 
@@ -98,7 +99,7 @@ def refused(role: str, endpoints: set[str], rules, with_endpoints: bool) -> list
 @pytest.mark.parametrize("role", sorted(HOSTS))
 def test_the_security_group_allows_every_endpoint_the_boot_reaches(role, interface_endpoints):
     plan, compute = HOSTS[role]
-    endpoints = boot_endpoints(render_user_data(plan()))
+    endpoints = boot_endpoints(boot(plan()).user_data)
     assert any(port_of(url) == 80 for url in endpoints)  # the package mirror: the case that hung
     settings = make_settings(compute=compute, network={"interfaceEndpoints": interface_endpoints})
     assert refused(role, endpoints, security_group_rules(settings), interface_endpoints) == []

@@ -3,7 +3,7 @@
 Preview and up need AWS credentials and the Pulumi CLI only: no Docker daemon, no registry lookup
 (pulumi-docker's provider pings the local daemon before any call, pulumi/pulumi-docker#1106). Every
 image the program renders, on ECS and in the hosts' compose files, runs by digest from a registry
-that config/images.py REGISTRIES allows.
+that reference/images.py REGISTRIES allows.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import re
 import pytest
 import yaml
 
-from config.images import DEFAULT_IMAGES, DOCKER_HUB_ONLY, REGISTRIES, parse_image, registry_problem
+from reference.images import DEFAULT_IMAGES, DOCKER_HUB_ONLY, REGISTRIES, parse_image, registry_problem
 from config.loader import SettingsError, load_settings
-from config.user_data import COMPOSE_FILE
+from renderers.compose_host.user_data import COMPOSE_FILE
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap

@@ -1,4 +1,4 @@
-"""Jobs as data (config/jobs.py) and their ECS rendering: one task, steps chained on success; and
+"""Jobs as data (services/jobs.py) and their ECS rendering: one task, steps chained on success; and
 their time budgets, summed from what the program renders."""
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ import re
 import pytest
 import yaml
 
-from config.ecs import job_container_definitions, task_size, task_volumes
-from config.jobs import (
+from renderers.ecs import job_container_definitions, task_size, task_volumes
+from services.jobs import (
     FARGATE_TASK_START_SECONDS,
     FARGATE_TASK_STOP_SECONDS,
-    HOST_COMMAND_MARGIN_SECONDS,
     STEP_START_SECONDS,
     JobSpec,
     single,
 )
-from config.services import ServiceSpec, Volume
-from config.user_data import COMPOSE_FILE
+from services.specs import ServiceSpec, Volume
+from renderers.compose_host.jobs import HOST_COMMAND_MARGIN_SECONDS
+from renderers.compose_host.user_data import COMPOSE_FILE
 from team_plane.job import DEADLINE_VAR
 from tests.support.hosts import written_files
 from tests.support.pulumi_mocks import unwrap
@@ -82,7 +82,7 @@ def test_jobs_that_cannot_run_are_refused(steps, problem):
 
 def test_a_job_takes_the_smallest_fargate_size_holding_every_step():
     # The largest CPU (8192) and the largest memory (17408 MiB) are each a step's valid size, but not
-    # a pair: with 8 vCPU Fargate takes 16-60 GiB in 4 GiB steps (config/fargate.py).
+    # a pair: with 8 vCPU Fargate takes 16-60 GiB in 4 GiB steps (reference/fargate.py).
     job = JobSpec("big", (step("compute", cpu=8192, memory=16384), step("load", cpu=4096, memory=17408)))
     assert task_size(job) == ("8192", "20480")
 

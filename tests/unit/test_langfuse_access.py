@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from config.loader import SettingsError
-from config.secret_refs import SecretRef
-from config.services import langfuse_web, langfuse_worker
+from services.secret_refs import SecretRef
+from services.specs import langfuse_web, langfuse_worker
 from tests.support.settings import make_settings
 from tests.support.hosts import STAGING_ENDPOINTS as ENDPOINTS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from config.litellm_config import render_proxy_config, team_key_vars
-from config.secret_refs import SecretRef
+from renderers.litellm_proxy import render_proxy_config, team_key_vars
+from services.secret_refs import SecretRef
 from tests.support.settings import make_settings
 from policy.rules import strings_in
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from config.litellm_config import render_proxy_config
-from config.network import security_group_rules
-from config.services import Endpoints, litellm
+from renderers.litellm_proxy import render_proxy_config
+from renderers.network import security_group_rules
+from services.specs import Endpoints, litellm
 from tests.support.settings import make_settings
 
 

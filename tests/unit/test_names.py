@@ -9,7 +9,7 @@ import uuid
 import pytest
 from pulumi.runtime.mocks import MockResourceArgs
 
-from config import names
+from reference import names
 from config.loader import SettingsError
 from tests.support.pulumi_mocks import NAMING, PREFIX_SUFFIX_LENGTH, AwsWouldRefuse, RecordingMocks, run_program
 from tests.support.settings import make_settings, runtime_with_secrets, settings_config
@@ -54,7 +54,7 @@ def test_the_longest_accepted_stack_name_fits_every_aws_limit(variant):
 
 
 def test_the_bound_is_the_tightest_derived_name():
-    # One character more and some name built in config/names.py passes its limit.
+    # One character more and some name built in reference/names.py passes its limit.
     assert names.violations(names.prefix(PROJECT, LONGEST_STACK + "p"))
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from config.images import DEFAULT_IMAGES, REGISTRIES, parse_image
+from reference.images import DEFAULT_IMAGES, REGISTRIES, parse_image
 from scripts import pin_images
 from scripts.pin_images import INDEX_TYPES, Location, locate
 from tests.support.loopback import LoopbackHandler, serving
@@ -61,7 +61,7 @@ def serving_pins() -> FakeRegistry:
 
 
 def run(registry: FakeRegistry, images_file, *extra: str) -> int:
-    """pin_images with every registry of the policy (config/images.py REGISTRIES) served by `registry`."""
+    """pin_images with every registry of the policy (reference/images.py REGISTRIES) served by `registry`."""
     with serving(registry, _Handler):
         overrides = [arg for host in REGISTRIES for arg in ("--registry", f"{host}={registry.url}")]
         return pin_images.main(["--file", str(images_file), *overrides, *extra])
@@ -70,7 +70,7 @@ def run(registry: FakeRegistry, images_file, *extra: str) -> int:
 @pytest.fixture
 def images_file(tmp_path):
     copy = tmp_path / "images.py"
-    shutil.copy(ROOT / "config" / "images.py", copy)
+    shutil.copy(ROOT / "reference" / "images.py", copy)
     return copy
 
 
@@ -141,7 +141,7 @@ def test_check_annotates_drift_for_github_actions(images_file, capsys):
     registry.tags[(worker.repository, worker.tag)] = ("sha256:" + "2" * 64, [("linux", "arm64")])
     assert run(registry, images_file, "--check", "--annotate") == 1
     out = capsys.readouterr().out
-    assert "::warning file=config/images.py,title=Image drift::langfuse-worker: " in out
+    assert "::warning file=reference/images.py,title=Image drift::langfuse-worker: " in out
     assert out.count("::warning") == 1
 
 

@@ -1,4 +1,4 @@
-"""Regions: the loader serves only the Regions in config/regions.py; the access-log bucket lets in
+"""Regions: the loader serves only the Regions in reference/regions.py; the access-log bucket lets in
 the principal AWS uses in each."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from components.access_logs import AccessLogs, AccessLogsArgs
 from config.loader import SettingsError
-from config.regions import ELB_LOG_DELIVERY_SERVICE, REGIONS
+from reference.regions import ELB_LOG_DELIVERY_SERVICE, REGIONS
 from tests.support.pulumi_mocks import ACCOUNT_ID, json_input, run_pulumi
 from tests.support.settings import make_settings
 from tests.support.variants import EU_EC2, EU_ECS
@@ -54,4 +54,4 @@ def test_regions_the_program_cannot_serve_are_refused_with_the_list(changes, exp
         make_settings(**changes, teams=[])
     (problem,) = [p for p in raised.value.problems if p.startswith(expected)]
     if "serves" in expected:
-        assert problem.endswith(f"(config/regions.py: {', '.join(sorted(REGIONS))})")
+        assert problem.endswith(f"(reference/regions.py: {', '.join(sorted(REGIONS))})")

@@ -7,12 +7,12 @@ import json
 import pytest
 import yaml
 
-from config.cost import cost_table, fixed_monthly_cost
-from config.ecs import container_definition, task_size
-from config.litellm_config import render_proxy_config
-from config.secret_refs import SecretRef
-from config.instance_types import INSTANCE_TYPES
-from config.services import (
+from renderers.cost import cost_table, fixed_monthly_cost
+from renderers.ecs import container_definition, task_size
+from renderers.litellm_proxy import render_proxy_config
+from services.secret_refs import SecretRef
+from reference.instance_types import INSTANCE_TYPES
+from services.specs import (
     HOST_RESERVED_MIB,
     LITELLM_STARTUP_GUARD,
     Endpoints,
@@ -232,7 +232,7 @@ def test_prod_runs_langfuse_at_its_documented_minimums():
 
 
 def test_a_host_budgets_the_memory_its_kernel_leaves_to_processes():
-    # Karpenter's measurement (config/instance_types.py): a t4g.medium's MemTotal is 4 GiB less 268038144 bytes.
+    # Karpenter's measurement (reference/instance_types.py): a t4g.medium's MemTotal is 4 GiB less 268038144 bytes.
     assert INSTANCE_TYPES["t4g.medium"].usable_mib == (4096 * 2**20 - 268038144) // 2**20 == 3840
     assert all(kind.usable_mib < kind.memory_mib for kind in INSTANCE_TYPES.values())
 

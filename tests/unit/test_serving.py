@@ -1,4 +1,4 @@
-"""The timeouts between a client and Bedrock agree (config/serving.py), as both shipped stacks
+"""The timeouts between a client and Bedrock agree (services/serving.py), as both shipped stacks
 render them: the load balancer registered by the program, the LiteLLM and Langfuse web containers
 on Fargate (prod) and on the compose host (stg), the proxy config. How the servers honour them is
 proven with the real proxy and Next.js (tests/integration/test_litellm_serving.py,
@@ -12,8 +12,8 @@ import shlex
 import pytest
 import yaml
 
-from config.serving import FARGATE_MAX_STOP_SECONDS, SERVING
-from config.user_data import COMPOSE_FILE
+from services.serving import FARGATE_MAX_STOP_SECONDS, SERVING
+from renderers.compose_host.user_data import COMPOSE_FILE
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
@@ -50,7 +50,7 @@ def gunicorn(environment: dict[str, str]) -> dict[str, int]:
 
 @pytest.mark.parametrize("stack", ["prod", "stg"])
 def test_the_targets_keep_idle_connections_longer_than_the_load_balancer(stack):
-    """Else the load balancer reuses a connection the target is closing: a 502 (config/serving.py)."""
+    """Else the load balancer reuses a connection the target is closing: a 502 (services/serving.py)."""
     idle, rendered = load_balancer_idle(stack), containers(stack)
     assert idle == SERVING.load_balancer_idle
     assert gunicorn(rendered["litellm"]["environment"])["keep-alive"] == SERVING.keep_alive > idle

@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
-from config.images import DEFAULT_IMAGES
-from config.loader import DOMAIN, MODEL_NAME, SettingsError, load_settings
+from reference.images import DEFAULT_IMAGES
+from config.loader import SettingsError, load_settings
+from config.settings import DOMAIN, MODEL_NAME
 from config.settings import SecretText
 from tests.support.settings import OPERATOR_SECRETS, runtime_with_secrets
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
@@ -224,7 +225,7 @@ def test_every_problem_is_reported_in_one_error():
     config = with_changes(
         compute=None,
         allowedCidrs=["300.0.0.0/8"],
-        teams=[{"name": "Bad Name"}, {"name": "ok", "maxBudget": -2}],
+        teams=[{"name": "Bad Name"}, {"name": "ops", "maxBudget": -2}],  # "ok": too short since issue 21
         database={"instanceClas": "x"},
     )
     with pytest.raises(SettingsError) as raised:
@@ -234,6 +235,25 @@ def test_every_problem_is_reported_in_one_error():
     for fragment in ("compute is required", "allowedCidrs[0] '300.0.0.0/8'", "teams[0].name 'Bad Name'",
                      "teams[1].maxBudget -2", "database.instanceClas is not a known key"):
         assert fragment in message
+
+
+def test_rules_across_keys_run_beside_the_keys_own_problems():
+    # A rule runs once the keys it reads are valid, whatever else is refused; a group refused by its
+    # own rule (backup's key Region) still feeds the rules across keys (copyToRegion vs aws:region).
+    key = "arn:aws:kms:us-west-2:123456789012:key/0f1e2d3c"
+    problems = problems_of(with_changes(
+        teams=[{"name": "Bad Name"}], domain=None, hostedZoneId="Z123", alarms={"databaseFreeStorageGb": 30},
+        backup={"copyToRegion": "us-east-1", "copyKmsKeyArn": key},
+    ))
+    assert sorted(problems) == sorted([
+        "teams[0].name 'Bad Name' must match ^[a-z][a-z0-9-]{1,30}$",
+        "hostedZoneId 'Z123' needs domain",
+        "domain is required unless allowInsecureHttp is true (plain HTTP on the load balancer name)",
+        "alarms.databaseFreeStorageGb 30 must be below database.allocatedStorageGb (20): the alarm would never clear",
+        f"backup.copyKmsKeyArn '{key}' must be a key in backup.copyToRegion (us-east-1): a KMS key encrypts only in "
+        "its own Region",
+        "backup.copyToRegion 'us-east-1' must be another Region than aws:region",
+    ])
 
 
 def test_existing_langfuse_keys_come_from_secret_config():
@@ -289,6 +309,8 @@ def test_existing_keys_problems(teams, keys, secret, expected):
           "clickhouseExternalPassword": "pw"}, True,
          "clickhouse.externalUser 'lf&ops' must match ^[A-Za-z0-9._~-]+$: Langfuse's migration puts it into a URL "
          "unescaped (packages/shared/clickhouse/scripts/up.sh `?username=$CLICKHOUSE_USER&...`)"),
+        ({"clickhouse": {"externalUrl": "https://abc.clickhouse.cloud:8443"}, "clickhouseExternalPassword": ""}, True,
+         "clickhouseExternalPassword must be a non-empty string"),
     ],
 )
 def test_external_clickhouse_problems(changes, secret, expected):
@@ -298,6 +320,36 @@ def test_external_clickhouse_problems(changes, secret, expected):
     with pytest.raises(SettingsError) as raised:
         load_settings(raw, secret_keys, stack="stg")
     assert expected in raised.value.problems
+
+
+@pytest.mark.parametrize("password", ["1.50", "true", "null", "12345"])
+def test_a_secret_reaches_the_settings_as_it_was_set(password):
+    # Pulumi hands a scalar as its text: read as JSON, "1.50" became "1.5", "true" "True", "null" nothing.
+    raw, secret_keys = to_runtime(with_changes(clickhouse={"externalUrl": "https://abc.clickhouse.cloud:8443"}))
+    raw["llm-gateway:clickhouseExternalPassword"] = password
+    secret_keys.add("llm-gateway:clickhouseExternalPassword")
+    assert load_settings(raw, secret_keys, stack="stg").clickhouse.external_password.reveal() == password
+
+
+@pytest.mark.parametrize("key, value, secret, expected", [
+    # Refused for how it was set, and nothing else: not also as missing where a rule needs it.
+    ("llm-gateway:clickhouseExternalPassword", "pw", False,
+     "clickhouseExternalPassword must be set with `pulumi config set --secret`, never in plain text"),
+    # The deploy's jobs carry the provider's profile and roles in their inputs: never a secret.
+    ("aws:profile", "deployer", True, r"aws:profile must be a profile name matching ^[^\s\[\]]{1,128}$, in plain text"),
+    ("aws:assumeRoles", '[{"roleArn": "arn:aws:iam::123456789012:role/deployer"}]', True,
+     "aws:assumeRoles must be a list of {roleArn, sessionName?, externalId?, ...}, in plain text"),
+])
+@pytest.mark.parametrize("teams, other", [(BASE["teams"], []), ([{"name": "Bad Name"}], [
+    "teams[0].name 'Bad Name' must match ^[a-z][a-z0-9-]{1,30}$"])])  # alone, and beside a key's own problem
+def test_a_key_set_the_wrong_way_is_refused_once(key, value, secret, expected, teams, other):
+    raw, secret_keys = to_runtime(with_changes(clickhouse={"externalUrl": "https://abc.clickhouse.cloud:8443"},
+                                               clickhouseExternalPassword={"secure": "v1:AAAA"}, teams=teams))
+    raw[key] = value
+    secret_keys = secret_keys | {key} if secret else secret_keys - {key}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(raw, secret_keys, stack="stg")
+    assert sorted(raised.value.problems) == sorted([expected, *other])
 
 
 def test_secret_values_never_appear_in_errors():

@@ -9,7 +9,7 @@ import hashlib
 
 import pytest
 
-from config.team_plane import KeySecret, render_team_document, team_document
+from renderers.team_document import KeySecret, render_team_document, team_document
 from team_plane import job
 from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
 from team_plane.langfuse import fast_hash, langfuse_sql, TeamKeys
@@ -280,8 +280,8 @@ def test_a_step_gives_up_at_its_deadline_whatever_the_team_count(tmp_path, teams
 
 
 def test_the_three_steps_are_services_chained_on_one_work_volume():
-    from config.secret_refs import LANGFUSE, LITELLM
-    from config.services import team_plane_steps
+    from services.secret_refs import LANGFUSE, LITELLM
+    from services.specs import team_plane_steps
     from tests.unit.test_services import ENDPOINTS
 
     plan, apply, verify = team_plane_steps(make_settings(teams=TEAMS), ENDPOINTS)
@@ -305,7 +305,7 @@ def test_the_three_steps_are_services_chained_on_one_work_volume():
 
 
 def job_volume():
-    from config.services import TEAM_PLANE_WORK
+    from services.specs import TEAM_PLANE_WORK
 
     assert (TEAM_PLANE_WORK.name, TEAM_PLANE_WORK.container_path) == ("team-plane-work", "/work")
     return TEAM_PLANE_WORK

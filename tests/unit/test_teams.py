@@ -10,10 +10,11 @@ import subprocess
 import pytest
 
 from components.ecs_platform import TEAM_PLANE_JOB
-from config.jobs import HOST_RECREATE_SECONDS, JobSpec, host_job_commands, job_scratch_dirs
-from config.litellm_config import render_proxy_config
-from config.services import PLACEHOLDER_ENDPOINTS, gateway_host_specs
-from config.team_plane import DOCUMENT_KEY
+from renderers.compose_host.jobs import HOST_RECREATE_SECONDS, host_job_commands, job_scratch_dirs
+from services.jobs import JobSpec
+from renderers.litellm_proxy import render_proxy_config
+from services.specs import PLACEHOLDER_ENDPOINTS, gateway_host_specs
+from renderers.team_document import DOCUMENT_KEY
 from tests.support.pulumi_mocks import unwrap
 from tests.support.settings import make_settings
 from tests.support.variants import STG_EC2, STG_ECS, TEAMS

@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from config.team_plane import DOCUMENT_KEY
+from renderers.team_document import DOCUMENT_KEY
 
-from config.user_data import USER_DATA_LIMIT
+from renderers.compose_host.user_data import USER_DATA_LIMIT
 from tests.support.pulumi_mocks import ProgramRun, unwrap
 from tests.support.variants import STG_EC2, STG_ECS
 

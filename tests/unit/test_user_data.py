@@ -12,10 +12,11 @@ import yaml
 
 from components.compose_host import user_data_from_specs
 
-from config.boot_needs import APT_MIRRORS, apt_config
-from config.compose import AwsLogs, HostPaths, render_compose
-from config.imds import DOCKER_DROP_IN
-from config.user_data import (
+from renderers.compose_host.boot_needs import APT_MIRRORS, apt_config
+from renderers.compose_host.boot import boot
+from renderers.compose_host.layout import AwsLogs, HostPaths
+from renderers.compose_host.imds import DOCKER_DROP_IN
+from renderers.compose_host.user_data import (
     COMPOSE_FILE,
     DATA_VOLUME,
     DATA_VOLUME_SCRIPT,
@@ -25,14 +26,13 @@ from config.user_data import (
     UNIT_FILE,
     USER_DATA_LIMIT,
     data_volume_device,
-    render_compose_file,
-    render_user_data,
 )
 from tests.support.hosts import (
     PLANS,
     written_files,
     STAGING_PORTS,
     clickhouse_plan,
+    compose_file_of,
     staging_plan,
     staging_settings,
 )
@@ -43,7 +43,7 @@ from tests.support.settings import make_settings
 @pytest.fixture(params=sorted(PLANS))
 def host(request):
     plan = PLANS[request.param]()
-    user_data = render_user_data(plan)
+    user_data = boot(plan).user_data
     return plan, user_data, written_files(user_data)
 
 
@@ -77,7 +77,7 @@ def test_writes_the_scripts_compose_file_config_files_and_unit(host):
     assert set(files) == {DATA_VOLUME_SCRIPT, FETCHER, SECRETS_PLAN, COMPOSE_FILE, UNIT_FILE, DOCKER_DROP_IN, *config_files}
     assert files[DATA_VOLUME_SCRIPT]["content"] == DATA_VOLUME
     assert files[FETCHER]["content"] == FETCH_SECRETS
-    assert files[COMPOSE_FILE]["content"] == render_compose_file(plan)
+    assert files[COMPOSE_FILE]["content"] == boot(plan).compose_file
     for path, content in config_files.items():
         assert files[path]["content"] == content
     assert {path: f["permissions"] for path, f in files.items()} == {
@@ -90,9 +90,9 @@ def test_writes_the_scripts_compose_file_config_files_and_unit(host):
 
 def test_the_compose_file_is_the_plans_rendering():
     plan = staging_plan()
-    expected = render_compose(plan.specs, plan.images, published=STAGING_PORTS, logs=AwsLogs(plan.log_group, "us-east-1"))
-    assert render_compose_file(plan) == expected
-    assert "json-file" in render_compose_file(replace(plan, log_group=None))
+    expected = compose_file_of(plan.specs, STAGING_PORTS, images=plan.images, logs=AwsLogs(plan.log_group, "us-east-1"))
+    assert boot(plan).compose_file == expected
+    assert "json-file" in boot(replace(plan, log_group=None)).compose_file
 
 
 def test_the_secrets_plan_covers_every_secret_reference_exactly(host):
@@ -168,13 +168,13 @@ def test_unit_waits_for_docker_and_the_data_volume_then_fetches_secrets_then_sta
     ]),
 ])
 def test_unit_creates_each_volume_directory_owned_by_its_service(plan_name, directories):
-    files = written_files(render_user_data(PLANS[plan_name]()))
+    files = written_files(boot(PLANS[plan_name]()).user_data)
     assert [line for line in unit_lines(files) if "install -d" in line] == directories
 
 
 def test_paths_follow_the_plan():
     plan = replace(clickhouse_plan(), paths=HostPaths(data_dir="/srv/data", secrets_dir="/run/gw"))
-    user_data = render_user_data(plan)
+    user_data = boot(plan).user_data
     files = written_files(user_data)
     assert "RequiresMountsFor=/srv/data" in unit_lines(files)
     assert yaml.safe_load(user_data)["runcmd"][0][2] == "/srv/data"
@@ -182,9 +182,9 @@ def test_paths_follow_the_plan():
 
 
 def test_small_hosts_stay_plain_text_and_large_ones_compress_under_the_limit():
-    small = render_user_data(clickhouse_plan())
+    small = boot(clickhouse_plan()).user_data
     assert "encoding" not in small and "<clickhouse>" in small
-    large = render_user_data(staging_plan(staging_settings(team_count=10)))
+    large = boot(staging_plan(staging_settings(team_count=10))).user_data
     assert len(large.encode()) <= USER_DATA_LIMIT
     assert {entry["encoding"] for entry in yaml.safe_load(large)["write_files"]} == {"gz+b64"}
     # Teams reach LiteLLM through the team-plane document, never through the host's files.
@@ -197,7 +197,7 @@ def test_refuses_user_data_over_the_ec2_limit():
     models = [{"name": f"model-{i:03d}", "bedrockModel": f"amazon.titan-embed-text-v{i}:0",
                "inputCostPerToken": 0.000001, "outputCostPerToken": 0.000001} for i in range(400)]
     with pytest.raises(ValueError, match="over EC2's limit"):
-        render_user_data(staging_plan(make_settings(compute="ec2", models=models)))
+        boot(staging_plan(make_settings(compute="ec2", models=models)))
 
 
 def test_what_ec2_receives_fits_its_limit_with_the_secret_versions():
@@ -211,10 +211,10 @@ def test_what_ec2_receives_fits_its_limit_with_the_secret_versions():
     def padded(filler: int):  # ClickHouse with one more variable of `filler` bytes
         return (replace(clickhouse, environment={**clickhouse.environment, "FILLER": "x" * filler}),)
 
-    base = len(render_user_data(replace(plan, specs=padded(0))).encode())
+    base = len(boot(replace(plan, specs=padded(0))).user_data.encode())
     filler = USER_DATA_LIMIT - base - comment_size // 2
     specs = padded(filler)  # plain, and over the limit with the versions
-    assert USER_DATA_LIMIT - comment_size < len(render_user_data(replace(plan, specs=specs)).encode()) <= USER_DATA_LIMIT
+    assert USER_DATA_LIMIT - comment_size < len(boot(replace(plan, specs=specs)).user_data.encode()) <= USER_DATA_LIMIT
 
     def build():
         user_data = user_data_from_specs(
@@ -231,7 +231,7 @@ def test_what_ec2_receives_fits_its_limit_with_the_secret_versions():
 
 @pytest.mark.parametrize("plan_name", sorted(PLANS))
 def test_deterministic(plan_name):
-    assert render_user_data(PLANS[plan_name]()) == render_user_data(PLANS[plan_name]())
+    assert boot(PLANS[plan_name]()).user_data == boot(PLANS[plan_name]()).user_data
 
 
 FAKE_SECRET_VALUES = {
@@ -261,7 +261,7 @@ def test_no_secret_value_anywhere_in_the_user_data():
     plan = staging_plan(make_settings(compute="ec2", teams=teams, secrets={"existingLangfuseKeys": EXISTING_KEYS}))
     referenced = {ref.key for spec in plan.specs for ref in spec.secrets.values()}
     assert referenced <= {*FAKE_SECRET_VALUES, "publicKey", "secretKey"}  # a fake for every kind of value
-    user_data = render_user_data(plan)
+    user_data = boot(plan).user_data
     haystack = user_data + "".join(f["content"] for f in written_files(user_data).values())
     values = [*FAKE_SECRET_VALUES.values(), *EXISTING_KEYS["team-0"].values()]
     assert [value for value in values if value in haystack] == []

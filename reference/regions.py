@@ -12,7 +12,7 @@ Regions available as of August 2022 or later deliver as the log-delivery service
 account. The account ids below are the doc's list, as the provider's own copy has them
 (hashicorp/terraform-provider-aws internal/service/elb/service_account_data_source.go). The newer
 Regions listed are those of the doc's second list where this program's Bedrock profiles route
-(config/bedrock.py); a Region missing here is refused by the loader: add its line to serve it.
+(reference/bedrock.py); a Region missing here is refused by the loader: add its line to serve it.
 """
 
 from __future__ import annotations

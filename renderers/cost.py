@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.instance_types import INSTANCE_TYPES
-from config.network import INTERFACE_ENDPOINT_SERVICES
+from reference.instance_types import INSTANCE_TYPES
+from renderers.network import INTERFACE_ENDPOINT_SERVICES
 from config.settings import Settings
 
 HOURS_PER_MONTH = 730
@@ -51,7 +51,7 @@ class CostLine:
 
 def _price(table: dict[str, float], key: str) -> float:
     if key not in table:
-        raise UnknownPrice(f"no price for {key}: add it to config/cost.py")
+        raise UnknownPrice(f"no price for {key}: add it to renderers/cost.py")
     return table[key]
 
 

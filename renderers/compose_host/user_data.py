@@ -1,7 +1,9 @@
-"""Render the cloud-init user data of a compose host (Ubuntu 24.04 LTS, arm64, EC2).
+"""Stage 4 of a compose host's boot (renderers/compose_host/boot.py): the cloud-init user data
+(Ubuntu 24.04 LTS, arm64, EC2), from the host's layout (stage 1), its IMDS firewall (stage 2) and
+its compose file (stage 3).
 
 At first boot cloud-init installs docker and compose from Ubuntu's own archive (the mirror named in
-config/boot_needs.py, which the host's security group allows), prepares the data
+renderers/compose_host/boot_needs.py, which the host's security group allows), prepares the data
 EBS volume (an ext4 filesystem only when the volume is blank, never a reformat), writes the
 compose file, the services' config files, the secrets fetcher and its input, and enables
 `llm-gateway.service`. That unit does the rest on every boot: it refuses to start without the
@@ -19,25 +21,15 @@ import base64
 import gzip
 import json
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import yaml
+from renderers.compose_host import literal_yaml
+from renderers.compose_host.boot_needs import apt_config
+from renderers.compose_host.imds import DOCKER_DROP_IN
 
-from config.boot_needs import apt_config
-from config.compose import (
-    AwsLogs,
-    HostPaths,
-    YAML_WIDTH,
-    LiteralDumper,
-    host_config_files,
-    render_compose,
-    secret_env,
-    volume_dirs,
-)
-from config.images import parse_image
-from config.imds import DOCKER_DROP_IN, render_drop_in
-from config.services import ServiceSpec
+if TYPE_CHECKING:
+    from renderers.compose_host.imds import ImdsGuard
+    from renderers.compose_host.layout import ComposeHostPlan, HostLayout
 
 PACKAGES = ("docker.io", "docker-compose-v2", "python3-boto3")  # Ubuntu's archive, no third-party repos
 # EC2 refuses more than 16384 bytes of user data, counted raw, before the base64 encoding the API
@@ -59,7 +51,6 @@ FSTAB = "/etc/fstab"
 WAIT_TIMEOUT_SECONDS = 900
 START_TIMEOUT_SECONDS = 1800
 STOP_MARGIN_SECONDS = 60
-DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
 _VOLUME_ID = re.compile(r"^vol-[0-9a-f]{8,17}$")
 
 # Reads each secret once, writes each env file root-only and atomically, never prints a value.
@@ -219,32 +210,6 @@ if __name__ == "__main__":
 '''
 
 
-@dataclass(frozen=True)
-class DiskMetrics:
-    """Where a host publishes its disk usage (config/alarms.py reads it back)."""
-
-    namespace: str
-    host: str  # the Host dimension
-
-
-@dataclass(frozen=True)
-class ComposeHostPlan:
-    """Everything one compose host runs; all values are plain strings (resolved Pulumi outputs)."""
-
-    specs: tuple[ServiceSpec, ...]
-    images: Mapping[str, str]  # service -> image reference to run (pinned at the edge)
-    secret_arns: Mapping[str, str]  # logical secret name -> Secrets Manager ARN
-    region: str
-    data_volume_id: str  # vol-...
-    published: Mapping[str, Collection[int]]  # service -> ports a load balancer reaches on the host
-    log_group: str | None = None  # CloudWatch log group; None: rotated json-file logs
-    paths: HostPaths = field(default_factory=HostPaths)
-    disk_metrics: DiskMetrics | None = None
-    # Logical secret -> the version its services read at boot (ids only): a rotated value is new
-    # user data, so a new host, like any config change.
-    secret_versions: Mapping[str, str] = field(default_factory=dict)
-
-
 def data_volume_device(volume_id: str) -> str:
     """The stable NVMe name of an EBS volume on a Nitro instance, whatever device name it was given."""
     if not _VOLUME_ID.match(volume_id):
@@ -252,47 +217,33 @@ def data_volume_device(volume_id: str) -> str:
     return f"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{volume_id.replace('-', '')}"
 
 
-def render_compose_file(plan: ComposeHostPlan) -> str:
-    logs = AwsLogs(plan.log_group, plan.region) if plan.log_group else None
-    return render_compose(plan.specs, plan.images, published=plan.published, paths=plan.paths, logs=logs)
-
-
-def registry_auths(plan: ComposeHostPlan) -> dict[str, str]:
-    """Docker config `auths` key -> ARN of the secret to log in with, for the images pulled with one.
-    Docker keys Docker Hub by its index address (moby registry/config.go: IndexServer)."""
-    auths = {}
-    for spec in plan.specs:
-        if spec.registry_secret is not None:
-            registry = parse_image(spec.image).registry
-            auths[DOCKER_HUB_AUTH_KEY if registry == "docker.io" else registry] = plan.secret_arns[spec.registry_secret]
-    return auths
-
-
-def render_secrets_plan(plan: ComposeHostPlan) -> str:
+def secrets_plan(host: HostLayout) -> str:
     """The fetcher's input: per env file, which variable comes from which secret ARN and key; and
     the registries compose logs in to, each with its credentials' secret ARN."""
     env_files = {
-        plan.paths.env_file(service): [{"env": s.env, "secret_arn": s.arn, "key": s.key} for s in variables]
-        for service, variables in secret_env(plan.specs, plan.secret_arns).items()
+        path: [{"env": s.env, "secret_arn": s.arn, "key": s.key} for s in variables]
+        for path, variables in host.env_files.items()
     }
-    document: dict = {"region": plan.region, "env_files": env_files}
-    if auths := registry_auths(plan):
-        document["docker_config"] = {"path": f"{plan.paths.docker_config_dir}/config.json", "auths": auths}
+    document: dict = {"region": host.plan.region, "env_files": env_files}
+    if host.registry_auths:
+        document["docker_config"] = {"path": f"{host.plan.paths.docker_config_dir}/config.json",
+                                     "auths": dict(host.registry_auths)}
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def render_unit(plan: ComposeHostPlan) -> str:
-    data_dir = plan.paths.data_dir
+def unit(host: HostLayout) -> str:
+    """`llm-gateway.service`: on every boot, the volume directories, the secrets, then `up --wait`."""
+    data_dir = host.plan.paths.data_dir
     directories = ""
-    for path, owner in volume_dirs(plan.specs, plan.paths).items():
+    for path, owner in host.volume_dirs.items():
         uid, gid = owner.split(":")
         directories += f"ExecStartPre=/usr/bin/install -d -o {uid} -g {gid} -m 0750 {path}\n"
     compose = f"/usr/bin/docker compose --file {COMPOSE_FILE}"
     # The docker CLI reads its config (registry logins) from $DOCKER_CONFIG (docker/cli
     # cli/config/config.go); compose itself stays in the system plugin directory.
-    docker_config = f"Environment=DOCKER_CONFIG={plan.paths.docker_config_dir}\n" if registry_auths(plan) else ""
+    docker_config = f"Environment=DOCKER_CONFIG={host.plan.paths.docker_config_dir}\n" if host.registry_auths else ""
     # Compose stops dependants first, so the sum of the grace periods bounds a full stop.
-    stop_timeout = sum(spec.stop_timeout for spec in plan.specs) + STOP_MARGIN_SECONDS
+    stop_timeout = sum(service.spec.stop_timeout for service in host.services) + STOP_MARGIN_SECONDS
     return f"""\
 [Unit]
 Description=llm-gateway containers (docker compose)
@@ -336,17 +287,18 @@ def disk_metric_files(plan: ComposeHostPlan) -> list[tuple[str, str, str]]:
     ]
 
 
-def render_user_data(plan: ComposeHostPlan) -> str:
-    """The `#cloud-config` document of the host, exactly as it is sent; raises when it would exceed
-    EC2's limit."""
+def user_data(host: HostLayout, guard: ImdsGuard, compose_file: str) -> str:
+    """Stage 4: the `#cloud-config` document of the host, exactly as it is sent; raises when it would
+    exceed EC2's limit."""
+    plan = host.plan
     files = [  # path, mode, content
         (DATA_VOLUME_SCRIPT, "0755", DATA_VOLUME),
         (FETCHER, "0755", FETCH_SECRETS),
-        (SECRETS_PLAN, "0600", render_secrets_plan(plan)),
-        (COMPOSE_FILE, "0644", render_compose_file(plan)),
-        *((path, "0644", content) for path, content in host_config_files(plan.specs, plan.paths).items()),
-        (UNIT_FILE, "0644", render_unit(plan)),
-        (DOCKER_DROP_IN, "0644", render_drop_in(plan.specs)),
+        (SECRETS_PLAN, "0600", secrets_plan(host)),
+        (COMPOSE_FILE, "0644", compose_file),
+        *((path, "0644", content) for path, content in host.config_files.items()),
+        (UNIT_FILE, "0644", unit(host)),
+        (DOCKER_DROP_IN, "0644", guard.drop_in),
         *disk_metric_files(plan),
     ]
     text = _cloud_config(plan, files, compress=False)
@@ -384,5 +336,4 @@ def _cloud_config(plan: ComposeHostPlan, files: list[tuple[str, str, str]], *, c
             *([["systemctl", "enable", "--now", DISK_METRICS_TIMER]] if plan.disk_metrics else []),
         ],
     }
-    return ("#cloud-config\n" + yaml.dump(document, Dumper=LiteralDumper, sort_keys=False, width=YAML_WIDTH)
-            + (_versions_comment(plan) if plan.secret_versions else ""))
+    return "#cloud-config\n" + literal_yaml.dump(document) + (_versions_comment(plan) if plan.secret_versions else "")

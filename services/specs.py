@@ -11,22 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from config import langfuse_schema, secret_refs
-from config.database_init import APP_DATABASES, init_script
-from config.images import DEFAULT_IMAGES, parse_image
-from config.instance_types import INSTANCE_TYPES
-from config.langfuse_access import license_secrets, sign_in_environment
-from team_plane import litellm_start
-from config.litellm_config import LANGFUSE_HOST_VAR, PORT as LITELLM_PORT, ProxyConfig
-from config.secret_refs import SecretRef
-from config.serving import SERVING, ServingTimeouts
-from config.settings import Settings
-from team_plane import job as team_plane_job
+from config.settings import LANGFUSE_PLATFORM_PROJECT_ID, Settings
+from reference.images import DEFAULT_IMAGES, parse_image
+from reference.instance_types import INSTANCE_TYPES
+from services import langfuse_schema, secret_refs
+from services.database_init import APP_DATABASES, init_script
+from services.langfuse_access import license_secrets, sign_in_environment
+from services.secret_refs import SecretRef
+from services.serving import SERVING, ServingTimeouts
+from team_plane import job as team_plane_job, litellm_start
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
+from team_plane.litellm_start import LANGFUSE_HOST_VAR
 
+if TYPE_CHECKING:  # LiteLLM's spec runs the proxy config the renderer made (renderers/litellm_proxy.py)
+    from renderers.litellm_proxy import ProxyConfig
+
+LITELLM_PORT = 4000
 LANGFUSE_WEB_PORT = 3000
 LANGFUSE_WORKER_PORT = 3030
 CLICKHOUSE_HTTP_PORT = 8123
@@ -37,7 +40,6 @@ POSTGRES_PORT = 5432
 CLICKHOUSE_USER = "langfuse"
 DATABASE_ADMIN_USER = "gateway_admin"
 LANGFUSE_ORG_ID = "llm-gateway"
-LANGFUSE_PLATFORM_PROJECT_ID = "platform"
 # Liveness, not readiness: /health/readiness queries the database, so an RDS failover would fail
 # every task's target health at once (litellm/proxy/health_endpoints/_health_endpoints.py).
 LITELLM_HEALTH_PATH = "/health/liveliness"
@@ -114,7 +116,7 @@ class ServiceSpec:
     # Logical secret holding the pull credentials of the image's registry; None: anonymous pull.
     registry_secret: str | None = None
     # Calls AWS APIs with its workload's identity (its task role; on a compose host, the instance
-    # role): the only containers of a host that may reach the instance metadata service (config/imds.py).
+    # role): the only containers of a host that may reach the instance metadata service (renderers/compose_host/imds.py).
     aws_identity: bool = False
 
     @property
@@ -141,7 +143,7 @@ class Endpoints:
     litellm_internal_url: str  # how the team-plane job reaches LiteLLM's admin API (inside the VPC)
     langfuse_public_url: str  # NEXTAUTH_URL
     bucket: str  # Langfuse events, media and exports (by prefix)
-    team_document: str  # s3://<bucket>/<key> of the team-plane document (config/team_plane.py)
+    team_document: str  # s3://<bucket>/<key> of the team-plane document (renderers/team_document.py)
     # Its object version, pinned in LiteLLM's task definition (ECS); None: LiteLLM reads the latest (the host).
     team_document_version: str | None = None
 
@@ -376,7 +378,7 @@ def langfuse_web(settings: Settings, endpoints: Endpoints, timeouts: ServingTime
         environment={
             **MIGRATIONS_OFF,
             **sign_in,
-            # Idle connections outlive the load balancer's (config/serving.py), in ms. The image's
+            # Idle connections outlive the load balancer's (services/serving.py), in ms. The image's
             # command, `node ./web/server.js --keepAliveTimeout 110000` (web/Dockerfile, v4.16.0),
             # passes an option of `next start` that the standalone server.js ignores: it reads this
             # variable only (Next.js 16.3.0, the version Langfuse pins: build/utils.js, the
@@ -405,7 +407,7 @@ def langfuse_web(settings: Settings, endpoints: Endpoints, timeouts: ServingTime
 def langfuse_migrator(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
     """Langfuse's Postgres and ClickHouse migrations, once per deploy, before web and worker start:
     the web image's own entrypoint migrates, then execs the command, which fails the job unless both
-    schemas are the image's (config/langfuse_schema.py)."""
+    schemas are the image's (services/langfuse_schema.py)."""
     return ServiceSpec(
         name="langfuse-migrator",
         image=settings.langfuse.web_image,
@@ -440,7 +442,7 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
         health_path="/api/health",
         start_period=120,
         depends_on={"langfuse-migrator": "completed", "redis": "healthy"},  # the migrator owns the schemas
-        # Queue depths to CloudWatch for the alarms (config/alarms.py). The worker's queue-metrics
+        # Queue depths to CloudWatch for the alarms (renderers/alarms.py). The worker's queue-metrics
         # runner (LANGFUSE_QUEUE_METRICS_ENABLED, default true) emits them; its CloudWatch client is
         # built without a region (langfuse v4.16.0 packages/shared/src/server/instrumentation/index.ts
         # `new CloudWatchClient()`), so the SDK needs AWS_REGION: the compose host sets none.
@@ -450,7 +452,7 @@ def langfuse_worker(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
 
 def step_deadline(seconds: int) -> dict[str, str]:
     """A one-off's own deadline, in its environment: past it, the one-off gives up with its own exit
-    code and message. The job's runner waits for the deadlines and their start-up (config/jobs.py)."""
+    code and message. The job's runner waits for the deadlines and their start-up (services/jobs.py)."""
     return {team_plane_job.DEADLINE_VAR: str(seconds)}
 
 
@@ -654,7 +656,7 @@ def ecs_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> d
     }
 
 
-# Of what the OS offers processes (config/instance_types.py `usable_mib`), the memory the host's
+# Of what the OS offers processes (reference/instance_types.py `usable_mib`), the memory the host's
 # own processes keep for themselves (systemd, docker, the agents) and a team-plane step (run on
 # demand for a minute, one at a time).
 HOST_RESERVED_MIB = 512

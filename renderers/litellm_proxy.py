@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import yaml
 
-from config import secret_refs
+from services import secret_refs
 from team_plane.litellm_start import GUARD_MODULE, LANGFUSE_HOST_VAR
-from config.secret_refs import SecretRef
-from config.serving import SERVING, ServingTimeouts
+from services.secret_refs import SecretRef
+from services.serving import SERVING, ServingTimeouts
 from config.settings import Model, Settings, Team
 
-PORT = 4000
 # The stack's Redis (ElastiCache with TLS, or the host's Valkey): every LiteLLM task coordinates
 # rate limits, spend counters and the spend-write buffer through it (`coordination_redis`).
 REDIS_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
@@ -96,7 +95,7 @@ def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING)
             "num_retries": 2,
             "timeout": timeouts.request,
             # A timed-out call is not tried again: each try may take the whole timeout, and the load
-            # balancer gives up on a silent target a minute after one (config/serving.py). Without
+            # balancer gives up on a silent target a minute after one (services/serving.py). Without
             # this the router retries a timeout like any other error (litellm/router.py
             # async_function_with_retries; RetryPolicy.TimeoutErrorRetries, which only it reads,
             # litellm/router_utils/get_retry_from_policy.py).
@@ -138,6 +137,8 @@ def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING)
             "proxy_batch_write_at": SPEND_BATCH_WRITE_SECONDS,
         },
     }
+    # The header names where this renderer lived before it moved: the text is LiteLLM's environment, so
+    # a changed one is a new task definition on ECS and new user data, a new host, on a compose host.
     header = f"# LiteLLM proxy config for {settings.project}-{settings.stack}: rendered by config/litellm_config.py, do not edit.\n"
     text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=120)
     return ProxyConfig(text=text, env=EnvContract(secrets=secrets, plain=(LANGFUSE_HOST_VAR, *REDIS_VARS)))

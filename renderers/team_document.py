@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from config import secret_refs
-from config.litellm_config import team_key_vars
+from services import secret_refs
+from renderers.litellm_proxy import team_key_vars
 # The container's start reads the document with nothing of this project around: the format's
 # version and its reader live there, once.
 from config.settings import Settings

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from config.fargate import is_fargate_size
-from config.jobs import JobSpec
-from config.services import ServiceSpec
+from reference.fargate import is_fargate_size
+from services.jobs import JobSpec
+from services.specs import ServiceSpec
 
 RUNTIME_PLATFORM = {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
 
@@ -108,11 +108,11 @@ def task_volumes(job: JobSpec) -> list[dict]:
 
 
 def task_size(spec: ServiceSpec | JobSpec) -> tuple[str, str]:
-    """Fargate task CPU and memory: the one container's, or a job's (config/jobs.py JobSpec.size)."""
+    """Fargate task CPU and memory: the one container's, or a job's (services/jobs.py JobSpec.size)."""
     steps = spec.steps if isinstance(spec, JobSpec) else (spec,)
     if not all(step.cpu and step.memory for step in steps):
         raise ValueError(f"{spec.name} has no CPU/memory size: it cannot run on Fargate")
     cpu, memory = spec.size if isinstance(spec, JobSpec) else (spec.cpu, spec.memory)
     if not is_fargate_size(cpu, memory):
-        raise ValueError(f"{spec.name}: {cpu} CPU units with {memory} MiB is not a Fargate size (config/fargate.py)")
+        raise ValueError(f"{spec.name}: {cpu} CPU units with {memory} MiB is not a Fargate size (reference/fargate.py)")
     return str(cpu), str(memory)

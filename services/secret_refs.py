@@ -15,7 +15,7 @@ POSTGRES = "postgres"  # username, password (RDS master user)
 CLICKHOUSE = "clickhouse"  # user, password
 REDIS = "redis"  # authToken
 PLATFORM_KEYS = "langfuse-keys/platform"  # publicKey, secretKey
-# What the operator supplies for Langfuse (config/langfuse_access.py), only when configured:
+# What the operator supplies for Langfuse (services/langfuse_access.py), only when configured:
 # ssoClientSecret, eeLicenseKey.
 LANGFUSE_EXTERNAL = "langfuse-external"
 DOCKER_HUB = "docker-hub"  # username, password: ECS's private registry format (from stack config)

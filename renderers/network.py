@@ -11,13 +11,13 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from config.boot_needs import egress_ports, host_destinations, host_roles
-from config.litellm_config import PORT as LITELLM_PORT
-from config.services import (
+from renderers.compose_host.boot_needs import egress_ports, host_destinations, host_roles
+from services.specs import (
     CLICKHOUSE_HTTP_PORT,
     CLICKHOUSE_NATIVE_PORT,
     CLICKHOUSE_NATIVE_TLS_PORT,
     LANGFUSE_WEB_PORT,
+    LITELLM_PORT,
     POSTGRES_PORT,
     REDIS_PORT,
 )
@@ -132,7 +132,7 @@ def security_group_rules(settings: Settings) -> tuple[Rule, ...]:
     hosts = host_roles(settings)
     # Containers on Fargate: Bedrock, Secrets Manager, CloudWatch, S3 and image registries, HTTPS only.
     rules += [Rule(app, INTERNET, HTTPS, f"{app} to AWS APIs and registries") for app in callers_of_aws if app not in hosts]
-    # Hosts: exactly the ports of what their boot and containers reach (config/boot_needs.py),
+    # Hosts: exactly the ports of what their boot and containers reach (renderers/compose_host/boot_needs.py),
     # which includes the package mirror's plain HTTP.
     rules += [Rule(host, INTERNET, port, f"{host} to {' and '.join(kinds)}")
               for host in hosts for port, kinds in egress_ports(host_destinations(settings, host)).items()]

@@ -10,7 +10,7 @@ Sources, each read where AWS or the app publishes it:
 - RDS (AWS/RDS, DBInstanceIdentifier): CPUUtilization, FreeStorageSpace (bytes), DatabaseConnections.
 - ElastiCache (AWS/ElastiCache, CacheClusterId, per node): DatabaseMemoryUsagePercentage.
 - The compose hosts: `disk_used_percent` (the CloudWatch agent's name) per Host and Path, published
-  by the hosts' own timer (config/user_data.py DISK_METRICS) into the stack's namespace.
+  by the hosts' own timer (renderers/compose_host/user_data.py DISK_METRICS) into the stack's namespace.
 - Langfuse's worker with ENABLE_AWS_CLOUDWATCH_METRIC_PUBLISHING=true: namespace "Langfuse", no
   dimensions; a sharded queue's depth is `langfuse.queue.<queue>.depth.shard_all.type_waiting`
   (langfuse v4.16.0 packages/shared/src/server/instrumentation/index.ts buildCloudWatchKey,
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from config import names
+from reference import names
 from config.settings import Settings
 
 GIB = 1024**3

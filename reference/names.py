@@ -49,7 +49,7 @@ LIMITS: dict[str, Limit] = {
 }
 
 # The words that follow the prefix where a name has a variable part (the longest of each kind
-# bounds the stack name): ECS workload identities (config/services.py workload_specs), the
+# bounds the stack name): ECS workload identities (services/specs.py workload_specs), the
 # compose hosts' roles (__main__.py) and the buckets.
 ECS_WORKLOADS = ("litellm", "langfuse", "db-init", "teams")
 ROLES = ("exec", "task")

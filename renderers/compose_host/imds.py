@@ -1,5 +1,5 @@
-"""Which containers of a compose host may reach the instance metadata service (IMDS), and the host
-firewall that holds the others to it.
+"""Stage 2 of a compose host's boot (renderers/compose_host/boot.py): which containers may reach the
+instance metadata service (IMDS), and the host firewall that holds the others to it.
 
 The gateway host's metadata hop limit is 2, so any container could fetch the instance role's
 credentials. Only the services that call AWS (`ServiceSpec.aws_identity`) may. Every service gets a
@@ -28,10 +28,13 @@ systemd stops dockerd and with it every container: closed, not open.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from config.services import ServiceSpec
+if TYPE_CHECKING:
+    from renderers.compose_host.layout import HostLayout
+    from services.specs import ServiceSpec
 
 METADATA_ADDRESS = "169.254.169.254"
 # The project network: outside the stacks' default VPCs (10.40/16, 10.50/16), AWS's default VPC
@@ -52,6 +55,27 @@ GUARD_CHECK = (
     " || { echo \"llm-gateway: forwarded traffic does not pass the IMDS guard (no FORWARD -> DOCKER-USER -> "
     f"{CHAIN} jumps: an nftables firewall backend?); docker is stopped\" >&2; exit 1; }}'"
 )
+
+
+@dataclass(frozen=True)
+class ImdsGuard:
+    """Stage 2's result: each service's place on the project network, and the firewall around the IMDS."""
+
+    networks: Mapping[str, Any]  # the compose file's `networks`
+    service_networks: Mapping[str, Mapping[str, Any]]  # service -> its compose keys (address, capabilities)
+    drop_in: str  # docker.service's drop-in that fills the firewall
+
+
+def imds_guard(host: HostLayout) -> ImdsGuard:
+    """Stage 2: fixed addresses for the host's services, and the rules that keep all but the AWS
+    callers from the IMDS."""
+    specs = [service.spec for service in host.services]
+    addresses = container_addresses(specs)
+    return ImdsGuard(
+        networks=compose_network(),
+        service_networks={spec.name: service_network(spec, addresses[spec.name]) for spec in specs},
+        drop_in=render_drop_in(specs),
+    )
 
 
 def container_addresses(specs: Sequence[ServiceSpec]) -> dict[str, str]:
@@ -97,6 +121,8 @@ def render_drop_in(specs: Sequence[ServiceSpec]) -> str:
     allowed = "".join(
         f"ExecStartPre={IPTABLES} -A {CHAIN} -s {address}/32 -j RETURN\n" for address in allowed_addresses(specs)
     )
+    # The comment names where this renderer lived before it moved: the text is part of the hosts' user
+    # data, and new user data replaces a host (components/compose_host.py).
     return f"""\
 # llm-gateway (config/imds.py): only the containers that call AWS reach the instance metadata service.
 [Service]

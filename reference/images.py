@@ -130,7 +130,7 @@ def parse_image(reference: str) -> ImageReference | None:
 def registry_problem(image: ImageReference) -> str | None:
     """Why `image` may not be pulled by the platform (REGISTRIES, DOCKER_HUB_ONLY), or None."""
     if image.registry not in REGISTRIES:
-        return f"must come from one of the registries {', '.join(REGISTRIES)} (config/images.py REGISTRIES)"
+        return f"must come from one of the registries {', '.join(REGISTRIES)} (reference/images.py REGISTRIES)"
     if image.registry == "docker.io" and image.repository not in DOCKER_HUB_ONLY:
         return (f"is on Docker Hub, whose anonymous pulls are limited per address: use its copy on "
                 f"{' or '.join(r for r in REGISTRIES if r != 'docker.io')} (same digest)")
@@ -139,7 +139,7 @@ def registry_problem(image: ImageReference) -> str | None:
 
 def pinned_images(references: Iterable[str]) -> dict[str, str]:
     """Image reference -> `name@sha256:<digest>`, what runs; every reference carries its digest
-    (config/loader.py refuses a stack override without one)."""
+    (config/settings.py refuses a stack override without one)."""
     pinned = {}
     for reference in sorted(set(references)):
         image = parse_image(reference)

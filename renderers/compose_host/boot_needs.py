@@ -1,8 +1,8 @@
 """What a compose host reaches on the network, as data: its package mirror, the registries of its
 images, the AWS APIs its boot and its containers call.
 
-Both the host's cloud-config (the `apt:` mirrors, config/user_data.py) and its security group's
-egress (config/network.py) are derived from this, so a host cannot be told to fetch from
+Both the host's cloud-config (the `apt:` mirrors, renderers/compose_host/user_data.py) and its security group's
+egress (renderers/network.py) are derived from this, so a host cannot be told to fetch from
 somewhere its security group refuses.
 
 The package mirror is plain HTTP on purpose. Ubuntu's archive hosts serve no HTTPS (Launchpad
@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from config.litellm_config import render_proxy_config
-from config.services import PLACEHOLDER_ENDPOINTS, ServiceSpec, clickhouse_host_specs, gateway_host_specs
+from renderers.litellm_proxy import render_proxy_config
+from services.specs import PLACEHOLDER_ENDPOINTS, ServiceSpec, clickhouse_host_specs, gateway_host_specs
 from config.settings import Settings
 
 PACKAGE_MIRROR, IMAGE_REGISTRY, AWS_API, INSTANCE_METADATA = (
@@ -41,7 +41,7 @@ REGISTRY_HOSTS = {
 }
 # At boot: the secrets fetcher (Secrets Manager), Docker's awslogs driver (CloudWatch Logs), and
 # the SSM agent of Canonical's AMI (Session Manager: ssm, ssmmessages, ec2messages).
-# monitoring: the disk-usage timer's PutMetricData (config/user_data.py DISK_METRICS).
+# monitoring: the disk-usage timer's PutMetricData (renderers/compose_host/user_data.py DISK_METRICS).
 BOOT_AWS_SERVICES = ("secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages", "monitoring")
 
 

@@ -1,6 +1,6 @@
 """Which Bedrock models the pinned LiteLLM can price on its own (generated data, no litellm import).
 
-`config/bedrock_priced_models.json` is written by scripts/bedrock_prices.py from the installed,
+`reference/bedrock_priced_models.json` is written by scripts/bedrock_prices.py from the installed,
 pinned LiteLLM's bundled price map; tests/integration/test_litellm_prices.py fails when they drift apart.
 """
 
