@@ -1,4 +1,4 @@
-"""Reading the team document (written by config/team_plane.py)."""
+"""Reading the team document (written by renderers/team_document.py)."""
 
 from __future__ import annotations
 

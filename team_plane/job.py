@@ -1,4 +1,4 @@
-"""The team-plane job's steps, run inside the VPC (config/services.py `team_plane_steps`):
+"""The team-plane job's steps, run inside the VPC (services/specs.py `team_plane_steps`):
 
 - plan (LiteLLM image): reads the team document and each team's key secrets, reconciles LiteLLM's
   teams (create, adopt, update what differs, undo logging drift, delete managed teams that left),
@@ -20,9 +20,9 @@ printed or written, except the secret keys inside the SQL file (pgcrypto hashes 
 apply deletes after its run.
 
 Each step keeps its own deadline (`DEADLINE_VAR`, rendered into its environment by
-config/services.py): its requests and their retries share it, and a process alarm ends the step at
+services/specs.py): its requests and their retries share it, and a process alarm ends the step at
 the deadline whatever it is waiting for, so the job's runner (its timeout is the steps' deadlines
-and their start-up, config/jobs.py) sees the step's own exit code and report.
+and their start-up, services/jobs.py) sees the step's own exit code and report.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class TeamSpec:
 
     @classmethod
     def from_document(cls, team: Mapping[str, Any]) -> TeamSpec:
-        """From one team of the team document (config/team_plane.py `team_document`)."""
+        """From one team of the team document (renderers/team_document.py `team_document`)."""
         return cls.from_props({
             "team_id": team["name"], "models": team.get("models"), "max_budget": team.get("maxBudget"),
             "budget_duration": team.get("budgetDuration"), "rpm_limit": team.get("rpmLimit"),

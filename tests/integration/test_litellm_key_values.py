@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from components.litellm_team_key import VALUE_BYTES, VALUE_PREFIX
-from config.litellm_config import render_proxy_config
+from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_keys import TeamKey, registration
 from team_plane.litellm_start import proxy_config, write_config
 from team_plane.smoke import smoke_key

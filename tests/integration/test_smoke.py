@@ -19,14 +19,14 @@ from contextlib import ExitStack
 
 import pytest
 
-from config.litellm_config import render_proxy_config, team_key_vars
-from config.team_plane import DOCUMENT_KEY
+from renderers.litellm_proxy import render_proxy_config, team_key_vars
+from renderers.team_document import DOCUMENT_KEY
 from team_plane.document import DOCUMENT_VERSION
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
 from team_plane.job import DEADLINE_VAR
 from tests.support.fake_bedrock import running_fake_bedrock
 from tests.support.fake_langfuse_reads import running_readable_langfuse
-from tests.support.fake_litellm_members_keys import running_fake_management
+from tests.support.fake_litellm_admin import running_fake_admin
 from tests.support.litellm_container import container_argv, container_environment, litellm_spec, with_test_additions
 from tests.support.litellm_proxy import random_master_key, running_proxy
 from tests.support.loopback_router import routing
@@ -91,7 +91,7 @@ def test_each_team_call_is_found_in_its_own_project_and_a_missing_trace_fails_by
         langfuse = stack.enter_context(running_readable_langfuse(
             {pair["publicKey"]: (pair["secretKey"], name) for name, pair in pairs.items()},
             visible_after_seconds=VISIBLE_AFTER_SECONDS, dropped_projects={"beta"}))
-        admin = stack.enter_context(running_fake_management(master))
+        admin = stack.enter_context(running_fake_admin(master))
         for name in TEAMS:
             admin.add_team(name, team_alias=name, models=TEAMS[name], metadata={"managed-by": "llm-gateway"})
         redis = stack.enter_context(running_redis_server(tmp_path, random_master_key()))

@@ -22,7 +22,7 @@ from tests.support.postgres_server import running_postgres
 pytestmark = pytest.mark.integration
 SALT = "dGVhbS1hY2Nlc3Mtc2FsdA=="
 ADMIN = "admin@example.com"
-PLATFORM = "llm-gateway"  # the platform's organization (config/services.py LANGFUSE_ORG_ID)
+PLATFORM = "llm-gateway"  # the platform's organization (services/specs.py LANGFUSE_ORG_ID)
 
 
 @pytest.fixture(scope="module")

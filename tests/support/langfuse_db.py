@@ -9,7 +9,7 @@ with the rows the team plane writes, transcribed from its source (langfuse v4.16
 - `sign_up`: an account created for an e-mail, then its invitations applied as
   createProjectMembershipsOnSignup.ts `processMembershipInvitations` applies them (at sign-up, a
   first SSO sign-in, or an SSO account linked to an existing user: `apply_invitations`);
-- `apply`: the apply step's psql script (config/services.py TEAM_PLANE_APPLY) run as the step runs it.
+- `apply`: the apply step's psql script (services/specs.py TEAM_PLANE_APPLY) run as the step runs it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from config.database_init import EXTENSIONS
+from services.database_init import EXTENSIONS
 from tests.support.postgres_server import PostgresServer
 
 LANGFUSE_SCHEMA_TAG = "v4.16.0"  # the newest Langfuse tag this repository reads (the image is 4.50.0)
@@ -96,7 +96,7 @@ def sign_up(server: PostgresServer, url: str, email: str) -> str:
 
 
 def apply(url: str, sql: str, work: Path) -> None:
-    """What the apply step runs (config/services.py TEAM_PLANE_APPLY), with its environment, /work here."""
+    """What the apply step runs (services/specs.py TEAM_PLANE_APPLY), with its environment, /work here."""
     from tests.support.hosts import staging_specs
 
     (work / "langfuse.sql").write_text(sql)

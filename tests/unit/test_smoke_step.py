@@ -13,7 +13,7 @@ from team_plane.http import Deadline
 from team_plane.smoke import POLL_INTERVAL_SECONDS, Smoke, TraceLookup, run_smoke
 from tests.support.clock import FakeClock
 from tests.support.fake_langfuse_reads import ReadableLangfuse, _ReadHandler
-from tests.support.fake_litellm_members_keys import running_fake_management
+from tests.support.fake_litellm_admin import running_fake_admin
 from tests.support.litellm_proxy import random_master_key
 from tests.support.loopback import LoopbackHandler, serving
 from tests.support.loopback_router import routing
@@ -50,7 +50,7 @@ def smoke(text: str, langfuse_projects=None, clock=None, seconds=60.0, langfuse_
     """run_smoke with LiteLLM at one address (admin routes to the fake admin, calls to the chat fake)."""
     clock = clock or FakeClock()
     with ExitStack() as stack:
-        admin = stack.enter_context(running_fake_management(MASTER))
+        admin = stack.enter_context(running_fake_admin(MASTER))
         chat = stack.enter_context(serving(Chat(), _ChatHandler))
         litellm = stack.enter_context(routing([("/key/", admin.url)], default=chat.url))
         projects = langfuse_projects if langfuse_projects is not None else {"pk-lf-alpha": ("sk-lf-secret-alpha", "alpha")}

@@ -1,6 +1,6 @@
 """A team's people and virtual keys in LiteLLM, reconciled by the team plane's plan step
 (team_plane/litellm_members.py, team_plane/litellm_keys.py) against the fake admin API built from
-the pinned proxy's source (tests/support/fake_litellm_members_keys.py), then reported by verify."""
+the pinned proxy's source (tests/support/fake_litellm_admin.py), then reported by verify."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from team_plane.document import DOCUMENT_VERSION
 from team_plane.litellm_keys import token_hash
 from team_plane.litellm_members import MANAGED_MEMBERS_KEY
 from tests.support.fake_langfuse import running_fake_langfuse
-from tests.support.fake_litellm_members_keys import running_fake_management
+from tests.support.fake_litellm_admin import running_fake_admin
 from tests.support.litellm_proxy import random_master_key
 
 MASTER_KEY = random_master_key()
@@ -74,13 +74,13 @@ def writes(admin) -> list[tuple[str, dict]]:
 
 @pytest.fixture
 def admin():
-    with running_fake_management(MASTER_KEY) as fake:
+    with running_fake_admin(MASTER_KEY) as fake:
         yield fake
 
 
 @pytest.fixture
 def licensed():
-    with running_fake_management(MASTER_KEY, premium=True) as fake:
+    with running_fake_admin(MASTER_KEY, premium=True) as fake:
         yield fake
 
 
