@@ -19,9 +19,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from renderers.litellm_proxy import render_proxy_config, team_key_vars
-from renderers.team_document import DOCUMENT_KEY
-from team_plane.document import DOCUMENT_VERSION
+from renderers.litellm_proxy import render_proxy_config
+from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from team_plane.embed import BOOTSTRAP, entrypoint_environment
 from team_plane.job import DEADLINE_VAR
 from tests.support.fake_bedrock import running_fake_bedrock
@@ -58,25 +57,18 @@ DEADLINE_SECONDS = 45
 
 
 def serve_document(aws, settings, pairs) -> str:
-    """The teams' Langfuse key secrets and the team document (version DOCUMENT_VERSION) naming them."""
+    """The teams' Langfuse key secrets and the team document naming them, as the deploy writes it."""
     secrets, s3 = aws.client("secretsmanager"), aws.client("s3")
     suffix = uuid.uuid4().hex[:8]
-    teams = []
+    keys = {}
     for team in settings.teams:
         made = secrets.create_secret(Name=f"llm-gateway-stg/langfuse-keys/teams/{team.name}-{suffix}",
                                      SecretString=json.dumps(pairs[team.name]))
-        public_var, secret_var = team_key_vars(team)
-        teams.append({"name": team.name, "models": list(team.models), "maxBudget": None, "budgetDuration": None,
-                      "rpmLimit": None, "tpmLimit": None, "langfuseKeys": "generate", "keySecretArn": made["ARN"],
-                      "keySecretVersion": made["VersionId"], "publicKeyVar": public_var, "secretKeyVar": secret_var,
-                      "members": [], "keys": [], "smokeModel": "sonnet" if "sonnet" in team.models else None})
+        keys[team.name] = KeySecret(made["ARN"], made["VersionId"])
     bucket = f"team-plane-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=DOCUMENT_KEY, Body=json.dumps({
-        "version": DOCUMENT_VERSION, "stack": "stg", "environment": "stg", "keepRemovedProjects": False,
-        "langfuseAdmin": "admin@example.com", "litellmTeamAdmins": False, "teams": teams,
-        "platformKeys": {"keySecretArn": teams[0]["keySecretArn"], "keySecretVersion": teams[0]["keySecretVersion"]},
-    }).encode())
+    document = team_document(settings, keys, keys[settings.teams[0].name])
+    s3.put_object(Bucket=bucket, Key=DOCUMENT_KEY, Body=render_team_document(document).encode())
     aws.serve_code(bucket)
     return f"s3://{bucket}/{DOCUMENT_KEY}"
 

@@ -14,7 +14,7 @@ from renderers.compose_host.jobs import HOST_RECREATE_SECONDS, host_job_commands
 from services.jobs import JobSpec, on_demand_jobs
 from renderers.litellm_proxy import render_proxy_config
 from services.specs import PLACEHOLDER_ENDPOINTS, gateway_host_specs
-from renderers.team_document import DOCUMENT_KEY
+from renderers.team_document import DOCUMENT_KEY, smoke_model
 from tests.support.pulumi_mocks import unwrap
 from tests.support.settings import make_settings
 from components.secret_json import RETAINED_TAG
@@ -195,3 +195,26 @@ def test_on_the_host_the_smoke_command_follows_the_team_plane_on_every_deploy():
     assert smoke.input("timeout_seconds") == host_job_seconds(job) < team_plane.input("timeout_seconds")
     assert run.outputs["smokeRun"] == {"runner": "ssm", **{key: smoke.input(key) for key in (
         "region", "instance_id", "commands", "timeout_seconds", "comment")}}
+
+
+SMOKE_MODELS = [
+    {"name": "sonnet", "bedrockModel": "us.anthropic.claude-sonnet-4-20250514-v1:0"},  # 3e-06 in, 1.5e-05 out
+    {"name": "haiku", "bedrockModel": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},  # 1.1e-06 in, 5.5e-06 out
+    {"name": "titan", "bedrockModel": "amazon.titan-embed-text-v2:0"},  # the map's cheapest, an embedding model
+    # Not in the pinned map: priced by the stack, its mode unknown.
+    {"name": "house", "bedrockModel": "us.meta.house-model-v1:0", "inputCostPerToken": 1e-09, "outputCostPerToken": 1e-09},
+]
+
+
+@pytest.mark.parametrize("team, models, expected", [
+    ({"name": "mle"}, SMOKE_MODELS, "haiku"),  # the cheapest chat model the map knows
+    ({"name": "mle", "models": ["titan"]}, SMOKE_MODELS, None),  # no chat model: the smoke skips the team
+    ({"name": "mle", "models": ["sonnet", "titan"]}, SMOKE_MODELS, "sonnet"),
+    ({"name": "mle", "models": ["titan", "house"]}, SMOKE_MODELS, "house"),  # unknown mode: only when nothing else
+    # The stack's prices win over the map's.
+    ({"name": "mle", "models": ["sonnet", "haiku"]},
+     [{**SMOKE_MODELS[0], "inputCostPerToken": 1e-08, "outputCostPerToken": 1e-08}, SMOKE_MODELS[1]], "sonnet"),
+])
+def test_the_smoke_calls_the_teams_cheapest_chat_model(team, models, expected):
+    settings = make_settings(models=models, teams=[team])
+    assert smoke_model(settings, settings.teams[0]) == expected
