@@ -13,20 +13,15 @@ refused there, before the database (the control)."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
-import sys
 
 import pytest
 
+from tests.support.litellm_container import proxy_pieces
+
 from components.litellm_team_key import VALUE_BYTES, VALUE_PREFIX
-from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_keys import TeamKey, registration
-from team_plane.litellm_start import proxy_config, write_config
 from team_plane.smoke import smoke_key
-from tests.support.litellm_proxy import base_environment, random_master_key
-from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -69,9 +64,6 @@ NO_DATABASE = "Connect Proxy to database to generate keys"  # what stops it at t
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("key-values")
-    settings = make_settings(teams=[{"name": "credit-risk"}])
-    path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
     value = VALUE_PREFIX + secrets.token_hex(VALUE_BYTES)
     key = TeamKey("ci", value, 25.0, ("sonnet",), "arn")
     bodies = {
@@ -80,13 +72,7 @@ def answers(tmp_path_factory):
         "control: too short": registration("credit-risk", TeamKey("ci", "sk-0123456789", None, (), "arn")),
         "control: no sk-": registration("credit-risk", TeamKey("ci", "ak-" + value[3:], None, (), "arn")),
     }
-    env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
-           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_SSL": "False", "REDIS_PASSWORD": "unused",
-           "LANGFUSE_HOST": "http://127.0.0.1:9"}
-    ran = subprocess.run([sys.executable, "-c", PROXY_SIDE, path, json.dumps(bodies)], env=env, cwd=directory,
-                         capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    return json.loads(ran.stdout.strip().splitlines()[-1])
+    return proxy_pieces(tmp_path_factory.mktemp("key-values"), PROXY_SIDE, bodies)
 
 
 @pytest.mark.parametrize("case", ["team key", "smoke key"])

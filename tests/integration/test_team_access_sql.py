@@ -15,9 +15,9 @@ import pytest
 from team_plane.langfuse import TeamKeys, langfuse_sql
 from team_plane.langfuse_access import TeamAccess, access_sql, read_access
 from tests.support.langfuse_db import (
-    apply, apply_invitations, create_langfuse_database, create_user, session_projects, sign_up,
+    apply, apply_invitations, create_langfuse_database, create_user, running_langfuse_postgres, session_projects,
+    sign_up,
 )
-from tests.support.postgres_server import running_postgres
 
 pytestmark = pytest.mark.integration
 SALT = "dGVhbS1hY2Nlc3Mtc2FsdA=="
@@ -27,10 +27,8 @@ PLATFORM = "llm-gateway"  # the platform's organization (services/specs.py LANGF
 
 @pytest.fixture(scope="module")
 def postgres():
-    with running_postgres("master-password") as server:
-        master = server.url("postgres", "master-password", "postgres")
-        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password';")
-        yield server, master
+    with running_langfuse_postgres() as server_and_master:
+        yield server_and_master
 
 
 @pytest.fixture

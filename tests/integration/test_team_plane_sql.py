@@ -29,8 +29,8 @@ from tests.support.fake_litellm_admin import running_fake_admin
 from tests.support.hosts import staging_specs
 from tests.support.litellm_proxy import free_port, random_master_key
 from tests.support.loopback import serving
-from tests.support.langfuse_db import apply, create_langfuse_database, create_user
-from tests.support.postgres_server import PostgresServer, running_postgres
+from tests.support.langfuse_db import apply, create_langfuse_database, create_user, running_langfuse_postgres
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
@@ -48,10 +48,8 @@ console.log(JSON.stringify({fast: expected === fast, bcrypt: bcrypt.compareSync(
 
 @pytest.fixture(scope="module")
 def postgres():
-    with running_postgres("master-password") as server:
-        master = server.url("postgres", "master-password", "postgres")
-        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password';")
-        yield server, master
+    with running_langfuse_postgres() as server_and_master:
+        yield server_and_master
 
 
 @pytest.fixture

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from services.database_init import EXTENSIONS
-from tests.support.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer, running_postgres
 
 LANGFUSE_SCHEMA_TAG = "v4.16.0"  # the newest Langfuse tag this repository reads (the image is 4.50.0)
 SCHEMA_FILE = Path(__file__).parent / "langfuse_schema" / f"{LANGFUSE_SCHEMA_TAG}.sql"
@@ -54,6 +56,15 @@ INSERT INTO project_memberships (project_id, user_id, org_membership_id, role)
 DELETE FROM membership_invitations WHERE id IN (SELECT id FROM invited) AND email = lower(:'email');
 COMMIT;
 """
+
+
+@contextmanager
+def running_langfuse_postgres() -> Iterator[tuple[PostgresServer, str]]:
+    """A PostgreSQL with the `langfuse` role db-init creates: (the server, its master URL)."""
+    with running_postgres("master-password") as server:
+        master = server.url("postgres", "master-password", "postgres")
+        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password';")
+        yield server, master
 
 
 def create_langfuse_database(server: PostgresServer, master_url: str) -> str:
