@@ -89,7 +89,7 @@ def test_the_guard_refuses_a_method_it_was_not_written_for():
         def _is_proxy_only_llm_api_error(self, original_exception, error_type=None, route=None, request=None):
             return True
 
-    with pytest.raises(RuntimeError, match=r"is not the method this guard was written for"):
+    with pytest.raises(RuntimeError, match=r"is not the function this guard was written for"):
         skip_logging_of_authentication_failures(Upgraded)
 
     class Pinned:
@@ -104,6 +104,18 @@ def test_the_guard_refuses_a_method_it_was_not_written_for():
 
     assert Pinned()._is_proxy_only_llm_api_error(ValueError(), error_type=ProxyErrorTypes.auth_error) is False
     assert Pinned()._is_proxy_only_llm_api_error(ValueError(), error_type=None) is True
+
+
+def test_the_pass_through_patch_refuses_a_function_it_was_not_written_for():
+    from types import SimpleNamespace
+
+    from team_plane.litellm_guard import refuse_platform_keys_to_pass_through
+
+    def upgraded(*, dynamic_host_supplied, dynamic_langfuse_public_key, dynamic_langfuse_secret_key, request=None):
+        return dynamic_langfuse_public_key, dynamic_langfuse_secret_key
+
+    with pytest.raises(RuntimeError, match=r"is not the function this guard was written for"):
+        refuse_platform_keys_to_pass_through(SimpleNamespace(_get_langfuse_proxy_credentials=upgraded))
 
 
 REFUSAL = [403, ("llm-gateway: a key's metadata.logging is refused: every call is traced in its team's Langfuse "
