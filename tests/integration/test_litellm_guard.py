@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.litellm_container import proxy_pieces
+from tests.support.litellm_proxy import proxy_pieces
 
 
 pytestmark = pytest.mark.integration

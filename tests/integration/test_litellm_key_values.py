@@ -17,7 +17,7 @@ import secrets
 
 import pytest
 
-from tests.support.litellm_container import proxy_pieces
+from tests.support.litellm_proxy import proxy_pieces
 
 from components.litellm_team_key import VALUE_BYTES, VALUE_PREFIX
 from team_plane.litellm_keys import TeamKey, registration

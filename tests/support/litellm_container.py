@@ -4,12 +4,9 @@ tests/integration/test_team_tracing.py (no database, custom auth, fake Bedrock, 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -17,11 +14,8 @@ from renderers.litellm_proxy import ProxyConfig
 from services.serving import SERVING, ServingTimeouts
 from services.specs import Endpoints, ServiceSpec, litellm
 from config.settings import Settings
-from renderers.litellm_proxy import render_proxy_config
-from team_plane.litellm_start import proxy_config, write_config
 from tests.support.litellm_proxy import base_environment, random_master_key
 from tests.support.redis_server import RedisServer
-from tests.support.settings import make_settings
 
 REGION = "us-east-1"
 VENV_BIN = Path(sys.executable).parent
@@ -88,19 +82,3 @@ def container_environment(spec: ServiceSpec, secret_values: dict[str, str], redi
                 "REDIS_PASSWORD": redis.password})
     env.update({"AWS_ACCESS_KEY_ID": "AKIAFAKETEAMTRACING", "AWS_SECRET_ACCESS_KEY": "fake-secret-access-key"})
     return env
-
-
-def proxy_pieces(directory: Path, script: str, argument: Any) -> Any:
-    """Runs `script` in a fresh interpreter beside the config the container's start writes (the guard
-    beside it; for a stack with one team), as `python -c script <config path> <argument as JSON>`, with
-    the environment that config reads: LiteLLM's pieces without a running proxy (keys need its
-    database). Returns the JSON the script prints last."""
-    settings = make_settings(teams=[{"name": "home-rentals"}])
-    path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
-    env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
-           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_SSL": "False", "REDIS_PASSWORD": "unused",
-           "LANGFUSE_HOST": "http://127.0.0.1:9"}
-    ran = subprocess.run([sys.executable, "-c", script, path, json.dumps(argument)], env=env, cwd=directory,
-                         capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    return json.loads(ran.stdout.strip().splitlines()[-1])
