@@ -33,9 +33,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
-
 from datetime import UTC, datetime
+from typing import Any
 
 from team_plane.document import parse_team_document
 from team_plane.http import Deadline

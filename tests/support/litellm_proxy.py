@@ -1,4 +1,4 @@
-"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests."""
+"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests, or run its pieces without one."""
 
 from __future__ import annotations
 
