@@ -226,7 +226,7 @@ class EcsPlatform(GatewayComponent):
             execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
             subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[TEAM_PLANE_JOB],
             credentials=settings.deploy_credentials.as_input(), **run,
-        ), opts=self.child(depends_on=[resource for resource in after if resource is not None]))
+        ), opts=self.child(depends_on=after))
 
     def _dns_name(self, name: str, service: str, namespace: aws.servicediscovery.PrivateDnsNamespace):
         return aws.servicediscovery.Service(
