@@ -6,7 +6,7 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render schema bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
+.PHONY: test unit integration render schema smoke bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 
 ## Hash-checked: pip refuses any file whose sha256 is not in the lock (a swapped release on the index).
 ## --no-deps: the lock already lists every dependency, and pip's hash mode would refuse a dependency
@@ -63,6 +63,10 @@ schema: $(INSTALLED)
 ## Print wall times of the unit tier and of one mocked program run.
 bench: $(INSTALLED)
 	$(PYTHON) scripts/bench.py
+
+## Run STACK's smoke step now, inside its VPC, as the deploy runs it (README "Teams"): AWS APIs only.
+smoke: $(INSTALLED)
+	$(PYTHON) scripts/smoke.py --stack $(STACK)
 
 ## Restores (README "Backups and restores"): each prints the commands that hand the restored resource to Pulumi.
 ## make restore-clickhouse STACK=prod SNAPSHOT=snap-...   the ClickHouse host's data volume (ECS mode)

@@ -122,7 +122,9 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
 _LOCAL = {"litellmPort": 4000, "langfusePort": 3000, "objectStorePort": 9090, "awsProfile": None, "awsConfigDir": "~/.aws"}
 GROUP_DEFAULTS["local"] = {"stg": dict(_LOCAL), "prod": dict(_LOCAL)}
 
+# The smoke test costs one tiny Bedrock call per team per deploy: on in stg, where every change lands
+# first; prod runs it with `make smoke` (or `smokeTest: true`).
 TOP_LEVEL_DEFAULTS: dict[str, dict[str, object]] = {
-    "stg": {"protect": False, "logRetentionDays": 30},
-    "prod": {"protect": True, "logRetentionDays": 365},
+    "stg": {"protect": False, "logRetentionDays": 30, "smokeTest": True},
+    "prod": {"protect": True, "logRetentionDays": 365, "smokeTest": False},
 }

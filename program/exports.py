@@ -34,6 +34,7 @@ def aws_exports(foundation: Foundation, team_plane: TeamPlane, platform: Platfor
         "platformLangfuseSecretArn": foundation.platform_keys.arn,
         "teamPlaneDocument": team_plane.store.document_url,
         "teamLangfuseSecretArns": team_plane.exports,
+        "teamLitellmKeySecretArns": team_plane.litellm_key_exports,
         "bedrockPolicyArn": foundation.bedrock.policy_arn,
         "alarmTopicArn": foundation.alarm_topic.arn,
         "dashboardName": monitoring.dashboard.dashboard_name,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
+from components.litellm_team_key import LitellmTeamKey, LitellmTeamKeyArgs
 from components.local_platform import LocalPlatform, LocalPlatformArgs
 from components.local_secrets import LocalSecrets, LocalSecretsArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
@@ -25,7 +26,7 @@ from config.settings import Settings
 from program.platform import Platform
 from reference.images import pinned_images
 from renderers.compose_host.layout import Mount
-from renderers.litellm_proxy import ProxyConfig, render_proxy_config
+from renderers.litellm_proxy import LITELLM_LICENSE_KEY, ProxyConfig, render_proxy_config
 from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from services import secret_refs
 from services.langfuse_access import external_secret_values
@@ -33,9 +34,9 @@ from services.local import (
     AWS_CONFIG_DIR, POSTGRES, TEAM_KEY_VALUES, TEAM_PLANE_STORE, document_file, key_id, key_version, local_endpoints,
     local_specs, published,
 )
-from services.jobs import TEAM_PLANE_JOB
-from services.specs import Endpoints
+from services.specs import SMOKE_JOB, TEAM_PLANE_JOB, Endpoints
 from team_plane.key_source import environment_keys
+from team_plane.litellm_keys import VALUE_FIELD
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def build_local_foundation(settings: Settings) -> LocalFoundation:
     secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
         prefix, None, POSTGRES, settings.protect, settings.clickhouse,
         external_secret_values(settings.langfuse_sso, settings.langfuse_ee_license_key),
+        {LITELLM_LICENSE_KEY: settings.litellm_license_key} if settings.litellm_license_key else {},
     ))
     platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
         key_id(prefix, secret_refs.PLATFORM_KEYS), "platform", None, settings.protect,
@@ -72,9 +74,18 @@ def build_local_foundation(settings: Settings) -> LocalFoundation:
 @dataclass(frozen=True)
 class LocalTeamPlane:
     keys: dict[str, LangfuseKeyPair]  # team -> its Langfuse key pair (a Pulumi secret)
+    litellm_keys: dict[tuple[str, str], LitellmTeamKey]  # (team, key name) -> its LiteLLM virtual key (a Pulumi secret)
     document: pulumi.Output[str]  # the team document, as the AWS platforms store it
-    document_sha256: pulumi.Output[str]  # what reruns the job and restarts LiteLLM
-    key_values: pulumi.Output[str]  # LLM_GATEWAY_KEYS: every pair the team plane reads (secret)
+    document_sha256: pulumi.Output[str]  # what reruns the jobs and restarts LiteLLM
+    key_values: pulumi.Output[str]  # LLM_GATEWAY_KEYS: every key the team plane reads (secret)
+
+    @property
+    def litellm_key_exports(self) -> pulumi.Output[dict[str, dict[str, str]]]:
+        """Team -> key name -> its value (a secret output: no secret store holds it here)."""
+        keys = sorted(self.litellm_keys)
+        return pulumi.Output.secret(pulumi.Output.all(*(self.litellm_keys[k].value for k in keys)).apply(
+            lambda values: {team: {name: value for (t, name), value in zip(keys, values, strict=True) if t == team}
+                            for team in sorted({team for team, _ in keys})}))
 
 
 def _pair(keys: LangfuseKeyPair) -> pulumi.Output[dict[str, str]]:
@@ -82,7 +93,8 @@ def _pair(keys: LangfuseKeyPair) -> pulumi.Output[dict[str, str]]:
 
 
 def declare_local_team_plane(foundation: LocalFoundation) -> LocalTeamPlane:
-    """Each team's pair, the document naming each pair by its id and version, and the pairs' values."""
+    """Each team's Langfuse pair and LiteLLM keys, the document naming each by its id and version, and
+    their values."""
     settings = foundation.settings
     prefix = settings.name_prefix
     keys = {
@@ -91,22 +103,32 @@ def declare_local_team_plane(foundation: LocalFoundation) -> LocalTeamPlane:
         ))
         for team in settings.teams
     }
-    pairs = {key_id(prefix, secret_refs.team_keys(name)): _pair(pair) for name, pair in keys.items()}
+    litellm_keys = {
+        (team.name, key.name): LitellmTeamKey(f"litellm-keys-team-{team.name}.{key.name}", LitellmTeamKeyArgs(
+            key_id(prefix, secret_refs.team_litellm_key(team.name, key.name)), team.name, key.name, None,
+            retain_on_removal=False,
+        ))
+        for team in settings.teams for key in team.keys
+    }
+    pair_ids = {name: key_id(prefix, secret_refs.team_keys(name)) for name in keys}
+    key_ids = {pair: key_id(prefix, secret_refs.team_litellm_key(*pair)) for pair in litellm_keys}
     platform_id = key_id(prefix, secret_refs.PLATFORM_KEYS)
-    pairs[platform_id] = _pair(foundation.platform_keys)
-    ids = sorted(pairs)
-    values = pulumi.Output.all(*(pairs[i] for i in ids)).apply(lambda resolved: dict(zip(ids, resolved, strict=True)))
-    # A digest of each pair, not the pair: the document is not a secret (its diff shows the teams).
-    versions = pulumi.Output.unsecret(values.apply(lambda v: {i: key_version(pair) for i, pair in v.items()}))
+    secrets = {pair_ids[name]: _pair(pair) for name, pair in keys.items()}
+    secrets |= {key_ids[pair]: key.value.apply(lambda value: {VALUE_FIELD: value}) for pair, key in litellm_keys.items()}
+    secrets[platform_id] = _pair(foundation.platform_keys)
+    ids = sorted(secrets)
+    values = pulumi.Output.all(*(secrets[i] for i in ids)).apply(lambda resolved: dict(zip(ids, resolved, strict=True)))
+    # A digest of each value, not the value: the document is not a secret (its diff shows the teams).
+    versions = pulumi.Output.unsecret(values.apply(lambda v: {i: key_version(value) for i, value in v.items()}))
     document = versions.apply(lambda version: render_team_document(team_document(
         settings,
-        {name: KeySecret(key_id(prefix, secret_refs.team_keys(name)), version[key_id(prefix, secret_refs.team_keys(name))])
-         for name in keys},
+        {name: KeySecret(identifier, version[identifier]) for name, identifier in pair_ids.items()},
         KeySecret(platform_id, version[platform_id]),
+        {pair: KeySecret(identifier, version[identifier]) for pair, identifier in key_ids.items()},
     )))
     key_values = pulumi.Output.secret(pulumi.Output.all(values, versions).apply(
-        lambda v: environment_keys({i: (v[1][i], pair) for i, pair in v[0].items()})))
-    return LocalTeamPlane(keys=keys, document=document,
+        lambda v: environment_keys({i: (v[1][i], value) for i, value in v[0].items()})))
+    return LocalTeamPlane(keys=keys, litellm_keys=litellm_keys, document=document,
                           document_sha256=document.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()),
                           key_values=key_values)
 
@@ -122,7 +144,9 @@ def build_local(foundation: LocalFoundation, team_plane: LocalTeamPlane) -> Plat
         # LiteLLM reads the teams when it starts: a new document replaces it (a label replaces a container).
         labels={"litellm": {"llm-gateway.team-document-sha256": team_plane.document_sha256}},
         files={TEAM_PLANE_STORE: {document_file(): team_plane.document}},
-        job_triggers={TEAM_PLANE_JOB: team_plane.document_sha256},
+        # The team plane and its smoke call again with each document (on AWS the smoke runs every deploy: here
+        # its stand-in call would spend a team's budget at each `up`).
+        job_triggers={TEAM_PLANE_JOB: team_plane.document_sha256, SMOKE_JOB: team_plane.document_sha256},
     ))
     return Platform(
         images=pinned_images(spec.image for spec in specs),
@@ -145,11 +169,12 @@ def local_exports(foundation: LocalFoundation, team_plane: LocalTeamPlane, platf
         "resolvedImages": platform.images,
         **platform.exports,
         "teamPlaneDocument": team_plane.document,
+        "teamLitellmKeys": team_plane.litellm_key_exports,
         "masterKey": pulumi.Output.secret(litellm["masterKey"]),
         "litellmUiUsername": litellm["uiUsername"],
         "litellmUiPassword": pulumi.Output.secret(litellm["uiPassword"]),
         "langfuseAdminEmail": settings.langfuse.admin_email,
         "langfuseAdminPassword": pulumi.Output.secret(foundation.secrets.values[secret_refs.LANGFUSE]["adminPassword"]),
         "readSecrets": f"pulumi stack output --stack {stack} --show-secrets masterKey "
-                       f"(and litellmUiPassword, langfuseAdminPassword)",
+                       f"(and teamLitellmKeys, litellmUiPassword, langfuseAdminPassword)",
     }

@@ -22,14 +22,15 @@ from typing import Literal
 
 from reference.images import parse_image
 from renderers.compose_host.layout import Mount
-from services.jobs import TEAM_PLANE_JOB, JobSpec, single
+from services.jobs import JobSpec, on_demand_jobs, single
 from services.secret_refs import SecretRef
-from services.specs import HealthCheck, ServiceSpec
+from services.specs import SMOKE_JOB, TEAM_PLANE_JOB, HealthCheck, ServiceSpec
 
 LOOPBACK = "127.0.0.1"
 LABEL = "llm-gateway"
-# What the team plane's job reaches: it runs once they serve, as on ECS (components/ecs_platform.py).
-TEAM_PLANE_REACHES = ("litellm", "langfuse-web")
+# What the on-demand jobs run after, as on ECS (components/ecs_platform.py): the team plane once LiteLLM
+# and Langfuse web serve, the smoke step after the team plane.
+ON_DEMAND_AFTER = {TEAM_PLANE_JOB: ("litellm", "langfuse-web"), SMOKE_JOB: (TEAM_PLANE_JOB,)}
 
 
 @dataclass(frozen=True)
@@ -149,22 +150,22 @@ def job_step(spec: ServiceSpec) -> DockerStep:
 
 
 def job_groups(specs: Sequence[ServiceSpec]) -> dict[str, JobSpec]:
-    """Every one-off as a job of its own, the team plane's steps as one job (in their order)."""
-    steps = [spec for spec in specs if spec.on_demand]
-    jobs = {spec.name: single(spec) for spec in specs if spec.one_off and not spec.on_demand}
-    return {**jobs, **({TEAM_PLANE_JOB: JobSpec(TEAM_PLANE_JOB, tuple(steps))} if steps else {})}
+    """Every one-off as a job of its own, the on-demand steps as the jobs they are steps of."""
+    jobs = {spec.name: single(spec) for spec in specs if spec.one_off and spec.on_demand is None}
+    return {**jobs, **on_demand_jobs(specs)}
 
 
 def start_order(specs: Sequence[ServiceSpec]) -> dict[str, frozenset[str]]:
     """Each service and job, in an order that starts it after what it needs (a job needs what its
-    steps depend on outside it; the team plane's job, the services its steps reach)."""
+    steps depend on outside it; an on-demand job, what ON_DEMAND_AFTER says)."""
     jobs = job_groups(specs)
     job_of = {step.name: name for name, job in jobs.items() for step in job.steps}
     needs = {spec.name: {job_of.get(d, d) for d in spec.depends_on} for spec in specs if not spec.one_off}
     for name, job in jobs.items():
         needs[name] = {job_of.get(d, d) for step in job.steps for d in step.depends_on} - {name}
-    if TEAM_PLANE_JOB in jobs:
-        needs[TEAM_PLANE_JOB] |= set(TEAM_PLANE_REACHES)
+    for name, after in ON_DEMAND_AFTER.items():
+        if name in jobs:
+            needs[name] |= set(after)
     if unknown := sorted({d for wanted in needs.values() for d in wanted} - set(needs)):
         raise ValueError(f"depends on what the local platform does not run: {', '.join(unknown)}")
     order: dict[str, frozenset[str]] = {}

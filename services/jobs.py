@@ -9,6 +9,7 @@ that runs the steps one after another in the same order, with the same scratch v
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reference.fargate import smallest_fargate_size
@@ -24,9 +25,6 @@ FARGATE_TASK_STOP_SECONDS = 60
 STEP_START_SECONDS = 30
 # The runner's timeout for a job whose steps keep no deadline (migrations, db-init).
 UNBOUNDED_JOB_SECONDS = 900
-# The team plane's steps (the on-demand specs) run as this one job on every platform, once LiteLLM and
-# Langfuse web serve.
-TEAM_PLANE_JOB = "team-plane"
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -81,3 +79,12 @@ class JobSpec:
 def single(spec: ServiceSpec) -> JobSpec:
     """A one-off spec as a job of one step."""
     return JobSpec(spec.name, (spec,))
+
+
+def on_demand_jobs(specs: Iterable[ServiceSpec]) -> dict[str, JobSpec]:
+    """The on-demand specs as the jobs they are steps of (`ServiceSpec.on_demand`), each in the specs' order."""
+    steps: dict[str, list[ServiceSpec]] = {}
+    for spec in specs:
+        if spec.on_demand is not None:
+            steps.setdefault(spec.on_demand, []).append(spec)
+    return {name: JobSpec(name, tuple(job)) for name, job in steps.items()}

@@ -22,8 +22,8 @@ from reference.images import DEFAULT_IMAGES
 from services import secret_refs
 from services.secret_refs import SecretRef
 from services.specs import (
-    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, LITELLM_PORT, POSTGRES_PORT, Endpoints, HealthCheck, ServiceSpec, Volume,
-    workload_specs,
+    DATABASE_ADMIN_USER, LANGFUSE_WEB_PORT, LITELLM_PORT, POSTGRES_PORT, SMOKE_JOB, Endpoints, HealthCheck,
+    ServiceSpec, Volume, workload_specs,
 )
 from team_plane.embed import CODE_VAR, code, code_key
 from team_plane.key_source import ENVIRONMENT, KEY_SOURCE_VAR, KEYS_VAR
@@ -196,10 +196,13 @@ def _langfuse_keys() -> dict[str, SecretRef]:
                               ("SECRET_ACCESS_KEY", OBJECT_STORE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]))}
 
 
-def local_differences(local: LocalSettings) -> tuple[Difference, ...]:
+def local_differences(settings: Settings) -> tuple[Difference, ...]:
     """Every difference from the AWS platforms' containers (the specs of services/specs.py)."""
+    local = settings.local
     external = f"http://127.0.0.1:{local.object_store_port}"
-    team_plane_readers = ("litellm", "team-plane-plan", "team-plane-verify")
+    # What reads the team document (S3) and key values (Secrets Manager) on AWS.
+    team_plane_readers = ("litellm", "team-plane-plan", "team-plane-verify",
+                          *((SMOKE_JOB,) if settings.smoke_test else ()))
     differences = [
         Difference(
             ("langfuse-web",), "S3-compatible store in place of S3: its address, path-style, and static keys (no task "
@@ -266,15 +269,23 @@ STANDS_IN = {
     OBJECT_STORE: "S3 (Langfuse's bucket, the team plane's bucket)",
     TEAM_PLANE_STORE: "the deploy writing the team plane's document and code into S3",
 }
-LEFT_OUT = {"clickhouse-ready": "Docker waits on ClickHouse's health itself, as the EC2 host's compose does"}
+def left_out(settings: Settings) -> dict[str, str]:
+    """What the AWS platforms run and the local one does not, each with why."""
+    out = {"clickhouse-ready": "Docker waits on ClickHouse's health itself, as the EC2 host's compose does"}
+    if not settings.smoke_test:
+        # On AWS `make smoke` runs it on demand too; locally it runs with a deploy or not at all.
+        out[SMOKE_JOB] = "smokeTest is off"
+    return out
 
 
 def local_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
-    """Every container of the local platform, the one-offs and the team plane's steps included."""
+    """Every container of the local platform, the one-offs and the team plane's steps included (the
+    smoke step with smokeTest)."""
+    leave_out = left_out(settings)
     shared = [spec for group in workload_specs(settings, proxy, endpoints).values() for spec in group
-              if spec.name not in LEFT_OUT]
+              if spec.name not in leave_out]
     local = (postgres(), object_store(), team_plane_store(settings, endpoints))
-    return apply_differences((*local, *shared), local_differences(settings.local))
+    return apply_differences((*local, *shared), local_differences(settings))
 
 
 # --- the team keys without Secrets Manager ----------------------------------------------------------

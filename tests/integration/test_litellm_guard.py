@@ -15,16 +15,11 @@ helpers (`_effective_key_for_generate`, `_update_policy_request`): what the endp
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 
 import pytest
 
-from renderers.litellm_proxy import render_proxy_config
-from team_plane.litellm_start import proxy_config, write_config
-from tests.support.litellm_proxy import base_environment, random_master_key
-from tests.support.settings import make_settings
+from tests.support.litellm_proxy import proxy_pieces
+
 
 pytestmark = pytest.mark.integration
 
@@ -84,16 +79,7 @@ asyncio.run(main())
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("key-policy")
-    settings = make_settings(teams=[{"name": "home-rentals"}])
-    path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
-    env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
-           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_SSL": "False", "REDIS_PASSWORD": "unused",
-           "LANGFUSE_HOST": "http://127.0.0.1:9"}
-    ran = subprocess.run([sys.executable, "-c", PROXY_SIDE, path, json.dumps(LOGGING)], env=env, cwd=directory,
-                         capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    return json.loads(ran.stdout.strip().splitlines()[-1])
+    return proxy_pieces(tmp_path_factory.mktemp("key-policy"), PROXY_SIDE, LOGGING)
 
 
 def test_the_guard_refuses_a_method_it_was_not_written_for():

@@ -6,8 +6,8 @@ environment (no Secrets Manager: its endpoint points at a closed port) and execs
 rendered config: the shipped `Pulumi.local.yaml`'s stand-in models.
 
 A call to a stand-in model answers without any model, and costs what the config says; the proxy's
-own team budget check, fed with those costs, stops the shipped team `mle` (maxBudget 1) after its
-third call. That check runs in process: team budgets need LiteLLM's database (the team and its spend),
+own team budget check, fed with those costs, admits the shipped team `mle` (maxBudget 1.5) the
+deploy's smoke call and three more. That check runs in process: team budgets need LiteLLM's database (the team and its spend),
 which cannot start here; on the local stack PostgreSQL and Valkey hold them.
 
 Deviations from the container, all test-only, as in tests/support/litellm_container.py: no
@@ -34,6 +34,7 @@ from services.local import (
     local_endpoints, local_specs,
 )
 from team_plane.key_source import KEYS_VAR, environment_keys
+from team_plane.litellm_keys import VALUE_FIELD
 from tests.support.litellm_container import container_argv, container_environment
 from tests.support.litellm_proxy import base_environment, free_port, random_master_key, running_proxy
 from tests.support.moto_aws import running_loopback_aws
@@ -47,10 +48,12 @@ PREFIX = SETTINGS.name_prefix
 
 
 def pairs() -> dict[str, dict[str, str]]:
-    """Each team's pair and the platform's, by the id the document names them with."""
+    """Each team's Langfuse pair and LiteLLM keys, and the platform's pair, by the id the document names them with."""
     logical = [secret_refs.team_keys(team.name) for team in SETTINGS.teams] + [secret_refs.PLATFORM_KEYS]
-    return {key_id(PREFIX, name): {"publicKey": f"pk-lf-{uuid.uuid4()}", "secretKey": f"sk-lf-{uuid.uuid4()}"}
-            for name in logical}
+    values = {key_id(PREFIX, name): {"publicKey": f"pk-lf-{uuid.uuid4()}", "secretKey": f"sk-lf-{uuid.uuid4()}"}
+              for name in logical}
+    return values | {key_id(PREFIX, secret_refs.team_litellm_key(team.name, key.name)): {VALUE_FIELD: random_master_key()}
+                     for team in SETTINGS.teams for key in team.keys}
 
 
 def document(values: dict[str, dict[str, str]]) -> str:
@@ -60,7 +63,9 @@ def document(values: dict[str, dict[str, str]]) -> str:
 
     return render_team_document(team_document(
         SETTINGS, {team.name: secret(secret_refs.team_keys(team.name)) for team in SETTINGS.teams},
-        secret(secret_refs.PLATFORM_KEYS)))
+        secret(secret_refs.PLATFORM_KEYS),
+        {(team.name, key.name): secret(secret_refs.team_litellm_key(team.name, key.name))
+         for team in SETTINGS.teams for key in team.keys}))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +154,7 @@ def call(proxy, master_key: str, body: dict) -> tuple[dict, float]:
 def test_a_call_to_the_stand_in_answers_and_its_cost_stops_a_small_budget_within_a_few_calls(started):
     proxy, master_key, *_ = started
     costs = []
-    for _ in range(4):
+    for _ in range(5):  # the deploy's smoke call (a stand-in call of the team's), then the team's own
         answer, cost = call(proxy, master_key, {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hello"}]})
         assert answer["choices"][0]["message"]["content"] == STAND_IN_REPLY
         usage = answer["usage"]
@@ -158,7 +163,7 @@ def test_a_call_to_the_stand_in_answers_and_its_cost_stops_a_small_budget_within
         costs.append(cost)
     assert costs[0] == pytest.approx(0.5)  # 10 prompt + 20 completion tokens at the stand-in's prices
     (mle,) = [team for team in SETTINGS.teams if team.name == "mle"]
-    assert admitted_calls(costs, mle.max_budget) == 3  # the shipped team's budget (1 USD): a third call, not a fourth
+    assert admitted_calls(costs, mle.max_budget) == 4  # the smoke call and three more, not a fourth
 
 
 def test_a_caller_cannot_ask_for_a_mock_itself(started):

@@ -1,4 +1,4 @@
-"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests."""
+"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests, or run its pieces without one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from renderers.litellm_proxy import render_proxy_config
+from team_plane.litellm_start import proxy_config, write_config
+from tests.support.settings import make_settings
 
 LITELLM = Path(sys.executable).parent / "litellm"
 STARTUP_SECONDS = 120
@@ -107,3 +112,19 @@ def running_proxy(argv: Sequence[str], env: Mapping[str, str], workdir: Path) ->
         yield RunningProxy(url, process, log_path)
     finally:
         stop(process, timeout=15)
+
+
+def proxy_pieces(directory: Path, script: str, argument: Any) -> Any:
+    """Runs `script` in a fresh interpreter beside the config the container's start writes (the guard
+    beside it; for a stack with one team), as `python -c script <config path> <argument as JSON>`, with
+    the environment that config reads: LiteLLM's pieces without a running proxy (keys need its
+    database). Returns the JSON the script prints last."""
+    settings = make_settings(teams=[{"name": "home-rentals"}])
+    path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
+    env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
+           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_SSL": "False", "REDIS_PASSWORD": "unused",
+           "LANGFUSE_HOST": "http://127.0.0.1:9"}
+    ran = subprocess.run([sys.executable, "-c", script, path, json.dumps(argument)], env=env, cwd=directory,
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    return json.loads(ran.stdout.strip().splitlines()[-1])

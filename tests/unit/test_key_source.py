@@ -10,7 +10,7 @@ import json
 import pytest
 
 from renderers.litellm_proxy import render_proxy_config
-from renderers.team_document import render_team_document
+from renderers.team_document import KeySecret, render_team_document, team_document
 from team_plane import job
 from team_plane.key_source import (
     ENVIRONMENT, KEY_SOURCE_VAR, KEYS_VAR, EnvironmentKeys, KeyNotFound, environment_keys, secrets_client,
@@ -33,15 +33,11 @@ class DocumentOnly:
 
 
 def document(teams: dict[str, str]) -> str:
-    """The document naming each team's key secret id at `version`."""
-    return render_team_document({
-        "version": 1, "stack": "local", "environment": "stg", "keepRemovedProjects": False,
-        "platformKeys": {"keySecretArn": "llm-gateway-local/langfuse-keys/platform", "keySecretVersion": "p1"},
-        "teams": [{"name": name, "models": [], "maxBudget": None, "budgetDuration": None, "rpmLimit": None,
-                   "tpmLimit": None, "langfuseKeys": "generate", "keySecretArn": f"llm-gateway-local/langfuse-keys/teams/{name}",
-                   "keySecretVersion": version, "publicKeyVar": f"LANGFUSE_PUBLIC_KEY_{name.upper()}",
-                   "secretKeyVar": f"LANGFUSE_SECRET_KEY_{name.upper()}"} for name, version in teams.items()],
-    })
+    """The document naming each team's key secret id at `version`, as the deploy renders it."""
+    settings = make_settings(teams=[{"name": name} for name in teams])
+    return render_team_document(team_document(
+        settings, {name: KeySecret(f"llm-gateway-local/langfuse-keys/teams/{name}", version) for name, version in teams.items()},
+        KeySecret("llm-gateway-local/langfuse-keys/platform", "p1")))
 
 
 def start_environ(keys: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.jobs import TEAM_PLANE_JOB
+from services.specs import TEAM_PLANE_JOB
 from renderers.litellm_proxy import render_proxy_config
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec, Volume
@@ -98,7 +98,7 @@ def test_the_local_platform_runs_the_shared_specs_and_its_stores(specs):
     assert set(specs) == {
         POSTGRES, OBJECT_STORE, TEAM_PLANE_STORE, "db-init", "litellm-migrator", "litellm", "langfuse-migrator",
         "langfuse-web", "langfuse-worker", "clickhouse", "redis", "team-plane-plan", "team-plane-apply",
-        "team-plane-verify",
+        "team-plane-verify", "team-plane-smoke",  # stg's defaults: smokeTest on
     }
     assert specs[TEAM_PLANE_STORE].config_files == {"/seed/code.json": code()}  # the bytes the bootstrap checks
 
@@ -124,7 +124,7 @@ def test_a_difference_adds_and_removes_what_it_lists_for_its_services_only():
 
 
 def test_every_difference_names_services_the_platform_runs_and_says_why(specs):
-    for difference in local_differences(local_settings(awsProfile="dev").local):
+    for difference in local_differences(local_settings(awsProfile="dev")):
         assert set(difference.services) <= set(specs), difference
         assert difference.why and (difference.environment or difference.secrets or difference.removed
                                    or difference.depends_on)

@@ -87,7 +87,9 @@ def test_every_image_runs_by_digest_from_an_allowed_registry(local):
 
 
 def test_one_offs_run_as_jobs_in_the_order_their_dependants_need(local):
-    assert set(jobs(local)) == {"db-init", "litellm-migrator", "langfuse-migrator", "team-plane-store", "team-plane"}
+    # stg's defaults: smokeTest on.
+    assert set(jobs(local)) == {"db-init", "litellm-migrator", "langfuse-migrator", "team-plane-store", "team-plane",
+                                "team-plane-smoke"}
     expected = {
         "db-init": {"postgres"},
         "litellm-migrator": {"db-init"},
@@ -97,6 +99,7 @@ def test_one_offs_run_as_jobs_in_the_order_their_dependants_need(local):
         "langfuse-web": {"langfuse-migrator", "clickhouse", "redis", "objects"},
         "langfuse-worker": {"langfuse-migrator", "redis", "objects"},
         "team-plane": {"litellm", "langfuse-web"},
+        "team-plane-smoke": {"team-plane"},
     }
     registered = {**containers(local), **jobs(local)}
     assert {name: waits_for(local, registered[name]) for name in expected} == expected
@@ -108,7 +111,7 @@ def test_the_registered_jobs_run_with_a_fake_docker_and_a_failed_step_fails_the_
     """What the engine hands the provider (the registered inputs), run step by step."""
     docker = FakeDocker(behaviours={"team-plane-plan": Behaviour(writes={"/work/langfuse.sql": "BEGIN; COMMIT;"})})
     provider = DockerJobProvider(docker=docker, environ=lambda: {"PATH": "/usr/bin"})
-    for job in ("db-init", "litellm-migrator", "langfuse-migrator", "team-plane-store", "team-plane"):
+    for job in ("db-init", "litellm-migrator", "langfuse-migrator", "team-plane-store", "team-plane", "team-plane-smoke"):
         provider.create(engine_props(jobs(local)[job]))
     ran = {c.step: c for c in docker.history}
     assert ran["team-plane-apply"].seen == {"/work/langfuse.sql": "BEGIN; COMMIT;"}  # one scratch volume
@@ -141,7 +144,7 @@ def test_litellm_restarts_on_a_new_document_and_the_team_plane_runs_again(local)
     digest = hashlib.sha256(local.outputs["teamPlaneDocument"].encode()).hexdigest()
     labels = {label["label"]: label["value"] for label in containers(local)["litellm"].input("labels")}
     assert labels["llm-gateway.team-document-sha256"] == digest
-    assert jobs(local)["team-plane"].input("trigger") == digest
+    assert jobs(local)["team-plane"].input("trigger") == jobs(local)["team-plane-smoke"].input("trigger") == digest
 
 
 def test_secrets_reach_containers_as_secret_values_only(local):
@@ -152,7 +155,7 @@ def test_secrets_reach_containers_as_secret_values_only(local):
     for name in local.outputs:
         if name not in local.secret_outputs:
             assert not any(secret in json.dumps(unwrap(local.outputs[name])) for secret in generated), name
-    assert local.secret_outputs == {"masterKey", "litellmUiPassword", "langfuseAdminPassword"}
+    assert local.secret_outputs == {"masterKey", "litellmUiPassword", "langfuseAdminPassword", "teamLitellmKeys"}
     assert "--show-secrets masterKey" in local.outputs["readSecrets"]
 
 
@@ -231,5 +234,7 @@ def test_every_teams_pairs_fit_in_one_environment_string_at_200_teams():
     run = LOCAL_BEDROCK.but(teams=[*LOCAL_BEDROCK.teams, *teams[2:]]).run()
     entries = [entry for entry in containers(run)["litellm"].input("envs") if entry.startswith("LLM_GATEWAY_KEYS=")]
     (keys,) = entries
-    assert len(json.loads(keys.removeprefix("LLM_GATEWAY_KEYS="))) == 201  # the teams' pairs and the platform's
+    litellm_keys = sum(len(team.get("keys", ())) for team in LOCAL_BEDROCK.teams)
+    # The teams' Langfuse pairs, the platform's, and the teams' LiteLLM keys.
+    assert len(json.loads(keys.removeprefix("LLM_GATEWAY_KEYS="))) == 201 + litellm_keys
     assert len(keys.encode()) < MAX_ARG_STRLEN / 2

@@ -2,7 +2,7 @@
 names on ECS (task definitions), on the EC2 host (its compose file and the secrets its boot fetches)
 and on the local platform (its containers and jobs), read from what each registers under mocks.
 Where the local platform differs, each difference is listed with its reason (services/local.py
-`local_differences`, `STANDS_IN`, `LEFT_OUT`), and nothing else differs."""
+`local_differences`, `STANDS_IN`, `left_out`), and nothing else differs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
-from services.local import LEFT_OUT, STANDS_IN, local_differences
+from services.local import STANDS_IN, left_out, local_differences
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ProgramRun, unwrap
@@ -78,11 +78,12 @@ def test_ecs_and_the_host_run_each_service_with_the_same_contract(platforms):
 def test_the_local_platform_runs_each_service_with_the_same_contract_but_its_listed_differences(platforms):
     from tests.support.stacks import shipped_settings
 
-    differences = local_differences(shipped_settings("local").local)
+    settings = shipped_settings("local")
+    differences = local_differences(settings)
     # The host's containers (one machine, like the local platform's), and what runs on ECS alone.
     reference = {**platforms["ecs"], **platforms["ec2"]}
     assert set(platforms["local"]) - set(reference) == set(STANDS_IN)
-    assert set(reference) - set(platforms["local"]) == set(LEFT_OUT)
+    assert set(reference) - set(platforms["local"]) == set(left_out(settings))
     for service in set(reference) & set(platforms["local"]):
         (plain, secret), (local_plain, local_secret) = reference[service], platforms["local"][service]
         listed = [d for d in differences if service in d.services]
