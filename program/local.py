@@ -31,8 +31,8 @@ from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_documen
 from services import secret_refs
 from services.langfuse_access import external_secret_values
 from services.local import (
-    AWS_CONFIG_DIR, POSTGRES, TEAM_KEY_VALUES, TEAM_PLANE_STORE, document_file, key_id, key_version, local_endpoints,
-    local_specs, published,
+    AWS_CONFIG_DIR, EVERY_KEY, LANGFUSE_PAIRS, POSTGRES, TEAM_KEY_VALUES, TEAM_PLANE_STORE, document_file, key_id,
+    key_version, local_endpoints, local_specs, published,
 )
 from services.specs import SMOKE_JOB, TEAM_PLANE_JOB, Endpoints
 from team_plane.key_source import environment_keys
@@ -77,7 +77,7 @@ class LocalTeamPlane:
     litellm_keys: dict[tuple[str, str], LitellmTeamKey]  # (team, key name) -> its LiteLLM virtual key (a Pulumi secret)
     document: pulumi.Output[str]  # the team document, as the AWS platforms store it
     document_sha256: pulumi.Output[str]  # what reruns the jobs and restarts LiteLLM
-    key_values: pulumi.Output[str]  # LLM_GATEWAY_KEYS: every key the team plane reads (secret)
+    key_values: dict[str, pulumi.Output[str]]  # LLM_GATEWAY_KEYS (secret): LANGFUSE_PAIRS and EVERY_KEY
 
     @property
     def litellm_key_exports(self) -> pulumi.Output[dict[str, dict[str, str]]]:
@@ -126,8 +126,13 @@ def declare_local_team_plane(foundation: LocalFoundation) -> LocalTeamPlane:
         KeySecret(platform_id, version[platform_id]),
         {pair: KeySecret(identifier, version[identifier]) for pair, identifier in key_ids.items()},
     )))
-    key_values = pulumi.Output.secret(pulumi.Output.all(values, versions).apply(
-        lambda v: environment_keys({i: (v[1][i], value) for i, value in v[0].items()})))
+    pair_ids_all = {*pair_ids.values(), platform_id}
+
+    def variable(wanted) -> pulumi.Output[str]:
+        return pulumi.Output.secret(pulumi.Output.all(values, versions).apply(
+            lambda v: environment_keys({i: (v[1][i], value) for i, value in v[0].items() if wanted(i)})))
+
+    key_values = {LANGFUSE_PAIRS: variable(lambda i: i in pair_ids_all), EVERY_KEY: variable(lambda i: True)}
     return LocalTeamPlane(keys=keys, litellm_keys=litellm_keys, document=document,
                           document_sha256=document.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()),
                           key_values=key_values)
@@ -139,7 +144,7 @@ def build_local(foundation: LocalFoundation, team_plane: LocalTeamPlane) -> Plat
     binds = {"litellm": (Mount(os.path.expanduser(local.aws_config_dir), AWS_CONFIG_DIR, read_only=True),)} if local.aws_profile else {}
     platform = LocalPlatform("local", LocalPlatformArgs(
         prefix=settings.name_prefix, specs=specs,
-        secrets={**foundation.secret_values(), TEAM_KEY_VALUES: {"environment": team_plane.key_values}},
+        secrets={**foundation.secret_values(), TEAM_KEY_VALUES: team_plane.key_values},
         published=published(local), protect=settings.protect, binds=binds,
         # LiteLLM reads the teams when it starts: a new document replaces it (a label replaces a container).
         labels={"litellm": {"llm-gateway.team-document-sha256": team_plane.document_sha256}},

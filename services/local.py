@@ -42,10 +42,12 @@ TEAM_PLANE_BUCKET = "team-plane"
 # Buckets have no Region here; boto3 and Langfuse's SDK still sign for one.
 OBJECT_STORE_REGION = "us-east-1"
 
-# Logical secrets only the local platform has (the others: config/secret_refs.py).
+# Logical secrets only the local platform has (the others: services/secret_refs.py).
 OBJECT_STORE_KEYS = "object-store"  # accessKeyId, secretAccessKey: the store's one (admin) identity
 POSTGRES_TLS = "postgres-tls"  # certificate, privateKey: generated at deploy time
-TEAM_KEY_VALUES = "team-key-values"  # environment: every key pair the team plane reads (team_plane/key_source.py)
+# The key variables (team_plane/key_source.py): the Langfuse pairs LiteLLM's start reads, and every key
+# the team plane's steps read (the pairs and the teams' LiteLLM keys).
+TEAM_KEY_VALUES, LANGFUSE_PAIRS, EVERY_KEY = "team-key-values", "langfusePairs", "everyKey"
 OBJECT_STORE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": SecretRef(OBJECT_STORE_KEYS, "accessKeyId"),
     "AWS_SECRET_ACCESS_KEY": SecretRef(OBJECT_STORE_KEYS, "secretAccessKey"),
@@ -201,8 +203,8 @@ def local_differences(settings: Settings) -> tuple[Difference, ...]:
     local = settings.local
     external = f"http://127.0.0.1:{local.object_store_port}"
     # What reads the team document (S3) and key values (Secrets Manager) on AWS.
-    team_plane_readers = ("litellm", "team-plane-plan", "team-plane-verify",
-                          *((SMOKE_JOB,) if settings.smoke_test else ()))
+    team_plane_steps = ("team-plane-plan", "team-plane-verify", *((SMOKE_JOB,) if settings.smoke_test else ()))
+    team_plane_readers = ("litellm", *team_plane_steps)
     differences = [
         Difference(
             ("langfuse-web",), "S3-compatible store in place of S3: its address, path-style, and static keys (no task "
@@ -226,9 +228,14 @@ def local_differences(settings: Settings) -> tuple[Difference, ...]:
             environment={S3_ENDPOINT_VAR: STORE_URL}, secrets=dict(OBJECT_STORE_CREDENTIALS),
         ),
         Difference(
-            team_plane_readers, "no Secrets Manager: the team key pairs come from one secret variable "
+            ("litellm",), "no Secrets Manager: the Langfuse pairs its start reads come from one secret variable "
             "(team_plane/key_source.py)",
-            environment={KEY_SOURCE_VAR: ENVIRONMENT}, secrets={KEYS_VAR: SecretRef(TEAM_KEY_VALUES, "environment")},
+            environment={KEY_SOURCE_VAR: ENVIRONMENT}, secrets={KEYS_VAR: SecretRef(TEAM_KEY_VALUES, LANGFUSE_PAIRS)},
+        ),
+        Difference(
+            team_plane_steps, "no Secrets Manager: the Langfuse pairs and the teams' LiteLLM keys come from one "
+            "secret variable (as on AWS, only the team plane's identity reads the LiteLLM keys)",
+            environment={KEY_SOURCE_VAR: ENVIRONMENT}, secrets={KEYS_VAR: SecretRef(TEAM_KEY_VALUES, EVERY_KEY)},
         ),
         Difference(
             ("litellm",), "the team document's content, not its version, says when LiteLLM restarts "

@@ -28,6 +28,9 @@ KEYS_VAR = "LLM_GATEWAY_KEYS"
 ENVIRONMENT = "environment"
 # Secrets Manager's own error code for a secret it does not hold (API reference, GetSecretValue).
 NOT_FOUND = "ResourceNotFoundException"
+# Linux refuses an execve whose one environment string is longer than 32 pages (include/uapi/linux/
+# binfmts.h MAX_ARG_STRLEN): the container would not start.
+MAX_VARIABLE_BYTES = 32 * 4096
 
 
 class KeyNotFound(Exception):
@@ -73,6 +76,13 @@ def secrets_client(environ):
 
 
 def environment_keys(secrets):
-    """`LLM_GATEWAY_KEYS` for {secret id: (version, value)}, `value` a JSON object."""
-    return json.dumps({secret_id: {"version": version, "value": value}
+    """`LLM_GATEWAY_KEYS` for {secret id: (version, value)}, `value` a JSON object; refuses what no
+    process could be started with."""
+    text = json.dumps({secret_id: {"version": version, "value": value}
                        for secret_id, (version, value) in sorted(secrets.items())}, sort_keys=True)
+    size = len(f"{KEYS_VAR}={text}".encode())
+    if size > MAX_VARIABLE_BYTES:
+        raise ValueError(f"{KEYS_VAR} would hold {len(secrets)} keys in {size} bytes: Linux starts no process with an "
+                         f"environment string over {MAX_VARIABLE_BYTES} bytes; the local stack cannot carry this many "
+                         "teams' keys")
+    return text

@@ -94,7 +94,9 @@ def started(tmp_path_factory):
         master_key = random_master_key()
         env = container_environment(spec, {"LITELLM_MASTER_KEY": master_key}, redis)
         env.update({**reach_store, "LITELLM_MASTER_KEY": master_key, "TMPDIR": str(workdir),
-                    KEYS_VAR: environment_keys({i: (key_version(pair), pair) for i, pair in values.items()})})
+                    # The Langfuse pairs only: the teams' LiteLLM keys are the team plane's steps' (services/local.py).
+                    KEYS_VAR: environment_keys({i: (key_version(pair), pair) for i, pair in values.items()
+                                                if "publicKey" in pair})})
         with running_proxy(container_argv(spec), env, workdir) as running:
             yield running, master_key, values, workdir, seeded.stdout
 

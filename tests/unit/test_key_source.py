@@ -92,3 +92,10 @@ def test_an_unknown_source_is_refused_and_none_means_secrets_manager(monkeypatch
         secrets_client({KEY_SOURCE_VAR: "vault"})
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert secrets_client({}).meta.service_model.service_name == "secretsmanager"
+
+
+def test_a_variable_no_process_could_start_with_is_refused():
+    keys = {f"llm-gateway-local/litellm-keys/teams/t{i:04d}/k": ("0" * 32, {"apiKey": "sk-" + "0" * 48}) for i in range(2000)}
+    with pytest.raises(ValueError, match=r"LLM_GATEWAY_KEYS would hold 2000 keys in \d+ bytes: Linux starts no process"):
+        environment_keys(keys)
+    assert environment_keys(dict(list(keys.items())[:100]))

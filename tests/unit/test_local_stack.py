@@ -18,6 +18,7 @@ from config.loader import SettingsError, load_settings
 from reference.images import parse_image, registry_problem
 from renderers.docker import LOOPBACK, healthcheck
 from services.specs import HealthCheck
+from team_plane.key_source import MAX_VARIABLE_BYTES
 from tests.support.fake_docker import Behaviour, FakeDocker
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ProgramRun, Registration, plain_strings, unwrap
@@ -224,17 +225,14 @@ def test_the_mocks_refuse_a_relative_host_directory_as_the_provider_does():
         run_pulumi(build)
 
 
-# Linux refuses an execve whose single argument or environment string is longer than 32 pages
-# (include/uapi/linux/binfmts.h MAX_ARG_STRLEN): every team's pair travels in one variable.
-MAX_ARG_STRLEN = 32 * 4096
-
-
-def test_every_teams_pairs_fit_in_one_environment_string_at_200_teams():
+def test_every_teams_keys_fit_in_one_environment_string_at_200_teams():
     teams = [{"name": f"{'t' * 27}{i:03d}"} for i in range(200)]  # 30 characters, near the longest name
     run = LOCAL_BEDROCK.but(teams=[*LOCAL_BEDROCK.teams, *teams[2:]]).run()
-    entries = [entry for entry in containers(run)["litellm"].input("envs") if entry.startswith("LLM_GATEWAY_KEYS=")]
-    (keys,) = entries
+    (litellm,) = [e for e in containers(run)["litellm"].input("envs") if e.startswith("LLM_GATEWAY_KEYS=")]
+    plan = next(step for step in jobs(run)["team-plane"].input("steps") if step["name"] == "team-plane-plan")
+    every = "LLM_GATEWAY_KEYS=" + plan["secret_environment"]["LLM_GATEWAY_KEYS"]
     litellm_keys = sum(len(team.get("keys", ())) for team in LOCAL_BEDROCK.teams)
-    # The teams' Langfuse pairs, the platform's, and the teams' LiteLLM keys.
-    assert len(json.loads(keys.removeprefix("LLM_GATEWAY_KEYS="))) == 201 + litellm_keys
-    assert len(keys.encode()) < MAX_ARG_STRLEN / 2
+    # LiteLLM's start: the teams' Langfuse pairs and the platform's; the team plane's steps: the LiteLLM keys too.
+    assert len(json.loads(litellm.removeprefix("LLM_GATEWAY_KEYS="))) == 201
+    assert len(json.loads(every.removeprefix("LLM_GATEWAY_KEYS="))) == 201 + litellm_keys
+    assert len(every.encode()) < MAX_VARIABLE_BYTES / 2
