@@ -18,15 +18,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_start import proxy_config, write_config
 from tests.support.litellm_proxy import base_environment, random_master_key
+from tests.support.redis_server import running_redis_server
 from tests.support.settings import make_settings
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): the proxy's config loads once (the `answers` fixture).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("litellm-guard")]
 
 LOGGING = [{"callback_name": "langfuse", "callback_type": "success",
             "callback_vars": {"langfuse_host": "https://elsewhere.example", "langfuse_public_key": "pk-lf-x",
@@ -87,13 +90,26 @@ def answers(tmp_path_factory):
     directory = tmp_path_factory.mktemp("key-policy")
     settings = make_settings(teams=[{"name": "home-rentals"}])
     path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
-    env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
-           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_SSL": "False", "REDIS_PASSWORD": "unused",
-           "LANGFUSE_HOST": "http://127.0.0.1:9"}
-    ran = subprocess.run([sys.executable, "-c", PROXY_SIDE, path, json.dumps(LOGGING)], env=env, cwd=directory,
-                         capture_output=True, text=True, timeout=300)
+    # A Redis that answers: the config's coordination_redis pings it as it loads (one that does not
+    # answer costs redis-py's retries, seconds, and is no part of this proof).
+    with running_redis_server(directory, random_master_key()) as redis:
+        env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
+               "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_SSL": "False",
+               "REDIS_PASSWORD": redis.password, "LANGFUSE_HOST": "http://127.0.0.1:9"}
+        ran = subprocess.run([sys.executable, "-c", PROXY_SIDE, path, json.dumps(LOGGING)], env=env, cwd=directory,
+                             capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr[-3000:]
     return json.loads(ran.stdout.strip().splitlines()[-1])
+
+
+def test_litellm_imported_by_the_tests_reads_its_bundled_price_map():
+    """As the container does; a failed fetch of the remote map would retry in a thread racing the import."""
+    from litellm.litellm_core_utils.get_model_cost_map import _cost_map_source_info
+
+    import team_plane.litellm_guard  # noqa: F401 (imports LiteLLM)
+
+    assert (_cost_map_source_info.source, _cost_map_source_info.is_env_forced) == ("local", True)
+    assert not [thread for thread in threading.enumerate() if thread.name == "litellm-model-cost-map-retry"]
 
 
 def test_the_guard_refuses_a_method_it_was_not_written_for():

@@ -33,7 +33,8 @@ from tests.support.postgres_server import PostgresServer, running_postgres
 from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): PostgreSQL starts once (the `postgres` fixture).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("team-plane-sql")]
 REPO = Path(__file__).resolve().parents[2]
 SALT = "dGVhbS1wbGFuZS1zYWx0LWZvci10ZXN0cw=="
 # langfuse v4.16.0 packages/shared/prisma/schema.prisma, models Organization, Project, ApiKey and enum

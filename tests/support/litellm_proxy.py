@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -20,10 +21,23 @@ LITELLM = Path(sys.executable).parent / "litellm"
 STARTUP_SECONDS = 120
 
 
+# Where the kernel takes the local ports of outgoing connections (and of a bind to port 0).
+EPHEMERAL_PORTS = range(*(int(port) + i for i, port in enumerate(
+    Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, for a server started next. Outside the ephemeral range: a
+    server binds seconds after this returns, and meanwhile any outgoing connection (the load tests open
+    thousands, other workers and test runs too) could take an ephemeral port as its local one."""
+    for port in random.sample(range(10000, EPHEMERAL_PORTS.start), 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def random_master_key() -> str:
@@ -66,14 +80,17 @@ class RunningProxy:
             return error.code, error.read()
 
 
-def stop(process: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM, then SIGKILL when it has not ended within `timeout` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(*processes: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to each at once, then SIGKILL to any that has not ended within `timeout` seconds."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -92,18 +109,29 @@ def wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None
 
 
 @contextmanager
+def running_proxies(commands: Sequence[tuple[Sequence[str], Mapping[str, str], Path]]) -> Iterator[list[RunningProxy]]:
+    """Run each (argv, env, workdir), a command that ends up exec-ing litellm, until the block ends:
+    all start at once, then each is waited for."""
+    proxies = []
+    try:
+        for argv, env, workdir in commands:
+            port = free_port()
+            log_path = workdir / f"litellm-{port}.log"
+            with log_path.open("w") as log:
+                process = subprocess.Popen(
+                    [*argv, "--host", "127.0.0.1", "--port", str(port)],
+                    cwd=workdir, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                )
+            proxies.append(RunningProxy(f"http://127.0.0.1:{port}", process, log_path))
+        for proxy in proxies:
+            wait_until_live(proxy.url, proxy.process, proxy.log_path)
+        yield proxies
+    finally:
+        stop(*(proxy.process for proxy in proxies), timeout=15)
+
+
+@contextmanager
 def running_proxy(argv: Sequence[str], env: Mapping[str, str], workdir: Path) -> Iterator[RunningProxy]:
     """Run `argv` (a command that ends up exec-ing litellm) until the block ends."""
-    port = free_port()
-    log_path = workdir / f"litellm-{port}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*argv, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_live(url, process, log_path)
-        yield RunningProxy(url, process, log_path)
-    finally:
-        stop(process, timeout=15)
+    with running_proxies([(argv, env, workdir)]) as (proxy,):
+        yield proxy
