@@ -11,7 +11,7 @@ UNIT_PARALLEL := -n auto --dist loadgroup
 SUITE_PARALLEL := -n $(shell echo $$(( 2 * $$(nproc) ))) --dist loadgroup
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test unit integration render schema bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
+.PHONY: test unit integration render schema smoke bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 
 ## Hash-checked: pip refuses any file whose sha256 is not in the lock (a swapped release on the index).
 ## --no-deps: the lock already lists every dependency, and pip's hash mode would refuse a dependency
@@ -68,6 +68,10 @@ schema: $(INSTALLED)
 ## Print wall times of the whole suite (make test), the unit tier and one mocked program run, and the proxy's throughput.
 bench: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) scripts/bench.py
+
+## Run STACK's smoke step now, inside its VPC, as the deploy runs it (README "Teams"): AWS APIs only.
+smoke: $(INSTALLED)
+	$(PYTHON) scripts/smoke.py --stack $(STACK)
 
 ## Restores (README "Backups and restores"): each prints the commands that hand the restored resource to Pulumi.
 ## make restore-clickhouse STACK=prod SNAPSHOT=snap-...   the ClickHouse host's data volume (ECS mode)

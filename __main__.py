@@ -36,6 +36,7 @@ pulumi.export("langfuseSecretArn", foundation.secrets.arns[secret_refs.LANGFUSE]
 pulumi.export("platformLangfuseSecretArn", foundation.platform_keys.arn)
 pulumi.export("teamPlaneDocument", team_plane.store.document_url)
 pulumi.export("teamLangfuseSecretArns", team_plane.exports)
+pulumi.export("teamLitellmKeySecretArns", team_plane.litellm_key_exports)
 pulumi.export("bedrockPolicyArn", foundation.bedrock.policy_arn)
 pulumi.export("alarmTopicArn", foundation.alarm_topic.arn)
 pulumi.export("dashboardName", monitoring.dashboard.dashboard_name)

@@ -21,12 +21,14 @@ from components.ecs_service import EcsService, EcsServiceArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from reference import names
 from renderers.ecs import container_definition, job_container_definitions
-from services.jobs import JobSpec, single
+from services.jobs import JobSpec, on_demand_jobs, single
 from renderers.litellm_proxy import ProxyConfig
 from services.specs import (
     LANGFUSE_WEB_PORT,
     LITELLM_PORT,
     PLACEHOLDER_ENDPOINTS,
+    SMOKE_JOB,
+    TEAM_PLANE_JOB,
     Endpoints,
     ServiceSpec,
     ecs_specs,
@@ -48,8 +50,7 @@ SECURITY_GROUP_OF = {
     "langfuse-migrator": "langfuse-worker",  # reaches Postgres and both ClickHouse ports, takes no traffic
     "langfuse-web": "langfuse-web", "langfuse-worker": "langfuse-worker", "litellm": "litellm",
 }
-# The team plane's steps (the on-demand specs) run as this one job, once LiteLLM and Langfuse serve.
-TEAM_PLANE_JOB = "team-plane"
+__all__ = ["TEAM_PLANE_JOB", "SMOKE_JOB", "EcsPlatform", "EcsPlatformArgs"]
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,9 @@ class EcsPlatform(GatewayComponent):
         )
 
         shapes = ecs_specs(settings, args.proxy, PLACEHOLDER_ENDPOINTS)  # names, sizes, ports: endpoint-free
-        job_steps = tuple(spec for spec in shapes.values() if spec.on_demand)
+        jobs = on_demand_jobs(shapes.values())
         workloads = workload_of(settings, args.proxy)
-        # A log group per service or one-off, and one for the team plane's steps (a stream each).
+        # A log group per service or one-off, and one for the team plane's steps and its smoke (a stream each).
         log_groups = {
             group: aws.cloudwatch.LogGroup(
                 f"{name}-{group}-logs", name=f"/{prefix}/{group}",
@@ -188,36 +189,44 @@ class EcsPlatform(GatewayComponent):
                 ), opts=self.child(depends_on=depends_on))
 
                 self.services[spec_name] = service
-        if job_steps:
-            self._team_plane(name, args, JobSpec(TEAM_PLANE_JOB, job_steps), endpoints, identities[workloads[job_steps[0].name]],
-                             log_groups[TEAM_PLANE_JOB])
+        if jobs:
+            identity, log_group = identities[workloads[jobs[TEAM_PLANE_JOB].last.name]], log_groups[TEAM_PLANE_JOB]
+            # The team plane once LiteLLM and Langfuse serve, again whenever the team document (or the job)
+            # changes; then, with smokeTest, the smoke on every deploy. Its task definition exists either
+            # way: `make smoke` runs it.
+            self.team_plane = self._on_demand(name, args, jobs[TEAM_PLANE_JOB], endpoints, identity, log_group,
+                                              [self.services["litellm"], self.services["langfuse-web"]],
+                                              trigger=args.job_triggers.get(TEAM_PLANE_JOB, ""))
+            self.smoke = self._on_demand(name, args, jobs[SMOKE_JOB], endpoints, identity, log_group,
+                                         [self.team_plane.run], runs=settings.smoke_test, every_deploy=True)
         self.cluster_name = self.cluster.name
         self.log_group_names = {spec_name: group.name for spec_name, group in log_groups.items()}
         self.register_outputs({"clusterName": self.cluster_name})
 
-    def _team_plane(self, name: str, args: EcsPlatformArgs, job: JobSpec, endpoints: pulumi.Output[Endpoints],
-                    identity: WorkloadIdentity, log_group: aws.cloudwatch.LogGroup) -> None:
-        """The team plane's steps as one task, run once LiteLLM and Langfuse serve, again whenever the
-        team document (or the job itself) changes."""
+    def _on_demand(self, name: str, args: EcsPlatformArgs, job: JobSpec, endpoints: pulumi.Output[Endpoints],
+                   identity: WorkloadIdentity, log_group: aws.cloudwatch.LogGroup, after: list[pulumi.Resource],
+                   **run: object) -> EcsJob:
+        """An on-demand job (the team plane's steps, the smoke step) as one task of the team plane's identity
+        and security group, run after `after`."""
         settings = args.settings
 
         def definitions(v: dict) -> str:
-            steps = {spec.name: spec for spec in ecs_specs(settings, args.proxy, v["endpoints"]).values() if spec.on_demand}
+            steps = ecs_specs(settings, args.proxy, v["endpoints"])
             resolved = JobSpec(job.name, tuple(steps[step.name] for step in job.steps))
             return json.dumps(job_container_definitions(
                 resolved, images=v["images"], secret_arns=v["arns"], log_group=v["group"], region=settings.region,
             ), indent=1)
 
-        self.team_plane = EcsJob(f"{name}-{job.name}", EcsJobArgs(
+        return EcsJob(f"{name}-{job.name}", EcsJobArgs(
             family=f"{settings.name_prefix}-{job.name}", job=job,
             container_definitions=pulumi.Output.all(
                 endpoints=endpoints, images=dict(args.images), arns=dict(args.secret_arns), group=log_group.name,
             ).apply(definitions),
             region=settings.region, cluster_arn=self.cluster.arn,
             execution_role_arn=identity.execution_role_arn, task_role_arn=identity.task_role_arn,
-            subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[job.name],
-            trigger=args.job_triggers.get(job.name, ""), credentials=settings.deploy_credentials.as_input(),
-        ), opts=self.child(depends_on=[self.services["litellm"], self.services["langfuse-web"]]))
+            subnet_ids=args.subnet_ids, security_group_id=args.security_group_ids[TEAM_PLANE_JOB],
+            credentials=settings.deploy_credentials.as_input(), **run,
+        ), opts=self.child(depends_on=after))
 
     def _dns_name(self, name: str, service: str, namespace: aws.servicediscovery.PrivateDnsNamespace):
         return aws.servicediscovery.Service(

@@ -52,6 +52,8 @@ class HostCommandArgs:
     timeout_seconds: int = 1800  # the script's executionTimeout (renderers/compose_host/jobs.py host_job_seconds)
     # Who calls SSM: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
     credentials: Mapping[str, Any] = field(default_factory=dict)
+    # Runs on every deploy, whatever changed (a proof, such as the smoke test, not a change to apply).
+    every_deploy: bool = False
 
 
 INPUT_KEYS = tuple(f.name for f in fields(HostCommandArgs))
@@ -71,6 +73,7 @@ class CommandSpec:
     comment: str
     timeout_seconds: int
     credentials: Mapping[str, Any]
+    every_deploy: bool = False
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> CommandSpec:
@@ -79,6 +82,7 @@ class CommandSpec:
             trigger=props.get("trigger", ""), comment=props.get("comment", ""),
             timeout_seconds=int(props["timeout_seconds"]),  # the engine hands numbers over as floats
             credentials=props.get("credentials") or {},  # state written before it existed: the default chain
+            every_deploy=bool(props.get("every_deploy")),
         )
 
     def as_props(self) -> dict[str, Any]:
@@ -138,7 +142,7 @@ class HostCommandProvider(ResourceProvider):
         return CreateResult(command_id, {**spec.as_props(), "command_id": command_id})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=any(olds.get(key) != news.get(key) for key in RERUN_KEYS))
+        return DiffResult(changes=bool(news.get("every_deploy")) or any(olds.get(key) != news.get(key) for key in RERUN_KEYS))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         spec = CommandSpec.from_props(news)

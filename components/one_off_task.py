@@ -49,11 +49,13 @@ class OneOffTaskArgs:
     timeout_seconds: int = 900  # from RunTask to STOPPED (services/jobs.py JobSpec.timeout_seconds)
     # Who calls ECS: the stack's AWS provider identity (config/deploy_credentials.py DeployCredentials.as_input).
     credentials: Mapping[str, Any] = field(default_factory=dict)
+    # Runs on every deploy, whatever changed (a proof, such as the smoke test, not a change to apply).
+    every_deploy: bool = False
 
 
 INPUT_KEYS = tuple(f.name for f in fields(OneOffTaskArgs))
 # A longer or shorter timeout, or another identity calling ECS, alone is no reason to run the job again.
-RERUN_KEYS = tuple(key for key in INPUT_KEYS if key not in ("timeout_seconds", "credentials"))
+RERUN_KEYS = tuple(key for key in INPUT_KEYS if key not in ("timeout_seconds", "credentials", "every_deploy"))
 
 
 class OneOffTaskError(Exception):
@@ -73,6 +75,7 @@ class TaskSpec:
     trigger: str
     timeout_seconds: int
     credentials: Mapping[str, Any]
+    every_deploy: bool = False
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> TaskSpec:
@@ -86,6 +89,7 @@ class TaskSpec:
             trigger=props.get("trigger", ""),
             timeout_seconds=int(props["timeout_seconds"]),  # the engine hands numbers over as floats
             credentials=props.get("credentials") or {},  # state written before it existed: the default chain
+            every_deploy=bool(props.get("every_deploy")),
         )
 
     def as_props(self) -> dict[str, Any]:
@@ -112,8 +116,9 @@ class TaskOutcome:
 
 
 def rerun_reasons(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """Inputs whose change makes the job run again (an unknown value during preview counts)."""
-    return [key for key in RERUN_KEYS if olds.get(key) != news.get(key)]
+    """Inputs whose change makes the job run again (an unknown value during preview counts); a job that
+    runs on every deploy always has a reason."""
+    return [key for key in RERUN_KEYS if olds.get(key) != news.get(key)] + (["every_deploy"] if news.get("every_deploy") else [])
 
 
 def run_task_request(spec: TaskSpec) -> dict[str, Any]:

@@ -42,6 +42,8 @@ class PlatformSecretsArgs:
     clickhouse: ClickhouseSettings
     # Langfuse values the operator supplies (services.langfuse_access.external_secret_values).
     langfuse_external: Mapping[str, SecretText] = field(default_factory=dict)
+    # LiteLLM values the operator supplies: its licence (renderers/litellm_proxy.py LITELLM_LICENSE_KEY).
+    litellm_external: Mapping[str, SecretText] = field(default_factory=dict)
 
 
 class PlatformSecrets(GatewayComponent):
@@ -85,10 +87,12 @@ class PlatformSecrets(GatewayComponent):
         })
         self.redis_auth_token = self._alphanumeric("redis-auth-token", 64)  # ElastiCache takes it as an input
         self._store(secret_refs.REDIS, "Valkey/Redis auth token", {"authToken": self.redis_auth_token})
-        if args.langfuse_external:
-            self._store(secret_refs.LANGFUSE_EXTERNAL, "Langfuse: SSO client secret, enterprise licence", {
-                key: pulumi.Output.secret(value.reveal()) for key, value in args.langfuse_external.items()
-            })
+        for logical, description, values in (
+            (secret_refs.LANGFUSE_EXTERNAL, "Langfuse: SSO client secret, enterprise licence", args.langfuse_external),
+            (secret_refs.LITELLM_EXTERNAL, "LiteLLM: enterprise licence", args.litellm_external),
+        ):
+            if values:
+                self._store(logical, description, {key: pulumi.Output.secret(value.reveal()) for key, value in values.items()})
         self.register_outputs({"arns": self.arns})
 
     def _alphanumeric(self, name: str, length: int) -> pulumi.Output[str]:

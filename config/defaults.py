@@ -117,7 +117,9 @@ GROUP_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
     },
 }
 
+# The smoke test costs one tiny Bedrock call per team per deploy: on in stg, where every change lands
+# first; prod runs it with `make smoke` (or `smokeTest: true`).
 TOP_LEVEL_DEFAULTS: dict[str, dict[str, object]] = {
-    "stg": {"protect": False, "logRetentionDays": 30},
-    "prod": {"protect": True, "logRetentionDays": 365},
+    "stg": {"protect": False, "logRetentionDays": 30, "smokeTest": True},
+    "prod": {"protect": True, "logRetentionDays": 365, "smokeTest": False},
 }

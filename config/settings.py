@@ -54,6 +54,8 @@ REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 DOMAIN = r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 HOSTED_ZONE_ID = r"^[A-Z0-9]{1,32}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+MEMBER_ROLES = ("admin", "member", "viewer")
+KEY_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 BUDGET_DURATION = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
 RDS_INSTANCE = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 CACHE_NODE = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"
@@ -218,8 +220,57 @@ class LangfuseKeyPair(Frozen):
     """The project's secret key, `sk-lf-...`."""
 
 
+def _unique_names(key: str, casefold: bool = False) -> AfterValidator:
+    """Clients and people confuse names that differ only by case: with `casefold`, one of them is a mistake."""
+    def unique(entries: tuple[Any, ...]) -> tuple[Any, ...]:
+        problems, seen = Problems(), {}
+        for i, entry in enumerate(entries):
+            name = entry.name.lower() if casefold else entry.name
+            if name in seen:
+                problems.add((i, "name"), f"duplicates {key}[{seen[name]}].name", entry.name)
+            seen.setdefault(name, i)
+        problems.raise_any(key)
+        return entries
+    return AfterValidator(unique)
+
+
+class Member(Frozen):
+    """A person of a team, by company e-mail."""
+
+    shape: ClassVar[str] = "{email, role}"
+    email: Email
+    """Their company e-mail (compared in lowercase, as Langfuse stores it)."""
+    role: Annotated[Text, one_of(MEMBER_ROLES)]
+    """`admin`, `member` or `viewer`: their role in the team's Langfuse organization (ADMIN, MEMBER, VIEWER); in
+    the LiteLLM team `admin` is a team admin with `litellmLicenseKey`, else a user like the others."""
+
+
+class TeamKey(Frozen):
+    """A LiteLLM virtual key of the team, generated and kept in Secrets Manager."""
+
+    shape: ClassVar[str] = "{name, maxBudget?, models?}"
+    name: Annotated[Text, matching(KEY_NAME)]
+    """Lowercase letters, digits and hyphens; the secret is `<stack>/litellm-keys/teams/<team>/<name>`."""
+    max_budget: Number = None
+    """USD the key may spend (LiteLLM's key budget, within the team's)."""
+    models: tuple[Text, ...] = ()
+    """Names of the team's models this key may call; empty: every model of the team."""
+
+
+def _unique_emails(members: tuple[Member, ...]) -> tuple[Member, ...]:
+    """One entry per person: Langfuse and LiteLLM both find a person by the address, whatever its case."""
+    problems, seen = Problems(), {}
+    for i, member in enumerate(members):
+        email = member.email.lower()
+        if email in seen:
+            problems.add((i, "email"), f"duplicates members[{seen[email]}].email", member.email)
+        seen.setdefault(email, i)
+    problems.raise_any("members")
+    return members
+
+
 class Team(Frozen):
-    """A team: its LiteLLM team and key, its own Langfuse project."""
+    """A team: its LiteLLM team, members and keys, its own Langfuse organization and project."""
 
     name: Annotated[
         Text, matching(TEAM_NAME),
@@ -245,11 +296,29 @@ class Team(Frozen):
     langfuse_keys: Annotated[Text, one_of(("generate", "existing"))] = "generate"
     """`generate`: the team plane creates the project and its keys; `existing`: adopt the keys in
     `existingLangfuseKeys`."""
+    members: Annotated[tuple[Member, ...], AfterValidator(_unique_emails)] = ()
+    """The team's people: each reads the team's Langfuse project with that role (the team's own Langfuse
+    organization, so no other team's) and is a member of its LiteLLM team; one who has not signed in to Langfuse
+    yet gets an invitation. A removed entry loses that access; people added by hand are left alone. Not with
+    `langfuseKeys: existing`."""
+    keys: Annotated[tuple[TeamKey, ...], _unique_names("keys")] = ()
+    """The team's LiteLLM virtual keys, `{name, maxBudget?, models?}` each: generated, stored in Secrets Manager
+    (the stack output `teamLitellmKeySecretArns` names each secret), registered by the team plane, rotated by
+    replacing the key's random value, revoked when the entry goes."""
     existing_keys: Joined[LangfuseKeyPair] = None  # from existingLangfuseKeys when langfuse_keys == "existing"
 
     def check(self, problems: Problems) -> None:
         if self.budget_duration and self.max_budget is None:
             problems.add("budgetDuration", "needs maxBudget", self.budget_duration)
+        if self.members and self.langfuse_keys == "existing":
+            problems.add("members", "needs langfuseKeys: generate: an existing project is adopted where it is, in an "
+                         "organization the gateway does not own, so it cannot decide who reads it (manage its people "
+                         "in Langfuse, or let the team plane generate the team's project)")
+        for i, key in enumerate(self.keys):
+            for j, model in enumerate(key.models):
+                if self.models and model not in self.models:
+                    problems.add(("keys", i, "models", j), f"is not one of the team's models ({', '.join(self.models)})",
+                                 model)
 
     @property
     def env_suffix(self) -> str:
@@ -376,7 +445,8 @@ class LangfuseSettings(Frozen):
     admin_email: Email
     """The initial admin user (password generated, in Secrets Manager)."""
     organization_name: Text
-    """The Langfuse organization holding every project."""
+    """The Langfuse organization holding the platform project (each team's project is in an organization of its
+    own, named after the team)."""
 
     def check(self, problems: Problems) -> None:
         _fargate_memory(problems, self.web_cpu, "webMemory", self.web_memory)
@@ -621,20 +691,6 @@ def _role_list(value: Any) -> Any:
     return value
 
 
-def _unique_names(key: str, casefold: bool = False) -> AfterValidator:
-    """Clients and people confuse names that differ only by case: with `casefold`, one of them is a mistake."""
-    def unique(entries: tuple[Any, ...]) -> tuple[Any, ...]:
-        problems, seen = Problems(), {}
-        for i, entry in enumerate(entries):
-            name = entry.name.lower() if casefold else entry.name
-            if name in seen:
-                problems.add((i, "name"), f"duplicates {key}[{seen[name]}].name", entry.name)
-            seen.setdefault(name, i)
-        problems.raise_any(key)
-        return entries
-    return AfterValidator(unique)
-
-
 class Settings(Frozen):
     """The `llm-gateway` namespace of `Pulumi.<stack>.yaml` (and `aws:region`)."""
 
@@ -714,6 +770,16 @@ class Settings(Frozen):
     only `langfuse.adminEmail` may create organizations, and project-level roles work. `pulumi config set
     --secret langfuseEeLicenseKey langfuse_ee_...`. (`langfuseOrganizationKeys` of earlier versions is
     refused: the team plane writes projects in every edition.)"""
+    litellm_license_key: Annotated[SecretText, Secret(SET_SECRET)] = None
+    """LiteLLM Enterprise licence, optional: stored in `<stack>/litellm-external`, injected into LiteLLM by
+    reference (`LITELLM_LICENSE`); then a team member with `role: admin` is a LiteLLM team admin, who can make
+    the team's keys in LiteLLM's UI (without it, LiteLLM refuses team admins: they are users). `pulumi config set
+    --secret litellmLicenseKey ...`."""
+    smoke_test: Flag
+    """After the team plane, every deploy proves each team's chain inside the VPC: a short-lived key of the
+    team, one call to its cheapest chat model (`max_tokens` 1: one tiny Bedrock call per team per deploy), and its
+    trace found in the team's own Langfuse project, else the deploy fails with the team's name. `make smoke
+    STACK=<stack>` runs it on demand either way."""
     @model_validator(mode="wrap")
     @classmethod
     def _validated(cls, data: Any, handler: Callable[[Any], Settings], info: Any) -> Settings:
@@ -931,9 +997,12 @@ def _snapshot_copies(s: Any, problems: Problems) -> None:
 def _team_models(s: Any, problems: Problems) -> None:
     known = {model.name for model in s.models}
     for i, team in enumerate(s.teams):
-        for j, name in enumerate(team.models):
+        listed = [(f"teams[{i}].models[{j}]", name) for j, name in enumerate(team.models)]
+        listed += [(f"teams[{i}].keys[{k}].models[{j}]", name) for k, key in enumerate(team.keys)
+                   for j, name in enumerate(key.models)]
+        for path, name in listed:
             if name not in known:
-                problems.add(f"teams[{i}].models[{j}]", f"is not a configured model (known: {', '.join(sorted(known))})", name)
+                problems.add(path, f"is not a configured model (known: {', '.join(sorted(known))})", name)
 
 
 def _existing_keys(s: Any, problems: Problems) -> None:

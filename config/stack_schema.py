@@ -116,16 +116,24 @@ def settings_tables() -> str:
         default = (f"stg {_shown(TOP_LEVEL_DEFAULTS['stg'][key])}, prod {_shown(TOP_LEVEL_DEFAULTS['prod'][key])}"
                    if key in TOP_LEVEL_DEFAULTS["stg"] else _default(prop, key in schema["required"]))
         rows.append(_row(key, prop, definitions, default))
-        entries, nested = _entries(prop, definitions)
-        for sub, sub_prop in (nested or {}).get("properties", {}).items():
-            rows.append(_row(f"{key}{entries}.{sub}", sub_prop, definitions,
-                             _default(sub_prop, sub in nested.get("required", ()))))
+        rows += _entry_rows(key, prop, definitions)
     groups = ["| group.key | stg | prod | meaning |", "| --- | --- | --- | --- |"]
     for group in GROUP_DEFAULTS:
         for key, prop in _definition(schema, group)["properties"].items():
             stg, prod = _defaults(GROUP_DEFAULTS[group], key)
             groups.append(f"| `{group}.{key}` | {_shown(stg)} | {_shown(prod)} | {_meaning(prop)} |")
     return "\n".join([*rows, "", "Sizing groups (any key may be overridden; the rest keep their defaults):", "", *groups])
+
+
+def _entry_rows(key: str, prop: dict[str, Any], definitions: dict[str, Any]) -> list[str]:
+    """A row per key of the entries below `prop`, and of theirs (`teams[].members[].email`)."""
+    entries, nested = _entries(prop, definitions)
+    rows = []
+    for sub, sub_prop in (nested or {}).get("properties", {}).items():
+        path = f"{key}{entries}.{sub}"
+        rows.append(_row(path, sub_prop, definitions, _default(sub_prop, sub in nested.get("required", ()))))
+        rows += _entry_rows(path, sub_prop, definitions)
+    return rows
 
 
 def _entries(prop: dict[str, Any], definitions: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:

@@ -25,7 +25,7 @@ from components.registry_credentials import RegistryCredentials, RegistryCredent
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from services import secret_refs
 from services.langfuse_access import external_secret_values
-from renderers.litellm_proxy import ProxyConfig, render_proxy_config
+from renderers.litellm_proxy import LITELLM_LICENSE_KEY, ProxyConfig, render_proxy_config
 from renderers.network import security_group_rules, security_groups
 from config.settings import Settings
 from renderers.team_document import team_keys_arn_pattern
@@ -80,6 +80,7 @@ def build_foundation(settings: Settings, target_type: str) -> Foundation:
     secrets = PlatformSecrets("secrets", PlatformSecretsArgs(
         prefix, key.arn, database_dns.host, settings.protect, settings.clickhouse,
         external_secret_values(settings.langfuse_sso, settings.langfuse_ee_license_key),
+        {LITELLM_LICENSE_KEY: settings.litellm_license_key} if settings.litellm_license_key else {},
     ))
     platform_keys = LangfuseKeyPair("langfuse-keys-platform", LangfuseKeyPairArgs(
         f"{prefix}/{secret_refs.PLATFORM_KEYS}", "platform", key.arn, settings.protect,

@@ -14,7 +14,7 @@ import pulumi
 from components.cache import Cache, CacheArgs
 from components.compose_host import ComposeHost, ComposeHostArgs, user_data_from_specs
 from components.host_command import HostCommand, HostCommandArgs
-from components.ecs_platform import TEAM_PLANE_JOB, EcsPlatform, EcsPlatformArgs
+from components.ecs_platform import SMOKE_JOB, TEAM_PLANE_JOB, EcsPlatform, EcsPlatformArgs
 from components.secret_access import SecretAccess, SecretAccessArgs
 from components.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from services import secret_refs
@@ -22,7 +22,7 @@ from renderers.alarms import Host, host_dimension, metrics_namespace
 from renderers.compose_host.jobs import host_job_commands, host_job_seconds, job_scratch_dirs
 from renderers.compose_host.layout import DiskMetrics, HostPaths
 from reference.images import pinned_images
-from services.jobs import JobSpec
+from services.jobs import on_demand_jobs
 from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,
     GATEWAY_HOST_PUBLISHED,
@@ -64,6 +64,7 @@ class PlatformInputs:
     team_document: pulumi.Input[str]  # s3://<bucket>/<key>: where LiteLLM's start reads the teams
     team_document_version: pulumi.Input[str]  # pinned in LiteLLM's task definition (ECS); the host reads the latest
     reader_policy_arn: pulumi.Input[str]  # may read the document and the teams' key secrets
+    key_policy_arn: pulumi.Input[str]  # may read the teams' LiteLLM virtual keys (the team plane only)
     job_triggers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job -> what reruns it
 
 
@@ -129,7 +130,8 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         task_policy_arns={
             "litellm": [foundation.bedrock.policy_arn, inputs.reader_policy_arn],
             "langfuse": [foundation.storage.policy_arn, foundation.metrics_publishing.policy_arn],
-            "teams": [inputs.reader_policy_arn],  # the team-plane job's identity: the document, the teams' keys
+            # The team plane's identity (its job, the smoke): the document, the teams' Langfuse and LiteLLM keys.
+            "teams": [inputs.reader_policy_arn, inputs.key_policy_arn],
         },
         images=images,
         target_groups={"litellm": lb.target_groups["litellm"].arn, "langfuse-web": lb.target_groups["langfuse"].arn},
@@ -149,7 +151,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
             **inputs.job_triggers,
         },
     ))
-    exports = {"clusterName": platform.cluster_name}
+    exports = {"clusterName": platform.cluster_name, "smokeRun": platform.smoke.run_inputs}
     if clickhouse:
         exports["clickhouseInstanceId"] = clickhouse.instance_id
         _snapshots(foundation)
@@ -182,7 +184,7 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         security_group_id=foundation.firewall.ids["gateway-host"], data_volume_gb=settings.host.data_volume_gb,
         root_volume_gb=settings.host.root_volume_gb,
         policy_arns=[secret_access.policy_arns["gateway-host"], foundation.bedrock.policy_arn, foundation.storage.policy_arn,
-                     foundation.metrics_publishing.policy_arn, inputs.reader_policy_arn],
+                     foundation.metrics_publishing.policy_arn, inputs.reader_policy_arn, inputs.key_policy_arn],
         user_data=user_data_from_specs(
             settings.region, endpoints.apply(lambda e: gateway_host_specs(settings, foundation.proxy, e)),
             images, secret_arns, GATEWAY_HOST_PUBLISHED, secret_versions, _disk_metrics(foundation, "gateway"),
@@ -196,21 +198,34 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     _snapshots(foundation)
     # The team plane, inside the VPC: the host runs the job's steps when the deploy asks (SSM), then
     # recreates LiteLLM, which reads the teams at its start. Never a new host for a team change.
-    job = JobSpec(TEAM_PLANE_JOB, tuple(spec for spec in gateway_host_specs(settings, foundation.proxy, PLACEHOLDER_ENDPOINTS)
-                                        if spec.on_demand))
-    HostCommand(f"{TEAM_PLANE_JOB}-run", HostCommandArgs(
+    jobs = on_demand_jobs(gateway_host_specs(settings, foundation.proxy, PLACEHOLDER_ENDPOINTS))
+    team_plane, recreated = jobs[TEAM_PLANE_JOB], ("litellm",)
+    team_plane_run = HostCommand(f"{TEAM_PLANE_JOB}-run", HostCommandArgs(
         region=settings.region, instance_id=host.instance_id,
-        commands=host_job_commands(job, restart_after=("litellm",), scratch=job_scratch_dirs(job)),
+        commands=host_job_commands(team_plane, restart_after=recreated, scratch=job_scratch_dirs(team_plane)),
         trigger=inputs.job_triggers.get(TEAM_PLANE_JOB, ""), comment="llm-gateway team plane",
-        credentials=settings.deploy_credentials.as_input(), timeout_seconds=host_job_seconds(job),
+        credentials=settings.deploy_credentials.as_input(), timeout_seconds=host_job_seconds(team_plane, recreated),
     ), opts=pulumi.ResourceOptions(depends_on=[host]))
+    # The smoke, once LiteLLM was recreated on the new teams: every deploy with smokeTest, else `make smoke`
+    # sends the same command (the stack's smokeRun output).
+    smoke = HostCommandArgs(
+        region=settings.region, instance_id=host.instance_id, commands=host_job_commands(jobs[SMOKE_JOB]),
+        trigger="", comment="llm-gateway smoke", credentials=settings.deploy_credentials.as_input(),
+        timeout_seconds=host_job_seconds(jobs[SMOKE_JOB]), every_deploy=True,
+    )
+    if settings.smoke_test:
+        HostCommand(f"{SMOKE_JOB}-run", smoke, opts=pulumi.ResourceOptions(depends_on=[team_plane_run]))
+    smoke_run = pulumi.Output.from_input(host.instance_id).apply(lambda instance: {
+        "runner": "ssm", "region": smoke.region, "instance_id": instance, "commands": smoke.commands,
+        "timeout_seconds": smoke.timeout_seconds, "comment": smoke.comment,
+    })
     return Platform(
         images=images,
         # Reached through the load balancer: after the host and what routes to it.
         litellm_ready=[host, *lb.listeners, *lb.forwarders["litellm"]],
         langfuse_ready=[host, *lb.listeners, *lb.forwarders["langfuse"]],
         hosts=(Host("gateway", WATCHED_PATHS),), cache_nodes=(), litellm_log_group=host.log_group.name, ecs=False,
-        exports={"hostInstanceId": host.instance_id},
+        exports={"hostInstanceId": host.instance_id, "smokeRun": smoke_run},
     )
 
 

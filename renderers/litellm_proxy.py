@@ -74,6 +74,9 @@ def _model_entry(model: Model) -> dict:
     return entry
 
 
+LITELLM_LICENSE_KEY = "licenseKey"  # its key in the litellm-external secret
+
+
 def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING) -> ProxyConfig:
     secrets: dict[str, SecretRef] = {
         "LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"),
@@ -87,6 +90,10 @@ def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING)
         # without UI_PASSWORD the master key is the UI password).
         "UI_USERNAME": SecretRef(secret_refs.LITELLM, "uiUsername"),
         "UI_PASSWORD": SecretRef(secret_refs.LITELLM, "uiPassword"),
+        # LiteLLM's enterprise licence, when the stack has one (litellm/proxy/auth/litellm_license.py reads
+        # LITELLM_LICENSE): then it makes team admins (team_plane/litellm_members.py).
+        **({"LITELLM_LICENSE": SecretRef(secret_refs.LITELLM_EXTERNAL, LITELLM_LICENSE_KEY)}
+           if settings.litellm_license_key else {}),
     }
     document = {
         "model_list": [_model_entry(model) for model in settings.models],

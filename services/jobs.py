@@ -9,6 +9,7 @@ that runs the steps one after another in the same order, with the same scratch v
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reference.fargate import smallest_fargate_size
@@ -78,3 +79,12 @@ class JobSpec:
 def single(spec: ServiceSpec) -> JobSpec:
     """A one-off spec as a job of one step."""
     return JobSpec(spec.name, (spec,))
+
+
+def on_demand_jobs(specs: Iterable[ServiceSpec]) -> dict[str, JobSpec]:
+    """The on-demand specs as the jobs they are steps of (`ServiceSpec.on_demand`), each in the specs' order."""
+    steps: dict[str, list[ServiceSpec]] = {}
+    for spec in specs:
+        if spec.on_demand is not None:
+            steps.setdefault(spec.on_demand, []).append(spec)
+    return {name: JobSpec(name, tuple(job)) for name, job in steps.items()}

@@ -19,6 +19,8 @@ PLATFORM_KEYS = "langfuse-keys/platform"  # publicKey, secretKey
 # ssoClientSecret, eeLicenseKey.
 LANGFUSE_EXTERNAL = "langfuse-external"
 DOCKER_HUB = "docker-hub"  # username, password: ECS's private registry format (from stack config)
+# What the operator supplies for LiteLLM, only when configured: licenseKey (LITELLM_LICENSE).
+LITELLM_EXTERNAL = "litellm-external"
 
 
 TEAM_KEYS_PREFIX = "langfuse-keys/teams/"
@@ -31,6 +33,16 @@ TEAM_KEYS = f"{TEAM_KEYS_PREFIX}*"
 def team_keys(team: str) -> str:
     """The secret holding one team's Langfuse key pair: publicKey, secretKey."""
     return f"{TEAM_KEYS_PREFIX}{team}"
+
+
+TEAM_LITELLM_KEYS_PREFIX = "litellm-keys/teams/"
+# Every team's LiteLLM virtual keys at once, for IAM only (the team plane reads them): one wildcard.
+TEAM_LITELLM_KEYS = f"{TEAM_LITELLM_KEYS_PREFIX}*"
+
+
+def team_litellm_key(team: str, key: str) -> str:
+    """The secret holding one of a team's LiteLLM virtual keys: apiKey."""
+    return f"{TEAM_LITELLM_KEYS_PREFIX}{team}/{key}"
 
 
 def granted(secret: str) -> str:

@@ -111,8 +111,9 @@ class ServiceSpec:
     # Services that must have started healthy ("healthy") or finished ("completed") first.
     depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
     one_off: bool = False  # runs to completion on each deploy (migrations, database setup)
-    # Started only when the deploy asks (the team-plane job's steps), never by a host's `up`.
-    on_demand: bool = False
+    # The on-demand job it is a step of (TEAM_PLANE_JOB, SMOKE_JOB): started only when the deploy (or
+    # `make smoke`) asks, never by a host's `up`. None: not on demand.
+    on_demand: str | None = None
     # Logical secret holding the pull credentials of the image's registry; None: anonymous pull.
     registry_secret: str | None = None
     # Calls AWS APIs with its workload's identity (its task role; on a compose host, the instance
@@ -562,9 +563,15 @@ rm -f {TEAM_PLANE_WORK.container_path}/{team_plane_job.SQL_FILE}
 exit "$status"
 """
 # Each step's deadline, its retries included: the plan and verify steps wait out a LiteLLM or a
-# Langfuse web that is (re)starting; apply is one transaction.
+# Langfuse web that is (re)starting; apply is one transaction. The smoke step's covers its calls (a
+# few teams at a time) and then the wait for their traces: Langfuse v4 shows an OTel-ingested trace
+# within seconds (worker, ClickHouse writer flushing every second), minutes with a worker restarting
+# right after a deploy.
 TEAM_PLANE_REQUEST_STEP_SECONDS = 300
 TEAM_PLANE_APPLY_SECONDS = 120
+SMOKE_STEP_SECONDS = 600
+# The on-demand jobs: the team plane's steps, and the smoke step after it.
+TEAM_PLANE_JOB, SMOKE_JOB = "team-plane", "team-plane-smoke"
 
 
 def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceSpec, ...]:
@@ -585,13 +592,13 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
                      "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url,
                      "LANGFUSE_ORG_ID": LANGFUSE_ORG_ID, "LANGFUSE_ORG_NAME": settings.langfuse.organization_name},
         secrets={"LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey"), "SALT": LANGFUSE_SECRETS["SALT"]},
-        volumes=(TEAM_PLANE_WORK,), one_off=True, on_demand=True, aws_identity=True,
+        volumes=(TEAM_PLANE_WORK,), one_off=True, on_demand=TEAM_PLANE_JOB, aws_identity=True,
     )
     apply = ServiceSpec(
         name="team-plane-apply", image=DEFAULT_IMAGES["postgres-client"], cpu=256, memory=512,
         entrypoint=("sh", "-c", TEAM_PLANE_APPLY), environment=step_deadline(TEAM_PLANE_APPLY_SECONDS),
         secrets={"DATABASE_URL": LANGFUSE_SECRETS["DATABASE_URL"]},
-        volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True, on_demand=True,
+        volumes=(TEAM_PLANE_WORK,), depends_on={plan.name: "completed"}, one_off=True, on_demand=TEAM_PLANE_JOB,
     )
     langfuse = _langfuse_environment(settings, endpoints)
     langfuse_redis = {name: langfuse[name] for name in LANGFUSE_REDIS_VARS}
@@ -603,10 +610,27 @@ def team_plane_steps(settings: Settings, endpoints: Endpoints) -> tuple[ServiceS
         environment={**common, **step_deadline(TEAM_PLANE_REQUEST_STEP_SECONDS),
                      "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url, **langfuse_redis},
         secrets={"REDIS_AUTH": LANGFUSE_SECRETS["REDIS_AUTH"]},
-        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, on_demand=True,
+        volumes=(TEAM_PLANE_WORK,), depends_on={apply.name: "completed"}, one_off=True, on_demand=TEAM_PLANE_JOB,
         aws_identity=True,
     )
     return plan, apply, verify
+
+
+def team_plane_smoke(settings: Settings, endpoints: Endpoints) -> ServiceSpec:
+    """The smoke step (team_plane/smoke.py), a job of its own: run by the deploy after the team plane
+    when `smokeTest` is on, and by `make smoke` on demand. It reaches LiteLLM and Langfuse web at their
+    internal addresses, with the master key and each team's Langfuse pair (read with its identity)."""
+    return ServiceSpec(
+        name="team-plane-smoke", image=settings.litellm.image, cpu=256, memory=512, entrypoint=("python3", "-c", BOOTSTRAP),
+        command=("smoke",),
+        environment={
+            "LLM_GATEWAY_TEAM_DOCUMENT": endpoints.team_document, "AWS_DEFAULT_REGION": endpoints.region,
+            **entrypoint_environment(endpoints.team_plane_bucket, "job"), **step_deadline(SMOKE_STEP_SECONDS),
+            "LITELLM_INTERNAL_URL": endpoints.litellm_internal_url, "LANGFUSE_INTERNAL_URL": endpoints.langfuse_internal_url,
+        },
+        secrets={"LITELLM_MASTER_KEY": SecretRef(secret_refs.LITELLM, "masterKey")},
+        one_off=True, on_demand=SMOKE_JOB, aws_identity=True,
+    )
 
 # Secret references never depend on deploy-time endpoints; these stand in where only the
 # references matter (IAM: which secrets each workload may read).
@@ -639,7 +663,8 @@ def workload_specs(settings: Settings, proxy: ProxyConfig, endpoints: Endpoints)
         "db-init": (database_init(endpoints),),
         "clickhouse": (clickhouse(settings),),
         "redis": (redis(settings),),
-        "teams": team_plane_steps(settings, endpoints),  # the team plane's identity (a short IAM name)
+        # The team plane's identity (a short IAM name): its job and the smoke step.
+        "teams": (*team_plane_steps(settings, endpoints), team_plane_smoke(settings, endpoints)),
     }
     return {workload: _pulled(settings, group) for workload, group in specs.items()}
 

@@ -1,5 +1,5 @@
 """The team-plane job: reconciles LiteLLM teams and Langfuse projects to the stack's team document
-(config/team_plane.py), inside the VPC. Standard library (+ boto3 where noted) only: it runs in the
+(renderers/team_document.py), inside the VPC. Standard library (+ boto3 where noted) only: it runs in the
 LiteLLM image, embedded in the task definition / compose file (team_plane/embed.py)."""
 
 from pathlib import Path

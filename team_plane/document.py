@@ -1,11 +1,11 @@
-"""Reading the team document (written by config/team_plane.py)."""
+"""Reading the team document (written by renderers/team_document.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-DOCUMENT_VERSION = 1
+DOCUMENT_VERSION = 2
 
 
 def parse_team_document(text: str) -> dict[str, Any]:

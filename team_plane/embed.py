@@ -21,7 +21,8 @@ from team_plane import source
 
 # Each entry and its modules in import order (each module's imports are loaded before it).
 ENTRIES: Mapping[str, tuple[str, ...]] = {
-    "job": ("document", "http", "litellm", "langfuse", "key_cache", "job"),
+    "job": ("document", "http", "litellm", "litellm_members", "litellm_keys", "langfuse", "langfuse_access", "key_cache",
+            "smoke", "job"),
     "litellm_start": ("document", "litellm_start"),
 }
 # Modules no entry runs but an entry hands on (`team_plane.source`): LiteLLM's start writes the guard

@@ -5,9 +5,17 @@ its predefined key pair (langfuse v4.16.0 web/src/initialize.ts; createAndAddApi
 packages/shared/src/server/auth/apiKeys.ts), into the tables of packages/shared/prisma/schema.prisma
 (`organizations`, `projects`, `api_keys`):
 
-- the organization is upserted without touching an existing one (initialize.ts `update: {}`);
-- a `generate` team's project: id = name = the team, marked `metadata."managed-by"`; a project
-  we had soft-deleted comes back;
+- the platform's organization is upserted without touching an existing one (initialize.ts `update: {}`);
+- each `generate` team gets an organization of its own (`team_org_id`, marked like its project):
+  organization membership is what isolates one team's traces from another's in every Langfuse
+  edition (team_plane/langfuse_access.py writes its members);
+- a `generate` team's project: id = name = the team, in its team's organization, marked
+  `metadata."managed-by"`; a project we had soft-deleted comes back. A project found in another
+  organization (a stack deployed before the team organizations: all in the platform's) moves as
+  Langfuse's own transfer moves it (projectsRouter.ts `transfer`: the project's project memberships
+  are deleted and its `org_id` updated, in one transaction; its keys and traces are keyed by project
+  and stay), and its keys' fast hashes are listed: Langfuse caches each key with its organization
+  (apiAuth.ts, `invalidateCachedProjectApiKeys` after a transfer);
 - its key: `hashed_secret_key` = bcrypt(sk, cost 11) (`hash(key, 11)` of bcryptjs; pgcrypto's
   crypt(sk, gen_salt('bf', 11)) writes the same $2a$ format bcryptjs verifies),
   `fast_hashed_secret_key` = createShaHash(sk, SALT) = sha256(sk + hex(sha256(SALT))),
@@ -40,6 +48,7 @@ from typing import Any
 from team_plane.http import Deadline, JsonApiClient
 
 MANAGED = json.dumps({"managed-by": "llm-gateway"})
+TEAM_ORG_PREFIX = "team-"
 KEY_NOTE = "llm-gateway team key"
 # Keys we wrote before, under Langfuse's init (its note, initialize.ts): replaced on rotation too.
 OUR_NOTES = (KEY_NOTE, "Provisioned API Key")
@@ -53,6 +62,11 @@ class TeamKeys:
     team: str
     public_key: str
     secret_key: str
+
+
+def team_org_id(team: str) -> str:
+    """The team's organization: never a Langfuse id (cuids have no hyphen)."""
+    return TEAM_ORG_PREFIX + team
 
 
 def fast_hash(secret_key: str, salt: str) -> str:
@@ -72,14 +86,20 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _team_statements(keys: TeamKeys, org_id: str, salt: str) -> str:
+def _team_statements(keys: TeamKeys, salt: str) -> str:
     team, pk = literal(keys.team), literal(keys.public_key)
+    org = literal(team_org_id(keys.team))
     fh = literal(fast_hash(keys.secret_key, salt))
     notes = ", ".join(literal(note) for note in OUR_NOTES)
+    moving = f"EXISTS (SELECT FROM projects WHERE id = {team} AND org_id <> {org})"
     return f"""\
-INSERT INTO projects (id, org_id, name, metadata) VALUES ({team}, {literal(org_id)}, {team}, {literal(MANAGED)}::jsonb)
-  ON CONFLICT (id) DO UPDATE SET deleted_at = NULL, metadata = coalesce(projects.metadata, '{{}}'::jsonb) || excluded.metadata, updated_at = now()
-  WHERE projects.deleted_at IS NOT NULL OR NOT coalesce(projects.metadata, '{{}}'::jsonb) @> excluded.metadata;
+DELETE FROM project_memberships WHERE project_id = {team} AND {moving};
+SELECT fast_hashed_secret_key FROM api_keys WHERE project_id = {team} AND {moving};
+INSERT INTO projects (id, org_id, name, metadata) VALUES ({team}, {org}, {team}, {literal(MANAGED)}::jsonb)
+  ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, deleted_at = NULL,
+    metadata = coalesce(projects.metadata, '{{}}'::jsonb) || excluded.metadata, updated_at = now()
+  WHERE projects.org_id <> excluded.org_id OR projects.deleted_at IS NOT NULL
+    OR NOT coalesce(projects.metadata, '{{}}'::jsonb) @> excluded.metadata;
 DELETE FROM api_keys WHERE project_id = {team} AND note IN ({notes}) AND public_key <> {pk} RETURNING fast_hashed_secret_key;
 DELETE FROM api_keys WHERE public_key = {pk} AND (project_id IS DISTINCT FROM {team} OR fast_hashed_secret_key IS DISTINCT FROM {fh})
   RETURNING fast_hashed_secret_key;
@@ -91,17 +111,26 @@ INSERT INTO api_keys (id, public_key, hashed_secret_key, fast_hashed_secret_key,
 """
 
 
-def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[TeamKeys],
+def _team_organization(team: str) -> str:
+    org, metadata = literal(team_org_id(team)), literal(json.dumps({"managed-by": "llm-gateway", "team": team}))
+    return f"INSERT INTO organizations (id, name, metadata) VALUES ({org}, {literal(team)}, {metadata}::jsonb) ON CONFLICT (id) DO NOTHING;\n"
+
+
+def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[TeamKeys], team_orgs: Sequence[str],
                  document_teams: Sequence[str], keep_removed_projects: bool, removed_projects_path: str,
-                 cached_keys_path: str) -> str:
+                 cached_keys_path: str, access: str = "", access_path: str = "") -> str:
     """The psql script (run with --quiet --single-transaction -v ON_ERROR_STOP=1 --tuples-only
-    --no-align: only query results are written). `document_teams` are every team of the document,
+    --no-align: only query results are written). `team_orgs`: every `generate` team of the document,
+    whose organization must exist whether or not its keys could be read (its members are written
+    either way). `generated`: the pairs to write. `document_teams` are every team of the document,
     failed or not: only managed projects of none of them count as removed. It lists the removed
-    projects, one per line, in `removed_projects_path`, and the fast hashes of the pairs it writes
-    and of the keys it deletes in `cached_keys_path`."""
+    projects, one per line, in `removed_projects_path`, the fast hashes of the pairs it writes, of
+    the keys it deletes and of the keys of a project it moves in `cached_keys_path`, and what
+    `access` (team_plane/langfuse_access.py) prints in `access_path`."""
     in_document = ", ".join(literal(name) for name in sorted(document_teams))
-    # (NOT IN of an empty list is not SQL; NOT IN (NULL) would never be true.)
-    left = (f"p.org_id = {literal(org_id)} AND p.metadata @> {literal(MANAGED)}::jsonb AND p.deleted_at IS NULL"
+    # (NOT IN of an empty list is not SQL; NOT IN (NULL) would never be true.) A managed project is
+    # in its team's organization, or still in the platform's (a stack from before them).
+    left = (f"p.metadata @> {literal(MANAGED)}::jsonb AND p.deleted_at IS NULL"
             + (f" AND p.id NOT IN ({in_document})" if in_document else ""))
     notes = ", ".join(literal(note) for note in OUR_NOTES)
     if keep_removed_projects:  # only our keys go; listed once, when they do
@@ -116,9 +145,12 @@ def langfuse_sql(*, org_id: str, org_name: str, salt: str, generated: Sequence[T
     parts = [
         f"\\o {cached_keys_path}\n",
         f"INSERT INTO organizations (id, name) VALUES ({literal(org_id)}, {literal(org_name)}) ON CONFLICT (id) DO NOTHING;\n",
-        *(_team_statements(keys, org_id, salt) for keys in sorted(generated, key=lambda k: k.team)),
+        *(_team_organization(team) for team in sorted(team_orgs)),
+        *(_team_statements(keys, salt) for keys in sorted(generated, key=lambda k: k.team)),
         before,
-        f"\\o {removed_projects_path}\n{removal};\n\\o\n",
+        f"\\o {removed_projects_path}\n{removal};\n",
+        f"\\o {access_path}\n{access}" if access else "",
+        "\\o\n",
     ]
     return "".join(parts)
 

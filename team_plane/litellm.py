@@ -76,7 +76,7 @@ class TeamSpec:
 
     @classmethod
     def from_document(cls, team: Mapping[str, Any]) -> TeamSpec:
-        """From one team of the team document (config/team_plane.py `team_document`)."""
+        """From one team of the team document (renderers/team_document.py `team_document`)."""
         return cls.from_props({
             "team_id": team["name"], "models": team.get("models"), "max_budget": team.get("maxBudget"),
             "budget_duration": team.get("budgetDuration"), "rpm_limit": team.get("rpmLimit"),
@@ -125,9 +125,23 @@ def update_body(desired: TeamSpec, live_team: Mapping[str, Any]) -> dict[str, An
     return {"team_id": desired.team_id, **changed} if changed else None
 
 
-def redact(text: str, master_key: str) -> str:
-    # LiteLLM echoes a refused key abbreviated to its last 4 characters.
-    return text.replace(master_key, "***").replace(f"sk-...{master_key[-4:]}", "sk-...***")
+def redact(text: str, *keys: str) -> str:
+    """Every key and what LiteLLM echoes of one: a refused key abbreviated to its last 4 characters
+    (user_api_key_auth), a malformed custom key masked to its first and last 4 (/key/generate)."""
+    for key in keys:
+        text = text.replace(key, "***").replace(f"...{key[-4:]}", "...***").replace(f"****{key[-4:]}", "****")
+    return text
+
+
+class PremiumRequired(LiteLLMAdminError):
+    """The proxy refused a licensed feature (a team admin) for want of LITELLM_LICENSE."""
+
+
+# What /team/member_add and /team/member_update answer without a licence (team_endpoints.py
+# _check_team_member_admin_add, team_member_update: "Assigning team admins is a premium feature").
+PREMIUM_REFUSAL = "premium feature"
+ALREADY_IN_TEAM = "team_member_already_in_team"  # ProxyErrorTypes of a member_add duplicate
+KEY_PAGE_SIZE = 100  # /key/list's largest page (key_management_endpoints.py list_keys: size le=100)
 
 
 class LiteLLMAdminClient:
@@ -138,6 +152,7 @@ class LiteLLMAdminClient:
                  deadline: Deadline | None = None):
         self.proxy_url = proxy_url.rstrip("/")
         self._master_key = master_key
+        self._hidden: list[str] = [master_key]  # never in an error message
         self._unreachable_hint = unreachable_hint  # what to check, from where the caller runs
         self._http = JsonApiClient(
             self.proxy_url, {"Authorization": f"Bearer {master_key}"}, timeout_seconds=timeout_seconds,
@@ -170,6 +185,67 @@ class LiteLLMAdminClient:
         """Deletes the team and, LiteLLM-side, its keys; a team that is already gone is fine."""
         self._call("POST", "/team/delete", {"team_ids": [team_id]}, expected=(404,))
 
+    def hide(self, secret: str) -> None:
+        """Keeps `secret` (a virtual key this client sends) out of every error message."""
+        self._hidden.append(secret)
+
+    # -- members (team_endpoints.py team_member_add, team_member_update, team_member_delete) --------
+    def add_member(self, team_id: str, email: str, role: str) -> None:
+        """Adds the e-mail (LiteLLM finds its user case-insensitively, or creates one) with `role`
+        ("admin" | "user"); one already in the roster is fine. PremiumRequired for an admin without a licence."""
+        response = self._call("POST", "/team/member_add", {"team_id": team_id, "member": {"user_email": email, "role": role}},
+                              expected=(400,))
+        if response.status == 400 and ALREADY_IN_TEAM not in json.dumps(response.body):
+            raise self._refusal("POST", "/team/member_add", response)
+
+    def set_member_role(self, team_id: str, user_id: str, role: str) -> None:
+        response = self._call("POST", "/team/member_update", {"team_id": team_id, "user_id": user_id, "role": role},
+                              expected=(400,))
+        if response.status == 400:
+            raise self._refusal("POST", "/team/member_update", response)
+
+    def remove_member(self, team_id: str, user_id: str) -> None:
+        """Removes the member; LiteLLM also deletes the keys that user made for the team. One already
+        gone is fine."""
+        response = self._call("POST", "/team/member_delete", {"team_id": team_id, "user_id": user_id}, expected=(400,))
+        if response.status == 400 and "User not found in team" not in json.dumps(response.body):
+            raise self._http_error("POST", "/team/member_delete", response)
+
+    # -- keys (key_management_endpoints.py) ---------------------------------------------------------
+    def key_info(self, token_hash: str) -> dict[str, Any] | None:
+        """The key's row (`status` active, expired, revoked or deleted), or None when LiteLLM never had
+        it. By the key's sha256, so the key itself never travels in a URL (as info_key_fn advises)."""
+        response = self._call("GET", f"/key/info?{urllib.parse.urlencode({'key': token_hash})}", expected=(404,))
+        return None if response.status == 404 else response.body["info"]
+
+    def generate_key(self, body: Mapping[str, Any]) -> None:
+        """Registers a key; its value, when given, is hidden from every error message."""
+        if body.get("key"):
+            self.hide(body["key"])
+        self._call("POST", "/key/generate", body)
+
+    def update_key(self, token_hash: str, fields: Mapping[str, Any]) -> None:
+        self._call("POST", "/key/update", {"key": token_hash, **fields})
+
+    def delete_keys(self, token_hashes: Sequence[str]) -> None:
+        """Deletes the keys (LiteLLM archives them); none left to delete is fine."""
+        self._call("POST", "/key/delete", {"keys": list(token_hashes)}, expected=(404,))
+
+    def team_keys(self, team_id: str) -> list[dict[str, Any]]:
+        """Every live key of the team, full rows (`token` is the key's hash), all pages."""
+        keys, page, pages = [], 1, 1
+        while page <= pages:
+            query = urllib.parse.urlencode({"team_id": team_id, "return_full_object": "true", "page": page,
+                                            "size": KEY_PAGE_SIZE})
+            body = self._call("GET", f"/key/list?{query}").body
+            keys += body["keys"]
+            page, pages = page + 1, body["total_pages"]
+        return keys
+
+    def _refusal(self, method: str, path: str, response: AdminResponse) -> LiteLLMAdminError:
+        error = self._http_error(method, path, response)
+        return PremiumRequired(str(error)) if PREMIUM_REFUSAL in json.dumps(response.body) else error
+
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
               expected: Sequence[int] = ()) -> AdminResponse:
         response = self._http.send(method, path, body)
@@ -185,7 +261,7 @@ class LiteLLMAdminClient:
         raise self._http_error(method, path, response)
 
     def _http_error(self, method: str, path: str, response: AdminResponse) -> LiteLLMAdminError:
-        body = response.body_for_error(lambda text: redact(text, self._master_key))
+        body = response.body_for_error(lambda text: redact(text, *self._hidden))
         return LiteLLMAdminError(
             f"LiteLLM proxy {method} {self.proxy_url}{path} failed with HTTP {response.status}: {body}"
         )

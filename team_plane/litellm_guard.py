@@ -27,7 +27,15 @@ litellm/proxy/types_utils/utils.py `get_instance_fn`, which runs the file again 
    /key/regenerate (key_management_endpoints.py `_enforce_custom_key_policy`) and answers 403 with
    its message.
 
-If the patched method changed its signature (a LiteLLM upgrade), importing this module fails, and
+3. The Langfuse pass-through lends no project's keys. LiteLLM serves `/langfuse/<path>` to any key,
+   forwarding it to Langfuse with the key's team's Langfuse pair, or, for a key without a team
+   (the master key, a key made by hand), with the proxy's own LANGFUSE_PUBLIC_KEY/SECRET_KEY: the
+   platform project's pair (litellm/proxy/vertex_ai_endpoints/langfuse_endpoints.py
+   `_get_langfuse_proxy_credentials`), so such a key could read every teamless call's prompts and
+   write into that project. `refuse_platform_keys_to_pass_through` answers 403 instead: a team's
+   key still reaches its own project, nothing reaches the platform's.
+
+If a patched function changed its signature (a LiteLLM upgrade), importing this module fails, and
 with it the proxy's start: better no proxy than one whose refusals trace wherever a caller says.
 """
 
@@ -35,22 +43,28 @@ import inspect
 
 from litellm.proxy._types import ProxyErrorTypes
 from litellm.proxy.utils import ProxyLogging
+from litellm.proxy.vertex_ai_endpoints import langfuse_endpoints
 
 PATCHED_MARK = "llm_gateway_skips_authentication_failures"
 PATCHED_SIGNATURE = ("self", "original_exception", "error_type", "route")
+PASS_THROUGH_SIGNATURE = ("dynamic_host_supplied", "dynamic_langfuse_public_key", "dynamic_langfuse_secret_key")
 KEY_TRACING_FIELD = "logging"
+
+
+def _check_signature(function, expected):
+    parameters = tuple(inspect.signature(function).parameters)
+    if parameters != expected:
+        raise RuntimeError(
+            f"llm-gateway: {function.__qualname__}{parameters} is not the function this guard was written for "
+            f"{expected}: check litellm_guard.py against this LiteLLM"
+        )
 
 
 def skip_logging_of_authentication_failures(logging_class=ProxyLogging):
     original = logging_class._is_proxy_only_llm_api_error
     if getattr(original, PATCHED_MARK, False):
         return
-    parameters = tuple(inspect.signature(original).parameters)
-    if parameters != PATCHED_SIGNATURE:
-        raise RuntimeError(
-            f"llm-gateway: {logging_class.__name__}._is_proxy_only_llm_api_error{parameters} is not the method "
-            f"this guard was written for {PATCHED_SIGNATURE}: check litellm_guard.py against this LiteLLM"
-        )
+    _check_signature(original, PATCHED_SIGNATURE)
 
     def is_proxy_only_llm_api_error(self, original_exception, error_type=None, route=None):
         if error_type == ProxyErrorTypes.auth_error:
@@ -59,6 +73,25 @@ def skip_logging_of_authentication_failures(logging_class=ProxyLogging):
 
     setattr(is_proxy_only_llm_api_error, PATCHED_MARK, True)
     logging_class._is_proxy_only_llm_api_error = is_proxy_only_llm_api_error
+
+
+def refuse_platform_keys_to_pass_through(module=langfuse_endpoints):
+    original = module._get_langfuse_proxy_credentials
+    if getattr(original, PATCHED_MARK, False):
+        return
+    _check_signature(original, PASS_THROUGH_SIGNATURE)
+
+    def team_credentials_only(*, dynamic_host_supplied, dynamic_langfuse_public_key, dynamic_langfuse_secret_key):
+        if not (dynamic_langfuse_public_key and dynamic_langfuse_secret_key):
+            from fastapi import HTTPException  # what LiteLLM's route raises too; imported once a request needs it
+
+            raise HTTPException(status_code=403, detail={
+                "error": "llm-gateway: the Langfuse pass-through serves a team's keys only (this key has no team)"})
+        return original(dynamic_host_supplied=dynamic_host_supplied, dynamic_langfuse_public_key=dynamic_langfuse_public_key,
+                        dynamic_langfuse_secret_key=dynamic_langfuse_secret_key)
+
+    setattr(team_credentials_only, PATCHED_MARK, True)
+    module._get_langfuse_proxy_credentials = team_credentials_only
 
 
 async def key_policy(request):
@@ -73,3 +106,4 @@ async def key_policy(request):
 
 
 skip_logging_of_authentication_failures()
+refuse_platform_keys_to_pass_through()

@@ -6,7 +6,7 @@ for its config), so it imports nothing of this project beyond the team document'
 message, exit 1) when any variable of the proxy config's contract is missing, or when a team's
 Langfuse keys cannot be read: LiteLLM would otherwise export that team's traces with the
 credentials `None:None`, which Langfuse refuses, and the team's traces would be lost without an
-error. Then it reads the team-plane document (config/team_plane.py), fetches every team's key
+error. Then it reads the team-plane document (renderers/team_document.py), fetches every team's key
 pair from its secret, adds each team's `default_team_settings` entry to the base proxy config,
 writes the config and, beside it, the guard the config names (team_plane/litellm_guard.py: what no
 caller may change about tracing), then execs the proxy. So nothing per team travels in the task
@@ -127,7 +127,7 @@ def read_team_keys(secrets, teams):
 
 
 def proxy_config(base_text, teams):
-    """The base config (rendered by config/litellm_config.py) with every team's entry added."""
+    """The base config (rendered by renderers/litellm_proxy.py) with every team's entry added."""
     config = yaml.safe_load(base_text)
     entries = [team_settings_entry(t["name"], t["publicKeyVar"], t["secretKeyVar"]) for t in teams]
     config["litellm_settings"]["default_team_settings"] = entries

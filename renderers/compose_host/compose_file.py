@@ -84,7 +84,7 @@ def _service(service: HostService, present: set[str], logs: AwsLogs | None) -> d
     if spec.ulimit_nofile:
         rendered["ulimits"] = {"nofile": {"soft": spec.ulimit_nofile, "hard": spec.ulimit_nofile}}
     rendered["restart"] = "no" if spec.one_off else "unless-stopped"
-    if spec.on_demand:
+    if spec.on_demand is not None:
         rendered["profiles"] = [ON_DEMAND_PROFILE]
     rendered["stop_grace_period"] = f"{spec.stop_timeout}s"
     rendered["logging"] = _logging(spec.name, logs)

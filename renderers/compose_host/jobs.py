@@ -21,13 +21,14 @@ HOST_COMMAND_MARGIN_SECONDS = 60
 HOST_UNIT_RESTARTS = 2
 
 
-def host_job_seconds(job: JobSpec) -> int:
+def host_job_seconds(job: JobSpec, restart_after: tuple[str, ...] = ()) -> int:
     """How long a compose host's command for `job` may run (SSM's executionTimeout): the wait for the
-    host's services, the steps' own deadlines and starts, the recreation, SSM's own margin."""
+    host's services, the steps' own deadlines and starts, the recreation of `restart_after` (as
+    host_job_commands is given it), SSM's own margin."""
     steps = job.steps_seconds
     if steps is None:
         raise ValueError(f"job {job.name}: a host command needs every step's own deadline")
-    return HOST_READY_SECONDS + steps + HOST_RECREATE_SECONDS + HOST_COMMAND_MARGIN_SECONDS
+    return HOST_READY_SECONDS + steps + (HOST_RECREATE_SECONDS if restart_after else 0) + HOST_COMMAND_MARGIN_SECONDS
 
 
 def host_job_commands(job: JobSpec, restart_after: tuple[str, ...] = (), scratch: tuple[str, ...] = ()) -> list[str]:

@@ -134,7 +134,7 @@ def layout(plan: ComposeHostPlan) -> HostLayout:
             ports=tuple(sorted(plan.published.get(spec.name, ()))),
             env_file=paths.env_file(spec.name) if spec.secrets else None,
             mounts=(
-                *(Mount(paths.volume(volume.name, scratch=spec.on_demand), volume.container_path)
+                *(Mount(paths.volume(volume.name, scratch=spec.on_demand is not None), volume.container_path)
                   for volume in spec.volumes),
                 *(Mount(paths.config_file(spec.name, container_path), container_path, read_only=True)
                   for container_path in spec.config_files),
@@ -185,7 +185,7 @@ def volume_dirs(specs: Sequence[ServiceSpec], paths: HostPaths) -> dict[str, str
         if not (uid.isdigit() and gid.isdigit()):
             # The host cannot resolve a name that exists only inside the image.
             raise ValueError(f"{spec.name}: user {owner!r} must be numeric uid:gid to own its volumes")
-        dirs.update({paths.volume(volume.name, scratch=spec.on_demand): owner for volume in spec.volumes})
+        dirs.update({paths.volume(volume.name, scratch=spec.on_demand is not None): owner for volume in spec.volumes})
     return dirs
 
 

@@ -27,13 +27,13 @@ from components.ecs_platform import TEAM_PLANE_JOB
 from renderers.compose_host.jobs import host_job_commands
 from renderers.compose_host.layout import layout
 from renderers.compose_host.user_data import UNIT, unit
-from services.jobs import JobSpec
+from services.jobs import on_demand_jobs
 from tests.integration.test_cloud_init_schema import require_tool
 from tests.support.hosts import staging_plan, staging_specs
 
 pytestmark = pytest.mark.integration
 
-JOB = JobSpec(TEAM_PLANE_JOB, tuple(spec for spec in staging_specs() if spec.on_demand))
+JOB = on_demand_jobs(staging_specs())[TEAM_PLANE_JOB]
 SECRET_SQL = "INSERT ... 'sk-lf-secret' ..."
 
 

@@ -139,7 +139,7 @@ def test_only_the_aws_callers_reach_the_metadata_service(namespaces):
 
     reached = {name for name, address in addresses.items() if connects(containers, address)}
     assert reached == {spec.name for spec in specs if spec.aws_identity}
-    assert reached == {"litellm", "langfuse-web", "langfuse-worker", "team-plane-plan", "team-plane-verify"}
+    assert reached == {"litellm", "langfuse-web", "langfuse-worker", "team-plane-plan", "team-plane-verify", "team-plane-smoke"}
     # The host's own processes (secrets fetcher, awslogs, SSM agent) do not cross FORWARD.
     assert connects(host, "192.0.2.1")
 

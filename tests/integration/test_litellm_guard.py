@@ -15,18 +15,11 @@ helpers (`_effective_key_for_generate`, `_update_policy_request`): what the endp
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 
 import pytest
 
-from renderers.litellm_proxy import render_proxy_config
-from team_plane.litellm_start import proxy_config, write_config
-from tests.support.litellm_proxy import base_environment, random_master_key
-from tests.support.redis_server import running_redis_server
-from tests.support.settings import make_settings
+from tests.support.litellm_proxy import proxy_pieces
 
 # One worker takes the module (make test: --dist loadgroup): the proxy's config loads once (the `answers` fixture).
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("litellm-guard")]
@@ -87,19 +80,7 @@ asyncio.run(main())
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("key-policy")
-    settings = make_settings(teams=[{"name": "home-rentals"}])
-    path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
-    # A Redis that answers: the config's coordination_redis pings it as it loads (one that does not
-    # answer costs redis-py's retries, seconds, and is no part of this proof).
-    with running_redis_server(directory, random_master_key()) as redis:
-        env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
-               "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_SSL": "False",
-               "REDIS_PASSWORD": redis.password, "LANGFUSE_HOST": "http://127.0.0.1:9"}
-        ran = subprocess.run([sys.executable, "-c", PROXY_SIDE, path, json.dumps(LOGGING)], env=env, cwd=directory,
-                             capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    return json.loads(ran.stdout.strip().splitlines()[-1])
+    return proxy_pieces(tmp_path_factory.mktemp("key-policy"), PROXY_SIDE, LOGGING)
 
 
 def test_litellm_imported_by_the_tests_reads_its_bundled_price_map():
@@ -119,7 +100,7 @@ def test_the_guard_refuses_a_method_it_was_not_written_for():
         def _is_proxy_only_llm_api_error(self, original_exception, error_type=None, route=None, request=None):
             return True
 
-    with pytest.raises(RuntimeError, match=r"is not the method this guard was written for"):
+    with pytest.raises(RuntimeError, match=r"is not the function this guard was written for"):
         skip_logging_of_authentication_failures(Upgraded)
 
     class Pinned:
@@ -134,6 +115,18 @@ def test_the_guard_refuses_a_method_it_was_not_written_for():
 
     assert Pinned()._is_proxy_only_llm_api_error(ValueError(), error_type=ProxyErrorTypes.auth_error) is False
     assert Pinned()._is_proxy_only_llm_api_error(ValueError(), error_type=None) is True
+
+
+def test_the_pass_through_patch_refuses_a_function_it_was_not_written_for():
+    from types import SimpleNamespace
+
+    from team_plane.litellm_guard import refuse_platform_keys_to_pass_through
+
+    def upgraded(*, dynamic_host_supplied, dynamic_langfuse_public_key, dynamic_langfuse_secret_key, request=None):
+        return dynamic_langfuse_public_key, dynamic_langfuse_secret_key
+
+    with pytest.raises(RuntimeError, match=r"is not the function this guard was written for"):
+        refuse_platform_keys_to_pass_through(SimpleNamespace(_get_langfuse_proxy_credentials=upgraded))
 
 
 REFUSAL = [403, ("llm-gateway: a key's metadata.logging is refused: every call is traced in its team's Langfuse "

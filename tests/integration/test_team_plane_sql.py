@@ -1,6 +1,7 @@
-"""The team plane's Langfuse SQL (team_plane/langfuse.py) against a real PostgreSQL: tables as
-Langfuse's schema.prisma defines them, pgcrypto created as db-init creates it, the script run as
-the apply step runs it (psql, one transaction) twice, then a rotation and removals. The hashes are
+"""The team plane's Langfuse SQL (team_plane/langfuse.py) against a real PostgreSQL: Langfuse's own
+schema as its migrations create it (tests/support/langfuse_db.py), pgcrypto created as db-init
+creates it, the script run as the apply step runs it (psql, one transaction) twice, then a rotation
+and removals. The hashes are
 checked with Langfuse's own algorithms: createShaHash (packages/shared/src/server/auth/apiKeys.ts)
 with Node's crypto, and bcryptjs (the version Langfuse depends on) for the bcrypt hash.
 
@@ -10,15 +11,14 @@ the entries of the pairs it wrote or deleted (team_plane/key_cache.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
-import uuid
 import sys
 from pathlib import Path
 
 import pytest
 
-from services.database_init import EXTENSIONS
 from services.specs import LANGFUSE_ORG_ID, deadline_of, step_deadline
 from renderers.team_document import DOCUMENT_KEY, KeySecret, render_team_document, team_document
 from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
@@ -29,32 +29,16 @@ from tests.support.fake_litellm_admin import running_fake_admin
 from tests.support.hosts import staging_specs
 from tests.support.litellm_proxy import free_port, random_master_key
 from tests.support.loopback import serving
-from tests.support.postgres_server import PostgresServer, running_postgres
+from tests.support.langfuse_db import apply, create_langfuse_database, create_user
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
-# One worker takes the module (make test: --dist loadgroup): PostgreSQL starts once (the `postgres` fixture).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("team-plane-sql")]
+# One worker takes the modules on Langfuse's database (make test: --dist loadgroup): PostgreSQL starts once
+# (the `postgres` fixture, tests/integration/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("langfuse-postgres")]
 REPO = Path(__file__).resolve().parents[2]
 SALT = "dGVhbS1wbGFuZS1zYWx0LWZvci10ZXN0cw=="
-# langfuse v4.16.0 packages/shared/prisma/schema.prisma, models Organization, Project, ApiKey and enum
-# ApiKeyScope: only the columns the team plane reads or writes, their types, defaults and uniques
-# as Prisma's migrations create them (@default(now()) and enum defaults are database defaults;
-# @default(cuid()) and @updatedAt are not: the client fills them).
-SCHEMA = """
-CREATE TYPE "ApiKeyScope" AS ENUM ('ORGANIZATION', 'PROJECT');
-CREATE TABLE organizations (id text PRIMARY KEY, name text NOT NULL,
-  created_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
-CREATE TABLE projects (id text PRIMARY KEY, org_id text NOT NULL REFERENCES organizations(id) ON UPDATE CASCADE ON DELETE CASCADE,
-  created_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  deleted_at timestamp(3), name text NOT NULL, metadata jsonb);
-CREATE TABLE api_keys (id text PRIMARY KEY, created_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, note text,
-  public_key text NOT NULL UNIQUE, hashed_secret_key text NOT NULL UNIQUE, fast_hashed_secret_key text UNIQUE,
-  display_secret_key text NOT NULL, is_in_app_agent_key boolean NOT NULL DEFAULT false,
-  project_id text REFERENCES projects(id) ON UPDATE CASCADE ON DELETE CASCADE,
-  organization_id text REFERENCES organizations(id) ON UPDATE CASCADE ON DELETE CASCADE,
-  scope "ApiKeyScope" NOT NULL DEFAULT 'PROJECT');
-"""
 NODE_CHECK = """
 const crypto = require('crypto'); const bcrypt = require('bcryptjs');
 const [sk, salt, fast, hashed] = JSON.parse(process.argv[1]);
@@ -64,38 +48,12 @@ console.log(JSON.stringify({fast: expected === fast, bcrypt: bcrypt.compareSync(
 """
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    with running_postgres("master-password") as server:
-        master = server.url("postgres", "master-password", "postgres")
-        server.psql(master, "CREATE ROLE langfuse LOGIN PASSWORD 'lf-password';")
-        yield server, master
-
-
 @pytest.fixture
 def langfuse_db(postgres):
-    """A fresh langfuse database per test (one server per module: starting one takes seconds)."""
+    """A fresh langfuse database per test, with Langfuse's own schema (one server per module: starting one
+    takes seconds)."""
     server, master = postgres
-    name = f"langfuse_{uuid.uuid4().hex[:8]}"
-    server.psql(master, f"CREATE DATABASE {name} OWNER langfuse;")
-    # db-init's statements, as the master user; langfuse is not a superuser: pgcrypto is trusted.
-    server.psql(server.url("postgres", "master-password", name),
-                "GRANT langfuse TO CURRENT_USER;\n" + EXTENSIONS.replace("\\connect langfuse", f"\\connect {name}"))
-    url = server.url("langfuse", "lf-password", name)
-    server.psql(url, SCHEMA)
-    return server, url
-
-
-def apply(server, url: str, sql: str, work: Path) -> None:
-    """What the apply step runs (services/specs.py TEAM_PLANE_APPLY), with its environment, /work here."""
-    (work / "langfuse.sql").write_text(sql)
-    (step,) = [spec for spec in staging_specs() if spec.name == "team-plane-apply"]
-    *command, script = step.entrypoint
-    result = subprocess.run([*command, script.replace("/work/", f"{work}/")],
-                            env={**step.environment, "DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert not (work / "langfuse.sql").exists()  # the secret keys do not stay on the volume
+    return server, create_langfuse_database(server, master)
 
 
 def rows(server, url: str) -> dict[str, tuple]:
@@ -110,7 +68,8 @@ def projects(server, url: str) -> dict[str, tuple]:
 
 
 def script(work: Path, generated, teams, keep: bool) -> str:
-    return langfuse_sql(org_id="llm-gateway", org_name="Acme", salt=SALT, generated=generated, document_teams=teams,
+    return langfuse_sql(org_id="llm-gateway", org_name="Acme", salt=SALT, generated=generated,
+                        team_orgs=[keys.team for keys in generated], document_teams=teams,
                         keep_removed_projects=keep, removed_projects_path=str(work / "removed-projects.txt"),
                         cached_keys_path=str(work / "cached-keys.txt"))
 
@@ -120,13 +79,13 @@ def test_projects_and_keys_as_langfuse_writes_them_idempotent_rotated_and_remove
     mle, risk = TeamKeys("mle", "pk-lf-mle-1", "sk-lf-mle-secret-1"), TeamKeys("risk", "pk-lf-risk", "sk-lf-risk-secret")
     first = script(tmp_path, [mle, risk], ["mle", "risk", "ops"], keep=False)
 
-    apply(server, url, first, tmp_path)
+    apply(url, first, tmp_path)
     written = rows(server, url)
-    apply(server, url, first, tmp_path)  # idempotent: not even the bcrypt hash is rewritten
+    apply(url, first, tmp_path)  # idempotent: not even the bcrypt hash is rewritten
 
     assert rows(server, url) == written
-    assert projects(server, url) == {"mle": ("llm-gateway", "mle", "llm-gateway", "f"),
-                                     "risk": ("llm-gateway", "risk", "llm-gateway", "f")}
+    assert projects(server, url) == {"mle": ("team-mle", "mle", "llm-gateway", "f"),
+                                     "risk": ("team-risk", "risk", "llm-gateway", "f")}
     project, note, display, fast, hashed, scope = written["pk-lf-mle-1"]
     assert (project, note, display, scope) == ("mle", "llm-gateway team key", "sk-lf-...et-1", "PROJECT")
     check = subprocess.run(["node", "-e", NODE_CHECK, json.dumps([mle.secret_key, SALT, fast, hashed])],
@@ -138,22 +97,22 @@ def test_projects_and_keys_as_langfuse_writes_them_idempotent_rotated_and_remove
     server.psql(url, "INSERT INTO api_keys (id, public_key, hashed_secret_key, display_secret_key, note, project_id) "
                      "VALUES ('ui', 'pk-lf-ui', 'x', 'sk-lf-...ui', 'made in the UI', 'mle')")
     rotated = TeamKeys("mle", "pk-lf-mle-2", "sk-lf-mle-secret-2")
-    apply(server, url, script(tmp_path, [rotated, risk], ["mle", "risk"], keep=False), tmp_path)
+    apply(url, script(tmp_path, [rotated, risk], ["mle", "risk"], keep=False), tmp_path)
     assert set(rows(server, url)) == {"pk-lf-mle-2", "pk-lf-risk", "pk-lf-ui"}
 
     # prod (keep): the removed team's project and traces stay, our key goes, once.
-    apply(server, url, script(tmp_path, [rotated], ["mle"], keep=True), tmp_path)
+    apply(url, script(tmp_path, [rotated], ["mle"], keep=True), tmp_path)
     assert (tmp_path / "removed-projects.txt").read_text().split() == ["risk"]
     assert set(rows(server, url)) == {"pk-lf-mle-2", "pk-lf-ui"}
     assert projects(server, url)["risk"][3] == "f"
-    apply(server, url, script(tmp_path, [rotated], ["mle"], keep=True), tmp_path)
+    apply(url, script(tmp_path, [rotated], ["mle"], keep=True), tmp_path)
     assert (tmp_path / "removed-projects.txt").read_text().split() == []
 
     # stg: the project is soft-deleted with every key, as Langfuse's own deletion does; back when re-added.
-    apply(server, url, script(tmp_path, [], [], keep=False), tmp_path)
+    apply(url, script(tmp_path, [], [], keep=False), tmp_path)
     assert sorted((tmp_path / "removed-projects.txt").read_text().split()) == ["mle", "risk"]
     assert rows(server, url) == {} and {p[3] for p in projects(server, url).values()} == {"t"}
-    apply(server, url, script(tmp_path, [rotated], ["mle"], keep=False), tmp_path)
+    apply(url, script(tmp_path, [rotated], ["mle"], keep=False), tmp_path)
     assert projects(server, url)["mle"][3] == "f" and set(rows(server, url)) == {"pk-lf-mle-2"}
 
 
@@ -164,7 +123,7 @@ def test_a_pair_registered_on_another_project_moves_to_the_team(langfuse_db, tmp
                      "INSERT INTO api_keys (id, public_key, hashed_secret_key, display_secret_key, project_id) "
                      "VALUES ('k', 'pk-lf-moved', 'h', 'd', 'elsewhere')")
 
-    apply(server, url, script(tmp_path, [TeamKeys("ops", "pk-lf-moved", "sk-lf-ops")], ["ops"], keep=False), tmp_path)
+    apply(url, script(tmp_path, [TeamKeys("ops", "pk-lf-moved", "sk-lf-ops")], ["ops"], keep=False), tmp_path)
 
     assert rows(server, url)["pk-lf-moved"][0] == "ops"
     assert projects(server, url)["elsewhere"][3] == "f"  # not ours: never touched
@@ -233,7 +192,7 @@ def test_the_key_cache_loses_exactly_the_pairs_written_or_deleted(langfuse_db, t
     listed = tmp_path / "cached-keys.txt"
     with running_redis_server(tmp_path, random_master_key()) as redis:
         cache, litellm = redis.client(), redis.client(db=1)
-        apply(server, url, script(tmp_path, [mle_1, risk], ["mle", "risk"], keep=False), tmp_path)
+        apply(url, script(tmp_path, [mle_1, risk], ["mle", "risk"], keep=False), tmp_path)
         assert fast_hashes(listed.read_text()) == sorted(fast_hash(k.secret_key, SALT) for k in (mle_1, risk))
         server.psql(url, "INSERT INTO api_keys (id, public_key, hashed_secret_key, fast_hashed_secret_key, "
                          f"display_secret_key, note, project_id) VALUES ('ui', 'pk-lf-ui', 'x', "
@@ -262,18 +221,18 @@ def test_the_key_cache_loses_exactly_the_pairs_written_or_deleted(langfuse_db, t
 
         # Rotation: the new pair was refused (and cached so) before the job ran; the old one still cached.
         langfuse_has_cached(mle_1, risk, missing=mle_2)
-        apply(server, url, script(tmp_path, [mle_2, risk], ["mle", "risk"], keep=False), tmp_path)
+        apply(url, script(tmp_path, [mle_2, risk], ["mle", "risk"], keep=False), tmp_path)
         assert invalidated() == {cache_key(k.secret_key) for k in (mle_1, mle_2, risk)}
         assert untouched.keys() <= set(cache.keys("*"))
 
         # prod: the removed team's keys go, the project stays.
         langfuse_has_cached(mle_2, risk)
-        apply(server, url, script(tmp_path, [mle_2], ["mle"], keep=True), tmp_path)
+        apply(url, script(tmp_path, [mle_2], ["mle"], keep=True), tmp_path)
         assert invalidated() == {cache_key(k.secret_key) for k in (mle_2, risk)}
 
         # stg: every key of the removed project goes, the one made in the UI too, as Langfuse's deletion does.
         langfuse_has_cached(mle_2)
-        apply(server, url, script(tmp_path, [], [], keep=False), tmp_path)
+        apply(url, script(tmp_path, [], [], keep=False), tmp_path)
         assert invalidated() == {cache_key(mle_2.secret_key), cache_key("sk-lf-ui")}
         assert set(cache.keys("*")) == untouched.keys() - {cache_key("sk-lf-ui")}
 
@@ -299,16 +258,24 @@ def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
                                aws_access_key_id="testing", aws_secret_access_key="testing")
         s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
-        settings = make_settings(teams=[{"name": "mle", "models": ["sonnet"]}, {"name": "risk", "models": ["sonnet"]}])
+        # A team added by one entry: two people (one has a Langfuse account already) and a service key.
+        mle = {"name": "mle", "models": ["sonnet"], "keys": [{"name": "batch", "maxBudget": 20}],
+               "members": [{"email": "Ana@example.com", "role": "admin"}, {"email": "bo@example.com", "role": "viewer"}]}
+        settings = make_settings(teams=[mle, {"name": "risk", "models": ["sonnet"]}])
         keys = {}
         for team in settings.teams:
             made = secrets.create_secret(Name=f"llm-gateway-stg/langfuse-keys/teams/{team.name}", SecretString=json.dumps(
                 {"publicKey": f"pk-lf-flow-{team.name}", "secretKey": f"sk-lf-flow-{team.name}"}))
             keys[team.name] = KeySecret(made["ARN"], made["VersionId"])
+        batch_value = "sk-" + "b" * 48
+        made = secrets.create_secret(Name="llm-gateway-stg/litellm-keys/teams/mle/batch",
+                                     SecretString=json.dumps({"apiKey": batch_value}))
+        litellm_keys = {("mle", "batch"): KeySecret(made["ARN"], made["VersionId"])}
+        create_user(server, url, "ana@example.com")
         s3.create_bucket(Bucket="team-plane")
         s3.put_object(Bucket="team-plane", Key=code_key(), Body=code().encode())  # as the deploy stores it
         s3.put_object(Bucket="team-plane", Key=DOCUMENT_KEY, Body=render_team_document(
-            team_document(settings, keys, KeySecret(keys["mle"].arn, keys["mle"].version))).encode())
+            team_document(settings, keys, KeySecret(keys["mle"].arn, keys["mle"].version), litellm_keys)).encode())
         master_key = random_master_key()
         with (running_fake_admin(master_key) as admin, serving(CachingLangfuse(), _LangfuseHandler) as langfuse,
               running_redis_server(tmp_path, random_master_key()) as redis):
@@ -328,7 +295,7 @@ def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
 
             def run_job() -> subprocess.CompletedProcess:
                 assert step("plan").returncode == 0
-                apply(server, url, (tmp_path / "langfuse.sql").read_text(), tmp_path)
+                apply(url, (tmp_path / "langfuse.sql").read_text(), tmp_path)
                 return step("verify")
 
             def presented(team: str) -> int:
@@ -343,18 +310,25 @@ def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
             assert verified.returncode == 0, verified.stdout + verified.stderr
             assert verified.stdout.splitlines() == [
                 "llm-gateway team plane: langfuse key cache: 2 pairs invalidated (2 were cached)",
-                "llm-gateway team plane: team mle: created (litellm team created; langfuse project mle, keys verified)",
-                "llm-gateway team plane: team risk: created (litellm team created; langfuse project risk, keys verified)",
+                "llm-gateway team plane: team mle: created (litellm team created; litellm members: ana@example.com user, "
+                "bo@example.com user; ana@example.com is a team user: LiteLLM makes team admins only with LITELLM_LICENSE; "
+                f"key batch registered ({litellm_keys['mle', 'batch'].arn}); langfuse project mle, keys verified; "
+                "langfuse access: admin@example.com invited OWNER, ana@example.com member ADMIN, bo@example.com invited VIEWER)",
+                "llm-gateway team plane: team risk: created (litellm team created; langfuse project risk, keys verified; "
+                "langfuse access: admin@example.com invited OWNER)",
             ]
             assert set(admin.teams) == {"mle", "risk"}
+            assert admin.keys[hashlib.sha256(batch_value.encode()).hexdigest()]["team_id"] == "mle"
+            assert batch_value not in verified.stdout + verified.stderr
             # A removed team: its pair, cached while in use, stops authenticating with the job's run.
             assert presented("risk") == 200
-            settings = make_settings(teams=[{"name": "mle", "models": ["sonnet"]}])
-            s3.put_object(Bucket="team-plane", Key=DOCUMENT_KEY, Body=render_team_document(
-                team_document(settings, {"mle": keys["mle"]}, KeySecret(keys["mle"].arn, keys["mle"].version))).encode())
+            settings = make_settings(teams=[mle])
+            s3.put_object(Bucket="team-plane", Key=DOCUMENT_KEY, Body=render_team_document(team_document(
+                settings, {"mle": keys["mle"]}, KeySecret(keys["mle"].arn, keys["mle"].version), litellm_keys)).encode())
             removed = run_job()
             assert removed.returncode == 0, removed.stdout + removed.stderr
-            assert "llm-gateway team plane: team risk: removed (litellm team deleted; langfuse project deleted)" in removed.stdout
+            assert ("llm-gateway team plane: team risk: removed (litellm team deleted; langfuse project deleted; "
+                    "langfuse access removed: admin@example.com)") in removed.stdout.splitlines()
             assert presented("risk") == 401
             # A key deleted behind the team plane (and from the cache, as Langfuse's own deletion does):
             # verify fails the run with the team's line.
@@ -362,7 +336,7 @@ def test_the_job_runs_plan_apply_verify_as_processes(langfuse_db, tmp_path):
             redis.client().delete(cache_key("sk-lf-flow-mle"))
             failed = step("verify")
             assert failed.returncode == 1
-            assert "team mle: failed (langfuse: the team key pair does not authenticate on Langfuse (HTTP 401))" in failed.stdout
+            assert "team mle: failed (langfuse: the team key pair does not authenticate on Langfuse (HTTP 401); " in failed.stdout
             assert "sk-lf-flow" not in failed.stdout + failed.stderr
     finally:
         moto.stop()

@@ -38,10 +38,13 @@ that same directory under a per-run unique name.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -120,6 +123,7 @@ class Gateway:
     elsewhere: FakeLangfuse | None = None  # where HOSTILE callers ask the gateway to send traces
     hostile: dict[str, Call] = field(default_factory=dict)  # HOSTILE label -> what happened
     unlogged: list[Call] = field(default_factory=list)  # calls that asked for "no-log"
+    master: Caller | None = None  # the proxy admin's key: no team
 
 
 # --- building the container's command and environment ------------------------------------------
@@ -258,7 +262,7 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
         # The guard (team_plane/litellm_guard.py) is written beside the config, as the config names it.
         assert (workdir / f"{GUARD_MODULE}.py").read_text() == source("litellm_guard")
 
-        gateway = Gateway(proxy, bedrock, langfuse, callers, elsewhere=elsewhere)
+        gateway = Gateway(proxy, bedrock, langfuse, callers, elsewhere=elsewhere, master=master)
         # First the callers who try to steer or silence the tracing: nothing they do may change the rest.
         for hostile in hostile_calls(elsewhere.url):
             caller = {**callers, MASTER: master}.get(hostile.caller)
@@ -379,6 +383,32 @@ def test_no_log_does_not_skip_tracing(gateway, index):
     trace_ids, holding = trace_of(call, spans_by_export(gateway.exports))
     assert trace_ids, f"{call.caller.name}: a no-log call was not traced"
     assert {(e.public_key, e.secret_key) for e in holding} == {(call.caller.public_key, call.caller.secret_key)}
+
+
+def pass_through(gateway: Gateway, caller: Caller, probe: str) -> int:
+    """GET /langfuse/<probe> as the Langfuse SDK sends it through LiteLLM: Basic auth, the key as the secret."""
+    auth = base64.b64encode(f"pk-lf-any:{caller.token}".encode()).decode()
+    request = urllib.request.Request(f"{gateway.proxy.url}/langfuse/api/public/{probe}", headers={"Authorization": f"Basic {auth}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_the_langfuse_pass_through_lends_a_key_without_a_team_no_pair(gateway):
+    """LiteLLM's /langfuse pass-through forwards a teamless key's request with the platform project's pair
+    (langfuse_endpoints.py `_get_langfuse_proxy_credentials`): the guard refuses it. A team's key never
+    gets another project's pair (LiteLLM refuses to forward to the team's private Langfuse address)."""
+    probes = {caller.name: f"probe-{uuid.uuid4().hex}" for caller in (gateway.master, *gateway.callers.values())}
+    answers = {caller.name: pass_through(gateway, caller, probes[caller.name])
+               for caller in (gateway.master, *gateway.callers.values())}
+    assert answers[MASTER] == 403 and answers[PLATFORM] == 403, answers
+    forwarded = {r.path.rsplit("/", 1)[-1]: (r.public_key, r.secret_key) for r in gateway.langfuse.snapshot()}
+    for caller in gateway.callers.values():
+        if probes[caller.name] in forwarded:
+            assert forwarded[probes[caller.name]] == (caller.public_key, caller.secret_key), caller.name
+    assert probes[MASTER] not in forwarded and probes[PLATFORM] not in forwarded
 
 
 # --- the guard: a team without its keys never starts -----------------------------------------

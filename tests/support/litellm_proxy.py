@@ -1,4 +1,4 @@
-"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests."""
+"""Start the real, pinned LiteLLM proxy on 127.0.0.1 for integration tests, or run its pieces without one."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from renderers.litellm_proxy import render_proxy_config
+from team_plane.litellm_start import proxy_config, write_config
+from tests.support.settings import make_settings
 
 LITELLM = Path(sys.executable).parent / "litellm"
 STARTUP_SECONDS = 120
@@ -135,3 +140,24 @@ def running_proxy(argv: Sequence[str], env: Mapping[str, str], workdir: Path) ->
     """Run `argv` (a command that ends up exec-ing litellm) until the block ends."""
     with running_proxies([(argv, env, workdir)]) as (proxy,):
         yield proxy
+
+
+def proxy_pieces(directory: Path, script: str, argument: Any) -> Any:
+    """Runs `script` in a fresh interpreter beside the config the container's start writes (the guard
+    beside it; for a stack with one team), as `python -c script <config path> <argument as JSON>`, with
+    the environment that config reads: LiteLLM's pieces without a running proxy (keys need its
+    database). Returns the JSON the script prints last."""
+    from tests.support.redis_server import running_redis_server  # it takes its port from this module
+
+    settings = make_settings(teams=[{"name": "home-rentals"}])
+    path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
+    # A Redis that answers: the config's coordination_redis pings it as it loads (one that does not
+    # answer costs redis-py's retries, seconds, and is no part of what the pieces prove).
+    with running_redis_server(directory, random_master_key()) as redis:
+        env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
+               "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_SSL": "False",
+               "REDIS_PASSWORD": redis.password, "LANGFUSE_HOST": "http://127.0.0.1:9"}
+        ran = subprocess.run([sys.executable, "-c", script, path, json.dumps(argument)], env=env, cwd=directory,
+                             capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    return json.loads(ran.stdout.strip().splitlines()[-1])

@@ -7,14 +7,14 @@ adding a feature to a variant whose other tests it leaves true.
 
 - shipped stg / prod: the stack files (tests.support.program.run_shipped).
 - STG_ECS: stg on ECS with a domain and no hosted zone (the records to create by hand), two teams
-  with limits, two allowed ranges, alarm e-mails, snapshot copies to another Region (no key given),
+  with limits (the first with two members and a key), two allowed ranges, alarm e-mails, snapshot copies to another Region (no key given),
   deployed through a chain of two assumed roles (aws:assumeRoles).
 - STG_EC2: stg on one host behind an internal load balancer with a domain (HTTPS, no zone), the
   teams (the second with its existing Langfuse keys), interface endpoints, Docker Hub credentials,
   alarm e-mails, a moved Ubuntu serial, snapshot overrides, a restored database instance and a named
   AWS profile (aws:profile).
 - PROD_ECS: prod with an internal load balancer in its zone, one NAT gateway, snapshot overrides
-  and copies to another Region in a given key, the two teams.
+  and copies to another Region in a given key, the two teams, a LiteLLM licence.
 - EU_ECS / EU_EC2: stg in a Region newer than the ELB account list (eu-central-2) on plain HTTP,
   with a model LiteLLM cannot price (so priced in the config); EU_ECS with external ClickHouse, an
   image override and Docker Hub credentials, EU_EC2 with an internal load balancer and `protect`
@@ -36,10 +36,14 @@ from tests.support.program import run_config
 from tests.support.pulumi_mocks import ProgramRun
 from tests.support.settings import OPERATOR_SECRETS, make_settings
 
+# The first: a team onboarded by one entry, with two people and one service key (issue 19's).
 TEAMS = [
-    {"name": "mle", "maxBudget": 200, "budgetDuration": "30d"},
+    {"name": "mle", "maxBudget": 200, "budgetDuration": "30d",
+     "members": [{"email": "Ana.Lead@example.com", "role": "admin"}, {"email": "bo@example.com", "role": "viewer"}],
+     "keys": [{"name": "batch", "maxBudget": 20, "models": ["sonnet"]}]},
     {"name": "home-rentals", "models": ["titan"], "rpmLimit": 120, "tpmLimit": 50000},
 ]
+LITELLM_LICENSE = "litellm-license-FAKE-0123456789"
 ALARM_EMAILS = ["oncall@example.com", "platform@example.com"]
 ALLOWED_CIDRS = ["10.0.0.0/8", "192.168.10.0/24"]
 DOCKER_HUB_CREDENTIALS = OPERATOR_SECRETS["prod"]["dockerHubCredentials"]
@@ -57,6 +61,7 @@ EXTERNAL_CLICKHOUSE_PASSWORD = "external&clickhouse#pass+word%"
 LITELLM_OVERRIDE = f"{parse_image(DEFAULT_IMAGES['litellm']).tagged}@sha256:{'1' * 64}"
 LONGEST_STACK = "p" * names.max_stack_length("llm-gateway")
 LONGEST_TEAM = "t" * 31  # config/settings.py TEAM_NAME: a letter and up to 30 more
+LONGEST_KEY = "k" * 31  # config/settings.py KEY_NAME likewise
 # How the stack's AWS provider signs (config/deploy_credentials.py): a profile, a chain of two roles.
 DEPLOY_PROFILE = "llm-gateway-stg"
 DEPLOY_ROLES = [
@@ -108,7 +113,7 @@ STG_EC2 = Variant("stg", {
 PROD_ECS = Variant("prod", {
     "compute": "ecs", "teams": TEAMS, "loadBalancer": {"scheme": "internal"}, "network": {"natGateways": "single"},
     "backup": {**SNAPSHOT_OVERRIDES, "copyToRegion": "us-west-2", "copyKmsKeyArn": COPY_KEY},
-})
+}, {"litellmLicenseKey": LITELLM_LICENSE})
 EU_ECS = Variant("stg", {
     "compute": "ecs", "region": "eu-central-2", "models": EU_MODELS, "teams": [], "domain": None,
     "allowInsecureHttp": True, "clickhouse": EXTERNAL_CLICKHOUSE, "litellm": {"image": LITELLM_OVERRIDE},
@@ -118,7 +123,8 @@ EU_EC2 = Variant("stg", {
     "allowInsecureHttp": True, "loadBalancer": {"scheme": "internal"}, "protect": True,
 })
 _LONGEST = {
-    "environment": "prod", "teams": [{"name": LONGEST_TEAM}], "network": {"interfaceEndpoints": True},
+    "environment": "prod", "teams": [{"name": LONGEST_TEAM, "keys": [{"name": LONGEST_KEY}]}],
+    "network": {"interfaceEndpoints": True},
     "database": {"restoredInstance": restored_instance(LONGEST_STACK)},
 }
 LONGEST_ECS = Variant(LONGEST_STACK, {"compute": "ecs", **_LONGEST})

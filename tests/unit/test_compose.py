@@ -116,6 +116,7 @@ def test_dependencies_with_conditions_on_the_staging_host():
         "team-plane-plan": {},
         "team-plane-apply": {"team-plane-plan": completed},
         "team-plane-verify": {"team-plane-apply": completed},
+        "team-plane-smoke": {},  # its own job, after the team plane's
         "litellm-migrator": {"db-init": completed},
         # Langfuse's schemas are migrated once, by its own job, before web and worker start; on the
         # host after LiteLLM's migrator, so one one-off runs at a time (memory).
@@ -140,10 +141,11 @@ def test_restart_policy_one_off_runs_once():
         "litellm": "unless-stopped", "litellm-migrator": "no", "db-init": "no", "langfuse-web": "unless-stopped",
         "langfuse-worker": "unless-stopped", "clickhouse": "unless-stopped", "redis": "unless-stopped",
         "team-plane-plan": "no", "team-plane-apply": "no", "team-plane-verify": "no", "langfuse-migrator": "no",
+        "team-plane-smoke": "no",
     }
     # Only what the deploy asks for: never part of `up`.
     assert {name for name, service in services.items() if service.get("profiles")} == {
-        "team-plane-plan", "team-plane-apply", "team-plane-verify"}
+        "team-plane-plan", "team-plane-apply", "team-plane-verify", "team-plane-smoke"}
     assert all(service["profiles"] == [ON_DEMAND_PROFILE] for service in services.values() if service.get("profiles"))
 
 
@@ -177,7 +179,7 @@ def test_named_volumes_are_bind_mounts_under_the_data_dir_and_config_files_read_
     # The team plane's steps share their scratch space on tmpfs (the SQL holds secret keys for a moment).
     scratch = {"type": "bind", "source": "/run/llm-gateway/scratch/team-plane-work", "target": "/work",
                "bind": {"create_host_path": False}}
-    assert {name: volumes for name, volumes in mounts.items() if name.startswith("team-plane-")} == {
+    assert {name: volumes for name, volumes in mounts.items() if name.startswith("team-plane-") and volumes} == {
         step: [scratch] for step in ("team-plane-plan", "team-plane-apply", "team-plane-verify")}
     assert {name for name, volumes in mounts.items() if volumes} == {
         "clickhouse", "redis", "team-plane-plan", "team-plane-apply", "team-plane-verify"}

@@ -30,11 +30,14 @@ WAITS_FOR_THE_DATABASE = {
         "ecs-langfuse-web": "serves from its database, migrated first (its own migrations off)",
         "ecs-langfuse-worker": "works from its database, migrated first",
         "ecs-team-plane": "reconciles LiteLLM and Langfuse through their APIs and writes Langfuse's database",
+        "ecs-team-plane-smoke": "a call per team through LiteLLM, traced by Langfuse, after the team plane (prod runs it "
+                                "with `make smoke`: its task definition carries the endpoints the team plane's does)",
     },
     "ec2": {
         **NAME,
         "gateway-host": "its boot runs db-init and both migrations (compose jobs) before the apps start",
         "team-plane-run": "the team plane's steps, run on the host",
+        "team-plane-smoke-run": "a call per team through LiteLLM, traced by Langfuse, after the team plane",
     },
 }
 

@@ -94,6 +94,7 @@ def test_host_role_has_the_foundations_permissions(stg):
         "llm-gateway-stg-gateway-host-secrets-",
         "llm-gateway-stg-langfuse-storage-",
         "llm-gateway-stg-put-metrics-",  # the disk-usage timer and Langfuse's queue metrics
+        "llm-gateway-stg-team-plane-keys-",  # the team plane reads the teams' LiteLLM keys
         "llm-gateway-stg-team-plane-reader-",  # LiteLLM's start reads the teams and their keys
     ]
 
@@ -107,6 +108,7 @@ def test_user_data_runs_every_service_from_the_shared_specs(stg):
     assert set(compose) == set(specs) == {
         "db-init", "litellm", "litellm-migrator", "langfuse-web", "langfuse-worker", "clickhouse", "redis",
         "langfuse-migrator", "team-plane-plan", "team-plane-apply", "team-plane-verify",
+        "team-plane-smoke",
     }
     plan = json.loads(files[SECRETS_PLAN]["content"])
     arns = {s.input("namePrefix").split("/", 1)[1].rstrip("-"): s.outputs["arn"] for s in stg.of_type("aws:secretsmanager/secret:Secret")}

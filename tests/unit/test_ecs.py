@@ -45,6 +45,7 @@ def test_every_container_of_the_platform_is_a_fargate_arm64_task(prod):
     assert set(containers(prod)) == {
         "db-init", "litellm-migrator", "clickhouse-ready", "langfuse-web", "langfuse-worker", "litellm",
         "langfuse-migrator", "team-plane-plan", "team-plane-apply", "team-plane-verify",
+        "team-plane-smoke",
     }
     for task in prod.of_type(TASK_DEFINITION):
         assert task.input("requiresCompatibilities") == ["FARGATE"] and task.input("networkMode") == "awsvpc"
@@ -295,7 +296,8 @@ def test_task_roles_carry_only_their_workload_permissions(prod):
     assert {role: sorted(arns) for role, arns in attached.items()} == {
         "ecs-litellm": ["llm-gateway-prod-bedrock-invoke-", "llm-gateway-prod-team-plane-reader-"],
         "ecs-langfuse": ["llm-gateway-prod-langfuse-storage-", "llm-gateway-prod-put-metrics-"],
-        "ecs-teams": ["llm-gateway-prod-team-plane-reader-"],  # the document and the teams' keys
+        # The document, the teams' Langfuse pairs and their LiteLLM keys (the team plane only).
+        "ecs-teams": ["llm-gateway-prod-team-plane-keys-", "llm-gateway-prod-team-plane-reader-"],
     }
 
 

@@ -245,13 +245,13 @@ def test_removing_a_team_in_prod_keeps_its_secret_and_never_stops_on_protection(
     kept = {r.urn for r in after.resources}
     removed = [r for r in before.resources if r.urn not in kept]
 
-    assert {r.name for r in removed} >= {"langfuse-keys-team-mle-secret"}
+    assert {r.name for r in removed} >= {"langfuse-keys-team-mle-secret", "litellm-keys-team-mle.batch-secret"}
     assert [r.name for r in removed if r.protect] == []
     data = [r for r in removed if r.typ in STATEFUL]
-    assert {r.typ for r in data} == {SECRET, SECRET_VERSION, "random:index/randomUuid:RandomUuid"}
+    assert {r.typ for r in data} == {SECRET, SECRET_VERSION, "random:index/randomUuid:RandomUuid",
+                                     "random:index/randomId:RandomId"}  # its Langfuse pair, its LiteLLM key
     assert all(r.retain_on_delete for r in data), [r.name for r in data if not r.retain_on_delete]
-    (secret,) = [r for r in data if r.typ == SECRET]
-    assert secret.input("tags") == {RETAINED_TAG: "true"}
+    assert all(secret.input("tags") == {RETAINED_TAG: "true"} for secret in data if secret.typ == SECRET)
     # The policy pack accepts exactly that tag in place of protection, nothing else.
     assert RETAINED_TAG == RETAINED_ON_REMOVAL_TAG
 

@@ -149,6 +149,7 @@ def test_other_send_errors_are_not_retried(ssm, clock):
     ({"trigger": "document-v2"}, True), ({"instance_id": "i-0fedcba9876543210"}, True),
     ({"commands": ["echo other"]}, True), ({"timeout_seconds": 1200.0}, False), ({"comment": "renamed"}, False),
     ({"credentials": {"profile": "deploy", "assume_roles": []}}, False),  # state from before it existed
+    ({"every_deploy": True}, True), ({}, False),  # the smoke: a proof on every deploy, nothing changed
 ])
 def test_runs_again_when_the_host_the_script_or_the_trigger_changes(change, reruns):
     olds = {key: value for key, value in command_props().items() if key != "__provider"}

@@ -15,8 +15,8 @@ from renderers.compose_host.boot import boot
 from tests.support.hosts import PLANS, STAGING_ENDPOINTS, staging_settings, written_files
 
 # Bedrock, S3 and the team document (LiteLLM), S3 and CloudWatch (Langfuse), S3 and Secrets Manager
-# (the team plane's plan and verify steps).
-AWS_CALLERS = {"litellm", "langfuse-web", "langfuse-worker", "team-plane-plan", "team-plane-verify"}
+# (the team plane's plan and verify steps, and its smoke step).
+AWS_CALLERS = {"litellm", "langfuse-web", "langfuse-worker", "team-plane-plan", "team-plane-verify", "team-plane-smoke"}
 
 
 @pytest.fixture(params=sorted(PLANS))

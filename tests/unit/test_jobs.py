@@ -114,22 +114,24 @@ def test_every_ecs_jobs_own_deadlines_fit_the_runners_timeout_with_the_tasks_sta
         inner = sum(deadline + STEP_START_SECONDS for deadline in deadlines)
         assert FARGATE_TASK_START_SECONDS + inner + FARGATE_TASK_STOP_SECONDS <= task.input("timeout_seconds"), task.name
         bounded.add(task.input("container_name"))
-    # The jobs that wait and retry on their own: the team plane (its last step) and the ClickHouse probe.
-    assert bounded == {"team-plane-verify", "clickhouse-ready"}
+    # The jobs that wait and retry on their own: the team plane (its last step), its smoke, the ClickHouse probe.
+    assert bounded == {"team-plane-verify", "team-plane-smoke", "clickhouse-ready"}
 
 
 def test_the_host_commands_waits_fit_its_ssm_timeout():
-    """What the host runs (the deploy's command, the compose file in its user data): the wait for the
+    """What the host runs (the deploy's commands, the compose file in its user data): the wait for the
     services, each step's own deadline and start, LiteLLM's recreation, within SSM's executionTimeout."""
     run = STG_EC2.run()
-    (command,) = [r for r in run.of_type("pulumi-python:dynamic:Resource") if "instance_id" in r.inputs]
-    script = "\n".join(command.input("commands"))
+    commands = [r for r in run.of_type("pulumi-python:dynamic:Resource") if "instance_id" in r.inputs]
     (instance,) = run.of_type("aws:ec2/instance:Instance")
     services = yaml.safe_load(written_files(unwrap(instance.input("userData")))[COMPOSE_FILE]["content"])["services"]
-    ready = int(re.search(r"deadline=\$\(\( \$\(date \+%s\) \+ (\d+) \)\)", script).group(1))
-    steps = re.findall(r" run --rm --no-deps (\S+)", script)
-    deadlines = [rendered_deadline(services[step].get("environment", {})) for step in steps]
-    recreate = int(re.search(r" up .*--wait-timeout (\d+) litellm", script).group(1))
-    assert steps and None not in deadlines
-    waits = ready + sum(deadline + STEP_START_SECONDS for deadline in deadlines) + recreate
-    assert waits + HOST_COMMAND_MARGIN_SECONDS <= command.input("timeout_seconds")
+    for command in commands:  # the team plane's and the smoke's
+        script = "\n".join(command.input("commands"))
+        ready = int(re.search(r"deadline=\$\(\( \$\(date \+%s\) \+ (\d+) \)\)", script).group(1))
+        steps = re.findall(r" run --rm --no-deps (\S+)", script)
+        deadlines = [rendered_deadline(services[step].get("environment", {})) for step in steps]
+        recreated = re.search(r" up .*--wait-timeout (\d+) litellm", script)
+        assert steps and None not in deadlines, command.name
+        waits = ready + sum(deadline + STEP_START_SECONDS for deadline in deadlines) + int(recreated.group(1) if recreated else 0)
+        assert waits + HOST_COMMAND_MARGIN_SECONDS <= command.input("timeout_seconds"), command.name
+    assert sorted(command.name for command in commands) == ["team-plane-run", "team-plane-smoke-run"]

@@ -13,7 +13,7 @@ from reference import names
 from config.loader import SettingsError
 from tests.support.pulumi_mocks import NAMING, PREFIX_SUFFIX_LENGTH, AwsWouldRefuse, RecordingMocks, run_program
 from tests.support.settings import make_settings, runtime_with_secrets, settings_config
-from tests.support.variants import LONGEST_EC2, LONGEST_ECS, LONGEST_STACK, LONGEST_TEAM, STG_ECS
+from tests.support.variants import LONGEST_EC2, LONGEST_ECS, LONGEST_KEY, LONGEST_STACK, LONGEST_TEAM, STG_ECS
 
 PROJECT = "llm-gateway"
 LONGEST = names.max_stack_length(PROJECT)
@@ -31,9 +31,10 @@ def aws_names(run) -> list[tuple[str, str, str, str]]:
 
 @pytest.mark.parametrize("variant", [LONGEST_ECS, LONGEST_EC2], ids=["ecs", "ec2"])
 def test_the_longest_accepted_stack_name_fits_every_aws_limit(variant):
-    # Every feature that adds a name: a team with the longest name, interface endpoints, ClickHouse
-    # host, a restored database instance.
-    assert variant.stack == LONGEST_STACK == "p" * LONGEST and variant.teams == [{"name": LONGEST_TEAM}]
+    # Every feature that adds a name: a team with the longest name and a key of the longest name,
+    # interface endpoints, ClickHouse host, a restored database instance.
+    assert variant.stack == LONGEST_STACK == "p" * LONGEST
+    assert variant.teams == [{"name": LONGEST_TEAM, "keys": [{"name": LONGEST_KEY}]}]
     assert variant.config["network"] == {"interfaceEndpoints": True} and variant.config["database"]["restoredInstance"]
     compute = variant.config["compute"]
     run = variant.run()

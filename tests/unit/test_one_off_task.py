@@ -143,6 +143,7 @@ def test_create_runs_the_task_until_it_stops_and_returns_its_outcome(provider, e
         **{key: value for key, value in props.items() if key != "__provider"},
         "timeout_seconds": 900,
         "credentials": {},  # none given: boto3's default chain
+        "every_deploy": False,
         "task_arn": TASK,
         "exit_code": 0,
     }
@@ -279,6 +280,7 @@ def test_update_runs_the_task_again_with_the_new_inputs(provider, ecs):
     ({"timeout_seconds": 60.0}, False),
     ({"credentials": {"profile": "deploy", "assume_roles": []}}, False),  # state from before it existed
     ({}, False),
+    ({"every_deploy": True}, True),  # the smoke: a proof on every deploy, nothing changed
 ])
 def test_diff_reruns_on_what_the_job_depends_on(change, reruns):
     olds = {**task_props(), "task_arn": TASK, "exit_code": 0.0}  # stored outputs, as read back

@@ -10,7 +10,7 @@ from reference.images import DEFAULT_IMAGES
 from config.loader import SettingsError, load_settings
 from config.settings import DOMAIN, MODEL_NAME
 from config.settings import SecretText
-from tests.support.settings import OPERATOR_SECRETS, runtime_with_secrets
+from tests.support.settings import OPERATOR_SECRETS, make_settings, runtime_with_secrets
 from tests.support.stacks import SHIPPED_STACKS, runtime_config, to_runtime
 
 BASE = {
@@ -157,8 +157,28 @@ def test_environment_can_be_set_for_other_stack_names():
         ({"teams": [{"name": "mle", "budgetDuration": "30d"}]}, "stg",
          "teams[0].budgetDuration '30d' needs maxBudget"),
         ({"teams": [{"name": "mle", "colour": "red"}]}, "stg",
-         "teams[0].colour is not a known key (known: budgetDuration, langfuseKeys, maxBudget, "
+         "teams[0].colour is not a known key (known: budgetDuration, keys, langfuseKeys, maxBudget, members, "
          "models, name, rpmLimit, tpmLimit)"),
+        # A team's people and keys (issue 19): each refusal with its key path.
+        ({"teams": [{"name": "mle", "members": [{"email": "ana@example.com", "role": "admin"},
+                                                {"email": "Ana@Example.com", "role": "viewer"}]}]}, "stg",
+         "teams[0].members[1].email 'Ana@Example.com' duplicates members[0].email"),
+        ({"teams": [{"name": "mle", "members": [{"email": "ana@example.com", "role": "owner"}]}]}, "stg",
+         "teams[0].members[0].role 'owner' must be one of: admin, member, viewer"),
+        ({"teams": [{"name": "mle", "members": [{"email": "ana.example.com", "role": "member"}]}]}, "stg",
+         "teams[0].members[0].email 'ana.example.com' must match ^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"),
+        ({"teams": [{"name": "mle", "members": ["ana@example.com"]}]}, "stg",
+         "teams[0].members[0] 'ana@example.com' must be an object {email, role}"),
+        ({"teams": [{"name": "mle", "keys": [{"name": "ci"}, {"name": "ci", "maxBudget": 5}]}]}, "stg",
+         "teams[0].keys[1].name 'ci' duplicates keys[0].name"),
+        ({"teams": [{"name": "mle", "keys": [{"name": "CI"}]}]}, "stg",
+         "teams[0].keys[0].name 'CI' must match ^[a-z][a-z0-9-]{1,30}$"),
+        ({"teams": [{"name": "mle", "models": ["sonnet"], "keys": [{"name": "ci", "models": ["titan"]}]}]}, "stg",
+         "teams[0].keys[0].models[0] 'titan' is not one of the team's models (sonnet)"),
+        ({"teams": [{"name": "mle", "keys": [{"name": "ci", "models": ["gpt-5"]}]}]}, "stg",
+         "teams[0].keys[0].models[0] 'gpt-5' is not a configured model (known: sonnet, titan)"),
+        ({"teams": [{"name": "mle", "keys": [{"name": "ci", "maxBudget": -1}]}]}, "stg",
+         "teams[0].keys[0].maxBudget -1 must be >= 0"),
         ({"allowedCidrs": ["10.0.0.1/8"]}, "stg",
          "allowedCidrs[0] '10.0.0.1/8' is not a valid IPv4 CIDR (10.0.0.1/8 has host bits set)"),
         ({"allowedCidrs": ["not-a-cidr"]}, "stg",
@@ -284,6 +304,11 @@ def test_existing_langfuse_keys_come_from_secret_config():
          "existingLangfuseKeys.mle.publicKey must start with pk-lf-"),
         ([{"name": "mle", "langfuseKeys": "borrowed"}], {}, True,
          "teams[0].langfuseKeys 'borrowed' must be one of: generate, existing"),
+        ([{"name": "mle", "langfuseKeys": "existing", "members": [{"email": "ana@example.com", "role": "admin"}]}],
+         {"mle": {"publicKey": "pk-lf-a", "secretKey": "sk-lf-b"}}, True,
+         "teams[0].members needs langfuseKeys: generate: an existing project is adopted where it is, in an organization "
+         "the gateway does not own, so it cannot decide who reads it (manage its people in Langfuse, or let the team "
+         "plane generate the team's project)"),
     ],
 )
 def test_existing_keys_problems(teams, keys, secret, expected):
@@ -335,6 +360,8 @@ def test_a_secret_reaches_the_settings_as_it_was_set(password):
     # Refused for how it was set, and nothing else: not also as missing where a rule needs it.
     ("llm-gateway:clickhouseExternalPassword", "pw", False,
      "clickhouseExternalPassword must be set with `pulumi config set --secret`, never in plain text"),
+    ("llm-gateway:litellmLicenseKey", "licence", False,
+     "litellmLicenseKey must be set with `pulumi config set --secret`, never in plain text"),
     # The deploy's jobs carry the provider's profile and roles in their inputs: never a secret.
     ("aws:profile", "deployer", True, r"aws:profile must be a profile name matching ^[^\s\[\]]{1,128}$, in plain text"),
     ("aws:assumeRoles", '[{"roleArn": "arn:aws:iam::123456789012:role/deployer"}]', True,
@@ -400,3 +427,9 @@ def test_secret_values_never_appear_in_errors():
 )
 def test_config_the_loader_used_to_accept_is_refused_with_its_key_path(changes, stack, expected):
     assert expected in problems_of(with_changes(**changes), stack)
+
+
+@pytest.mark.parametrize("stack, default", [("stg", True), ("prod", False)])
+def test_the_smoke_test_is_on_by_default_in_stg_only(stack, default):
+    assert make_settings(stack=stack).smoke_test is default
+    assert make_settings(stack=stack, smokeTest=not default).smoke_test is not default

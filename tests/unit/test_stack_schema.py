@@ -44,10 +44,12 @@ def test_every_key_of_the_schema_has_its_row_in_the_readme():
     definitions = schema["definitions"]
 
     def keys(prop: dict[str, Any], prefix: str) -> list[str]:
+        """Every key below `prop`, its entries' keys and theirs (`teams[].members[].email`)."""
         for inner, suffix in ((prop.get("items"), "[]"), (prop.get("additionalProperties"), ".<team>"), (prop, "")):
             if isinstance(inner, dict) and "$ref" in inner:
                 definition = definitions[inner["$ref"].rsplit("/", 1)[-1]]
-                return [f"{prefix}{suffix}.{key}" for key in definition["properties"]]
+                return [found for key, sub in definition["properties"].items()
+                        for found in (f"{prefix}{suffix}.{key}", *keys(sub, f"{prefix}{suffix}.{key}"))]
         return []
     expected = set()
     for key, prop in schema["properties"]["config"]["properties"].items():

@@ -246,7 +246,7 @@ def test_a_key_cache_out_of_reach_fails_the_run_by_name(admin, tmp_path):
 
 def test_kept_projects_lose_only_our_keys():
     sql = langfuse_sql(org_id="llm-gateway", org_name="Acme", salt=SALT, generated=[TeamKeys("mle", "pk", "sk")],
-                       document_teams=["mle"], keep_removed_projects=True, removed_projects_path="/work/r.txt",
+                       team_orgs=["mle"], document_teams=["mle"], keep_removed_projects=True, removed_projects_path="/work/r.txt",
                        cached_keys_path="/work/c.txt")
     assert "deleted_at = now()" not in sql and "k.note IN ('llm-gateway team key', 'Provisioned API Key')" in sql
 

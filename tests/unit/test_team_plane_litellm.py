@@ -89,3 +89,39 @@ def test_error_bodies_lose_the_master_key_and_its_abbreviation():
     body = f'{{"error": "key {MASTER_KEY} (sk-...{MASTER_KEY[-4:]}) is not allowed"}}'
 
     assert redact(body, MASTER_KEY) == '{"error": "key *** (sk-...***) is not allowed"}'
+
+
+def test_members_and_keys_as_the_pinned_proxy_answers_them(admin, sleeps):
+    """The refusals a reconcile meets, as LiteLLM 1.104.0 words them (tests/support/fake_litellm_admin.py)."""
+    from team_plane.litellm import PremiumRequired
+    from team_plane.litellm_keys import token_hash
+
+    proxy = client(admin.url, sleeps)
+    admin.add_team("mle")
+    proxy.add_member("mle", "ana@example.com", "user")
+    proxy.add_member("mle", "ana@example.com", "user")  # 400 team_member_already_in_team: already there is fine
+    assert [m["user_email"] for m in admin.roster("mle")] == ["ana@example.com"]
+    with pytest.raises(PremiumRequired, match="premium feature"):  # no LITELLM_LICENSE
+        proxy.add_member("mle", "bo@example.com", "admin")
+    with pytest.raises(PremiumRequired):
+        proxy.set_member_role("mle", admin.roster("mle")[0]["user_id"], "admin")
+    proxy.remove_member("mle", "no-such-user")  # 400 "User not found in team": gone is fine
+
+    key = "sk-" + "c" * 48
+    assert proxy.key_info(token_hash(key)) is None  # 404: never registered
+    proxy.generate_key({"key": key, "team_id": "mle", "key_alias": "llm-gateway/mle/ci/cccc"})
+    with pytest.raises(LiteLLMAdminError, match="already exists") as raised:  # aliases are unique across keys
+        proxy.generate_key({"key": "sk-" + "d" * 48, "team_id": "mle", "key_alias": "llm-gateway/mle/ci/cccc"})
+    assert "d" * 8 not in str(raised.value)
+    assert proxy.key_info(token_hash(key))["status"] == "active"
+    assert [row["token"] for row in proxy.team_keys("mle")] == [token_hash(key)]
+    proxy.delete_keys([token_hash(key)])
+    assert proxy.key_info(token_hash(key))["status"] == "deleted"  # the archive
+    proxy.delete_keys([token_hash(key)])  # 404 "No keys found": gone is fine
+
+
+def test_a_team_with_more_keys_than_a_page_is_listed_whole(admin, sleeps):
+    admin.add_team("mle")
+    for i in range(230):  # /key/list pages at most 100
+        admin.keys[f"hash-{i:03d}"] = {"token": f"hash-{i:03d}", "team_id": "mle", "created_at": f"2026-01-01T00:00:{i % 60:02d}"}
+    assert len({row["token"] for row in client(admin.url, sleeps).team_keys("mle")}) == 230

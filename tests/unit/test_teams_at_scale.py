@@ -36,17 +36,28 @@ MANAGED_POLICY_LIMIT = 6144
 INLINE_ROLE_POLICY_LIMIT = 10240
 # Secrets Manager User Guide, "Secrets Manager quotas": "Secret value size: 65,536 bytes".
 SECRET_VALUE_LIMIT = 65536
-# What one more team adds: its Langfuse key pair (two generated UUIDs, the secret and its value).
+# What one more team adds: its Langfuse key pair (two generated UUIDs, the secret and its value);
+# and each LiteLLM key of it, its own (a generated value, the secret and its value).
 PER_TEAM = {
     "random:index/randomUuid:RandomUuid": 2,
     "aws:secretsmanager/secret:Secret": 1,
     "aws:secretsmanager/secretVersion:SecretVersion": 1,
 }
+PER_KEY = {
+    "random:index/randomId:RandomId": 1,
+    "aws:secretsmanager/secret:Secret": 1,
+    "aws:secretsmanager/secretVersion:SecretVersion": 1,
+}
+VARIANTS = {"ecs": STG_ECS, "ec2": STG_EC2}
 
 
 def program(compute: str, team_count: int) -> ProgramRun:
     """The stg variant of that compute mode with `team_count` teams (for 2, the variant itself)."""
-    return {"ecs": STG_ECS, "ec2": STG_EC2}[compute].with_teams(team_count).run()
+    return VARIANTS[compute].with_teams(team_count).run()
+
+
+def key_count(compute: str, team_count: int) -> int:
+    return sum(len(team.get("keys", ())) for team in VARIANTS[compute].with_teams(team_count).teams)
 
 
 def iam_size(document: str) -> int:
@@ -95,13 +106,15 @@ def kinds(run: ProgramRun) -> Counter:
 
 
 @pytest.mark.parametrize("compute", MODES)
-def test_a_team_adds_its_key_secret_and_little_else(compute):
+def test_a_team_adds_its_key_secrets_and_little_else(compute):
     counts = {n: kinds(program(compute, n)) for n in TEAM_COUNTS}
     for low, high in ((1, 2), (30, 200)):
-        growth = counts[high] - counts[low]
-        per_team = {kind: added / (high - low) for kind, added in growth.items()}
-        assert per_team == PER_TEAM, f"{compute}, {low} -> {high} teams"
-    assert sum(PER_TEAM.values()) <= 4
+        keys = key_count(compute, high) - key_count(compute, low)
+        expected = Counter({kind: count * (high - low) for kind, count in PER_TEAM.items()})
+        expected.update({kind: count * keys for kind, count in PER_KEY.items()})
+        assert counts[high] - counts[low] == expected, f"{compute}, {low} -> {high} teams ({keys} keys more)"
+    assert key_count(compute, 2) - key_count(compute, 1) == 1  # the second team has a key: both counts are proven
+    assert sum(PER_TEAM.values()) <= 4 and sum(PER_KEY.values()) <= 3
 
 
 @pytest.mark.parametrize("compute", MODES)
