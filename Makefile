@@ -4,6 +4,11 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STACK ?= stg
 INSTALLED := $(VENV)/.installed
+# Tests in parallel (pytest-xdist); the tests that share a started server go to one worker (their
+# `xdist_group`). The unit tier computes: a worker per core. The integration tier mostly waits (for
+# servers to start, keep-alive and deadline timers): two workers per core, one waits while another computes.
+UNIT_PARALLEL := -n auto --dist loadgroup
+SUITE_PARALLEL := -n $(shell echo $$(( 2 * $$(nproc) ))) --dist loadgroup
 NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: test unit integration render schema smoke bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
@@ -32,16 +37,16 @@ $(NODE_MODULES): package.json package-lock.json
 system-deps:
 	scripts/install-system-deps.sh
 
-## Every test: config and renderers, Pulumi mocks, and the real tools (LiteLLM proxy, cloud-init, ...).
+## Every test: config and renderers, Pulumi mocks, and the real tools (LiteLLM proxy, cloud-init, ...); on every core.
 test: $(INSTALLED) $(NODE_MODULES) system-deps
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(SUITE_PARALLEL)
 
 ## The fast tier only (tests/unit): no real tool, emulator or second Python started; on every core (pytest-xdist).
 unit: $(INSTALLED)
-	$(PYTHON) -m pytest tests/unit -m "not integration" -n auto --dist loadgroup
+	$(PYTHON) -m pytest tests/unit -m "not integration" $(UNIT_PARALLEL)
 
 integration: $(INSTALLED) $(NODE_MODULES) system-deps
-	$(PYTHON) -m pytest -m integration
+	$(PYTHON) -m pytest -m integration $(SUITE_PARALLEL)
 
 ## Write every generated artifact of STACK under build/STACK/ (no cloud credentials needed).
 render: $(INSTALLED)
@@ -60,8 +65,8 @@ check-images:
 schema: $(INSTALLED)
 	$(PYTHON) scripts/stack_schema.py
 
-## Print wall times of the unit tier and of one mocked program run.
-bench: $(INSTALLED)
+## Print wall times of the whole suite (make test), the unit tier and one mocked program run, and the proxy's throughput.
+bench: $(INSTALLED) $(NODE_MODULES) system-deps
 	$(PYTHON) scripts/bench.py
 
 ## Run STACK's smoke step now, inside its VPC, as the deploy runs it (README "Teams"): AWS APIs only.

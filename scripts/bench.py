@@ -1,5 +1,6 @@
-"""Print wall times of the unit tier and of one mocked whole-program run, and the LiteLLM proxy's
-throughput as shipped against LiteLLM's own defaults, side by side. Measures; asserts nothing."""
+"""Print wall times of the whole suite (`make test`), of the unit tier and of one mocked whole-program
+run, and the LiteLLM proxy's throughput as shipped against LiteLLM's own defaults, side by side.
+Measures; asserts nothing."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def unit_tier_seconds() -> float:
-    """`make unit`, exactly as a developer runs it."""
+def make_seconds(target: str) -> float:
+    """`make <target>`, exactly as a developer runs it."""
     started = time.perf_counter()
-    subprocess.run(["make", "--no-print-directory", "unit"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "--no-print-directory", target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
@@ -63,7 +64,8 @@ def proxy_calls_per_second() -> dict[str, tuple[float, int]]:
 
 
 if __name__ == "__main__":
-    print(f"unit tier (make unit): {unit_tier_seconds():.2f} s")
+    print(f"whole suite (make test): {make_seconds('test'):.2f} s")
+    print(f"unit tier (make unit): {make_seconds('unit'):.2f} s")
     for stack in ("stg", "prod"):
         timings = program_run_seconds(stack)
         print(f"mocked program run, stack {stack}: median {statistics.median(timings):.3f} s "

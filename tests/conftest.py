@@ -2,19 +2,40 @@ import os
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId
 
 from tests.support.program import share_runs_in
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+# LiteLLM imported by a test process reads its bundled price map, as the container does (the spec's
+# LITELLM_LOCAL_MODEL_COST_MAP). Otherwise its import fetches the map from the internet, and on failure
+# retries in a thread whose logging imports LiteLLM's modules while the test's own import still runs.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 
-def pytest_collection_modifyitems(items):
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own
+def pytest_collection_modifyitems(config, items):
     """The tiers are the directories: `make unit` collects tests/unit alone, so an integration test
     placed there would slow it and a unit test placed in tests/integration would skip it."""
     misplaced = [item.nodeid for item in items
                  if (item.get_closest_marker("integration") is not None) != item.path.is_relative_to(INTEGRATION_DIR)]
     if misplaced:
         raise pytest.UsageError(f"tests/integration holds exactly the integration-marked tests: {misplaced}")
+    if config.getoption("loadgroup", False):
+        for item in items:
+            _join_xdist_group(item)
+
+
+def _join_xdist_group(item: pytest.Item) -> None:
+    """`--dist loadgroup` sends the tests of one `xdist_group` to one worker by the `@<group>` each
+    worker appends to its node ids. pytest-xdist 3.8 writes it where pytest 9.2 no longer reads a
+    node id (`_nodeid`; pytest keeps a structured `_id`), so every group was silently spread over the
+    workers (pytest-dev/pytest-xdist#1386, open): appended here as xdist means to, once."""
+    groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                     for mark in item.iter_markers("xdist_group")})
+    suffix = f"@{'_'.join(groups)}"
+    if groups and not item.nodeid.endswith(suffix):
+        item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture(scope="session", autouse=True)

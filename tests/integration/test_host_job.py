@@ -16,6 +16,9 @@ import signal
 import subprocess
 import textwrap
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -126,9 +129,39 @@ def unit_like_the_hosts(exec_start: str) -> str:
     return f"[Unit]\nDescription=llm-gateway (test)\n\n[Service]\n{settings}ExecStart={exec_start}\n"
 
 
+@contextmanager
+def own_cgroups() -> Iterator[list[Path]]:
+    """A new cgroup in each hierarchy systemd keeps its units in (the v2 one, and the named v1 one of a
+    hybrid layout), removed afterwards. A user manager puts its units under the cgroup it starts in,
+    and at the hierarchy's root when that is /init.scope (every process's here): two managers at once
+    (another worker's test, another test run on the machine) would share `app.slice/<unit>`, and the
+    one stopping would wait for the other's processes to leave it."""
+    mounts = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+    roots = [Path(point) for _, point, kind, options, *_ in mounts
+             if kind == "cgroup2" or (kind == "cgroup" and "name=systemd" in options.split(","))]
+    name = f"llm-gateway-test-{uuid.uuid4().hex[:12]}"  # the same in each: systemd mirrors one path in both
+    created = [root / name for root in roots]
+    try:
+        for cgroup in created:
+            cgroup.mkdir()
+        yield created
+    finally:
+        for cgroup in created:
+            for directory, _, _ in sorted(os.walk(cgroup), reverse=True):  # the deepest first
+                wait_for(lambda directory=directory: _removed(directory), seconds=5)
+
+
+def _removed(cgroup: str) -> bool:
+    """rmdir, which a cgroup refuses while a process (an exiting one too) is in it."""
+    with suppress(OSError):
+        os.rmdir(cgroup)
+    return not os.path.exists(cgroup)
+
+
 def run_against_systemd(directory: Path, unit: str, timeout: float) -> subprocess.CompletedProcess:
     """Start `unit` under a real systemd (a user manager in a private mount namespace with its own
-    /run), then run the job script under dash with `systemctl` talking to that manager."""
+    /run and its own cgroups), then run the job script under dash with `systemctl` talking to that
+    manager."""
     if os.geteuid() != 0:
         pytest.fail("needs root (a private mount namespace for systemd's /run); CI runs as root", pytrace=False)
     dash, unshare, systemctl = require_tool("dash"), require_tool("unshare"), require_tool("systemctl")
@@ -141,14 +174,24 @@ def run_against_systemd(directory: Path, unit: str, timeout: float) -> subproces
     (directory / "config/systemd/user/idle.target").write_text("[Unit]\nDescription=nothing\nDefaultDependencies=no\n")
     (directory / "config/systemd/user" / UNIT).write_text(unit)
     stub(directory / "bin" / "systemctl", f'exec {systemctl} --user "$@"\n')
+    # The script polls the unit every 10 s; here every second: when it looks is not under test, what it
+    # sees and does is.
+    stub(directory / "bin" / "sleep", f'[ "$*" = 10 ] && set -- 1\nexec {require_tool("sleep")} "$@"\n')
+    with own_cgroups() as cgroups:
+        return _run_driver(directory, cgroups, manager, dash, unshare, systemctl, timeout)
+
+
+def _run_driver(directory: Path, cgroups: list[Path], manager: str, dash: str, unshare: str, systemctl: str,
+                timeout: float) -> subprocess.CompletedProcess:
     driver = directory / "driver.sh"
     driver.write_text(textwrap.dedent(f"""\
         set -e
+        for cgroup in {" ".join(map(str, cgroups))}; do echo $$ > "$cgroup/cgroup.procs"; done
         mount -t tmpfs tmpfs /run
         mkdir -p /run/systemd/system
         export HOME={directory}/home XDG_RUNTIME_DIR={directory}/runtime XDG_CONFIG_HOME={directory}/config
         {manager} --user --unit=idle.target --log-target=null &
-        trap 'kill $!' EXIT
+        trap 'kill $!; wait $!' EXIT
         for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/systemd/private" ] && break; sleep 0.1; done
         {systemctl} --user start --no-block {UNIT}
         PATH={directory}/bin:/usr/bin:/bin {dash} {directory}/job.sh
@@ -160,7 +203,7 @@ def run_against_systemd(directory: Path, unit: str, timeout: float) -> subproces
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
-        pytest.fail(f"the job script was still waiting after {timeout} s:\n{out}\n{err}")
+        pytest.fail(f"the job script or systemd was still running after {timeout} s:\n{out}\n{err}")
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 

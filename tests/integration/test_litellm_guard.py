@@ -15,13 +15,14 @@ helpers (`_effective_key_for_generate`, `_update_policy_request`): what the endp
 
 from __future__ import annotations
 
+import threading
 
 import pytest
 
 from tests.support.litellm_proxy import proxy_pieces
 
-
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): the proxy's config loads once (the `answers` fixture).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("litellm-guard")]
 
 LOGGING = [{"callback_name": "langfuse", "callback_type": "success",
             "callback_vars": {"langfuse_host": "https://elsewhere.example", "langfuse_public_key": "pk-lf-x",
@@ -80,6 +81,16 @@ asyncio.run(main())
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory):
     return proxy_pieces(tmp_path_factory.mktemp("key-policy"), PROXY_SIDE, LOGGING)
+
+
+def test_litellm_imported_by_the_tests_reads_its_bundled_price_map():
+    """As the container does; a failed fetch of the remote map would retry in a thread racing the import."""
+    from litellm.litellm_core_utils.get_model_cost_map import _cost_map_source_info
+
+    import team_plane.litellm_guard  # noqa: F401 (imports LiteLLM)
+
+    assert (_cost_map_source_info.source, _cost_map_source_info.is_env_forced) == ("local", True)
+    assert not [thread for thread in threading.enumerate() if thread.name == "litellm-model-cost-map-retry"]
 
 
 def test_the_guard_refuses_a_method_it_was_not_written_for():

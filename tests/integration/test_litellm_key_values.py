@@ -23,7 +23,8 @@ from components.litellm_team_key import VALUE_BYTES, VALUE_PREFIX
 from team_plane.litellm_keys import TeamKey, registration
 from team_plane.smoke import smoke_key
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): LiteLLM's pieces load once (the `answers` fixture).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("litellm-key-values")]
 
 PROXY_SIDE = """
 import asyncio, json, sys

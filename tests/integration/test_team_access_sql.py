@@ -15,20 +15,16 @@ import pytest
 from team_plane.langfuse import TeamKeys, langfuse_sql
 from team_plane.langfuse_access import TeamAccess, access_sql, read_access
 from tests.support.langfuse_db import (
-    apply, apply_invitations, create_langfuse_database, create_user, running_langfuse_postgres, session_projects,
+    apply, apply_invitations, create_langfuse_database, create_user, session_projects,
     sign_up,
 )
 
-pytestmark = pytest.mark.integration
+# One worker takes the modules on Langfuse's database (make test: --dist loadgroup): PostgreSQL starts once
+# (the `postgres` fixture, tests/integration/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("langfuse-postgres")]
 SALT = "dGVhbS1hY2Nlc3Mtc2FsdA=="
 ADMIN = "admin@example.com"
 PLATFORM = "llm-gateway"  # the platform's organization (services/specs.py LANGFUSE_ORG_ID)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    with running_langfuse_postgres() as server_and_master:
-        yield server_and_master
 
 
 @pytest.fixture

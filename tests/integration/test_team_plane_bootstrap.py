@@ -15,7 +15,8 @@ from team_plane.embed import BOOTSTRAP, code, code_key, entrypoint_environment
 from team_plane.job import DEADLINE_VAR
 from tests.support.moto_aws import running_loopback_aws
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): moto starts once (the `loopback_aws` fixture).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("team-plane-bootstrap")]
 
 
 @pytest.fixture(scope="module")

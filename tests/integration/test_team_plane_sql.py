@@ -29,12 +29,14 @@ from tests.support.fake_litellm_admin import running_fake_admin
 from tests.support.hosts import staging_specs
 from tests.support.litellm_proxy import free_port, random_master_key
 from tests.support.loopback import serving
-from tests.support.langfuse_db import apply, create_langfuse_database, create_user, running_langfuse_postgres
+from tests.support.langfuse_db import apply, create_langfuse_database, create_user
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
-pytestmark = pytest.mark.integration
+# One worker takes the modules on Langfuse's database (make test: --dist loadgroup): PostgreSQL starts once
+# (the `postgres` fixture, tests/integration/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("langfuse-postgres")]
 REPO = Path(__file__).resolve().parents[2]
 SALT = "dGVhbS1wbGFuZS1zYWx0LWZvci10ZXN0cw=="
 NODE_CHECK = """
@@ -44,12 +46,6 @@ const [sk, salt, fast, hashed] = JSON.parse(process.argv[1]);
 const expected = crypto.createHash('sha256').update(sk).update(crypto.createHash('sha256').update(salt, 'utf8').digest('hex')).digest('hex');
 console.log(JSON.stringify({fast: expected === fast, bcrypt: bcrypt.compareSync(sk, hashed), wrong: bcrypt.compareSync(sk + 'x', hashed)}));
 """
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    with running_langfuse_postgres() as server_and_master:
-        yield server_and_master
 
 
 @pytest.fixture

@@ -68,7 +68,8 @@ from tests.support.moto_aws import running_loopback_aws
 from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): its one proxy (the `gateway` fixture) starts once.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("team-tracing")]
 
 TEAMS = ("home-rentals", "credit-risk", "search")
 PLATFORM = "platform"  # the caller without a team

@@ -39,7 +39,8 @@ from tests.support.workflows import (
     workflow_files,
 )
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): actionlint checks the broken copies once (`rejections`).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("workflows")]
 
 PULL_REQUEST = "pull-request.yml"
 DEPLOY = "deploy.yml"
@@ -442,34 +443,44 @@ jobs:
 """
 
 
-def test_actionlint_rejects_a_broken_workflow(tmp_path):
-    workflows_dir = tmp_path / ".github" / "workflows"
-    workflows_dir.mkdir(parents=True)
-    (workflows_dir / "broken.yml").write_text(BROKEN_WORKFLOW)
-    result = run_actionlint(tmp_path)
+BROKEN_COPIES = {  # case -> (workflow, old, new, what actionlint reports)
+    "pr-needs": (PULL_REQUEST, "needs: test\n", "needs: tset\n", 'needs job "tset" which does not exist'),
+    "pr-matrix": (PULL_REQUEST, "stack-name: ${{ matrix.stack }}", "stack-name: ${{ matrix.stak }}",
+                  'property "stak" is not defined'),
+    "deploy-permission": (DEPLOY, "id-token: write", "id-token: wrote", '"wrote" is invalid for permission'),
+    "deploy-step-output": (DEPLOY, "steps.deps.outputs", "steps.dep.outputs", 'property "dep" is not defined'),
+}
+
+
+@pytest.fixture(scope="module")
+def rejections(tmp_path_factory) -> dict[str, list[str]]:
+    """What actionlint reports about each broken workflow (its own directory per case), from one run over
+    all of them: each run spends about 2 s of CPU compiling actionlint's WebAssembly."""
+    root = tmp_path_factory.mktemp("broken-workflows")
+    cases = {"broken": ("broken.yml", BROKEN_WORKFLOW)} | {
+        case: (name, (ROOT / ".github" / "workflows" / name).read_text().replace(old, new))
+        for case, (name, old, new, _) in BROKEN_COPIES.items()
+    }
+    for case, (name, text) in cases.items():
+        (root / case / ".github" / "workflows").mkdir(parents=True)
+        (root / case / ".github" / "workflows" / name).write_text(text)
+    result = run_actionlint(root, "*/.github/workflows/*.{yml,yaml}")
     output = result.stdout + result.stderr
-    assert result.returncode != 0, f"actionlint passed a broken workflow:\n{output}"
+    assert result.returncode != 0 and f"Checking {len(cases)} workflow file(s)" in output, output
+    return {case: [line for line in output.splitlines() if line.startswith(f"{case}/")] for case in cases}
+
+
+def test_actionlint_rejects_a_broken_workflow(rejections):
+    reported = "\n".join(rejections["broken"])
+    assert reported, "actionlint passed a broken workflow"
     for expected in ('needs job "tests" which does not exist', '"wrote" is invalid', 'undefined variable "secret"'):
-        assert expected in output, f"actionlint did not report {expected!r}:\n{output}"
+        assert expected in reported, f"actionlint did not report {expected!r}:\n{reported}"
 
 
-@pytest.mark.parametrize(
-    ("name", "old", "new", "expected"),
-    [
-        (PULL_REQUEST, "needs: test\n", "needs: tset\n", 'needs job "tset" which does not exist'),
-        (PULL_REQUEST, "stack-name: ${{ matrix.stack }}", "stack-name: ${{ matrix.stak }}", 'property "stak" is not defined'),
-        (DEPLOY, "id-token: write", "id-token: wrote", '"wrote" is invalid for permission'),
-        (DEPLOY, "steps.deps.outputs", "steps.dep.outputs", 'property "dep" is not defined'),
-    ],
-    ids=["pr-needs", "pr-matrix", "deploy-permission", "deploy-step-output"],
-)
-def test_actionlint_rejects_a_broken_copy_of_a_real_workflow(tmp_path, name, old, new, expected):
-    text = (ROOT / ".github" / "workflows" / name).read_text()
-    assert old in text, f"{name} no longer contains {old!r}: update this test's mutation"
-    workflows_dir = tmp_path / ".github" / "workflows"
-    workflows_dir.mkdir(parents=True)
-    (workflows_dir / name).write_text(text.replace(old, new))
-    result = run_actionlint(tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, f"actionlint passed {name} with {old!r} -> {new!r}:\n{output}"
-    assert expected in output, f"actionlint did not report {expected!r}:\n{output}"
+@pytest.mark.parametrize("case", list(BROKEN_COPIES))
+def test_actionlint_rejects_a_broken_copy_of_a_real_workflow(rejections, case):
+    name, old, new, expected = BROKEN_COPIES[case]
+    assert old in (ROOT / ".github" / "workflows" / name).read_text(), f"{name} no longer contains {old!r}: update this test's mutation"
+    reported = "\n".join(rejections[case])
+    assert reported, f"actionlint passed {name} with {old!r} -> {new!r}"
+    assert expected in reported, f"actionlint did not report {expected!r}:\n{reported}"

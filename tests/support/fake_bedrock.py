@@ -9,8 +9,9 @@ It serves what a Converse caller sees:
   binary event-stream framing, sent one message per HTTP chunk: messageStart, contentBlockDelta
   (one per text chunk), contentBlockStop, messageStop, metadata (usage and metrics).
 
-`reply_delay_seconds` holds each answer back that long before anything is sent, and
-`chunk_interval_seconds` spaces a stream's messages: a slow model, for timeout and streaming tests.
+`reply_delay_seconds` holds each answer back that long before anything is sent (unless
+`release_held` lets the answers held so far go at once), and `chunk_interval_seconds` spaces a
+stream's messages: a slow model, for timeout and streaming tests.
 
 A call whose user text contains a key of `errors` is answered with that error instead, as
 Bedrock answers one: the HTTP status, `x-amzn-ErrorType` and a JSON `{"message": ...}` body (e.g.
@@ -159,6 +160,7 @@ class FakeBedrock:
     calls: list[BedrockCall] = field(default_factory=list)
     streamed_messages: int = 0  # event-stream messages written so far, every stream together
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _release: threading.Event = field(default_factory=threading.Event)  # set: the answers held until now go
 
     @property
     def reply_text(self) -> str:
@@ -175,6 +177,18 @@ class FakeBedrock:
     def note_streamed(self) -> None:
         with self._lock:
             self.streamed_messages += 1
+
+    def hold(self) -> None:
+        """Holds this answer back `reply_delay_seconds`, or until `release_held`."""
+        with self._lock:
+            release = self._release
+        release.wait(self.reply_delay_seconds)
+
+    def release_held(self) -> None:
+        """Lets every answer held back so far go now; later ones are held again."""
+        with self._lock:
+            self._release.set()
+            self._release = threading.Event()
 
 
 def _parse_path(path: str) -> tuple[str | None, str | None]:
@@ -193,7 +207,7 @@ class _Handler(LoopbackHandler):
         model_id, operation = _parse_path(self.path)
         call = BedrockCall("POST", self.path, model_id, operation, self.headers.get("Authorization"), body)
         fake.record(call)
-        time.sleep(fake.reply_delay_seconds)
+        fake.hold()
         error = next((e for trigger, e in fake.errors.items() if operation and trigger in call.user_text()), None)
         if error is not None:
             self.reply(error.status, {"message": error.message},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -25,10 +26,23 @@ LITELLM = Path(sys.executable).parent / "litellm"
 STARTUP_SECONDS = 120
 
 
+# Where the kernel takes the local ports of outgoing connections (and of a bind to port 0).
+EPHEMERAL_PORTS = range(*(int(port) + i for i, port in enumerate(
+    Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, for a server started next. Outside the ephemeral range: a
+    server binds seconds after this returns, and meanwhile any outgoing connection (the load tests open
+    thousands, other workers and test runs too) could take an ephemeral port as its local one."""
+    for port in random.sample(range(10000, EPHEMERAL_PORTS.start), 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def random_master_key() -> str:
@@ -71,14 +85,17 @@ class RunningProxy:
             return error.code, error.read()
 
 
-def stop(process: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM, then SIGKILL when it has not ended within `timeout` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(*processes: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to each at once, then SIGKILL to any that has not ended within `timeout` seconds."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -97,21 +114,32 @@ def wait_until_live(url: str, process: subprocess.Popen, log_path: Path) -> None
 
 
 @contextmanager
+def running_proxies(commands: Sequence[tuple[Sequence[str], Mapping[str, str], Path]]) -> Iterator[list[RunningProxy]]:
+    """Run each (argv, env, workdir), a command that ends up exec-ing litellm, until the block ends:
+    all start at once, then each is waited for."""
+    proxies = []
+    try:
+        for argv, env, workdir in commands:
+            port = free_port()
+            log_path = workdir / f"litellm-{port}.log"
+            with log_path.open("w") as log:
+                process = subprocess.Popen(
+                    [*argv, "--host", "127.0.0.1", "--port", str(port)],
+                    cwd=workdir, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                )
+            proxies.append(RunningProxy(f"http://127.0.0.1:{port}", process, log_path))
+        for proxy in proxies:
+            wait_until_live(proxy.url, proxy.process, proxy.log_path)
+        yield proxies
+    finally:
+        stop(*(proxy.process for proxy in proxies), timeout=15)
+
+
+@contextmanager
 def running_proxy(argv: Sequence[str], env: Mapping[str, str], workdir: Path) -> Iterator[RunningProxy]:
     """Run `argv` (a command that ends up exec-ing litellm) until the block ends."""
-    port = free_port()
-    log_path = workdir / f"litellm-{port}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*argv, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_live(url, process, log_path)
-        yield RunningProxy(url, process, log_path)
-    finally:
-        stop(process, timeout=15)
+    with running_proxies([(argv, env, workdir)]) as (proxy,):
+        yield proxy
 
 
 def proxy_pieces(directory: Path, script: str, argument: Any) -> Any:
@@ -119,12 +147,17 @@ def proxy_pieces(directory: Path, script: str, argument: Any) -> Any:
     beside it; for a stack with one team), as `python -c script <config path> <argument as JSON>`, with
     the environment that config reads: LiteLLM's pieces without a running proxy (keys need its
     database). Returns the JSON the script prints last."""
+    from tests.support.redis_server import running_redis_server  # it takes its port from this module
+
     settings = make_settings(teams=[{"name": "home-rentals"}])
     path = write_config(str(directory), proxy_config(render_proxy_config(settings).text, []))
-    env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
-           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "9", "REDIS_SSL": "False", "REDIS_PASSWORD": "unused",
-           "LANGFUSE_HOST": "http://127.0.0.1:9"}
-    ran = subprocess.run([sys.executable, "-c", script, path, json.dumps(argument)], env=env, cwd=directory,
-                         capture_output=True, text=True, timeout=300)
+    # A Redis that answers: the config's coordination_redis pings it as it loads (one that does not
+    # answer costs redis-py's retries, seconds, and is no part of what the pieces prove).
+    with running_redis_server(directory, random_master_key()) as redis:
+        env = {**base_environment(), "LITELLM_MASTER_KEY": random_master_key(), "LITELLM_SALT_KEY": random_master_key(),
+               "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_SSL": "False",
+               "REDIS_PASSWORD": redis.password, "LANGFUSE_HOST": "http://127.0.0.1:9"}
+        ran = subprocess.run([sys.executable, "-c", script, path, json.dumps(argument)], env=env, cwd=directory,
+                             capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr[-3000:]
     return json.loads(ran.stdout.strip().splitlines()[-1])

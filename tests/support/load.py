@@ -22,10 +22,16 @@ CALL = {"model": "sonnet", "messages": [{"role": "user", "content": "load"}]}
 SCALED = ServingTimeouts(request=4, margin=2, stop=8, stop_margin=2)  # idle 6, keep-alive 8, graceful stop 6
 
 
-def closed_by_server(connection: socket.socket) -> bool:
-    """Whether the server has closed `connection` (its FIN waits to be read), without sending on it."""
-    readable, _, _ = select.select([connection], [], [], 0)
-    return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+def closed_by_server(connection: socket.socket, within: float = 0) -> bool:
+    """Whether the server closes `connection` within `within` seconds from now (its FIN waits to be
+    read; 0: has closed it already), without sending on it."""
+    deadline = time.monotonic() + within
+    while True:
+        readable, _, _ = select.select([connection], [], [], max(deadline - time.monotonic(), 0))
+        if readable:
+            return connection.recv(1, socket.MSG_PEEK) == b""
+        if time.monotonic() >= deadline:
+            return False
 
 
 @dataclass

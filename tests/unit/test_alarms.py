@@ -8,6 +8,7 @@ import os
 import runpy
 import sys
 import types
+from bisect import bisect_left
 
 import pytest
 
@@ -84,10 +85,11 @@ def alarm_state(alarm, samples: dict[int, float], now: int) -> str:
     INSUFFICIENT_DATA when every period is missing and missing data is just missing (CloudWatch User
     Guide, "Configuring how CloudWatch alarms treat missing data")."""
     assert alarm.expression is None and alarm.metrics[0].statistic == "Maximum"
+    times = sorted(samples)
     verdicts = []
     for i in range(alarm.evaluation_periods):
         end = now - i * alarm.period
-        values = [v for t, v in samples.items() if end - alarm.period <= t < end]
+        values = [samples[t] for t in times[bisect_left(times, end - alarm.period):bisect_left(times, end)]]
         if values:
             verdicts.append(max(values) > alarm.threshold)
         elif alarm.treat_missing_data in ("breaching", "notBreaching"):

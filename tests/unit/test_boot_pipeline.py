@@ -58,11 +58,12 @@ def stages_walked(plan) -> list[str]:
             if stage and (not walked or walked[-1] != stage):
                 walked.append(stage)
 
+    previous = sys.getprofile()  # a profiler of the whole run, if any
     sys.setprofile(trace)
     try:
         pipeline.boot(plan)
     finally:
-        sys.setprofile(None)
+        sys.setprofile(previous)
     return walked
 
 

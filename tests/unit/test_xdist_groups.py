@@ -1,0 +1,14 @@
+"""The tests of one `xdist_group` run on one worker under `--dist loadgroup` (make unit, make test):
+the scheduler knows a test's group only by the `@<group>` at the end of its node id, which
+tests/conftest.py puts there for pytest 9.2 (pytest-dev/pytest-xdist#1386); without loadgroup the
+node id is left as pytest made it."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("xdist-groups")
+
+
+def test_a_grouped_test_carries_its_group_to_the_scheduler(request):
+    assert request.node.nodeid.endswith("@xdist-groups") == request.config.getoption("loadgroup", False)
