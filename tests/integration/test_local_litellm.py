@@ -41,7 +41,7 @@ from tests.support.moto_aws import running_loopback_aws
 from tests.support.redis_server import running_redis_server
 from tests.support.stacks import shipped_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local-litellm")]
 
 SETTINGS = shipped_settings("local")
 PREFIX = SETTINGS.name_prefix
