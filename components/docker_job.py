@@ -1,8 +1,8 @@
 """Run a job's one-off steps as containers of the deploying machine's Docker daemon (compute: local).
 
 The local platform's counterpart of components/one_off_task.py: `DockerJob` is a Pulumi dynamic
-resource whose create and update run the job's steps in order with the Docker CLI (create, copy
-its files in, start, wait), and fail the deployment with the step's exit code and the tail of its
+resource whose create and update pull the steps' images the daemon lacks, then run the steps in
+order with the Docker CLI (create, copy its files in, start, wait), and fail the deployment with the step's exit code and the tail of its
 log as soon as one step exits non-zero, so whatever depends on the job only starts after a
 successful run. pulumi-docker's own Container cannot do that: with `attach` it waits for the exit
 but discards the exit code, so a failed migration would not fail `pulumi up`
@@ -76,7 +76,7 @@ class DockerJobArgs:
     network: pulumi.Input[str]
     steps: Sequence[DockerStepArgs]
     trigger: pulumi.Input[str] = ""  # any change re-runs the job, e.g. a hash of what it depends on
-    timeout_seconds: int = 900  # from the first step's start to the last step's exit (services/jobs.py)
+    timeout_seconds: int = 900  # from the first step's start to the last step's exit, downloads before (services/jobs.py)
 
 
 INPUT_KEYS = tuple(f.name for f in fields(DockerJobArgs))
@@ -249,9 +249,12 @@ class DockerJobProvider(ResourceProvider):
             if clashing:
                 raise DockerJobError(f"local job {spec.job}: step {step.name} sets {', '.join(clashing)}, which the "
                                      "Docker CLI would read itself")
+        self._pull_images(spec)
         run = uuid.uuid4().hex[:8]
         volumes = sorted({volume for step in spec.steps for volume in step.volumes})
         scratch = {volume: f"{spec.container_prefix}-{spec.job}-{volume}-{run}" for volume in volumes}
+        # After the downloads: a first `up` pulls gigabytes, which is no step's time (a migration
+        # must not be killed half-way because the image took long to arrive).
         deadline = self.clock() + spec.timeout_seconds
         created: list[str] = []
         try:
@@ -266,6 +269,14 @@ class DockerJobProvider(ResourceProvider):
         finally:
             if created:  # emptied however the run ended
                 self._cli("volume", "rm", "--force", *created)
+
+    def _pull_images(self, spec: JobSpec) -> None:
+        """Each step's image onto the daemon, unless it holds it already (a later `up` needs no registry)."""
+        pulled: set[str] = set()
+        for step in spec.steps:
+            if step.image not in pulled and self._cli("image", "inspect", "--format", "{{.Id}}", step.image).returncode:
+                self._checked(f"local job {spec.job}, step {step.name}", "pull", step.image)
+            pulled.add(step.image)
 
     def _run_step(self, spec: JobSpec, step: Step, container: str, scratch: Mapping[str, str], deadline: float) -> str:
         where = f"local job {spec.job}, step {step.name}"

@@ -46,8 +46,13 @@ def provider_for(docker: FakeDocker, clock: FakeClock, environ: dict | None = No
 
 
 def commands(docker: FakeDocker) -> list[str]:
-    """Each call's subcommand (and volume action), global options left out."""
-    return [" ".join(call[2:4] if call[2] == "volume" else call[2:3]) for call in docker.calls]
+    """Each call's subcommand (and volume or image action), global options left out."""
+    return [" ".join(call[2:4] if call[2] in ("volume", "image") else call[2:3]) for call in docker.calls]
+
+
+def step_commands(docker: FakeDocker) -> list[str]:
+    """The commands after the images were made present."""
+    return [command for command in commands(docker) if command not in ("image inspect", "pull")]
 
 
 def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(docker, clock):
@@ -56,7 +61,7 @@ def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(dock
     result = provider_for(docker, clock).create(props)
 
     assert [c.step for c in docker.history] == ["plan", "apply", "verify"]
-    assert commands(docker) == ["create", "start", "wait", "rm"] * 3
+    assert commands(docker) == ["image inspect", "pull", "image inspect", "pull", *["create", "start", "wait", "rm"] * 3]
     assert docker.present == []  # every step's container is gone
     assert result.id == docker.history[-1].id and len(result.id) == 64
     assert result.outs["last_container_id"] == result.id
@@ -108,14 +113,45 @@ def test_a_step_that_does_not_exit_in_time_is_removed_and_fails_the_job(docker, 
     assert docker.present == []
 
 
-def test_an_image_that_cannot_be_pulled_fails_the_job_with_dockers_words(docker, clock):
+def test_an_image_that_cannot_be_pulled_fails_the_job_with_dockers_words_before_any_step_runs(docker, clock):
     docker.missing_images.add(POSTGRES)
 
     with pytest.raises(DockerJobError) as raised:
-        provider_for(docker, clock).create(job_props(step("db-init", image=POSTGRES)))
+        provider_for(docker, clock).create(job_props(step("plan"), step("db-init", image=POSTGRES)))
 
-    assert str(raised.value).startswith("local job team-plane, step db-init: docker create exited with code 125")
+    assert str(raised.value).startswith("local job team-plane, step db-init: docker pull exited with code 1")
     assert "manifest unknown" in str(raised.value)
+    assert docker.history == []
+
+
+def test_a_slow_download_takes_none_of_the_jobs_time(docker, clock):
+    """A first `up` pulls gigabytes: the job's clock starts once its images are there, so a migration
+    within its timeout is not ended half-way because its image took long to arrive."""
+    docker.clock, docker.pull_seconds = clock, 700.0
+    docker.behaviours["migrate"] = Behaviour(seconds=590.0)
+
+    provider_for(docker, clock).create(job_props(step("migrate"), timeout_seconds=600.0))
+
+    (migrate,) = docker.history
+    assert migrate.state == "removed" and migrate.exit_code == 0
+    assert clock.now == 1000.0 + 700.0 + 590.0
+
+
+def test_a_step_that_outlives_the_jobs_time_after_its_download_is_still_ended(docker, clock):
+    docker.clock, docker.pull_seconds = clock, 700.0
+    docker.behaviours["migrate"] = Behaviour(seconds=610.0)
+
+    with pytest.raises(DockerJobError, match="did not exit within the job's 600 s"):
+        provider_for(docker, clock).create(job_props(step("migrate"), timeout_seconds=600.0))
+
+
+def test_an_image_the_daemon_holds_is_not_pulled_again(docker, clock):
+    """A later `up` (offline, or the registry's limit reached) runs from what the daemon holds."""
+    docker.images.add(LITELLM)
+
+    provider_for(docker, clock).create(job_props(step("plan"), step("verify")))
+
+    assert commands(docker)[:1] == ["image inspect"] and "pull" not in commands(docker)
 
 
 def test_the_steps_share_the_jobs_scratch_volume_which_is_removed_however_the_run_ends(docker, clock):
@@ -151,7 +187,7 @@ def test_files_are_copied_in_before_the_step_starts(docker, clock):
     provider_for(docker, clock).create(job_props(step("seed", files=files)))
 
     assert docker.history[0].files == files
-    assert commands(docker) == ["create", "cp", "start", "wait", "rm"]
+    assert step_commands(docker) == ["create", "cp", "start", "wait", "rm"]
 
 
 @pytest.mark.parametrize("environ, expected", [
