@@ -11,8 +11,10 @@ and an exited container with `must_run` is started again on a later update (same
 
 The steps share the job's volumes as scratch space: created for the run and removed after it
 however it ends (the team plane's SQL holds secret keys). Each step's container is removed after
-it exited. The job runs again whenever its steps (images, environment, files, ...), its network or
-its trigger change; deleting it removes nothing (its containers are already gone).
+it exited. A removal that fails fails the job and says what is left; a run first removes what an
+interrupted run of the same job left (its containers and volumes, found by their labels). The job
+runs again whenever its steps (images, environment, files, ...), its network or its trigger
+change; deleting it removes nothing (its containers are already gone).
 
 Which daemon: the one pulumi-docker's provider talks to, found the same way (its `context`, from
 DOCKER_CONTEXT, overrides `host`, from DOCKER_HOST, else unix:///var/run/docker.sock:
@@ -37,12 +39,15 @@ import subprocess
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from renderers.docker import STACK_LABEL
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 LOG_TAIL_LINES = 40
@@ -161,8 +166,14 @@ Docker = Callable[..., subprocess.CompletedProcess]
 def docker_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
                timeout: float | None = None) -> subprocess.CompletedProcess:
     """Runs `docker <args>` on the deploying machine; stdout and stderr come back as text."""
-    done = subprocess.run(["docker", *args], input=stdin, env=dict(env) if env is not None else None,
-                          capture_output=True, timeout=timeout, check=False)
+    try:
+        # Looked up on `env`'s PATH (subprocess searches the child's environment's PATH when given one).
+        done = subprocess.run(["docker", *args], input=stdin, env=dict(env) if env is not None else None,
+                              capture_output=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        path = (env if env is not None else os.environ).get("PATH", "")
+        raise DockerJobError(f"no `docker` program on PATH ({path}): the local stack's jobs run with Docker's CLI "
+                             "(README \"Prerequisites\")") from None
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
                                        done.stderr.decode(errors="replace"))
 
@@ -184,11 +195,24 @@ def files_archive(files: Mapping[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def job_labels(spec: JobSpec) -> list[str]:
+    """What marks a run's containers and volumes as this job's of this stack (two stacks on one
+    machine may run a job of the same name)."""
+    return ["--label", f"{LABEL}={spec.job}", "--label", f"{STACK_LABEL}={spec.container_prefix}"]
+
+
+def job_filters(spec: JobSpec) -> list[str]:
+    """`docker ps` / `docker volume ls` filters for exactly those (label filters must all match: moby
+    api/types/filters/parse.go MatchKVList)."""
+    labels = job_labels(spec)
+    return [arg for label in labels[1::2] for arg in ("--filter", f"label={label}")]
+
+
 def create_arguments(spec: JobSpec, step: Step, container: str, scratch: Mapping[str, str]) -> list[str]:
     """`docker create` for one step. Docker runs entrypoint + command: the first entrypoint word is the
     CLI's --entrypoint (which also drops the image's own command), the rest lead the arguments."""
-    args = ["create", "--name", container, "--network", spec.network,
-            "--label", f"{LABEL}={spec.job}", "--label", f"{LABEL}.step={step.name}"]
+    args = ["create", "--name", container, "--network", spec.network, *job_labels(spec),
+            "--label", f"{LABEL}.step={step.name}"]
     if step.entrypoint:
         args += ["--entrypoint", step.entrypoint[0]]
     if step.user:
@@ -249,6 +273,7 @@ class DockerJobProvider(ResourceProvider):
             if clashing:
                 raise DockerJobError(f"local job {spec.job}: step {step.name} sets {', '.join(clashing)}, which the "
                                      "Docker CLI would read itself")
+        self._remove_leftovers(spec)
         self._pull_images(spec)
         run = uuid.uuid4().hex[:8]
         volumes = sorted({volume for step in spec.steps for volume in step.volumes})
@@ -257,18 +282,52 @@ class DockerJobProvider(ResourceProvider):
         # must not be killed half-way because the image took long to arrive).
         deadline = self.clock() + spec.timeout_seconds
         created: list[str] = []
-        try:
+        # Removed however the run ended (the team plane's SQL holds secret keys).
+        with self._removing(f"local job {spec.job}", "its scratch volumes", ("volume", "rm"), created):
             for volume in scratch.values():
-                created.append(self._checked(f"local job {spec.job}", "volume", "create", "--label",
-                                             f"{LABEL}={spec.job}", volume))
+                created.append(self._checked(f"local job {spec.job}", "volume", "create", *job_labels(spec), volume))
             container_id = ""
             for step in spec.steps:
                 container_id = self._run_step(spec, step, f"{spec.container_prefix}-{spec.job}-{step.name}-{run}",
                                               scratch, deadline)
             return container_id
-        finally:
-            if created:  # emptied however the run ended
-                self._cli("volume", "rm", "--force", *created)
+
+    def _remove_leftovers(self, spec: JobSpec) -> None:
+        """What a run of this job left when it was interrupted (the deploy killed, the machine off):
+        its containers, maybe still running, and its scratch volumes."""
+        where = f"local job {spec.job}, leftovers of an interrupted run"
+        containers = self._checked(where, "ps", "--all", "--quiet", *job_filters(spec)).split()
+        if containers:
+            self._checked(where, "rm", "--force", *containers)
+        volumes = self._checked(where, "volume", "ls", "--quiet", *job_filters(spec)).split()
+        if volumes:
+            self._checked(where, "volume", "rm", "--force", *volumes)
+
+    @contextmanager
+    def _removing(self, where: str, what: str, remove: tuple[str, ...], names: list[str]) -> Iterator[None]:
+        """Runs the block, then `docker <remove> --force <names>` (when there are any). A removal that
+        fails fails the job, in the block's own failure when it failed too: nothing is left behind
+        unsaid (the job's next run removes it)."""
+        try:
+            yield
+        except DockerJobError as failure:
+            if problem := self._removal_problem(what, remove, names):
+                raise DockerJobError(f"{failure}\nBesides, {problem}") from None
+            raise
+        except BaseException:
+            self._removal_problem(what, remove, names)
+            raise
+        if problem := self._removal_problem(what, remove, names):
+            raise DockerJobError(f"{where}: {problem}")
+
+    def _removal_problem(self, what: str, remove: tuple[str, ...], names: list[str]) -> str | None:
+        if not names:
+            return None
+        removed = self._cli(*remove, "--force", *names)
+        if removed.returncode == 0:
+            return None
+        return (f"{what} could not be removed (docker {' '.join(remove)} exited with code {removed.returncode}: "
+                f"{removed.stderr.strip()}); the job's next run removes what is left")
 
     def _pull_images(self, spec: JobSpec) -> None:
         """Each step's image onto the daemon, unless it holds it already (a later `up` needs no registry)."""
@@ -281,7 +340,7 @@ class DockerJobProvider(ResourceProvider):
     def _run_step(self, spec: JobSpec, step: Step, container: str, scratch: Mapping[str, str], deadline: float) -> str:
         where = f"local job {spec.job}, step {step.name}"
         container_id = self._checked(where, *create_arguments(spec, step, container, scratch), env=step.environment)
-        try:
+        with self._removing(where, "its container", ("rm",), [container_id]):
             if step.files:
                 self._checked(where, "cp", "-", f"{container_id}:/", stdin=files_archive(step.files))
             self._checked(where, "start", container_id)
@@ -296,9 +355,7 @@ class DockerJobProvider(ResourceProvider):
             if waited.returncode != 0 or code != "0":
                 exited = f"exited with code {code}" if waited.returncode == 0 else f"could not be waited for: {waited.stderr.strip()}"
                 raise DockerJobError(f"{where} ({step.image}) {exited}. {self._log_tail(container_id)}")
-            return container_id
-        finally:
-            self._cli("rm", "--force", container_id)
+        return container_id
 
     def _log_tail(self, container_id: str) -> str:
         logs = self._cli("logs", "--tail", str(LOG_TAIL_LINES), container_id)

@@ -28,6 +28,7 @@ from services.specs import SMOKE_JOB, TEAM_PLANE_JOB, HealthCheck, ServiceSpec
 
 LOOPBACK = "127.0.0.1"
 LABEL = "llm-gateway"
+STACK_LABEL = f"{LABEL}.stack"  # on every container and volume of a stack, the jobs' too (components/docker_job.py)
 # What the on-demand jobs run after, as on ECS (components/ecs_platform.py): the team plane once LiteLLM
 # and Langfuse web serve, the smoke step after the team plane.
 ON_DEMAND_AFTER = {TEAM_PLANE_JOB: ("litellm", "langfuse-web"), SMOKE_JOB: (TEAM_PLANE_JOB,)}
@@ -122,7 +123,7 @@ def docker_service(spec: ServiceSpec, *, prefix: str, published: Mapping[int, in
         raise ValueError(f"{spec.name} is a one-off: it runs as a step of a job (job_step)")
     _checked(spec)
     check = healthcheck(spec.health_check) if spec.health_check else None
-    labels = {f"{LABEL}.stack": prefix, f"{LABEL}.service": spec.name,
+    labels = {STACK_LABEL: prefix, f"{LABEL}.service": spec.name,
               # Names only: which variables are secrets (their values live in Pulumi's encrypted state).
               f"{LABEL}.secret-environment": ",".join(sorted(spec.secrets))}
     if check:

@@ -7,7 +7,8 @@ import pulumi
 import pytest
 
 from components.docker_job import (
-    DEFAULT_DOCKER_HOST, DockerJob, DockerJobArgs, DockerJobError, DockerJobProvider, DockerStepArgs, daemon_arguments,
+    DEFAULT_DOCKER_HOST, DockerJob, DockerJobArgs, DockerJobError, DockerJobProvider, DockerStepArgs, JobSpec,
+    create_arguments, daemon_arguments, job_labels,
 )
 from tests.support.clock import FakeClock
 from tests.support.fake_docker import Behaviour, FakeDocker
@@ -50,9 +51,12 @@ def commands(docker: FakeDocker) -> list[str]:
     return [" ".join(call[2:4] if call[2] in ("volume", "image") else call[2:3]) for call in docker.calls]
 
 
+PREPARING = ("ps", "volume ls", "image inspect", "pull")  # leftovers looked for, images made present
+
+
 def step_commands(docker: FakeDocker) -> list[str]:
-    """The commands after the images were made present."""
-    return [command for command in commands(docker) if command not in ("image inspect", "pull")]
+    """The commands after the run was prepared."""
+    return [command for command in commands(docker) if command not in PREPARING]
 
 
 def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(docker, clock):
@@ -61,7 +65,8 @@ def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(dock
     result = provider_for(docker, clock).create(props)
 
     assert [c.step for c in docker.history] == ["plan", "apply", "verify"]
-    assert commands(docker) == ["image inspect", "pull", "image inspect", "pull", *["create", "start", "wait", "rm"] * 3]
+    assert commands(docker) == ["ps", "volume ls", "image inspect", "pull", "image inspect", "pull",
+                                *["create", "start", "wait", "rm"] * 3]
     assert docker.present == []  # every step's container is gone
     assert result.id == docker.history[-1].id and len(result.id) == 64
     assert result.outs["last_container_id"] == result.id
@@ -70,7 +75,7 @@ def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(dock
     # The container runs the step's entrypoint, then its command, on the stack's network.
     plan = docker.history[0]
     assert (plan.entrypoint, plan.args, plan.network) == ("python3", ["-c", "print(1)", "plan"], "llm-gateway-local")
-    assert plan.labels == {"llm-gateway.job": "team-plane", "llm-gateway.job.step": "plan"}
+    assert plan.labels == {"llm-gateway.job": "team-plane", "llm-gateway.stack": "llm-gateway-local", "llm-gateway.job.step": "plan"}
     assert (plan.image, plan.memory) == (LITELLM, "256m")
     assert docker.history[1].image == POSTGRES
 
@@ -151,7 +156,7 @@ def test_an_image_the_daemon_holds_is_not_pulled_again(docker, clock):
 
     provider_for(docker, clock).create(job_props(step("plan"), step("verify")))
 
-    assert commands(docker)[:1] == ["image inspect"] and "pull" not in commands(docker)
+    assert "image inspect" in commands(docker) and "pull" not in commands(docker)
 
 
 def test_the_steps_share_the_jobs_scratch_volume_which_is_removed_however_the_run_ends(docker, clock):
@@ -179,6 +184,67 @@ def test_a_runs_scratch_volume_is_its_own(docker, clock):
 
     first, second = (c.mounts["/work"] for c in docker.history)
     assert first != second
+
+
+def leave_running(docker: FakeDocker, props: dict, run: str) -> None:
+    """What a run of the job leaves when the deploy is killed mid-step: its scratch volumes and its
+    step's container, running."""
+    spec = JobSpec.from_props(props)
+    scratch = {volume: f"{spec.container_prefix}-{spec.job}-{volume}-{run}" for step in spec.steps for volume in step.volumes}
+    for volume in scratch.values():
+        docker(["volume", "create", *job_labels(spec), volume])
+    docker.images.add(spec.steps[0].image)
+    container = f"{spec.container_prefix}-{spec.job}-{spec.steps[0].name}-{run}"
+    docker(create_arguments(spec, spec.steps[0], container, scratch))
+    docker(["start", container])
+
+
+def test_an_interrupted_runs_containers_and_volumes_are_removed_before_the_next_run(docker, clock):
+    work = {"team-plane-work": "/work"}
+    docker.behaviours["apply"] = Behaviour(hang=True)
+    leave_running(docker, job_props(step("apply", volumes=work)), run="0badc0de")
+    # Another stack's run of a job of the same name, and this stack's own services, stay.
+    leave_running(docker, job_props(step("apply", volumes=work), container_prefix="llm-gateway-other"), run="0badc0de")
+    docker(["create", "--name", "llm-gateway-local-litellm", "--network", "llm-gateway-local",
+            "--label", "llm-gateway.stack=llm-gateway-local", "--label", "llm-gateway.service=litellm", LITELLM])
+    docker.behaviours["apply"] = Behaviour()
+
+    provider_for(docker, clock).create(job_props(step("apply", volumes=work)))
+
+    assert sorted(c.name for c in docker.present) == ["llm-gateway-local-litellm", "llm-gateway-other-team-plane-apply-0badc0de"]
+    assert list(docker.volumes) == ["llm-gateway-other-team-plane-team-plane-work-0badc0de"]
+
+
+def test_without_dockers_cli_the_job_says_so(tmp_path):
+    provider = DockerJobProvider(environ=lambda: {"PATH": str(tmp_path)})  # the real runner: no `docker` there
+
+    with pytest.raises(DockerJobError, match=rf"no `docker` program on PATH \({tmp_path}\)"):
+        provider.create(job_props())
+
+
+def test_a_container_that_cannot_be_removed_fails_the_job_and_says_so(docker, clock):
+    docker.refuse_removal = True
+
+    with pytest.raises(DockerJobError) as raised:
+        provider_for(docker, clock).create(job_props(step("plan")))
+
+    assert str(raised.value).startswith("local job team-plane, step plan: its container could not be removed "
+                                        "(docker rm exited with code 1: Error response from daemon: cannot remove")
+    assert str(raised.value).endswith("the job's next run removes what is left")
+
+
+def test_a_failed_step_whose_leftovers_cannot_be_removed_says_both(docker, clock):
+    docker.refuse_removal = True
+    docker.behaviours["apply"] = Behaviour(exit_code=3, log="psql: FATAL\n")
+
+    with pytest.raises(DockerJobError) as raised:
+        provider_for(docker, clock).create(job_props(step("apply", volumes={"team-plane-work": "/work"})))
+
+    failed, container, volumes = str(raised.value).split("\nBesides, ")
+    assert failed.startswith("local job team-plane, step apply (") and failed.endswith("psql: FATAL")
+    assert container.startswith("its container could not be removed (docker rm exited with code 1")
+    assert volumes.startswith("its scratch volumes could not be removed (docker volume rm exited with code 1: "
+                              "Error response from daemon: remove llm-gateway-local-team-plane-team-plane-work-")
 
 
 def test_files_are_copied_in_before_the_step_starts(docker, clock):
