@@ -41,13 +41,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from renderers.docker import STACK_LABEL
+from renderers.docker import STACK_LABEL, DockerStep
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 LOG_TAIL_LINES = 40
@@ -59,27 +59,11 @@ CLI_PREFIX = "DOCKER_"
 
 
 @dataclass(frozen=True)
-class DockerStepArgs:
-    """One step as the renderer describes it (renderers/docker.py `job_step`)."""
-
-    name: str
-    image: str  # name@sha256:...
-    entrypoint: Sequence[str] | None
-    command: Sequence[str]
-    environment: Mapping[str, str]
-    secret_environment: Mapping[str, pulumi.Input[str]]  # secret Outputs
-    volumes: Mapping[str, str]  # job scratch volume -> path in the container
-    files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # path -> content, copied in before start
-    user: str | None = None
-    memory: int | None = None  # MiB
-
-
-@dataclass(frozen=True)
 class DockerJobArgs:
     job: str
     container_prefix: str  # containers and scratch volumes are named <prefix>-<job>-...
     network: pulumi.Input[str]
-    steps: Sequence[DockerStepArgs]
+    steps: Sequence[DockerStep[pulumi.Input[str]]]  # the secrets' values: secret Outputs
     trigger: pulumi.Input[str] = ""  # any change re-runs the job, e.g. a hash of what it depends on
     timeout_seconds: int = 900  # from the first step's start to the last step's exit, downloads before (services/jobs.py)
 
@@ -93,30 +77,29 @@ class DockerJobError(Exception):
     """A step could not be started, failed, or did not exit in time."""
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    image: str
-    entrypoint: tuple[str, ...] | None
-    command: tuple[str, ...]
-    environment: Mapping[str, str]  # the plain and the secret variables (which the CLI treats alike)
-    volumes: Mapping[str, str]
-    files: Mapping[str, str]
-    user: str | None
-    memory: int | None
+def step_from_props(props: Mapping[str, Any]) -> DockerStep[str]:
+    """A step as the engine hands it to the provider (`step_props`, values resolved)."""
+    memory = props.get("memory")
+    return DockerStep(
+        name=props["name"], image=props["image"],
+        entrypoint=tuple(props["entrypoint"]) if props.get("entrypoint") else None,
+        command=tuple(props.get("command") or ()), environment=dict(props.get("environment") or {}),
+        secrets=dict(props.get("secrets") or {}), volumes=dict(props.get("volumes") or {}),
+        files=dict(props.get("files") or {}), user=props.get("user") or None,
+        memory=int(memory) if memory else None,  # the engine hands numbers over as floats
+    )
 
-    @classmethod
-    def from_props(cls, props: Mapping[str, Any]) -> Step:
-        memory = props.get("memory")
-        return cls(
-            name=props["name"], image=props["image"],
-            entrypoint=tuple(props["entrypoint"]) if props.get("entrypoint") else None,
-            command=tuple(props.get("command") or ()),
-            environment={**(props.get("environment") or {}), **(props.get("secret_environment") or {})},
-            volumes=dict(props.get("volumes") or {}), files=dict(props.get("files") or {}),
-            user=props.get("user") or None,
-            memory=int(memory) if memory else None,  # the engine hands numbers over as floats
-        )
+
+def step_props(step: DockerStep[pulumi.Input[str]]) -> dict[str, Any]:
+    """The resource's input for a step: its fields under their own names, as lists and dicts."""
+    values = {f.name: getattr(step, f.name) for f in fields(step)}
+    return {name: list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
+            for name, value in values.items()}
+
+
+def container_environment(step: DockerStep[str]) -> dict[str, str]:
+    """The plain and the secret variables, which the CLI passes alike."""
+    return {**step.environment, **step.secrets}
 
 
 @dataclass(frozen=True)
@@ -126,7 +109,7 @@ class JobSpec:
     job: str
     container_prefix: str
     network: str
-    steps: tuple[Step, ...]
+    steps: tuple[DockerStep[str], ...]
     trigger: str
     timeout_seconds: int
 
@@ -134,18 +117,9 @@ class JobSpec:
     def from_props(cls, props: Mapping[str, Any]) -> JobSpec:
         return cls(
             job=props["job"], container_prefix=props["container_prefix"], network=props["network"],
-            steps=tuple(Step.from_props(step) for step in props["steps"]), trigger=props.get("trigger", ""),
+            steps=tuple(step_from_props(step) for step in props["steps"]), trigger=props.get("trigger", ""),
             timeout_seconds=int(props["timeout_seconds"]),
         )
-
-
-def step_props(step: DockerStepArgs) -> dict[str, Any]:
-    return {
-        "name": step.name, "image": step.image, "entrypoint": list(step.entrypoint) if step.entrypoint else None,
-        "command": list(step.command), "environment": dict(step.environment),
-        "secret_environment": dict(step.secret_environment), "volumes": dict(step.volumes),
-        "files": dict(step.files), "user": step.user, "memory": step.memory,
-    }
 
 
 def rerun_reasons(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -208,7 +182,7 @@ def job_filters(spec: JobSpec) -> list[str]:
     return [arg for label in labels[1::2] for arg in ("--filter", f"label={label}")]
 
 
-def create_arguments(spec: JobSpec, step: Step, container: str, scratch: Mapping[str, str]) -> list[str]:
+def create_arguments(spec: JobSpec, step: DockerStep[str], container: str, scratch: Mapping[str, str]) -> list[str]:
     """`docker create` for one step. Docker runs entrypoint + command: the first entrypoint word is the
     CLI's --entrypoint (which also drops the image's own command), the rest lead the arguments."""
     args = ["create", "--name", container, "--network", spec.network, *job_labels(spec),
@@ -219,7 +193,7 @@ def create_arguments(spec: JobSpec, step: Step, container: str, scratch: Mapping
         args += ["--user", step.user]
     if step.memory:
         args += ["--memory", f"{step.memory}m"]
-    for name in sorted(step.environment):
+    for name in sorted(container_environment(step)):
         args += ["--env", name]  # the value comes from the CLI's environment (see top)
     for volume, path in sorted(step.volumes.items()):
         args += ["--mount", f"type=volume,source={scratch[volume]},target={path}"]
@@ -269,7 +243,7 @@ class DockerJobProvider(ResourceProvider):
     def _run(self, spec: JobSpec) -> str:
         """Every step in order; returns the last step's container id."""
         for step in spec.steps:
-            clashing = sorted(n for n in step.environment if n in CLI_VARIABLES or n.startswith(CLI_PREFIX))
+            clashing = sorted(n for n in container_environment(step) if n in CLI_VARIABLES or n.startswith(CLI_PREFIX))
             if clashing:
                 raise DockerJobError(f"local job {spec.job}: step {step.name} sets {', '.join(clashing)}, which the "
                                      "Docker CLI would read itself")
@@ -337,9 +311,10 @@ class DockerJobProvider(ResourceProvider):
                 self._checked(f"local job {spec.job}, step {step.name}", "pull", step.image)
             pulled.add(step.image)
 
-    def _run_step(self, spec: JobSpec, step: Step, container: str, scratch: Mapping[str, str], deadline: float) -> str:
+    def _run_step(self, spec: JobSpec, step: DockerStep[str], container: str, scratch: Mapping[str, str], deadline: float) -> str:
         where = f"local job {spec.job}, step {step.name}"
-        container_id = self._checked(where, *create_arguments(spec, step, container, scratch), env=step.environment)
+        container_id = self._checked(where, *create_arguments(spec, step, container, scratch),
+                                     env=container_environment(step))
         with self._removing(where, "its container", ("rm",), [container_id]):
             if step.files:
                 self._checked(where, "cp", "-", f"{container_id}:/", stdin=files_archive(step.files))

@@ -17,13 +17,13 @@ provider pings a Docker daemon when it starts: pulumi/pulumi-docker#1106).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_docker as docker
 
 from components.base import GatewayComponent
-from components.docker_job import DockerJob, DockerJobArgs, DockerStepArgs
+from components.docker_job import DockerJob, DockerJobArgs
 from services.jobs import UNBOUNDED_JOB_SECONDS, JobSpec
 from services.secret_refs import SecretRef
 from services.specs import ServiceSpec
@@ -141,11 +141,7 @@ class LocalPlatform(GatewayComponent):
         )
 
 
-def _step_args(step: DockerStep, args: LocalPlatformArgs) -> DockerStepArgs:
-    return DockerStepArgs(
-        name=step.name, image=step.image, entrypoint=step.entrypoint, command=step.command,
-        environment=dict(step.environment),
-        secret_environment={name: secret_value(args.secrets, ref) for name, ref in step.secrets.items()},
-        volumes=dict(step.volumes), files={**step.files, **args.files.get(step.name, {})}, user=step.user,
-        memory=step.memory,
-    )
+def _step_args(step: DockerStep[SecretRef], args: LocalPlatformArgs) -> DockerStep[pulumi.Input[str]]:
+    """The step with its secrets' values and the deploy's own files (the team document)."""
+    return replace(step, secrets={name: secret_value(args.secrets, ref) for name, ref in step.secrets.items()},
+                   files={**step.files, **args.files.get(step.name, {})})

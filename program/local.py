@@ -154,9 +154,7 @@ def build_local(foundation: LocalFoundation, team_plane: LocalTeamPlane) -> Plat
         job_triggers={TEAM_PLANE_JOB: team_plane.document_sha256, SMOKE_JOB: team_plane.document_sha256},
     ))
     return Platform(
-        images=pinned_images(spec.image for spec in specs),
-        litellm_ready=[platform.containers["litellm"]], langfuse_ready=[platform.containers["langfuse-web"]],
-        hosts=(), cache_nodes=(), litellm_log_group=None, ecs=False,
+        images=pinned_images(spec.image for spec in specs), hosts=(), cache_nodes=(), litellm_log_group=None, ecs=False,
         exports={"dockerNetwork": platform.network.name},
     )
 

@@ -47,8 +47,6 @@ class Platform:
     """What the rest of the stack needs from wherever the services run."""
 
     images: Mapping[str, pulumi.Output[str]]  # image reference -> what runs (name@sha256:...)
-    litellm_ready: list[pulumi.Resource]  # serving LiteLLM: what must exist before its API is used
-    langfuse_ready: list[pulumi.Resource]
     # What the alarms watch here: the compose hosts, ElastiCache nodes, LiteLLM's log group, ECS services.
     hosts: tuple[Host, ...]
     cache_nodes: tuple[pulumi.Output[str], ...]
@@ -156,8 +154,7 @@ def build_ecs(foundation: Foundation, inputs: PlatformInputs) -> Platform:
         exports["clickhouseInstanceId"] = clickhouse.instance_id
         _snapshots(foundation)
     return Platform(
-        images=images, litellm_ready=[platform.services["litellm"]], langfuse_ready=[platform.services["langfuse-web"]],
-        hosts=(Host("clickhouse", WATCHED_PATHS),) if clickhouse else (), cache_nodes=tuple(cache.node_ids),
+        images=images, hosts=(Host("clickhouse", WATCHED_PATHS),) if clickhouse else (), cache_nodes=tuple(cache.node_ids),
         litellm_log_group=platform.log_group_names["litellm"], ecs=True, exports=exports,
     )
 
@@ -221,9 +218,6 @@ def build_host(foundation: Foundation, inputs: PlatformInputs) -> Platform:
     })
     return Platform(
         images=images,
-        # Reached through the load balancer: after the host and what routes to it.
-        litellm_ready=[host, *lb.listeners, *lb.forwarders["litellm"]],
-        langfuse_ready=[host, *lb.listeners, *lb.forwarders["langfuse"]],
         hosts=(Host("gateway", WATCHED_PATHS),), cache_nodes=(), litellm_log_group=host.log_group.name, ecs=False,
         exports={"hostInstanceId": host.instance_id, "smokeRun": smoke_run},
     )

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Generic, TypeVar
 
 from reference.images import parse_image
 from renderers.compose_host.layout import Mount
@@ -68,24 +68,28 @@ class DockerService:
     ulimit_nofile: int | None
     stop_timeout: int
     labels: Mapping[str, str]
-    depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
+
+
+Secret = TypeVar("Secret")
 
 
 @dataclass(frozen=True)
-class DockerStep:
-    """A one-off as a step of a local job: its volumes are the job's scratch space."""
+class DockerStep(Generic[Secret]):
+    """A one-off as a step of a local job, one shape from here to the job's provider: its `secrets`
+    are references here (SecretRef), their values as the job is registered (secret Outputs,
+    components/local_platform.py) and as its provider runs it (strings, components/docker_job.py).
+    Its volumes are the job's scratch space."""
 
     name: str
-    image: str
+    image: str  # name@sha256:...
     entrypoint: tuple[str, ...] | None
     command: tuple[str, ...]
     environment: Mapping[str, str]
-    secrets: Mapping[str, SecretRef]
+    secrets: Mapping[str, Secret]
     volumes: Mapping[str, str]  # scratch volume -> container path
-    files: Mapping[str, str]
+    files: Mapping[str, Any]  # container path -> content (an Output where the deploy makes it), copied in before start
     user: str | None
-    memory: int | None
-    depends_on: Mapping[str, Literal["healthy", "completed"]] = field(default_factory=dict)
+    memory: int | None  # MiB
 
 
 def container_name(prefix: str, service: str) -> str:
@@ -134,11 +138,11 @@ def docker_service(spec: ServiceSpec, *, prefix: str, published: Mapping[int, in
         ports=tuple(sorted((published or {}).items())),
         volumes=tuple((volume_name(prefix, v.name), v.container_path) for v in spec.volumes), binds=binds,
         files=dict(spec.config_files), memory=spec.memory, user=spec.user, ulimit_nofile=spec.ulimit_nofile,
-        stop_timeout=spec.stop_timeout, labels=labels, depends_on=dict(spec.depends_on),
+        stop_timeout=spec.stop_timeout, labels=labels,
     )
 
 
-def job_step(spec: ServiceSpec) -> DockerStep:
+def job_step(spec: ServiceSpec) -> DockerStep[SecretRef]:
     if not spec.one_off:
         raise ValueError(f"{spec.name} is not a one-off: it runs as a container (docker_service)")
     _checked(spec)
@@ -146,7 +150,7 @@ def job_step(spec: ServiceSpec) -> DockerStep:
         name=spec.name, image=pinned(spec.image), entrypoint=spec.entrypoint, command=spec.command or (),
         environment=dict(spec.environment), secrets=dict(spec.secrets),
         volumes={v.name: v.container_path for v in spec.volumes}, files=dict(spec.config_files), user=spec.user,
-        memory=spec.memory, depends_on=dict(spec.depends_on),
+        memory=spec.memory,
     )
 
 

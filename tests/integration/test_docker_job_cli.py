@@ -29,7 +29,7 @@ def test_values_and_files_reach_the_container_through_the_cli(cli):
     secret = "sk-" + "7" * 48
     files = {"/seed/desired.json": '{"version": 1, "teams": []}\n'}
 
-    provider.create(job_props(step("seed", environment={}, secret_environment={"LITELLM_MASTER_KEY": secret}, files=files)))
+    provider.create(job_props(step("seed", environment={}, secrets={"LITELLM_MASTER_KEY": secret}, files=files)))
 
     docker = FakeDocker.load(state)
     (seed,) = docker.history

@@ -7,9 +7,10 @@ import pulumi
 import pytest
 
 from components.docker_job import (
-    DEFAULT_DOCKER_HOST, DockerJob, DockerJobArgs, DockerJobError, DockerJobProvider, DockerStepArgs, JobSpec,
-    create_arguments, daemon_arguments, job_labels,
+    DEFAULT_DOCKER_HOST, DockerJob, DockerJobArgs, DockerJobError, DockerJobProvider, JobSpec, create_arguments,
+    daemon_arguments, job_labels,
 )
+from renderers.docker import DockerStep
 from tests.support.clock import FakeClock
 from tests.support.fake_docker import Behaviour, FakeDocker
 from tests.support.pulumi_mocks import is_secret, run_pulumi
@@ -21,7 +22,7 @@ LITELLM = f"ghcr.io/berriai/litellm-database@sha256:{'f' * 64}"
 def step(name: str, **overrides) -> dict:
     """A step as the engine hands it to the provider (numbers as floats)."""
     return {"name": name, "image": LITELLM, "entrypoint": ["python3", "-c", "print(1)"], "command": [name],
-            "environment": {"LLM_GATEWAY_STEP": name}, "secret_environment": {}, "volumes": {}, "files": {}, "user": None,
+            "environment": {"LLM_GATEWAY_STEP": name}, "secrets": {}, "volumes": {}, "files": {}, "user": None,
             "memory": 256.0,
             **overrides}
 
@@ -82,7 +83,7 @@ def test_the_steps_run_in_order_each_created_started_waited_for_and_removed(dock
 
 def test_environment_values_reach_the_container_but_never_a_command_line(docker, clock):
     secret = "sk-" + "5" * 48
-    props = job_props(step("plan", environment={"MULTI_LINE": "a\nb"}, secret_environment={"LITELLM_MASTER_KEY": secret}))
+    props = job_props(step("plan", environment={"MULTI_LINE": "a\nb"}, secrets={"LITELLM_MASTER_KEY": secret}))
 
     provider_for(docker, clock).create(props)
 
@@ -272,7 +273,7 @@ def test_every_call_names_the_daemon_pulumi_dockers_provider_uses(environ, expec
 def test_a_step_variable_the_cli_would_read_itself_is_refused_before_anything_runs(docker, clock):
     with pytest.raises(DockerJobError, match="step plan sets DOCKER_HOST, PATH, which the Docker CLI would read itself"):
         provider_for(docker, clock).create(job_props(step("plan", environment={"DOCKER_HOST": "x"},
-                                                          secret_environment={"PATH": "/x"})))
+                                                          secrets={"PATH": "/x"})))
     assert docker.calls == []
 
 
@@ -292,10 +293,10 @@ def test_registration_keeps_secret_values_secret():
     def build():
         DockerJob("team-plane-run", DockerJobArgs(
             job="team-plane", container_prefix="llm-gateway-local", network=pulumi.Output.from_input("llm-gateway-local"),
-            steps=[DockerStepArgs(name="plan", image=LITELLM, entrypoint=("python3", "-c", "print(1)"), command=("plan",),
-                                  environment={"LLM_GATEWAY_STEP": "plan"},
-                                  secret_environment={"LITELLM_MASTER_KEY": pulumi.Output.secret("sk-" + "5" * 48)},
-                                  volumes={"team-plane-work": "/work"})],
+            steps=[DockerStep(name="plan", image=LITELLM, entrypoint=("python3", "-c", "print(1)"), command=("plan",),
+                              environment={"LLM_GATEWAY_STEP": "plan"},
+                              secrets={"LITELLM_MASTER_KEY": pulumi.Output.secret("sk-" + "5" * 48)},
+                              volumes={"team-plane-work": "/work"}, files={}, user=None, memory=None)],
             trigger="v1", timeout_seconds=600,
         ))
 
@@ -304,6 +305,6 @@ def test_registration_keeps_secret_values_secret():
     assert registration.typ == "pulumi-python:dynamic:Resource"
     assert is_secret(registration.inputs["steps"])
     (plan,) = registration.input("steps")
-    assert (plan["environment"], plan["secret_environment"]) == ({"LLM_GATEWAY_STEP": "plan"},
+    assert (plan["environment"], plan["secrets"]) == ({"LLM_GATEWAY_STEP": "plan"},
                                                                  {"LITELLM_MASTER_KEY": "sk-" + "5" * 48})
     assert (registration.input("network"), registration.input("timeout_seconds")) == ("llm-gateway-local", 600)

@@ -230,7 +230,7 @@ def test_every_teams_keys_fit_in_one_environment_string_at_200_teams():
     run = LOCAL_BEDROCK.but(teams=[*LOCAL_BEDROCK.teams, *teams[2:]]).run()
     (litellm,) = [e for e in containers(run)["litellm"].input("envs") if e.startswith("LLM_GATEWAY_KEYS=")]
     plan = next(step for step in jobs(run)["team-plane"].input("steps") if step["name"] == "team-plane-plan")
-    every = "LLM_GATEWAY_KEYS=" + plan["secret_environment"]["LLM_GATEWAY_KEYS"]
+    every = "LLM_GATEWAY_KEYS=" + plan["secrets"]["LLM_GATEWAY_KEYS"]
     litellm_keys = sum(len(team.get("keys", ())) for team in LOCAL_BEDROCK.teams)
     # LiteLLM's start: the teams' Langfuse pairs and the platform's; the team plane's steps: the LiteLLM keys too.
     assert len(json.loads(litellm.removeprefix("LLM_GATEWAY_KEYS="))) == 201

@@ -56,7 +56,7 @@ def local(run: ProgramRun) -> Contract:
         found[labels["llm-gateway.service"]] = (names - secret, secret)
     for job in run.of_type("pulumi-python:dynamic:Resource"):
         for step in job.input("steps") or []:
-            found[step["name"]] = (frozenset(step["environment"]), frozenset(step["secret_environment"]))
+            found[step["name"]] = (frozenset(step["environment"]), frozenset(step["secrets"]))
     return found
 
 
