@@ -23,7 +23,7 @@ import yaml
 
 from team_plane import source
 from team_plane.document import parse_team_document
-from team_plane.key_source import secrets_client
+from team_plane.key_source import KEYS_VAR, secrets_client
 
 LANGFUSE_HOST_VAR = "LANGFUSE_HOST"
 CONFIG_FILE = "litellm-config.yaml"  # in the temp dir: /tmp in the container, $TMPDIR elsewhere
@@ -144,6 +144,9 @@ def prepare(environ, s3, secrets):
         raise Refusal("missing environment: " + ", ".join(missing))
     teams = read_document(s3, environ[DOCUMENT_VAR], environ.get(DOCUMENT_VERSION_VAR))["teams"]
     environment = dict(environ)
+    # Every pair a second time, in one variable (the local platform's key source): the proxy needs
+    # each team's two variables only.
+    environment.pop(KEYS_VAR, None)
     pairs = read_team_keys(secrets, teams)
     for team in teams:
         environment[team["publicKeyVar"]], environment[team["secretKeyVar"]] = pairs[team["name"]]

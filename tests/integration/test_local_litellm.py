@@ -22,6 +22,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -106,6 +107,18 @@ def test_the_store_job_writes_what_the_start_reads_and_the_start_reads_every_pai
     assert f"wrote s3://{TEAM_PLANE_BUCKET}/{DOCUMENT_KEY}" in seeded
     config = yaml.safe_load((workdir / "litellm-config.yaml").read_text())
     assert [entry["team_id"] for entry in config["litellm_settings"]["default_team_settings"]] == ["home-rentals", "mle"]
+
+
+def test_the_proxy_process_holds_each_pair_in_its_teams_variables_only(started):
+    """What the start exec'd (same process): every team's pair in its own two variables, and not the
+    key variable that holds every pair (and, for the team plane's steps, every LiteLLM key)."""
+    proxy, _, values, *_ = started
+    environment = dict(entry.split("=", 1) for entry in
+                       Path(f"/proc/{proxy.process.pid}/environ").read_text().split("\0") if "=" in entry)
+    assert KEYS_VAR not in environment
+    pair = values[key_id(PREFIX, secret_refs.team_keys("mle"))]
+    assert (environment["LANGFUSE_PUBLIC_KEY_MLE"], environment["LANGFUSE_SECRET_KEY_MLE"]) == (
+        pair["publicKey"], pair["secretKey"])
 
 
 def test_the_proxy_serves_exactly_the_configured_models_each_a_stand_in(started):

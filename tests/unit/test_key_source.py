@@ -53,6 +53,8 @@ def test_the_start_reads_every_teams_pair_from_the_environment():
     _, environment = prepare(environ, DocumentOnly(document({"mle": "v1"})), secrets_client(environ))
 
     assert (environment["LANGFUSE_PUBLIC_KEY_MLE"], environment["LANGFUSE_SECRET_KEY_MLE"]) == ("pk-lf-mle", "sk-lf-mle")
+    # The proxy gets each team's pair once, in its team's two variables: not the one that holds them all.
+    assert KEYS_VAR not in environment
 
 
 @pytest.mark.parametrize("keys, reason", [
