@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import pulumi
 
 from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
-from components.litellm_team_key import LitellmTeamKey, LitellmTeamKeyArgs
+from components.litellm_team_key import LitellmTeamKey
 from components.local_platform import LocalPlatform, LocalPlatformArgs
 from components.local_secrets import LocalSecrets, LocalSecretsArgs
 from components.platform_secrets import PlatformSecrets, PlatformSecretsArgs
 from config.settings import Settings
 from program.platform import Platform
+from program.team_keys import declare_team_keys
 from reference.images import pinned_images
 from renderers.compose_host.layout import Mount
 from renderers.litellm_proxy import LITELLM_LICENSE_KEY, ProxyConfig, render_proxy_config
@@ -97,19 +98,7 @@ def declare_local_team_plane(foundation: LocalFoundation) -> LocalTeamPlane:
     their values."""
     settings = foundation.settings
     prefix = settings.name_prefix
-    keys = {
-        team.name: LangfuseKeyPair(f"langfuse-keys-team-{team.name}", LangfuseKeyPairArgs(
-            key_id(prefix, secret_refs.team_keys(team.name)), team.name, None, settings.protect, team.existing_keys,
-        ))
-        for team in settings.teams
-    }
-    litellm_keys = {
-        (team.name, key.name): LitellmTeamKey(f"litellm-keys-team-{team.name}.{key.name}", LitellmTeamKeyArgs(
-            key_id(prefix, secret_refs.team_litellm_key(team.name, key.name)), team.name, key.name, None,
-            retain_on_removal=False,
-        ))
-        for team in settings.teams for key in team.keys
-    }
+    keys, litellm_keys = declare_team_keys(settings, None)
     pair_ids = {name: key_id(prefix, secret_refs.team_keys(name)) for name in keys}
     key_ids = {pair: key_id(prefix, secret_refs.team_litellm_key(*pair)) for pair in litellm_keys}
     platform_id = key_id(prefix, secret_refs.PLATFORM_KEYS)

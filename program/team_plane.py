@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.langfuse_key_pair import LangfuseKeyPair, LangfuseKeyPairArgs
-from components.litellm_team_key import LitellmTeamKey, LitellmTeamKeyArgs
+from components.langfuse_key_pair import LangfuseKeyPair
+from components.litellm_team_key import LitellmTeamKey
 from components.team_plane_store import TeamPlaneStore, TeamPlaneStoreArgs
-from services import secret_refs
 from program.foundation import Foundation
+from program.team_keys import declare_team_keys
 from program.platform import PlatformInputs, TEAM_PLANE_JOB
 
 
@@ -49,22 +49,7 @@ class TeamPlane:
 
 def declare_team_plane(foundation: Foundation) -> TeamPlane:
     settings = foundation.settings
-    prefix = settings.name_prefix
-    keys = {
-        team.name: LangfuseKeyPair(f"langfuse-keys-team-{team.name}", LangfuseKeyPairArgs(
-            f"{prefix}/{secret_refs.team_keys(team.name)}", team.name, foundation.key.arn, settings.protect,
-            team.existing_keys, retain_on_removal=settings.protect,
-        ))
-        for team in settings.teams
-    }
-    # A team's key can leave the config like the team itself: kept in AWS in prod, as its Langfuse pair is.
-    litellm_keys = {
-        (team.name, key.name): LitellmTeamKey(f"litellm-keys-team-{team.name}.{key.name}", LitellmTeamKeyArgs(
-            f"{prefix}/{secret_refs.team_litellm_key(team.name, key.name)}", team.name, key.name, foundation.key.arn,
-            retain_on_removal=settings.protect,
-        ))
-        for team in settings.teams for key in team.keys
-    }
+    keys, litellm_keys = declare_team_keys(settings, foundation.key.arn)
     store = TeamPlaneStore("team-plane", TeamPlaneStoreArgs(
         settings, foundation.account_id, foundation.key.arn, foundation.access_logs.bucket_name,
         {name: (pair.arn, pair.version) for name, pair in keys.items()},

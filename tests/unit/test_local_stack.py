@@ -236,3 +236,22 @@ def test_every_teams_keys_fit_in_one_environment_string_at_200_teams():
     assert len(json.loads(litellm.removeprefix("LLM_GATEWAY_KEYS="))) == 201
     assert len(json.loads(every.removeprefix("LLM_GATEWAY_KEYS="))) == 201 + litellm_keys
     assert len(every.encode()) < MAX_VARIABLE_BYTES / 2
+
+
+def test_a_protected_local_stack_retains_a_removed_teams_keys_as_on_aws():
+    """As tests/unit/test_foundation.py shows on AWS: removing a team removes nothing protected (Pulumi
+    would stop there, after the team plane already deleted the team) and keeps what its keys were
+    generated from (its Langfuse pair, its LiteLLM key), retained in the state's stead."""
+    protected = LOCAL_BEDROCK.but(protect=True)
+    assert [team["name"] for team in protected.with_teams(1).teams] == ["home-rentals"]
+    before, after = protected.run(), protected.with_teams(1).run()
+    kept = {r.urn for r in after.resources}
+    removed = [r for r in before.resources if r.urn not in kept]
+
+    assert [r.name for r in removed if r.protect] == []
+    generated = {r.name: r for r in removed if r.custom}
+    assert set(generated) == {"langfuse-keys-team-mle-public", "langfuse-keys-team-mle-secret",
+                              "litellm-keys-team-mle.batch-value"}
+    assert all(r.retain_on_delete for r in generated.values())
+    # What the team's removal does not touch stays protected.
+    assert all(v.protect for v in before.of_type("docker:index/volume:Volume"))
