@@ -127,9 +127,7 @@ def docker_service(spec: ServiceSpec, *, prefix: str, published: Mapping[int, in
         raise ValueError(f"{spec.name} is a one-off: it runs as a step of a job (job_step)")
     _checked(spec)
     check = healthcheck(spec.health_check) if spec.health_check else None
-    labels = {STACK_LABEL: prefix, f"{LABEL}.service": spec.name,
-              # Names only: which variables are secrets (their values live in Pulumi's encrypted state).
-              f"{LABEL}.secret-environment": ",".join(sorted(spec.secrets))}
+    labels = {STACK_LABEL: prefix, f"{LABEL}.service": spec.name}
     if check:
         labels[f"{LABEL}.healthcheck-sha256"] = check.digest
     return DockerService(

@@ -36,6 +36,7 @@ from collections.abc import Callable
 import pulumi
 from pulumi.runtime import resource as sdk_resource, rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import source_pb2
 
 from components.compose_host import UBUNTU_ARM64_AMI
@@ -94,9 +95,16 @@ class Registration:
     create_timeout: str  # customTimeouts.create, "" when the provider's default applies
     dependencies: list
     property_dependencies: dict  # input name -> URNs it depends on (what stack policies see)
+    sent: bytes  # the inputs as the SDK serialized them (see `as_sent`)
 
     def input(self, key: str, default: Any = None) -> Any:
         return unwrap(self.inputs.get(key, default))
+
+    def as_sent(self, key: str) -> Any:
+        """An input with each secret value wrapped where it stands, e.g. one entry of a list: `inputs`
+        are deserialized as the engine hands them to a provider, where a secret entry makes its
+        whole list or dict secret (pulumi/runtime/rpc.py deserialize_property)."""
+        return json_format.MessageToDict(struct_pb2.Struct.FromString(self.sent)).get(key)
 
 
 def _random_string(inputs: dict) -> str:
@@ -611,6 +619,7 @@ class RecordingMonitor(MockMonitor):
                 property_dependencies={
                     key: list(deps.urns) for key, deps in request.propertyDependencies.items() if len(deps.urns)
                 },
+                sent=request.object.SerializeToString(),
             ))
         return response
 

@@ -72,7 +72,7 @@ def test_a_changed_health_check_changes_a_label_so_the_container_is_replaced():
 
     assert before.labels["llm-gateway.healthcheck-sha256"] != after.labels["llm-gateway.healthcheck-sha256"]
     assert {k: v for k, v in before.labels.items() if "healthcheck" not in k} == {
-        "llm-gateway.stack": "p", "llm-gateway.service": "app", "llm-gateway.secret-environment": ""}
+        "llm-gateway.stack": "p", "llm-gateway.service": "app"}
 
 
 @pytest.mark.parametrize("spec, message", [

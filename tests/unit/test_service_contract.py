@@ -15,7 +15,7 @@ from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
 from services.local import STANDS_IN, left_out, local_differences
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
-from tests.support.pulumi_mocks import ProgramRun, unwrap
+from tests.support.pulumi_mocks import ProgramRun, is_secret, unwrap
 from tests.support.variants import STG_ECS, STG_EC2
 
 Contract = dict[str, tuple[frozenset[str], frozenset[str]]]  # service -> (plain names, secret names)
@@ -47,16 +47,23 @@ def host(run: ProgramRun) -> Contract:
             for name, service in compose.items()}
 
 
+def by_secrecy(entries: dict[str, object]) -> tuple[frozenset[str], frozenset[str]]:
+    """(plain names, secret names) of variables, each by whether its value reached the engine as a secret."""
+    return (frozenset(name for name, value in entries.items() if not is_secret(value)),
+            frozenset(name for name, value in entries.items() if is_secret(value)))
+
+
 def local(run: ProgramRun) -> Contract:
+    """Each variable plain or secret as the registration sent it (a secret value in a plain entry,
+    or a secret entry sent plain, shows as a difference)."""
     found = {}
     for container in run.of_type("docker:index/container:Container"):
         labels = {label["label"]: label["value"] for label in container.input("labels")}
-        secret = frozenset(filter(None, labels["llm-gateway.secret-environment"].split(",")))
-        names = frozenset(entry.split("=", 1)[0] for entry in container.input("envs"))
-        found[labels["llm-gateway.service"]] = (names - secret, secret)
+        found[labels["llm-gateway.service"]] = by_secrecy(
+            {unwrap(entry).split("=", 1)[0]: entry for entry in container.as_sent("envs")})
     for job in run.of_type("pulumi-python:dynamic:Resource"):
-        for step in job.input("steps") or []:
-            found[step["name"]] = (frozenset(step["environment"]), frozenset(step["secrets"]))
+        for step in job.as_sent("steps") or []:
+            found[step["name"]] = by_secrecy({**step["environment"], **step["secrets"]})
     return found
 
 
