@@ -47,6 +47,16 @@ DEFAULT_IMAGES: dict[str, str] = {
     # one public repo compared both registries' index bodies on 2026-10-09 and pins this ref; many
     # others pin the same digest from Docker Hub.
     "postgres-client": "public.ecr.aws/docker/library/postgres:17-alpine@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
+    # The local platform's PostgreSQL server (compute: local): the same Docker Official Image, Debian's
+    # build, whose openssl makes the server's certificate at its first start (services/local.py; the
+    # Alpine build has no openssl program). 17-bookworm is 17.11 here; this is its multi-arch index:
+    # pinned for postgres:17-bookworm / 17.11-bookworm by at least six unrelated public repositories,
+    # one recording it as the RepoDigest of a pulled postgres:17-bookworm (17.11), another listing it
+    # as the manifest list whose linux/amd64 manifest is sha256:91eb910c...; that amd64 manifest is also
+    # pinned from public.ecr.aws/docker/library/postgres:17.11-bookworm, ECR Public serving the same
+    # bytes as Docker Hub. (Docker rebuilds the tag now and then, other digests of it are pinned
+    # elsewhere; `make pin-images` moves the pin.)
+    "postgres-server": "public.ecr.aws/docker/library/postgres:17-bookworm@sha256:639ab7ceb90e13123085b741fb31ef493fba25463002f6da665352e7b534b652",
     # The local platform's S3-compatible store (compute: local): SeaweedFS 4.44 (`weed mini`), the newest
     # release read here. Its release workflow builds the multi-arch index on GHCR and `crane copy`s it to
     # Docker Hub, which keeps the digest (seaweedfs .github/workflows/container_release_unified.yml at

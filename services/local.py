@@ -1,9 +1,9 @@
 """What runs on the local platform: the shared service specs (services/specs.py), the stores that
 stand in for AWS's managed ones, and every difference from the AWS platforms, each with its reason.
 
-In place of RDS and S3: PostgreSQL 17 from the image the stack already runs psql from, with TLS (a
-certificate the deploy generates: the apps' `sslmode=require` holds as against RDS), and SeaweedFS
-as the S3-compatible store for Langfuse's events, media and exports and for the team plane's
+In place of RDS and S3: PostgreSQL 17 (Debian's official image), with TLS (a self-signed
+certificate it makes itself at its first start: the apps' `sslmode=require` holds as against RDS),
+and SeaweedFS as the S3-compatible store for Langfuse's events, media and exports and for the team plane's
 document and code. The rest (ClickHouse, Valkey, Langfuse web and worker, LiteLLM, the migrators,
 db-init, the team plane's job) are the shared specs with the differences listed in
 `local_differences`; nothing else changes.
@@ -44,7 +44,6 @@ OBJECT_STORE_REGION = "us-east-1"
 
 # Logical secrets only the local platform has (the others: services/secret_refs.py).
 OBJECT_STORE_KEYS = "object-store"  # accessKeyId, secretAccessKey: the store's one (admin) identity
-POSTGRES_TLS = "postgres-tls"  # certificate, privateKey: generated at deploy time
 # The key variables (team_plane/key_source.py): the Langfuse pairs LiteLLM's start reads, and every key
 # the team plane's steps read (the pairs and the teams' LiteLLM keys).
 TEAM_KEY_VALUES, LANGFUSE_PAIRS, EVERY_KEY = "team-key-values", "langfusePairs", "everyKey"
@@ -53,18 +52,26 @@ OBJECT_STORE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": SecretRef(OBJECT_STORE_KEYS, "secretAccessKey"),
 }
 
-TLS_DIR = "/var/lib/postgresql/tls"
-# The official image's entrypoint (docker-entrypoint.sh) initializes the data directory and steps
-# down to the postgres user; it runs as root first, so the key can be written for that user only
-# (the server refuses a key file others can read: src/backend/libpq/be-secure-common.c).
+# The data volume, where the official image declares it; the cluster and the TLS files side by side in it.
+POSTGRES_VOLUME_PATH = "/var/lib/postgresql/data"
+POSTGRES_PGDATA = f"{POSTGRES_VOLUME_PATH}/pgdata"
+TLS_DIR = f"{POSTGRES_VOLUME_PATH}/tls"
+# At its first start PostgreSQL gets a key and a self-signed certificate for its name on the stack's
+# network, made with the image's openssl (Debian's postgresql-common depends on ssl-cert, which
+# depends on openssl) in its data volume, so they stay across restarts and never pass through the
+# deploy, its state or an environment. No client verifies it: `sslmode=require` encrypts without
+# checking the server, as against RDS. Not the image's build-time snakeoil certificate (one key for
+# everyone who pulled that build). The script runs as root ahead of the image's entrypoint, which
+# initializes PGDATA and steps down to the postgres user; the server refuses a key file others can
+# read (src/backend/libpq/be-secure-common.c), hence the umask and the owner.
 POSTGRES_START = f"""\
 set -eu
-umask 077
-mkdir -p {TLS_DIR}
-printf '%s\\n' "$POSTGRES_TLS_CERTIFICATE" > {TLS_DIR}/server.crt
-printf '%s\\n' "$POSTGRES_TLS_KEY" > {TLS_DIR}/server.key
-chown -R postgres:postgres {TLS_DIR}
-unset POSTGRES_TLS_KEY
+if [ ! -s {TLS_DIR}/server.key ] || [ ! -s {TLS_DIR}/server.crt ]; then
+  mkdir -p {TLS_DIR}
+  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -days 3650 \\
+    -subj /CN={POSTGRES} -addext subjectAltName=DNS:{POSTGRES} -keyout {TLS_DIR}/server.key -out {TLS_DIR}/server.crt)
+  chown -R postgres:postgres {TLS_DIR}
+fi
 exec docker-entrypoint.sh postgres -c ssl=on -c ssl_cert_file={TLS_DIR}/server.crt -c ssl_key_file={TLS_DIR}/server.key
 """
 
@@ -105,20 +112,17 @@ def postgres() -> ServiceSpec:
     """PostgreSQL 17 in place of RDS: its superuser is the one db-init connects as."""
     return ServiceSpec(
         name=POSTGRES,
-        # The image the stack runs psql from (reference/images.py) runs the server too: one image, major 17 as on RDS.
-        image=DEFAULT_IMAGES["postgres-client"],
+        # Major 17 as on RDS; Debian's image, whose openssl makes the certificate (reference/images.py).
+        image=DEFAULT_IMAGES["postgres-server"],
         port=POSTGRES_PORT,
         entrypoint=("sh", "-c", POSTGRES_START),
-        environment={"POSTGRES_USER": DATABASE_ADMIN_USER, "POSTGRES_DB": "postgres"},
-        secrets={
-            "POSTGRES_PASSWORD": SecretRef(secret_refs.POSTGRES, "password"),
-            "POSTGRES_TLS_CERTIFICATE": SecretRef(POSTGRES_TLS, "certificate"),
-            "POSTGRES_TLS_KEY": SecretRef(POSTGRES_TLS, "privateKey"),
-        },
+        # The cluster in a directory of the volume, beside the TLS files (initdb wants an empty directory).
+        environment={"POSTGRES_USER": DATABASE_ADMIN_USER, "POSTGRES_DB": "postgres", "PGDATA": POSTGRES_PGDATA},
+        secrets={"POSTGRES_PASSWORD": SecretRef(secret_refs.POSTGRES, "password")},
         # Over TCP: during its first initialization the image's temporary server listens on the socket only.
         health_check=HealthCheck(("pg_isready", "--host", "127.0.0.1", "--username", DATABASE_ADMIN_USER,
                                   "--dbname", "postgres"), interval=10, timeout=5, retries=10, start_period=60),
-        volumes=(Volume("postgres-data", "/var/lib/postgresql/data"),),  # PGDATA of major 17
+        volumes=(Volume("postgres-data", POSTGRES_VOLUME_PATH),),
         stop_timeout=60,
     )
 

@@ -1,15 +1,17 @@
-"""The local platform's PostgreSQL serves TLS, so the apps' `sslmode=require` holds as against RDS:
-its container's own start script (services/local.py POSTGRES_START) run by dash, with a key
-and certificate of the kind the deploy generates (ECDSA P-256, self-signed), ahead of a real
-PostgreSQL (Debian's). What the image's entrypoint does first (initdb, then the server as the
-postgres user) is stood in for by a few lines; the script's fixed directory is a private tmpfs (a
-mount namespace), as the container's own filesystem is. The server refuses a key file others may
-read, so it starting at all proves the file's mode and owner."""
+"""The local platform's PostgreSQL serves TLS with a certificate it makes itself, so the apps'
+`sslmode=require` holds as against RDS: its container's own start script (services/local.py
+POSTGRES_START) run by dash as root, with /usr/bin/openssl (the image's is Debian's too), ahead of a
+real PostgreSQL (Debian's). What the image's entrypoint does after it (initdb on an empty PGDATA,
+then the server as the postgres user) is stood in for by a few lines. The script's fixed paths are
+the container's: a private mount namespace puts a directory of the test's own at the data volume's
+mount point, where Docker mounts the volume. The server refuses a key file others may read, so it
+starting at all proves the key's mode and owner."""
 
 from __future__ import annotations
 
-import datetime
 import os
+import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -19,81 +21,66 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from services.local import POSTGRES, POSTGRES_START, POSTGRES_VOLUME_PATH, TLS_DIR, postgres
 from services.specs import DATABASE_ADMIN_USER
-from services.local import POSTGRES, POSTGRES_START, TLS_DIR
 from tests.support.litellm_proxy import free_port
 from tests.support.postgres_server import _bin
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Local0Password0For0Tests0Only000"
-
-
-def self_signed() -> tuple[str, str]:
-    """(certificate, private key) PEMs for the host name `postgres`, as the deploy makes them."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, POSTGRES)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + datetime.timedelta(days=365))
-                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(POSTGRES)]), critical=False)
-                   .sign(key, hashes.SHA256()))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption())
-    return certificate.public_bytes(serialization.Encoding.PEM).decode(), pem.decode()
+PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", re.S)
 
 
 def entrypoint_stand_in(directory: Path, port: int) -> None:
-    """`docker-entrypoint.sh` on PATH: what the official image's does for `postgres ARGS` (a fresh data
-    directory initialized for POSTGRES_USER/POSTGRES_PASSWORD, then the server as postgres)."""
+    """`docker-entrypoint.sh` on PATH: what the official image's does for `postgres ARGS` (an empty
+    PGDATA initialized for POSTGRES_USER/POSTGRES_PASSWORD, then the server as postgres)."""
     script = directory / "docker-entrypoint.sh"
     script.write_text(f"""#!/bin/sh
 set -e
 [ "$1" = postgres ] && shift
-printf '%s' "$POSTGRES_PASSWORD" > {directory}/pw && chown postgres {directory}/pw
-runuser -u postgres -- {_bin('initdb')} -D {directory}/data -U "$POSTGRES_USER" --auth=scram-sha-256 \\
-  --pwfile={directory}/pw >/dev/null
-exec runuser -u postgres -- {_bin('postgres')} -D {directory}/data -p {port} -k {directory}/data \\
-  -c listen_addresses=127.0.0.1 "$@"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  mkdir -p "$PGDATA" && chown postgres "$PGDATA" && chmod 700 "$PGDATA"
+  printf '%s' "$POSTGRES_PASSWORD" > {directory}/pw && chown postgres {directory}/pw
+  runuser -u postgres -- {_bin('initdb')} -D "$PGDATA" -U "$POSTGRES_USER" --auth=scram-sha-256 \\
+    --pwfile={directory}/pw >/dev/null
+fi
+exec runuser -u postgres -- {_bin('postgres')} -D "$PGDATA" -p {port} -k "$PGDATA" -c listen_addresses=127.0.0.1 "$@"
 """)
     script.chmod(0o755)
 
 
-def psql(port: int, sslmode: str) -> subprocess.CompletedProcess:
-    url = f"postgresql://{DATABASE_ADMIN_USER}:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode={sslmode}"
-    return subprocess.run(["psql", url, "--no-psqlrc", "--tuples-only", "--no-align", "-c",
-                           "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
-                          capture_output=True, text=True, timeout=30)
-
-
-def serve(script: str, environment: dict[str, str]):
-    """Runs `script` with dash in a private mount namespace (TLS_DIR's parent a fresh tmpfs)."""
+@pytest.fixture
+def volume():
+    """The data volume as Docker makes a new one for the image: owned by postgres, mode 1777 (the
+    image's /var/lib/postgresql/data). Under /tmp: pytest's directories are private to root, and the
+    server runs as postgres."""
     directory = Path(tempfile.mkdtemp(prefix="llm-gateway-local-postgres-"))
-    os.chown(directory, 0, 0)
     directory.chmod(0o755)
-    port = free_port()
-    entrypoint_stand_in(directory, port)
-    (directory / "data").mkdir()
-    os.chown(directory / "data", *_postgres_ids())
-    env = {"PATH": f"{directory}:{os.environ['PATH']}", "POSTGRES_USER": DATABASE_ADMIN_USER,
-           "POSTGRES_PASSWORD": PASSWORD, "POSTGRES_DB": "postgres", **environment}
-    process = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-         f'mount -t tmpfs tmpfs {os.path.dirname(TLS_DIR)} && exec dash -c "$0"', script],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    return process, port, directory
-
-
-def _postgres_ids() -> tuple[int, int]:
-    import pwd
-
+    data = directory / "volume"
+    data.mkdir()
     entry = pwd.getpwnam("postgres")
-    return entry.pw_uid, entry.pw_gid
+    os.chown(data, entry.pw_uid, entry.pw_gid)
+    data.chmod(0o1777)
+    yield data
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def serve(script: str, volume: Path) -> tuple[subprocess.Popen, int]:
+    """Runs `script` with dash, as the container's entrypoint runs it: its environment, and `volume`
+    at the data volume's mount point in a private mount namespace."""
+    spec = postgres()
+    port = free_port()
+    entrypoint_stand_in(volume.parent, port)
+    env = {"PATH": f"{volume.parent}:{os.environ['PATH']}", **spec.environment, "POSTGRES_PASSWORD": PASSWORD}
+    mount = (f"mount -t tmpfs tmpfs {os.path.dirname(POSTGRES_VOLUME_PATH)} && mkdir {POSTGRES_VOLUME_PATH} && "
+             f"mount --bind {volume} {POSTGRES_VOLUME_PATH}")
+    process = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'{mount} && exec dash -c "$0"', script],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return process, port
 
 
 def wait_ready(process: subprocess.Popen, port: int) -> None:
@@ -107,38 +94,74 @@ def wait_ready(process: subprocess.Popen, port: int) -> None:
     raise AssertionError("the server did not answer within 60 s")
 
 
-def stop(process: subprocess.Popen, directory: Path) -> None:
+def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-    shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def tls():
-    certificate, key = self_signed()
-    return {"POSTGRES_TLS_CERTIFICATE": certificate, "POSTGRES_TLS_KEY": key}
+def psql(port: int, sslmode: str) -> subprocess.CompletedProcess:
+    url = f"postgresql://{DATABASE_ADMIN_USER}:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode={sslmode}"
+    return subprocess.run(["psql", url, "--no-psqlrc", "--tuples-only", "--no-align", "-c",
+                           "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+                          capture_output=True, text=True, timeout=30)
 
 
-def test_the_container_serves_tls_and_require_connects_over_it(tls):
-    process, port, directory = serve(POSTGRES_START, tls)
+def served_certificate(port: int) -> x509.Certificate:
+    """The certificate the server presents (PostgreSQL's own TLS negotiation: `-starttls postgres`)."""
+    shown = subprocess.run(["openssl", "s_client", "-starttls", "postgres", "-connect", f"127.0.0.1:{port}"],
+                           input="", capture_output=True, text=True, timeout=30)
+    found = PEM.search(shown.stdout)
+    assert found, shown.stdout + shown.stderr
+    return x509.load_pem_x509_certificate(found.group().encode())
+
+
+def in_volume(volume: Path, path: str) -> Path:
+    return volume / Path(path).relative_to(POSTGRES_VOLUME_PATH)
+
+
+def started(volume: Path) -> tuple[x509.Certificate, str]:
+    """Starts the container on `volume`; its served certificate and what `sslmode=require` met."""
+    process, port = serve(POSTGRES_START, volume)
     try:
         wait_ready(process, port)
         answer = psql(port, "require")  # as db-init (PGSSLMODE) and the apps' database URLs ask
         assert answer.returncode == 0, answer.stderr
-        assert answer.stdout.strip() == "t"
+        return served_certificate(port), answer.stdout.strip()
     finally:
-        stop(process, directory)
+        stop(process)
 
 
-def test_without_the_certificate_require_is_refused():
+def test_the_first_start_makes_a_certificate_in_the_volume_and_require_connects_over_it(volume):
+    served, over_tls = started(volume)
+
+    assert over_tls == "t"
+    made = x509.load_pem_x509_certificate(in_volume(volume, f"{TLS_DIR}/server.crt").read_bytes())
+    assert served == made  # what it serves is what it made, in its volume
+    assert made.subject == made.issuer and made.subject.rfc4514_string() == f"CN={POSTGRES}"
+    names = made.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [POSTGRES]
+    assert isinstance(made.public_key(), ec.EllipticCurvePublicKey) and made.public_key().curve.name == "secp256r1"
+    assert (made.not_valid_after_utc - made.not_valid_before_utc).days == 3650
+    key = in_volume(volume, f"{TLS_DIR}/server.key").stat()
+    assert (key.st_mode & 0o777, key.st_uid) == (0o600, pwd.getpwnam("postgres").pw_uid)
+    assert (in_volume(volume, postgres().environment["PGDATA"]) / "PG_VERSION").exists()  # the cluster beside it
+
+
+def test_a_restart_serves_the_same_certificate(volume):
+    first, _ = started(volume)
+    again, over_tls = started(volume)
+
+    assert over_tls == "t" and again == first
+
+
+def test_without_tls_require_is_refused(volume):
     """What the apps' URLs would meet on a stock server: the reason the container serves TLS."""
-    plain = POSTGRES_START.split("exec docker-entrypoint.sh", 1)[0].split("umask 077", 1)[0] + "exec docker-entrypoint.sh postgres\n"
-    process, port, directory = serve(plain, {})
+    process, port = serve("exec docker-entrypoint.sh postgres\n", volume)
     try:
         wait_ready(process, port)
         answer = psql(port, "require")
         assert answer.returncode != 0
         assert "server does not support SSL, but SSL was required" in answer.stderr
     finally:
-        stop(process, directory)
+        stop(process)

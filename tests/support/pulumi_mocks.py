@@ -511,11 +511,6 @@ class RecordingMocks(Mocks):
         elif typ == "docker:index/volume:Volume":
             # A volume's id is its name (resource_docker_volume.go).
             out = {"id": raw["name"], "mountpoint": f"/var/lib/docker/volumes/{raw['name']}/_data"}
-        elif typ == "tls:index/privateKey:PrivateKey":
-            out = _tls_private_key(raw)
-            self._generated(out["privateKeyPem"])
-        elif typ == "tls:index/selfSignedCert:SelfSignedCert":
-            out = _tls_self_signed(raw)
         elif typ == "pulumi-python:dynamic:Resource" and "container_prefix" in raw:
             # components/docker_job.py: the id is the first run's last container id (Docker's 64 hex).
             container = _docker_id(f"{name}/{raw.get('job')}")
@@ -528,44 +523,6 @@ class RecordingMocks(Mocks):
 
 def _docker_id(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
-
-
-def _tls_private_key(raw: dict) -> dict:
-    """A real key of the asked algorithm (pulumi-tls marks privateKeyPem secret itself)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    if raw.get("algorithm") == "ECDSA":
-        curves = {"P224": ec.SECP224R1(), "P256": ec.SECP256R1(), "P384": ec.SECP384R1(), "P521": ec.SECP521R1()}
-        key = ec.generate_private_key(curves[raw.get("ecdsaCurve") or "P224"])
-    else:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=int(raw.get("rsaBits") or 2048))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return {"privateKeyPem": pem, "publicKeyPem": public, "id": hashlib.sha1(public.encode()).hexdigest()}
-
-
-def _tls_self_signed(raw: dict) -> dict:
-    """A real certificate for the key and names given (what terraform-provider-tls signs)."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
-
-    key = serialization.load_pem_private_key(raw["privateKeyPem"].encode(), password=None)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (raw.get("subject") or {}).get("commonName", ""))])
-    start = dt.datetime(2026, 1, 15, tzinfo=UTC)
-    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(start)
-                   .not_valid_after(start + dt.timedelta(hours=int(raw["validityPeriodHours"])))
-                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in raw.get("dnsNames") or []]),
-                                  critical=False)
-                   .sign(key, hashes.SHA256()))
-    return {"certPem": certificate.public_bytes(serialization.Encoding.PEM).decode(),
-            "id": str(certificate.serial_number)}
 
 
 # EC2 resources: id prefix and ARN path (ids are the prefix + 17 hex).

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from services.specs import TEAM_PLANE_JOB
 from renderers.litellm_proxy import render_proxy_config
 from services.secret_refs import SecretRef
 from services.specs import HealthCheck, ServiceSpec, Volume
+from reference.images import parse_image
 from renderers.compose_host.layout import Mount
 from renderers.docker import docker_service, healthcheck, job_groups, job_step, start_order
 from services.local import (
@@ -146,9 +145,16 @@ def test_a_named_profile_reaches_litellm_only(specs):
     assert [s for s in with_profile.values() if "AWS_CONFIG_FILE" in s.environment] == [with_profile["litellm"]]
 
 
-def test_postgres_serves_tls_with_the_deploys_certificate(specs):
+def test_postgres_makes_its_own_certificate_in_its_volume_from_debians_image(specs):
+    """What the server serves TLS with is made in the container (tests/integration/
+    test_local_postgres_tls.py runs the script): no key in the deploy's state or an environment."""
     spec = specs[POSTGRES]
-    assert set(spec.secrets) == {"POSTGRES_PASSWORD", "POSTGRES_TLS_CERTIFICATE", "POSTGRES_TLS_KEY"}
+    assert set(spec.secrets) == {"POSTGRES_PASSWORD"}
     script = spec.entrypoint[-1]
-    assert "exec docker-entrypoint.sh postgres -c ssl=on" in script and "unset POSTGRES_TLS_KEY" in script
-    assert replace(spec, entrypoint=None).image == specs["db-init"].image  # one image: psql and the server
+    assert "openssl req -x509" in script and "exec docker-entrypoint.sh postgres -c ssl=on" in script
+    (volume,) = spec.volumes
+    assert spec.environment["PGDATA"].startswith(volume.container_path + "/")
+    assert f"{volume.container_path}/tls/server.key" in script
+    # Major 17 as on RDS and as the psql of db-init; Debian's build (its openssl), not Alpine's.
+    server, client = parse_image(spec.image), parse_image(specs["db-init"].image)
+    assert server.tag == "17-bookworm" and client.tag == "17-alpine" and server.repository == client.repository
