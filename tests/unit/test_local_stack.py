@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 
 import pulumi_docker as docker
 import pytest
@@ -23,6 +24,7 @@ from tests.support.fake_docker import Behaviour, FakeDocker
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ProgramRun, Registration, plain_strings, unwrap
 from tests.support.settings import runtime_with_secrets, settings_config
+from tests.support.stacks import ROOT
 from tests.support.variants import LOCAL_BEDROCK
 
 PINNED = re.compile(r"^(?P<name>[^@\s]+)@sha256:[0-9a-f]{64}$")
@@ -255,3 +257,13 @@ def test_a_protected_local_stack_retains_a_removed_teams_keys_as_on_aws():
     assert all(r.retain_on_delete for r in generated.values())
     # What the team's removal does not touch stays protected.
     assert all(v.protect for v in before.of_type("docker:index/volume:Volume"))
+
+
+def test_the_shipped_local_stack_file_holds_no_ones_passphrase_salt():
+    """`pulumi stack init local` with the passphrase provider writes its salt into Pulumi.local.yaml;
+    committed, everyone else's init fails on it (`incorrect passphrase`, pulumi/pulumi#17759). README
+    "The local stack" says to leave it uncommitted: what git would commit is checked (the index),
+    not the working copy, where a contributor's own salt belongs."""
+    staged = subprocess.run(["git", "-C", str(ROOT), "show", ":Pulumi.local.yaml"], capture_output=True, text=True)
+    text = staged.stdout if staged.returncode == 0 else (ROOT / "Pulumi.local.yaml").read_text()  # not a checkout
+    assert not {"encryptionsalt", "encryptedkey", "secretsprovider"} & set(yaml.safe_load(text))
