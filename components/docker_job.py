@@ -268,8 +268,17 @@ class DockerJobProvider(ResourceProvider):
 
     def _remove_leftovers(self, spec: JobSpec) -> None:
         """What a run of this job left when it was interrupted (the deploy killed, the machine off):
-        its containers, maybe still running, and its scratch volumes."""
+        its containers and its scratch volumes. A step still running may be a migration: killed
+        half-way it leaves a schema to repair by hand (Prisma's P3009, a dirty ClickHouse migration),
+        so it gets the job's time to finish first; one that outlives that is stuck and removed."""
         where = f"local job {spec.job}, leftovers of an interrupted run"
+        running = self._checked(where, "ps", "--quiet", *job_filters(spec)).split()  # without --all: running only
+        deadline = self.clock() + spec.timeout_seconds
+        for container in running:
+            try:
+                self._cli("wait", container, timeout=max(deadline - self.clock(), 1.0))
+            except subprocess.TimeoutExpired:
+                break
         containers = self._checked(where, "ps", "--all", "--quiet", *job_filters(spec)).split()
         if containers:
             self._checked(where, "rm", "--force", *containers)
@@ -323,7 +332,7 @@ class DockerJobProvider(ResourceProvider):
                 waited = self._cli("wait", container_id, timeout=max(deadline - self.clock(), 1.0))
             except subprocess.TimeoutExpired:
                 raise DockerJobError(
-                    f"{where}: did not exit within the job's {spec.timeout_seconds} s; it was removed. "
+                    f"{where}: did not exit within the job's {spec.timeout_seconds} s, so the job removes it. "
                     f"{self._log_tail(container_id)}"
                 ) from None
             code = waited.stdout.strip()

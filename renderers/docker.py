@@ -28,7 +28,7 @@ from services.specs import SMOKE_JOB, TEAM_PLANE_JOB, HealthCheck, ServiceSpec
 
 LOOPBACK = "127.0.0.1"
 LABEL = "llm-gateway"
-STACK_LABEL = f"{LABEL}.stack"  # on every container and volume of a stack, the jobs' too (components/docker_job.py)
+STACK_LABEL = f"{LABEL}.stack"  # on every container of a stack and its jobs' scratch volumes (components/docker_job.py)
 # What the on-demand jobs run after, as on ECS (components/ecs_platform.py): the team plane once LiteLLM
 # and Langfuse web serve, the smoke step after the team plane.
 ON_DEMAND_AFTER = {TEAM_PLANE_JOB: ("litellm", "langfuse-web"), SMOKE_JOB: (TEAM_PLANE_JOB,)}

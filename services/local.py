@@ -63,15 +63,16 @@ TLS_DIR = f"{POSTGRES_VOLUME_PATH}/tls"
 # checking the server, as against RDS. Not the image's build-time snakeoil certificate (one key for
 # everyone who pulled that build). The script runs as root ahead of the image's entrypoint, which
 # initializes PGDATA and steps down to the postgres user; the server refuses a key file others can
-# read (src/backend/libpq/be-secure-common.c), hence the umask and the owner.
+# read (src/backend/libpq/be-secure-common.c), hence the umask and the owner, handed over at every
+# start (a start stopped between making and handing them over leaves them root's).
 POSTGRES_START = f"""\
 set -eu
 if [ ! -s {TLS_DIR}/server.key ] || [ ! -s {TLS_DIR}/server.crt ]; then
   mkdir -p {TLS_DIR}
   (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -days 3650 \\
     -subj /CN={POSTGRES} -addext subjectAltName=DNS:{POSTGRES} -keyout {TLS_DIR}/server.key -out {TLS_DIR}/server.crt)
-  chown -R postgres:postgres {TLS_DIR}
 fi
+chown -R postgres:postgres {TLS_DIR}
 exec docker-entrypoint.sh postgres -c ssl=on -c ssl_cert_file={TLS_DIR}/server.crt -c ssl_key_file={TLS_DIR}/server.key
 """
 

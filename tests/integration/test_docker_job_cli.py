@@ -51,6 +51,6 @@ def test_a_step_that_never_exits_is_ended_by_the_jobs_timeout(cli):
     state, provider = cli
     FakeDocker(behaviours={"migrate": Behaviour(hang=True)}).save(state)
 
-    with pytest.raises(DockerJobError, match="did not exit within the job's 2 s; it was removed"):
+    with pytest.raises(DockerJobError, match="did not exit within the job's 2 s, so the job removes it"):
         provider.create(job_props(step("migrate"), timeout_seconds=2.0))
     assert FakeDocker.load(state).present == []

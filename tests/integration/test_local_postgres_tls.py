@@ -155,6 +155,18 @@ def test_a_restart_serves_the_same_certificate(volume):
     assert over_tls == "t" and again == first
 
 
+def test_a_start_ended_before_it_handed_the_files_to_postgres_is_repaired_by_the_next(volume):
+    """The container stopped between openssl and chown: the files are there, owned by root, which the
+    server cannot read."""
+    first, _ = started(volume)
+    for name in ("server.key", "server.crt"):
+        os.chown(in_volume(volume, f"{TLS_DIR}/{name}"), 0, 0)
+
+    again, over_tls = started(volume)
+
+    assert over_tls == "t" and again == first
+
+
 def test_without_tls_require_is_refused(volume):
     """What the apps' URLs would meet on a stock server: the reason the container serves TLS."""
     process, port = serve("exec docker-entrypoint.sh postgres\n", volume)

@@ -5,9 +5,9 @@ for an image the daemon does not hold; `pull` downloads it or fails with the reg
 own environment (and leaves the variable out when it is unset there), pulls a missing image or
 fails with exit 125; `cp -` reads a tar stream from stdin; `start` prints the id; `wait` blocks
 until the container exits and prints its exit code; `logs --tail N` prints the last N lines;
-`ps --all --quiet` and `volume ls --quiet` print what matches every `--filter label=K=V`; `rm
---force` removes containers running or not; `volume create` prints the name, `volume rm --force`
-ignores missing volumes.
+`ps --quiet` (running containers; with `--all` every one) and `volume ls --quiet` print what
+matches every `--filter label=K=V`; `rm --force` removes containers running or not; `volume create`
+prints the name, `volume rm --force` ignores missing volumes.
 
 What each container "does" is declared per step (label llm-gateway.job.step): its exit code, its
 log, files it writes into its mounted volumes, how long it runs, or that it never exits. With a
@@ -104,8 +104,9 @@ class FakeDocker:
                 1, "", f"Error response from daemon: No such image: {image}\n")
         if command == "pull":
             return self._pull(rest[-1])
-        if command == "ps":
-            return 0, "".join(f"{c.id[:12]}\n" for c in self.present if _matches(c.labels, rest)), ""
+        if command == "ps":  # without --all: running containers only
+            shown = [c for c in self.present if _matches(c.labels, rest) and ("--all" in rest or self._running(c))]
+            return 0, "".join(f"{c.id[:12]}\n" for c in shown), ""
         if command == "rm":
             return self._remove(rest)
         container = self._find(rest[-1].split(":", 1)[0])
@@ -153,6 +154,9 @@ class FakeDocker:
             container.state = "removed"
             out += f"{reference}\n"
         return 0, out, ""
+
+    def _running(self, container: Container) -> bool:
+        return container.state == "hanging" or (container.state == "running" and (container.ends_at or 0) > self._now())
 
     def _now(self) -> float:
         return self.clock.monotonic() if self.clock else 0.0
