@@ -64,9 +64,10 @@ def _env(var: str) -> str:
 # `_acompletion`: `{**litellm_params, ...}`; completion and embedding return mock_completion /
 # mock_embedding before any provider code, litellm/main.py). Callers cannot ask for a mock themselves: the proxy drops
 # `mock_response` from a request body (litellm/proxy/litellm_pre_call_utils.py). The call is traced and
-# charged like any other, at deliberately dear prices: a mocked chat call counts 10 prompt and 20
-# completion tokens (litellm/constants.py DEFAULT_MOCK_RESPONSE_*_TOKEN_COUNT), so 0.50 USD, and a small
-# team budget stops the team within a few calls.
+# charged like any other, at deliberately dear prices: a mocked chat call counts 20 completion tokens
+# and its prompt's tokens as the budget reservation of a team key counted them, else 10
+# (litellm/main.py mock_completion, litellm/constants.py DEFAULT_MOCK_RESPONSE_*_TOKEN_COUNT), so about
+# 0.50 USD, and a small team budget stops the team within a few calls.
 STAND_IN_REPLY = "llm-gateway stand-in model: no model was called (compute: local without local.awsProfile)."
 STAND_IN_VECTOR = [0.0] * 8  # an embedding call's answer: the model's own size is not known here
 STAND_IN_PRICES = {"input_cost_per_token": 0.01, "output_cost_per_token": 0.02}
