@@ -66,8 +66,10 @@ def fixed_monthly_cost(settings: Settings) -> list[CostLine]:
     nats = azs if settings.network.nat_gateways == "perAz" else 1
     db = settings.database
     db_copies = 2 if db.multi_az else 1
-    # litellm, langfuse, postgres, clickhouse, redis, platform keys; one per team; langfuse-external if any
-    secrets = 6 + len(settings.teams) + bool(settings.langfuse_sso or settings.langfuse_ee_license_key)
+    # litellm, langfuse, the database's master, clickhouse, redis, the platform's keys; a Langfuse pair
+    # per team and one per LiteLLM key of it; docker-hub, litellm-external, langfuse-external when set
+    secrets = (6 + sum(1 + len(team.keys) for team in settings.teams) + bool(settings.docker_hub_credentials)
+               + bool(settings.litellm_license_key) + bool(settings.langfuse_sso or settings.langfuse_ee_license_key))
     lines = [
         CostLine("Load balancer", "ALB + 1 LCU", (PRICES["alb_hour"] + PRICES["alb_lcu_hour"]) * hours),
         CostLine("NAT gateways", f"{nats} x NAT gateway", nats * PRICES["nat_hour"] * hours),

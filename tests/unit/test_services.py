@@ -30,6 +30,8 @@ from services.specs import (
     workload_specs,
 )
 from tests.support.settings import make_settings
+from tests.support.program import run_shipped
+from tests.support.variants import AWS_VARIANTS
 from tests.support.stacks import ROOT, shipped_settings
 from policy.rules import strings_in
 
@@ -187,6 +189,19 @@ def test_spec_without_size_cannot_run_on_fargate():
 def test_shipped_stacks_fixed_cost_stays_under_budget(stack, ceiling):
     settings = shipped_settings(stack)
     assert sum(line.monthly for line in fixed_monthly_cost(settings)) <= ceiling
+
+
+COSTED = {**{name: (variant.settings, variant.run) for name, variant in AWS_VARIANTS.items()},
+          **{f"shipped {stack}": (lambda stack=stack: shipped_settings(stack), lambda stack=stack: run_shipped(stack))
+             for stack in ("stg", "prod")}}
+
+
+@pytest.mark.parametrize("name", COSTED)
+def test_the_cost_counts_every_secret_the_program_creates(name):
+    """Each secret is billed by the month (renderers/cost.py PRICES["secret_month"])."""
+    settings, run = COSTED[name]
+    (line,) = [line for line in fixed_monthly_cost(settings()) if line.item == "Secrets Manager"]
+    assert line.detail == f"{len(run().of_type('aws:secretsmanager/secret:Secret'))} secrets"
 
 
 @pytest.mark.parametrize("stack", ["prod", "stg"])
