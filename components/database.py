@@ -83,8 +83,7 @@ class Database(GatewayComponent):
             f"{name}-monitoring", role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=self.child(),
         )
-        # After a point-in-time restore the stack runs on the restored instance (scripts/restore.py).
-        identifier = settings.restored_instance or names.database(args.name_prefix)
+        identifier = names.database_instance(args.name_prefix, settings.restored_instance)
         # RDS would create these on first export, unencrypted and never expiring; created first, it
         # writes into ours. Named /aws/rds/instance/<identifier>/<log> ("Publishing ... logs to
         # Amazon CloudWatch Logs", RDS User Guide). A restore names new groups; under `protect` the

@@ -99,6 +99,11 @@ def database(name_prefix: str) -> str:
     return f"{name_prefix}-postgres"
 
 
+def database_instance(name_prefix: str, restored_instance: str | None) -> str:
+    """The RDS instance the stack runs on: after a point-in-time restore, the restored one (scripts/restore.py)."""
+    return restored_instance or database(name_prefix)
+
+
 # The final snapshot's random suffix (components/database.py): a new name per instance lifetime.
 FINAL_SNAPSHOT_SUFFIX_LENGTH = 8
 

@@ -152,7 +152,7 @@ def alarms(settings: Settings, monitored: Monitored) -> tuple[Alarm, ...]:
                 metrics=(Metric("m", metrics_namespace(prefix), DISK_METRIC, {"Host": host_dimension(prefix, host.role), "Path": path}, "Maximum"),),
                 threshold=a.disk_used_percent, comparison="GreaterThanThreshold", unit_label="%",
             ))
-    db = {"DBInstanceIdentifier": names.database(prefix)}
+    db = {"DBInstanceIdentifier": names.database_instance(prefix, settings.database.restored_instance)}
     found += [
         Alarm("database-cpu", f"PostgreSQL CPU over {a.database_cpu_percent}% for 15 minutes. Look at Performance "
               "Insights / slow query log; consider database.instanceClass.",

@@ -151,6 +151,9 @@ def test_a_restored_instance_takes_over_the_name_and_its_own_log_groups(variant:
     for log in ("postgresql", "upgrade"):
         group = groups[f"/aws/rds/instance/{restored}/{log}"]
         assert group.retain_on_delete is prod  # the replaced instance's logs outlive it in prod
+    # The database's alarms watch it, not the replaced instance (which keeps running until deleted).
+    database_alarms = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.input("namespace") == "AWS/RDS"]
+    assert {a.input("dimensions")["DBInstanceIdentifier"] for a in database_alarms} == {restored}
     # The apps' configuration does not change: their secrets still name the stable host.
     if not prod:
         assert "@postgres.db.llm-gateway-stg.internal:5432/" in secret_values(run)["litellm"]["databaseUrl"]
