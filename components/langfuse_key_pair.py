@@ -8,7 +8,7 @@ import pulumi
 import pulumi_random as random
 
 from components.base import GatewayComponent
-from components.secret_json import create_json_secret
+from components.secret_json import keep_in_secret
 from config.settings import LangfuseKeyPair as ExistingKeys
 
 
@@ -46,11 +46,7 @@ class LangfuseKeyPair(GatewayComponent):
             )
         self.public_key = public_key
         self.secret_key = secret_key
-        if args.kms_key_arn is None:
-            self.arn = self.version = None
-            self.register_outputs({})
-            return
-        self.secret = create_json_secret(
+        keep_in_secret(
             self, f"{name}-secret",
             secret_name=args.secret_name,
             description=f"Langfuse key pair of project {args.project}",
@@ -59,6 +55,3 @@ class LangfuseKeyPair(GatewayComponent):
             protect=args.protect,
             retain_on_removal=args.retain_on_removal,
         )
-        self.arn = self.secret.arn
-        self.version = self.secret.version_id
-        self.register_outputs({"arn": self.arn})

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_random as random
 
 from components.base import GatewayComponent
-from components.secret_json import create_json_secret
+from components.secret_json import keep_in_secret
 from team_plane.litellm_keys import VALUE_FIELD
 
 VALUE_PREFIX, VALUE_BYTES = "sk-", 24  # 48 hex digits
@@ -43,11 +43,7 @@ class LitellmTeamKey(GatewayComponent):
                                                                                                           "b64_url", "dec"]),
         )
         self.value = pulumi.Output.secret(pulumi.Output.concat(VALUE_PREFIX, value.hex))
-        if args.kms_key_arn is None:
-            self.arn = self.version = None
-            self.register_outputs({})
-            return
-        self.secret = create_json_secret(
+        keep_in_secret(
             self, f"{name}-secret",
             secret_name=args.secret_name,
             description=f"LiteLLM virtual key {args.key} of team {args.team}",
@@ -56,6 +52,3 @@ class LitellmTeamKey(GatewayComponent):
             protect=False,
             retain_on_removal=args.retain_on_removal,
         )
-        self.arn = self.secret.arn
-        self.version = self.secret.version_id
-        self.register_outputs({"arn": self.arn})

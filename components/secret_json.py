@@ -61,3 +61,14 @@ def create_json_secret(
         opts=owner.child(protect=protect and not retain_on_removal, **options),
     )
     return JsonSecret(arn=secret.arn, version_id=version.version_id)
+
+
+def keep_in_secret(owner: GatewayComponent, resource_name: str, *, kms_key_arn: pulumi.Input[str] | None,
+                   **secret: object) -> None:
+    """Sets `owner.arn` and `owner.version` to a JSON secret's holding the values (create_json_secret
+    takes `secret`) and registers the owner's outputs. Without Secrets Manager (compute: local,
+    `kms_key_arn` None) there is none: the values stay the owner's Pulumi secrets."""
+    stored = None if kms_key_arn is None else create_json_secret(owner, resource_name, kms_key_arn=kms_key_arn, **secret)
+    owner.arn = stored and stored.arn
+    owner.version = stored and stored.version_id
+    owner.register_outputs({"arn": owner.arn} if stored else {})

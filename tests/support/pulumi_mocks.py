@@ -599,6 +599,17 @@ class ProgramRun:
         assert len(found) == 1, f"expected one resource named {name!r}, found {[r.typ for r in found]}"
         return found[0]
 
+    def waits_for(self, registration: Registration) -> set[str]:
+        """Every URN `registration` is created after: its dependencies, theirs, and so on."""
+        by_urn = {r.urn: r for r in self.resources}
+        seen, frontier = set(), list(registration.dependencies)
+        while frontier:
+            urn = frontier.pop()
+            if urn not in seen:
+                seen.add(urn)
+                frontier.extend(by_urn[urn].dependencies if urn in by_urn else ())
+        return seen
+
     def children_of(self, parent: Registration) -> list[Registration]:
         return [r for r in self.resources if r.parent == parent.urn]
 

@@ -177,18 +177,6 @@ def test_status_check_alarms_recover_and_reboot_the_host(stg):
     }
 
 
-def waits_for(run, resource) -> set[str]:
-    """Every URN `resource` is registered after: its dependencies, theirs, and so on."""
-    by_urn = {r.urn: r for r in run.resources}
-    seen, frontier = set(), list(resource.dependencies)
-    while frontier:
-        urn = frontier.pop()
-        if urn not in seen:
-            seen.add(urn)
-            frontier.extend(by_urn[urn].dependencies if urn in by_urn else ())
-    return seen
-
-
 @pytest.mark.parametrize("stack", ["stg", "prod"])  # the gateway host; the ClickHouse host
 def test_a_host_boots_only_once_its_subnet_routes_to_the_internet(stack):
     """cloud-init installs the host's packages at its first boot, once, and its apt does not retry a
@@ -200,4 +188,4 @@ def test_a_host_boots_only_once_its_subnet_routes_to_the_internet(stack):
     (table,) = [t for t in run.of_type("aws:ec2/routeTable:RouteTable") if t.id == association.input("routeTableId")]
     (route,) = [r for r in table.input("routes") if r["cidrBlock"] == "0.0.0.0/0"]
     (nat,) = [n for n in run.of_type("aws:ec2/natGateway:NatGateway") if n.id == route["natGatewayId"]]
-    assert {association.urn, table.urn, nat.urn} <= waits_for(run, instance)
+    assert {association.urn, table.urn, nat.urn} <= run.waits_for(instance)

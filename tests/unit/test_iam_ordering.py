@@ -31,17 +31,6 @@ def strings(value) -> Iterator[str]:
                 yield from strings(json.loads(text))
 
 
-def closure(run: ProgramRun, registration: Registration) -> set[str]:
-    by_urn = {r.urn: r for r in run.resources}
-    seen, frontier = set(), list(registration.dependencies)
-    while frontier:
-        urn = frontier.pop()
-        if urn not in seen:
-            seen.add(urn)
-            frontier += by_urn[urn].dependencies if urn in by_urn else []
-    return seen
-
-
 def consumers_and_grants(run: ProgramRun) -> list[tuple[Registration, Registration, list[Registration]]]:
     """(consumer, role, the role's grants) for every resource that names a role's ARN, or an instance
     profile of the role, in its inputs."""
@@ -71,7 +60,7 @@ def test_whatever_uses_a_role_waits_for_its_permissions(run):
         f"{consumer.typ} {consumer.name} does not wait for {grant.name} (of role {role.name})"
         for consumer, role, grants in found
         for grant in grants
-        if grant.urn not in closure(run, consumer)
+        if grant.urn not in run.waits_for(consumer)
     ]
     assert not missing, "\n".join(missing)
 
@@ -87,4 +76,4 @@ def test_services_and_jobs_start_after_their_tasks_permissions():
     for runner in runners:
         task_definition = runner.input("taskDefinition") or runner.input("task_definition_arn")
         grants = grants_of[task_definition]
-        assert len(grants) >= 2 and {g.urn for g in grants} <= closure(run, runner), runner.name
+        assert len(grants) >= 2 and {g.urn for g in grants} <= run.waits_for(runner), runner.name
