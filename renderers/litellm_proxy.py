@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import yaml
+from renderers import yaml_text
 
 from services import secret_refs
 from team_plane.litellm_start import GUARD_MODULE, LANGFUSE_HOST_VAR
@@ -175,5 +175,5 @@ def render_proxy_config(settings: Settings, timeouts: ServingTimeouts = SERVING)
     # The header names where this renderer lived before it moved: the text is LiteLLM's environment, so
     # a changed one is a new task definition on ECS and new user data, a new host, on a compose host.
     header = f"# LiteLLM proxy config for {settings.project}-{settings.stack}: rendered by config/litellm_config.py, do not edit.\n"
-    text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=120)
+    text = header + yaml_text.safe_dump(document, sort_keys=False, default_flow_style=False, width=120)
     return ProxyConfig(text=text, env=EnvContract(secrets=secrets, plain=(LANGFUSE_HOST_VAR, *REDIS_VARS)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import cache
 
 from team_plane import source
 
@@ -51,6 +52,7 @@ sys.exit(sys.modules["team_plane." + entry].main(sys.argv))
 """
 
 
+@cache  # the modules' text does not change while a deploy runs, and every container's environment names it
 def code() -> str:
     """The object the deploy stores: every module any entry loads, by name."""
     modules = sorted({name for names in ENTRIES.values() for name in names} | set(HANDED_ON))

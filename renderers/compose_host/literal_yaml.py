@@ -7,15 +7,17 @@ from typing import Any
 
 import yaml
 
+from renderers import yaml_text
+
 WIDTH = 1 << 16  # long values stay on one line instead of folding
 
 
-class _LiteralDumper(yaml.SafeDumper):
+class _LiteralDumper(yaml_text.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: yaml_text.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
 
 

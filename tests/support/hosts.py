@@ -6,7 +6,6 @@ import base64
 import gzip
 import hashlib
 
-import yaml
 
 from renderers.litellm_proxy import render_proxy_config
 from services.specs import (
@@ -22,6 +21,7 @@ from renderers.compose_host.compose_file import compose_file
 from renderers.compose_host.imds import imds_guard
 from renderers.compose_host.layout import AwsLogs, ComposeHostPlan, HostPaths, layout
 from tests.support.settings import make_settings
+from tests.support import yaml_docs
 
 # The single staging host: every service on one compose network, Postgres on RDS.
 STAGING_ENDPOINTS = Endpoints(
@@ -97,7 +97,7 @@ def compose_file_of(specs, published, *, images=None, paths: HostPaths | None = 
 def written_files(user_data: str) -> dict[str, dict]:
     """path -> {"content": decoded text, "permissions", "owner"} as cloud-init writes them."""
     files = {}
-    for entry in yaml.safe_load(user_data)["write_files"]:
+    for entry in yaml_docs.load(user_data)["write_files"]:
         content = entry["content"]
         if entry.get("encoding") == "gz+b64":
             content = gzip.decompress(base64.b64decode(content)).decode()

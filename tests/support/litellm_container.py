@@ -16,6 +16,7 @@ from services.specs import Endpoints, ServiceSpec, litellm
 from config.settings import Settings
 from tests.support.litellm_proxy import base_environment, random_master_key
 from tests.support.redis_server import RedisServer
+from tests.support import yaml_docs
 
 REGION = "us-east-1"
 VENV_BIN = Path(sys.executable).parent
@@ -43,7 +44,7 @@ def write_auth_module(workdir: Path, name: str, tokens: dict[str, str | None], r
 def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: str) -> ProxyConfig:
     """The rendered config plus the test-only custom auth and Bedrock endpoint; same contract."""
     header = "".join(line for line in proxy.text.splitlines(keepends=True) if line.startswith("#"))
-    document = yaml.safe_load(proxy.text)
+    document = yaml_docs.load(proxy.text)
     for model in document["model_list"]:
         model["litellm_params"]["aws_bedrock_runtime_endpoint"] = bedrock_url
     document["general_settings"]["custom_auth"] = f"{auth_module}.user_api_key_auth"

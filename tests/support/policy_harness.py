@@ -45,6 +45,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
+from tests.support import yaml_docs
 
 PACK_NAME = "llm-gateway"
 
@@ -122,7 +123,7 @@ def edit_json(node: Node, key: str, edit: Callable[[Any], Any]) -> Node:
 
 def edit_user_data_file(user_data: str, path: str, edit: Callable[[str], str]) -> str:
     """Rewrite one write_files entry of a cloud-config, keeping its encoding (gz+b64 or plain)."""
-    document = yaml.safe_load(user_data)
+    document = yaml_docs.load(user_data)
     for entry in document["write_files"]:
         if entry["path"] != path:
             continue

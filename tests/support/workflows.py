@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-import yaml
+from tests.support import yaml_docs
+
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
@@ -57,7 +58,7 @@ class Workflow:
 
 def load_workflow(path: Path) -> Workflow:
     text = path.read_text()
-    doc = yaml.safe_load(text)
+    doc = yaml_docs.load(text)
     assert isinstance(doc, dict), f"{path.name}: not a YAML mapping"
     return Workflow(path=path, text=text, doc=doc)
 

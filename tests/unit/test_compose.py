@@ -6,7 +6,6 @@ import re
 from dataclasses import replace
 
 import pytest
-import yaml
 
 from renderers.compose_host.compose_file import ON_DEMAND_PROFILE
 from renderers.compose_host.layout import AwsLogs, HostPaths, host_config_files, secret_env, volume_dirs
@@ -23,6 +22,7 @@ from tests.support.hosts import (
     staging_specs,
 )
 from tests.support.settings import make_settings
+from tests.support import yaml_docs
 
 
 def compose_reads(value: str) -> str:
@@ -39,7 +39,7 @@ def compose_reads(value: str) -> str:
 
 
 def rendered(specs, ports, **kwargs) -> dict:
-    return yaml.safe_load(compose_file_of(specs, ports, **kwargs))["services"]
+    return yaml_docs.load(compose_file_of(specs, ports, **kwargs))["services"]
 
 
 HOSTS = {
@@ -225,7 +225,7 @@ def test_fixed_project_name_and_deterministic_output():
     specs = staging_specs()
     first = compose_file_of(specs, STAGING_PORTS)
     assert first == compose_file_of(specs, STAGING_PORTS)
-    assert yaml.safe_load(first)["name"] == "llm-gateway"
+    assert yaml_docs.load(first)["name"] == "llm-gateway"
     assert first.startswith("# docker compose file of an llm-gateway compose host")
 
 

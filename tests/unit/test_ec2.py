@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from renderers.litellm_proxy import render_proxy_config
 from config.loader import SettingsError
@@ -18,6 +17,7 @@ from components.compose_host import UBUNTU_ARM64_AMI
 from tests.support.pulumi_mocks import CANONICAL_CURRENT, ami_id, unwrap
 from tests.support.stacks import shipped_settings
 from tests.support.variants import EU_EC2, MOVED_UBUNTU_SERIAL, STG_EC2
+from tests.support import yaml_docs
 
 CURRENT = UBUNTU_ARM64_AMI.format(serial="current")
 NEWER_IMAGE = "ami-0fedcba9876543210"  # what Canonical's `current` names after a new release
@@ -102,7 +102,7 @@ def test_host_role_has_the_foundations_permissions(stg):
 def test_user_data_runs_every_service_from_the_shared_specs(stg):
     settings = shipped_settings("stg")
     files = user_data_files(stg)
-    compose = yaml.safe_load(files[COMPOSE_FILE]["content"])["services"]
+    compose = yaml_docs.load(files[COMPOSE_FILE]["content"])["services"]
     (db,) = stg.of_type("aws:rds/instance:Instance")
     specs = {spec.name: spec for spec in gateway_host_specs(settings, render_proxy_config(settings), _endpoints(stg, db))}
     assert set(compose) == set(specs) == {

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-import yaml
 
 from reference.images import parse_image
 from renderers.litellm_proxy import render_proxy_config
@@ -15,6 +14,7 @@ from tests.unit.test_foundation import secret_values
 from tests.support.pulumi_mocks import is_secret, plain_strings, unwrap
 from tests.support.stacks import shipped_settings
 from tests.support.variants import EU_ECS, EXTERNAL_CLICKHOUSE_PASSWORD, STG_ECS
+from tests.support import yaml_docs
 from policy.rules import strings_in
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -66,7 +66,7 @@ def test_litellm_container_contract(prod):
     litellm = containers(prod)["litellm"]
     environment = {e["name"]: e["value"] for e in litellm["environment"]}
     secrets = {s["name"]: s["valueFrom"] for s in litellm["secrets"]}
-    config = yaml.safe_load(environment["LITELLM_PROXY_CONFIG"])
+    config = yaml_docs.load(environment["LITELLM_PROXY_CONFIG"])
     referenced = {v.removeprefix("os.environ/") for v in strings_in(config) if v.startswith("os.environ/")}
     assert referenced <= set(environment) | set(secrets)
     assert set(environment["LITELLM_REQUIRED_ENV"].split(",")) == referenced | {

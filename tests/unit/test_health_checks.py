@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from services.specs import DEPENDENCY_OUTAGE_SECONDS
 from tests.support.hosts import CLICKHOUSE_PORTS, STAGING_PORTS, clickhouse_specs, compose_file_of, staging_specs
 from tests.support.program import run_shipped
+from tests.support import yaml_docs
 
 # ECS API Reference, HealthCheck: interval 5-300 s, timeout 2-60 s, retries 1-10, startPeriod 0-300 s.
 ECS_LIMITS = {"interval": (5, 300), "timeout": (2, 60), "retries": (1, 10), "startPeriod": (0, 300)}
@@ -43,7 +43,7 @@ def compose_health_checks() -> dict[str, dict]:
     found = {}
     for host, (specs, ports) in {"gateway": (staging_specs(), STAGING_PORTS),
                                  "clickhouse": (clickhouse_specs(), CLICKHOUSE_PORTS)}.items():
-        services = yaml.safe_load(compose_file_of(specs, ports))["services"]
+        services = yaml_docs.load(compose_file_of(specs, ports))["services"]
         found |= {f"{host}/{name}": service["healthcheck"] for name, service in services.items() if "healthcheck" in service}
     return found
 

@@ -14,13 +14,13 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from renderers.network import INTERFACE_ENDPOINT_SERVICES, INTERNET, security_group_rules
 from renderers.compose_host.boot import boot
 from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
 from tests.support.hosts import clickhouse_plan, staging_plan, written_files
 from tests.support.settings import make_settings
+from tests.support import yaml_docs
 
 # What cloud-init uses when the user data names no mirror, Ubuntu arm64 on EC2: the first of the
 # `search` list that resolves, else the failsafe (canonical/cloud-init config/cloud.cfg.tmpl
@@ -54,10 +54,10 @@ def apt_mirrors(document: dict, region: str) -> set[str]:
 
 def boot_endpoints(user_data: str) -> set[str]:
     """URLs (scheme://host) the host reaches while it boots, from its user data alone."""
-    document = yaml.safe_load(user_data)
+    document = yaml_docs.load(user_data)
     files = written_files(user_data)
     region = json.loads(files[SECRETS_PLAN]["content"])["region"]
-    services = yaml.safe_load(files[COMPOSE_FILE]["content"])["services"]
+    services = yaml_docs.load(files[COMPOSE_FILE]["content"])["services"]
     endpoints = apt_mirrors(document, region) | {IMDS}
     for service in services.values():
         first, _, rest = service["image"].partition("/")

@@ -14,7 +14,6 @@ import json
 import re
 
 import pytest
-import yaml
 
 from reference.images import DEFAULT_IMAGES, DOCKER_HUB_ONLY, REGISTRIES, parse_image, registry_problem
 from config.loader import SettingsError, load_settings
@@ -26,6 +25,7 @@ from tests.support.settings import runtime_with_secrets, settings_config
 from tests.support.stacks import ROOT
 from tests.support.variants import AWS_VARIANTS, EU_ECS
 from tests.support.workflows import WORKFLOWS_DIR, load_workflow, steps
+from tests.support import yaml_docs
 
 PINNED = re.compile(r"^(?P<name>[^@\s]+)@sha256:[0-9a-f]{64}$")
 STACKS = ("stg", "prod")
@@ -53,7 +53,7 @@ def rendered_images(run) -> dict[str, str]:
         for definition in json.loads(task.input("containerDefinitions")):
             found[f"ecs {definition['name']}"] = definition["image"]
     for instance in run.of_type("aws:ec2/instance:Instance"):
-        compose = yaml.safe_load(written_files(unwrap(instance.inputs["userData"]))[COMPOSE_FILE]["content"])
+        compose = yaml_docs.load(written_files(unwrap(instance.inputs["userData"]))[COMPOSE_FILE]["content"])
         for service, spec in compose["services"].items():
             found[f"{instance.name} {service}"] = spec["image"]
     return found

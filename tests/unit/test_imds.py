@@ -7,12 +7,12 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-import yaml
 
 from renderers.compose_host.imds import CHAIN, DOCKER_DROP_IN, DYNAMIC_RANGE, FIXED_RANGE, GATEWAY, IPTABLES, SUBNET, render_drop_in
 from services.specs import team_plane_steps
 from renderers.compose_host.boot import boot
 from tests.support.hosts import PLANS, STAGING_ENDPOINTS, staging_settings, written_files
+from tests.support import yaml_docs
 
 # Bedrock, S3 and the team document (LiteLLM), S3 and CloudWatch (Langfuse), S3 and Secrets Manager
 # (the team plane's plan and verify steps, and its smoke step).
@@ -39,7 +39,7 @@ def test_team_plane_steps_plan_and_verify_call_aws_apply_does_not():
 
 
 def test_every_service_has_its_own_fixed_address_on_a_fixed_ipv4_only_network(plan):
-    compose = yaml.safe_load(boot(plan).compose_file)
+    compose = yaml_docs.load(boot(plan).compose_file)
     assert compose["networks"] == {"default": {"enable_ipv6": False, "ipam": {"config": [
         {"subnet": str(SUBNET), "ip_range": str(DYNAMIC_RANGE), "gateway": str(GATEWAY)}]}}}
     addresses = [service["networks"]["default"]["ipv4_address"] for service in compose["services"].values()]
@@ -51,7 +51,7 @@ def test_every_service_has_its_own_fixed_address_on_a_fixed_ipv4_only_network(pl
 
 
 def test_only_the_services_kept_from_the_metadata_service_lose_net_raw(plan):
-    services = yaml.safe_load(boot(plan).compose_file)["services"]
+    services = yaml_docs.load(boot(plan).compose_file)["services"]
     assert {name for name, service in services.items() if service.get("cap_drop") == ["NET_RAW"]} == {
         spec.name for spec in plan.specs if not spec.aws_identity
     }
@@ -64,7 +64,7 @@ def drop_in_starts(plan) -> list[str]:
 
 
 def test_the_rules_allow_exactly_the_aws_callers_addresses_then_drop(plan):
-    services = yaml.safe_load(boot(plan).compose_file)["services"]
+    services = yaml_docs.load(boot(plan).compose_file)["services"]
     allowed = sorted(services[name]["networks"]["default"]["ipv4_address"] for name in AWS_CALLERS if name in services)
     starts = drop_in_starts(plan)
     assert sorted(starts[2:-2]) == sorted(f"{IPTABLES} -A {CHAIN} -s {address}/32 -j RETURN" for address in allowed)

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-import yaml
 
 from renderers.ecs import job_container_definitions, task_size, task_volumes
 from services.jobs import (
@@ -24,6 +23,7 @@ from team_plane.job import DEADLINE_VAR
 from tests.support.hosts import written_files
 from tests.support.pulumi_mocks import unwrap
 from tests.support.variants import STG_EC2, STG_ECS
+from tests.support import yaml_docs
 
 SCRATCH = Volume("scratch", "/work")
 IMAGES = {"python:1": "python@sha256:" + "1" * 64, "psql:1": "psql@sha256:" + "2" * 64}
@@ -124,7 +124,7 @@ def test_the_host_commands_waits_fit_its_ssm_timeout():
     run = STG_EC2.run()
     commands = [r for r in run.of_type("pulumi-python:dynamic:Resource") if "instance_id" in r.inputs]
     (instance,) = run.of_type("aws:ec2/instance:Instance")
-    services = yaml.safe_load(written_files(unwrap(instance.input("userData")))[COMPOSE_FILE]["content"])["services"]
+    services = yaml_docs.load(written_files(unwrap(instance.input("userData")))[COMPOSE_FILE]["content"])["services"]
     for command in commands:  # the team plane's and the smoke's
         script = "\n".join(command.input("commands"))
         ready = int(re.search(r"deadline=\$\(\( \$\(date \+%s\) \+ (\d+) \)\)", script).group(1))

@@ -8,6 +8,7 @@ import yaml
 from renderers.litellm_proxy import render_proxy_config, team_key_vars
 from services.secret_refs import SecretRef
 from tests.support.settings import make_settings
+from tests.support import yaml_docs
 from policy.rules import strings_in
 
 BASE_EXPECTED = """\
@@ -80,14 +81,14 @@ def test_the_base_config_is_the_same_for_any_number_of_teams(team_count):
     ],
 )
 def test_model_entries(model, expected):
-    document = yaml.safe_load(render_proxy_config(make_settings(models=[model], teams=[])).text)
+    document = yaml_docs.load(render_proxy_config(make_settings(models=[model], teams=[])).text)
     assert document["model_list"] == [{"model_name": model["name"], "litellm_params": expected}]
 
 
 def test_yaml_round_trips():
     text = render_proxy_config(make_settings(models=MODELS, teams=[{"name": "mle"}, {"name": "ops"}])).text
-    document = yaml.safe_load(text)
-    assert yaml.safe_load(yaml.safe_dump(document)) == document
+    document = yaml_docs.load(text)
+    assert yaml_docs.load(yaml.safe_dump(document)) == document
 
 
 def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
@@ -95,7 +96,7 @@ def test_env_contract_lists_every_referenced_variable_and_which_are_secret():
     config = render_proxy_config(settings)
     referenced = {
         value.removeprefix("os.environ/")
-        for value in strings_in(yaml.safe_load(config.text))
+        for value in strings_in(yaml_docs.load(config.text))
         if value.startswith("os.environ/")
     }
     assert referenced <= set(config.env.names)
@@ -127,7 +128,7 @@ def test_rendered_file_holds_no_secret_value():
     )
     text = render_proxy_config(settings).text
     assert "pk-lf-existing-public" not in text and "sk-lf-existing-secret" not in text
-    for value in strings_in(yaml.safe_load(text)):
+    for value in strings_in(yaml_docs.load(text)):
         assert not value.startswith(("sk-", "pk-lf-", "sk-lf-", "postgres")), value
 
 
@@ -139,10 +140,10 @@ UNPRICED = "eu.anthropic.claude-3-haiku-20240307-v1:0"  # absent from LiteLLM 1.
 def test_a_priced_model_renders_its_prices_into_model_info():
     model = {"name": "haiku", "bedrockModel": UNPRICED, "region": "eu-central-1",
              "inputCostPerToken": 2.5e-07, "outputCostPerToken": 1.25e-06}
-    document = yaml.safe_load(render_proxy_config(make_settings(models=[model], teams=[])).text)
+    document = yaml_docs.load(render_proxy_config(make_settings(models=[model], teams=[])).text)
     assert document["model_list"][0]["model_info"] == {"input_cost_per_token": 2.5e-07, "output_cost_per_token": 1.25e-06}
 
 
 def test_a_model_litellm_prices_itself_gets_no_model_info():
-    document = yaml.safe_load(render_proxy_config(make_settings(models=MODELS, teams=[])).text)
+    document = yaml_docs.load(render_proxy_config(make_settings(models=MODELS, teams=[])).text)
     assert [entry.get("model_info") for entry in document["model_list"]] == [None, None]

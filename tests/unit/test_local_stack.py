@@ -12,7 +12,6 @@ import subprocess
 
 import pulumi_docker as docker
 import pytest
-import yaml
 
 from components.docker_job import DockerJobError, DockerJobProvider
 from config.loader import SettingsError, load_settings
@@ -26,6 +25,7 @@ from tests.support.pulumi_mocks import ProgramRun, Registration, plain_strings, 
 from tests.support.settings import runtime_with_secrets, settings_config
 from tests.support.stacks import ROOT
 from tests.support.variants import LOCAL_BEDROCK
+from tests.support import yaml_docs
 
 PINNED = re.compile(r"^(?P<name>[^@\s]+)@sha256:[0-9a-f]{64}$")
 CONTAINER = "docker:index/container:Container"
@@ -172,7 +172,7 @@ def test_without_a_profile_every_model_is_the_stand_in_and_with_one_bedrock_thro
     def models(run):
         config = containers(run)["litellm"].input("envs")
         text = next(e for e in config if e.startswith("LITELLM_PROXY_CONFIG=")).removeprefix("LITELLM_PROXY_CONFIG=")
-        return [entry["litellm_params"] for entry in yaml.safe_load(text)["model_list"]]
+        return [entry["litellm_params"] for entry in yaml_docs.load(text)["model_list"]]
 
     assert all("mock_response" in params and "aws_profile_name" not in params for params in models(run_shipped("local")))
     bedrock = models(LOCAL_BEDROCK.run())
@@ -266,4 +266,4 @@ def test_the_shipped_local_stack_file_holds_no_ones_passphrase_salt():
     not the working copy, where a contributor's own salt belongs."""
     staged = subprocess.run(["git", "-C", str(ROOT), "show", ":Pulumi.local.yaml"], capture_output=True, text=True)
     text = staged.stdout if staged.returncode == 0 else (ROOT / "Pulumi.local.yaml").read_text()  # not a checkout
-    assert not {"encryptionsalt", "encryptedkey", "secretsprovider"} & set(yaml.safe_load(text))
+    assert not {"encryptionsalt", "encryptedkey", "secretsprovider"} & set(yaml_docs.load(text))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from renderers.compose_host.user_data import COMPOSE_FILE, SECRETS_PLAN
 from services.local import STANDS_IN, left_out, local_differences
@@ -17,6 +16,7 @@ from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import ProgramRun, is_secret, unwrap
 from tests.support.variants import STG_ECS, STG_EC2
+from tests.support import yaml_docs
 
 Contract = dict[str, tuple[frozenset[str], frozenset[str]]]  # service -> (plain names, secret names)
 # Where ECS differs from the EC2 host: (service, variable) -> why.
@@ -39,7 +39,7 @@ def ecs(run: ProgramRun) -> Contract:
 def host(run: ProgramRun) -> Contract:
     (instance,) = [i for i in run.of_type("aws:ec2/instance:Instance") if i.name.startswith("gateway-host")]
     files = written_files(unwrap(instance.inputs["userData"]))
-    compose = yaml.safe_load(files[COMPOSE_FILE]["content"])["services"]
+    compose = yaml_docs.load(files[COMPOSE_FILE]["content"])["services"]
     fetched = json.loads(files[SECRETS_PLAN]["content"])["env_files"]
     secrets = {path.rsplit("/", 1)[1].removesuffix(".env"): frozenset(e["env"] for e in entries)
                for path, entries in fetched.items()}

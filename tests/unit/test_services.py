@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from renderers.cost import cost_table, fixed_monthly_cost
 from renderers.ecs import container_definition, task_size
@@ -33,6 +32,7 @@ from tests.support.settings import make_settings
 from tests.support.program import run_shipped
 from tests.support.variants import AWS_VARIANTS
 from tests.support.stacks import ROOT, shipped_settings
+from tests.support import yaml_docs
 from policy.rules import strings_in
 
 ENDPOINTS = Endpoints(
@@ -61,7 +61,7 @@ def test_litellm_container_gets_every_variable_the_proxy_config_references():
     environment = {e["name"]: e["value"] for e in definition["environment"]}
     secrets = {s["name"]: s["valueFrom"] for s in definition["secrets"]}
     referenced = {
-        v.removeprefix("os.environ/") for v in strings_in(yaml.safe_load(PROXY.text)) if v.startswith("os.environ/")
+        v.removeprefix("os.environ/") for v in strings_in(yaml_docs.load(PROXY.text)) if v.startswith("os.environ/")
     }
     assert referenced <= set(environment) | set(secrets)
     assert set(secrets) == set(PROXY.env.secrets)

@@ -10,13 +10,13 @@ import json
 import shlex
 
 import pytest
-import yaml
 
 from services.serving import FARGATE_MAX_STOP_SECONDS, SERVING
 from renderers.compose_host.user_data import COMPOSE_FILE
 from tests.support.hosts import written_files
 from tests.support.program import run_shipped
 from tests.support.pulumi_mocks import unwrap
+from tests.support import yaml_docs
 
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 
@@ -33,7 +33,7 @@ def containers(stack: str) -> dict[str, dict]:
             for definition in json.loads(task.input("containerDefinitions"))
         }
     (instance,) = run.of_type("aws:ec2/instance:Instance")
-    compose = yaml.safe_load(written_files(unwrap(instance.inputs["userData"]))[COMPOSE_FILE]["content"])
+    compose = yaml_docs.load(written_files(unwrap(instance.inputs["userData"]))[COMPOSE_FILE]["content"])
     return {name: {"environment": service.get("environment", {}), "stop": int(service["stop_grace_period"].removesuffix("s"))}
             for name, service in compose["services"].items()}
 
@@ -61,7 +61,7 @@ def test_the_targets_keep_idle_connections_longer_than_the_load_balancer(stack):
 def test_a_calls_timeouts_agree_from_the_proxy_to_the_load_balancer(stack):
     run, rendered = run_shipped(stack), containers(stack)
     litellm = rendered["litellm"]
-    proxy = yaml.safe_load(litellm["environment"]["LITELLM_PROXY_CONFIG"])
+    proxy = yaml_docs.load(litellm["environment"]["LITELLM_PROXY_CONFIG"])
     request = proxy["router_settings"]["timeout"]
     assert request == proxy["litellm_settings"]["request_timeout"] == SERVING.request
     # One try of a timed-out call, so the proxy's 408 comes before the load balancer gives up.

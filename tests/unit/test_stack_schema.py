@@ -9,7 +9,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from config.defaults import GROUP_DEFAULTS
 from config.loader import SettingsError, load_settings
@@ -17,6 +16,7 @@ from config.stack_file import to_runtime
 from config.stack_schema import SCHEMA_FILE, schema_text, settings_tables, stack_file_schema, with_settings_tables
 from tests.support.settings import OPERATOR_SECRETS, variant_documents
 from tests.support.stacks import ROOT, SHIPPED_STACKS
+from tests.support import yaml_docs
 
 MODELINE = "# yaml-language-server: $schema=./schema/stack.schema.json\n"
 VALIDATOR = jsonschema.Draft7Validator(stack_file_schema())
@@ -63,7 +63,7 @@ def test_every_key_of_the_schema_has_its_row_in_the_readme():
 def test_shipped_stack_files_name_the_schema_and_are_valid(stack):
     text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
     assert text.startswith(MODELINE)
-    assert problems(yaml.safe_load(text)) == []
+    assert problems(yaml_docs.load(text)) == []
 
 
 @pytest.mark.parametrize("name, document", variant_documents().items())
@@ -71,7 +71,7 @@ def test_the_schema_accepts_every_stack_the_unit_tier_runs(name, document):
     assert problems(document) == []
 
 
-SHIPPED_PROD = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+SHIPPED_PROD = yaml_docs.load((ROOT / "Pulumi.prod.yaml").read_text())
 
 
 def changed(path: str, value: Any = None, *, remove: bool = False) -> dict[str, Any]:

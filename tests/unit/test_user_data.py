@@ -8,7 +8,6 @@ from dataclasses import replace
 import pulumi
 import pulumi_aws as aws
 import pytest
-import yaml
 
 from components.compose_host import user_data_from_specs
 
@@ -38,6 +37,7 @@ from tests.support.hosts import (
 )
 from tests.support.pulumi_mocks import run_pulumi, unwrap
 from tests.support.settings import make_settings
+from tests.support import yaml_docs
 
 
 @pytest.fixture(params=sorted(PLANS))
@@ -50,7 +50,7 @@ def host(request):
 def test_a_cloud_config_with_exactly_the_expected_modules(host):
     _, user_data, _ = host
     assert user_data.startswith("#cloud-config\n")
-    document = yaml.safe_load(user_data)
+    document = yaml_docs.load(user_data)
     assert list(document) == ["apt", "package_update", "packages", "write_files", "runcmd"]
     assert document["package_update"] is True
     assert document["packages"] == ["docker.io", "docker-compose-v2", "python3-boto3"]
@@ -61,7 +61,7 @@ def test_apt_uses_exactly_the_mirrors_of_the_boot_needs(host):
     """Ubuntu's own archive, named explicitly (no DNS search, no third-party source): the mirror the
     host's security group is derived from. arm64 is served by the ports archive."""
     _, user_data, _ = host
-    apt = yaml.safe_load(user_data)["apt"]
+    apt = yaml_docs.load(user_data)["apt"]
     assert apt == apt_config()
     assert set(apt) == {"primary", "security"}
     assert {entry["uri"] for kind in apt.values() for entry in kind} == set(APT_MIRRORS.values()) == {
@@ -113,7 +113,7 @@ def test_the_secrets_plan_covers_every_secret_reference_exactly(host):
 
 def test_runcmd_prepares_the_volume_by_id_then_enables_the_unit(host):
     _, user_data, _ = host
-    assert yaml.safe_load(user_data)["runcmd"] == [
+    assert yaml_docs.load(user_data)["runcmd"] == [
         [DATA_VOLUME_SCRIPT, "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0", "/data", "/etc/fstab"],
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "--now", "llm-gateway.service"],
@@ -177,7 +177,7 @@ def test_paths_follow_the_plan():
     user_data = boot(plan).user_data
     files = written_files(user_data)
     assert "RequiresMountsFor=/srv/data" in unit_lines(files)
-    assert yaml.safe_load(user_data)["runcmd"][0][2] == "/srv/data"
+    assert yaml_docs.load(user_data)["runcmd"][0][2] == "/srv/data"
     assert list(json.loads(files[SECRETS_PLAN]["content"])["env_files"]) == ["/run/gw/clickhouse.env"]
 
 
@@ -186,7 +186,7 @@ def test_small_hosts_stay_plain_text_and_large_ones_compress_under_the_limit():
     assert "encoding" not in small and "<clickhouse>" in small
     large = boot(staging_plan(staging_settings(team_count=10))).user_data
     assert len(large.encode()) <= USER_DATA_LIMIT
-    assert {entry["encoding"] for entry in yaml.safe_load(large)["write_files"]} == {"gz+b64"}
+    assert {entry["encoding"] for entry in yaml_docs.load(large)["write_files"]} == {"gz+b64"}
     # Teams reach LiteLLM through the team-plane document, never through the host's files.
     assert "LANGFUSE_SECRET_KEY_TEAM_9" not in written_files(large)[COMPOSE_FILE]["content"]
 
