@@ -10,6 +10,9 @@ INSTALLED := $(VENV)/.installed
 UNIT_PARALLEL := -n auto --dist loadgroup
 SUITE_PARALLEL := -n $(shell echo $$(( 2 * $$(nproc) ))) --dist loadgroup
 NODE_MODULES := node_modules/.package-lock.json
+# Python keeps compiled bytecode (__pycache__, pytest's rewritten tests) even where the shell says not to
+# (PYTHONDONTWRITEBYTECODE, set in some images): the suite starts hundreds of Pythons on the same modules.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: test unit integration render schema smoke bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 

@@ -4,8 +4,6 @@ from pathlib import Path
 import pytest
 from _pytest.nodeid import NodeId
 
-from tests.support.program import share_runs_in
-
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 # LiteLLM imported by a test process reads its bundled price map, as the container does (the spec's
 # LITELLM_LOCAL_MODEL_COST_MAP). Otherwise its import fetches the map from the internet, and on failure
@@ -43,4 +41,7 @@ def _program_runs_shared_between_workers(tmp_path_factory):
     """pytest-xdist workers of one session share a temporary directory's parent (its documented
     pattern for work done once per session); the runs go there. Without workers, nothing to share."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Imported here: pytest-xdist's controller loads this file too, and Pulumi's SDK would delay its workers' start.
+        from tests.support.program import share_runs_in
+
         share_runs_in(tmp_path_factory.getbasetemp().parent / "program-runs")

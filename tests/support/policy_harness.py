@@ -24,6 +24,7 @@ import base64
 import copy
 import gzip
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -146,12 +147,15 @@ def first_preview(nodes: Iterable[Node]) -> list[Node]:
         inputs, outputs = unwrap(node.inputs), unwrap(node.outputs)
         computed |= {v for k, v in outputs.items() if k not in inputs and isinstance(v, str) and len(v) >= 8}
 
+    # One pattern for every computed value: a string built from any of them is unknown.
+    holds_computed = re.compile("|".join(map(re.escape, computed))) if computed else None
+
     def blank(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: blank(v) for k, v in unwrap(value).items()}
         if isinstance(value, list):
             return [blank(v) for v in value]
-        if isinstance(value, str) and any(c in value for c in computed):
+        if isinstance(value, str) and holds_computed and holds_computed.search(value):
             return UNKNOWN_STRING_VALUE
         return value
 
