@@ -14,7 +14,7 @@ NODE_MODULES := node_modules/.package-lock.json
 # (PYTHONDONTWRITEBYTECODE, set in some images): the suite starts hundreds of Pythons on the same modules.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test unit integration render schema smoke bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
+.PHONY: test unit integration next-server render schema smoke bench clean system-deps lock pin-images check-images restore-clickhouse restore-host-volume restore-postgres
 
 ## Hash-checked: pip refuses any file whose sha256 is not in the lock (a swapped release on the index).
 ## --no-deps: the lock already lists every dependency, and pip's hash mode would refuse a dependency
@@ -36,19 +36,24 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+## Langfuse web's server for its keep-alive test, built by the pinned Next.js (tests/support/next_server.py): a
+## setup step like npm ci, redone only when the pinned Node packages or the app change.
+next-server: $(INSTALLED) $(NODE_MODULES)
+	$(PYTHON) -m tests.support.next_server
+
 ## Debian packages the integration tier drives (cloud-init, e2fsprogs, redis-server, postgresql); apt runs only when one is missing.
 system-deps:
 	scripts/install-system-deps.sh
 
 ## Every test: config and renderers, Pulumi mocks, and the real tools (LiteLLM proxy, cloud-init, ...); on every core.
-test: $(INSTALLED) $(NODE_MODULES) system-deps
+test: $(INSTALLED) $(NODE_MODULES) next-server system-deps
 	$(PYTHON) -m pytest $(SUITE_PARALLEL)
 
 ## The fast tier only (tests/unit): no real tool, emulator or second Python started; on every core (pytest-xdist).
 unit: $(INSTALLED)
 	$(PYTHON) -m pytest tests/unit -m "not integration" $(UNIT_PARALLEL)
 
-integration: $(INSTALLED) $(NODE_MODULES) system-deps
+integration: $(INSTALLED) $(NODE_MODULES) next-server system-deps
 	$(PYTHON) -m pytest -m integration $(SUITE_PARALLEL)
 
 ## Write every generated artifact of STACK under build/STACK/ (no cloud credentials needed).

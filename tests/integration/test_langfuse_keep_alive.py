@@ -1,7 +1,8 @@
 """Langfuse web keeps idle connections as long as the `langfuse-web` spec says, with the server code
-the image runs: Next.js's standalone `server.js`, built here by the Next.js version Langfuse pins
+the image runs: Next.js's standalone `server.js`, built by the Next.js version Langfuse pins
 (web/package.json at v4.16.0: next 16.3.0, react 19.2.4; package.json of this repository) from a
-one-route app, and started with the image's command line and the spec's environment.
+one-route app (tests/support/next_server.py, once per pin), and started with the image's command line
+and the spec's environment.
 
 The image's command is `node ./web/server.js --keepAliveTimeout 110000` (web/Dockerfile, CMD, at
 v4.16.0, the newest source here; the deployed image is 4.50.0). That option belongs to `next start`;
@@ -26,43 +27,27 @@ import pytest
 
 from services.specs import langfuse_web
 from tests.support.hosts import STAGING_ENDPOINTS
+from tests.support import next_server
 from tests.support.litellm_proxy import free_port, stop
 from tests.support.load import SCALED, closed_by_server
 from tests.support.settings import make_settings
 
-# One worker takes the module (make test: --dist loadgroup): Next.js builds the server once (the `server_js` fixture).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("langfuse-keep-alive")]
+pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-NEXT = ROOT / "node_modules" / "next" / "dist" / "bin" / "next"
 IMAGE_ARGUMENTS = ("--keepAliveTimeout", "110000")  # after `node ./web/server.js`
 NODE_DEFAULT_KEEP_ALIVE_SECONDS = 5  # Node's http.Server keepAliveTimeout default (5000 ms)
-READY = "/api/public/ready"
 
 
 @pytest.fixture(scope="module")
-def server_js(tmp_path_factory) -> Path:
-    """The standalone server.js of a one-route Next.js app (the route at Langfuse's readiness path)."""
-    app = tmp_path_factory.mktemp("next-app").resolve()
-    (app / "pages" / "api" / "public").mkdir(parents=True)
-    (app / "pages" / "api" / "public" / "ready.js").write_text(
-        'export default function handler(req, res) { res.status(200).json({ status: "OK" }) }\n')
-    (app / "package.json").write_text('{"private": true}\n')
-    (app / "node_modules").symlink_to(ROOT / "node_modules")
-    # The repository's node_modules lie outside the app: both bundler and tracer look from "/".
-    (app / "next.config.mjs").write_text(
-        'export default { output: "standalone", turbopack: { root: "/" }, outputFileTracingRoot: "/" };\n')
-    build = subprocess.run(["node", str(NEXT), "build"], cwd=app, capture_output=True, text=True,
-                           env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"}, timeout=600)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return app / ".next" / "standalone" / app.relative_to("/") / "server.js"  # the app's place under the tracing root
+def server_js() -> Path:
+    return next_server.server_js()
 
 
 @contextmanager
-def langfuse_web_server(server: Path, environment: Mapping[str, str]) -> Iterator[http.client.HTTPConnection]:
-    """server.js started as the image starts it, with `environment`; a connection to it."""
+def langfuse_web_server(server: Path, environment: Mapping[str, str], logs: Path) -> Iterator[http.client.HTTPConnection]:
+    """server.js started as the image starts it, with `environment`, its output in `logs`; a connection to it."""
     port = free_port()
-    log = server.parent / f"server-{port}.log"
+    log = logs / f"server-{port}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
             ["node", server.name, *IMAGE_ARGUMENTS], cwd=server.parent, stdout=output, stderr=subprocess.STDOUT,
@@ -84,7 +69,7 @@ def langfuse_web_server(server: Path, environment: Mapping[str, str]) -> Iterato
 
 
 def served(connection: http.client.HTTPConnection) -> bool:
-    connection.request("GET", READY)
+    connection.request("GET", next_server.READY)
     response = connection.getresponse()
     response.read()
     return response.status == 200 and not response.will_close
@@ -94,10 +79,10 @@ def idle(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
-def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(server_js):
+def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(server_js, tmp_path):
     environment = langfuse_web(make_settings(), STAGING_ENDPOINTS, SCALED).environment
     assert int(environment["KEEP_ALIVE_TIMEOUT"]) == SCALED.keep_alive * 1000
-    with langfuse_web_server(server_js, environment) as connection:
+    with langfuse_web_server(server_js, environment, tmp_path) as connection:
         assert served(connection)
         idle(SCALED.keep_alive - 1)  # just below the keep-alive, past Node's default
         assert not closed_by_server(connection.sock), "closed before its keep-alive"
@@ -105,11 +90,11 @@ def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(ser
         assert closed_by_server(connection.sock, within=SCALED.keep_alive + 2), "still open after its keep-alive"
 
 
-def test_the_images_command_line_option_alone_keeps_nothing(server_js):
+def test_the_images_command_line_option_alone_keeps_nothing(server_js, tmp_path):
     """Without KEEP_ALIVE_TIMEOUT (the spec before it had one), `--keepAliveTimeout 110000` changes
     nothing: Node closes the connection after its 5 s default."""
     environment = {name: value for name, value in langfuse_web(make_settings(), STAGING_ENDPOINTS).environment.items()
                    if name != "KEEP_ALIVE_TIMEOUT"}
-    with langfuse_web_server(server_js, environment) as connection:
+    with langfuse_web_server(server_js, environment, tmp_path) as connection:
         assert served(connection)
         assert closed_by_server(connection.sock, within=NODE_DEFAULT_KEEP_ALIVE_SECONDS + 2)
