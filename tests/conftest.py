@@ -22,6 +22,23 @@ def pytest_collection_modifyitems(config, items):
     if config.getoption("loadgroup", False):
         for item in items:
             _join_xdist_group(item)
+    items.sort(key=_longest_first)
+
+
+# pytest-xdist hands work out in collection order (--no-loadscope-reorder): what keeps one worker
+# longest starts first, and the unit tier's many short tests fill the workers at the end. Ranked by
+# the wall time of each module's tests (`pytest --durations=0`): LiteLLM proxies, servers, waits.
+LONGEST_FIRST = (
+    "test_litellm_serving", "test_local_litellm", "test_team_tracing", "test_smoke", "test_rendered_config_loads",
+    "test_litellm_guard", "test_team_access_sql", "test_litellm_key_values", "test_local_postgres_tls",
+    "test_team_plane_sql", "test_host_job", "test_job_deadlines", "test_langfuse_keep_alive",
+)
+
+
+def _longest_first(item: pytest.Item) -> tuple[bool, int]:
+    """Sorts stably: otherwise the order stays as collected."""
+    rank = LONGEST_FIRST.index(item.path.stem) if item.path.stem in LONGEST_FIRST else len(LONGEST_FIRST)
+    return not item.path.is_relative_to(INTEGRATION_DIR), rank
 
 
 def _join_xdist_group(item: pytest.Item) -> None:

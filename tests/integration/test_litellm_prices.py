@@ -8,7 +8,8 @@ import pytest
 from reference.bedrock_prices import PRICED_MODELS_FILE
 from scripts.bedrock_prices import priced_bedrock_models, render
 
-pytestmark = pytest.mark.integration
+# On the worker of the guard's tests, which import LiteLLM into the test process too: one import, not two.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("litellm-guard")]
 
 
 def test_the_shipped_list_is_what_the_installed_litellm_prices():
