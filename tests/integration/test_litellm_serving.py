@@ -49,9 +49,15 @@ from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 
-RECYCLE_AFTER = 100  # the loader's floor; the shipped stacks use 10000
+RECYCLING_SETTING = 100  # the loader's floor; the shipped stacks use 10000
+# The proxy runs with the spec's recycling limit and jitter scaled down, as its timeouts are
+# (SCALED): what a recycle does is the same after 20 requests as after 10000, and each request
+# costs CPU the rest of the suite runs on.
+RECYCLING_SCALE = 5
+RECYCLE_AFTER = RECYCLING_SETTING // RECYCLING_SCALE
+RECYCLING_VARIABLES = ("MAX_REQUESTS_BEFORE_RESTART", "MAX_REQUESTS_BEFORE_RESTART_JITTER")
 RPM_LIMIT = 4
-MAX_PROBES = 20 * RECYCLE_AFTER  # ends a proxy that never recycles; two recycles take ~300
+MAX_PROBES = 20 * RECYCLE_AFTER  # ends a proxy that never recycles; two recycles take about 3 * RECYCLE_AFTER
 RECYCLE_LOGGED = "Maximum request limit of"  # uvicorn/server.py, as a worker stops at its limit
 CONCURRENCY = 8
 
@@ -80,10 +86,15 @@ def scaled(tmp_path_factory) -> Iterator[Gateway]:
         yield running
 
 
+def scaled_recycling(argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    return argv, {**env, **{name: str(max(1, int(env[name]) // RECYCLING_SCALE)) for name in RECYCLING_VARIABLES}}
+
+
 @pytest.fixture(scope="module")
 def recycling(tmp_path_factory) -> Iterator[Gateway]:
-    """The proxy as shipped, recycling its workers every RECYCLE_AFTER requests."""
-    with gateway(tmp_path_factory.mktemp("recycling"), maxRequestsBeforeRestart=RECYCLE_AFTER) as running:
+    """The proxy as shipped, recycling its workers every RECYCLE_AFTER requests (scaled)."""
+    with gateway(tmp_path_factory.mktemp("recycling"), started=scaled_recycling,
+                 maxRequestsBeforeRestart=RECYCLING_SETTING) as running:
         yield running
 
 
@@ -175,7 +186,7 @@ def test_a_call_slower_than_the_timeout_gets_the_proxys_timeout_error_after_one_
 def test_the_proxy_keeps_serving_past_its_recycling_limit_and_finishes_a_slow_call_in_flight(recycling):
     proxy, token = recycling.proxy, recycling.token
     assert int(recycling.spec_environment["NUM_WORKERS"]) >= 2
-    assert recycling.spec_environment["MAX_REQUESTS_BEFORE_RESTART"] == str(RECYCLE_AFTER)
+    assert recycling.spec_environment["MAX_REQUESTS_BEFORE_RESTART"] == str(RECYCLING_SETTING)
     # A slow call in flight while the workers recycle: the worker holding it retires only when it ends.
     # Bedrock holds it back up to 15 s, and lets it go once the probes are done.
     recycling.bedrock.reply_delay_seconds = 15
