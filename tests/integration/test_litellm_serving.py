@@ -38,7 +38,6 @@ from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 import httpx
-import openai
 import pytest
 
 from renderers.litellm_proxy import LITELLM_REDIS_DB
@@ -246,6 +245,8 @@ def test_the_openai_sdk_retries_what_a_recycle_resets(recycling):
     """The OpenAI SDK retries a call that got no answer (and 408, 409, 429, 5xx) twice by default
     (openai/_base_client.py: `_retry_request` on any exception but its own, `_should_retry`;
     DEFAULT_MAX_RETRIES = 2 in openai/_constants.py): under the same load, no call fails."""
+    import openai  # here, not at the top: every test process collects this module, and the SDK takes a second to import
+
     proxy = recycling.proxy
     retried, failed, lock = [], [], threading.Lock()
 
