@@ -25,13 +25,15 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=_longest_first)
 
 
-# pytest-xdist hands work out in collection order (--no-loadscope-reorder): what keeps one worker
-# longest starts first, and the unit tier's many short tests fill the workers at the end. Ranked by
-# the wall time of each module's tests (`pytest --durations=0`): LiteLLM proxies, servers, waits.
+# `make test` has pytest-xdist hand work out in collection order (--no-loadscope-reorder): what keeps
+# one worker longest starts first, and the unit tier's many short tests fill the workers at the end.
+# Ranked by the wall time of each module's tests (`pytest --durations=0`): LiteLLM proxies, servers,
+# waits; then the unit tier's one long group.
 LONGEST_FIRST = (
     "test_litellm_serving", "test_local_litellm", "test_team_tracing", "test_smoke", "test_rendered_config_loads",
     "test_litellm_guard", "test_team_access_sql", "test_litellm_key_values", "test_local_postgres_tls",
     "test_team_plane_sql", "test_host_job", "test_job_deadlines", "test_langfuse_keep_alive",
+    "test_teams_at_scale",
 )
 
 
