@@ -55,9 +55,8 @@ def to_runtime(config: dict[str, Any], project: str = NAMESPACE) -> tuple[dict[s
 
 
 def stack_file_config(root: Path, stack: str) -> dict[str, Any]:
-    # libyaml's parser where PyYAML has it (PyPI's wheels do): the same document, read several times faster.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((root / f"Pulumi.{stack}.yaml").read_text(), Loader=loader).get("config", {})
+    # libyaml's parser (PyYAML's wheels carry it): the same document, read several times faster.
+    return yaml.load((root / f"Pulumi.{stack}.yaml").read_text(), Loader=yaml.CSafeLoader).get("config", {})
 
 
 def settings_from_stack_file(root: Path, stack: str) -> Settings:

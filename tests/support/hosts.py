@@ -6,7 +6,6 @@ import base64
 import gzip
 import hashlib
 
-
 from renderers.litellm_proxy import render_proxy_config
 from services.specs import (
     CLICKHOUSE_HOST_PUBLISHED,

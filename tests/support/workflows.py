@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from tests.support import yaml_docs
 
-
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 
