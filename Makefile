@@ -75,7 +75,7 @@ schema: $(INSTALLED)
 	$(PYTHON) scripts/stack_schema.py
 
 ## Print wall times of the whole suite (make test), the unit tier and one mocked program run, and the proxy's throughput.
-bench: $(INSTALLED) $(NODE_MODULES) system-deps
+bench: $(INSTALLED) $(NODE_MODULES) next-server system-deps
 	$(PYTHON) scripts/bench.py
 
 ## Run STACK's smoke step now, inside its VPC, as the deploy runs it (README "Teams"): AWS APIs only.

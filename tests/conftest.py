@@ -22,7 +22,8 @@ def pytest_collection_modifyitems(config, items):
     if config.getoption("loadgroup", False):
         for item in items:
             _join_xdist_group(item)
-    items.sort(key=_longest_first)
+    if config.getoption("loadscopereorder", True) is False:
+        items.sort(key=_longest_first)
 
 
 # `make test` has pytest-xdist hand work out in collection order (--no-loadscope-reorder): what keeps

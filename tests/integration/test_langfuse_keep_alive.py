@@ -38,11 +38,6 @@ IMAGE_ARGUMENTS = ("--keepAliveTimeout", "110000")  # after `node ./web/server.j
 NODE_DEFAULT_KEEP_ALIVE_SECONDS = 5  # Node's http.Server keepAliveTimeout default (5000 ms)
 
 
-@pytest.fixture(scope="module")
-def server_js() -> Path:
-    return next_server.server_js()
-
-
 @contextmanager
 def langfuse_web_server(server: Path, environment: Mapping[str, str], logs: Path) -> Iterator[http.client.HTTPConnection]:
     """server.js started as the image starts it, with `environment`, its output in `logs`; a connection to it."""
@@ -79,10 +74,10 @@ def idle(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
-def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(server_js, tmp_path):
+def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(tmp_path):
     environment = langfuse_web(make_settings(), STAGING_ENDPOINTS, SCALED).environment
     assert int(environment["KEEP_ALIVE_TIMEOUT"]) == SCALED.keep_alive * 1000
-    with langfuse_web_server(server_js, environment, tmp_path) as connection:
+    with langfuse_web_server(next_server.server_js(), environment, tmp_path) as connection:
         assert served(connection)
         idle(SCALED.keep_alive - 1)  # just below the keep-alive, past Node's default
         assert not closed_by_server(connection.sock), "closed before its keep-alive"
@@ -90,11 +85,11 @@ def test_langfuse_web_keeps_an_idle_connection_for_the_configured_keep_alive(ser
         assert closed_by_server(connection.sock, within=SCALED.keep_alive + 2), "still open after its keep-alive"
 
 
-def test_the_images_command_line_option_alone_keeps_nothing(server_js, tmp_path):
+def test_the_images_command_line_option_alone_keeps_nothing(tmp_path):
     """Without KEEP_ALIVE_TIMEOUT (the spec before it had one), `--keepAliveTimeout 110000` changes
     nothing: Node closes the connection after its 5 s default."""
     environment = {name: value for name, value in langfuse_web(make_settings(), STAGING_ENDPOINTS).environment.items()
                    if name != "KEEP_ALIVE_TIMEOUT"}
-    with langfuse_web_server(server_js, environment, tmp_path) as connection:
+    with langfuse_web_server(next_server.server_js(), environment, tmp_path) as connection:
         assert served(connection)
         assert closed_by_server(connection.sock, within=NODE_DEFAULT_KEEP_ALIVE_SECONDS + 2)

@@ -91,7 +91,7 @@ def scaled_recycling(argv: list[str], env: dict[str, str]) -> tuple[list[str], d
 
 @pytest.fixture(scope="module")
 def recycling(tmp_path_factory) -> Iterator[Gateway]:
-    """The proxy as shipped, recycling its workers every RECYCLE_AFTER requests (scaled)."""
+    """The proxy as shipped but for its recycling limit, scaled to RECYCLE_AFTER requests."""
     with gateway(tmp_path_factory.mktemp("recycling"), started=scaled_recycling,
                  maxRequestsBeforeRestart=RECYCLING_SETTING) as running:
         yield running

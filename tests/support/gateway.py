@@ -67,7 +67,7 @@ class Gateway:
 @contextmanager
 def gateway(workdir: Path, timeouts: ServingTimeouts = SERVING, started=None, **litellm_settings) -> Iterator[Gateway]:
     """The proxy of a one-team stack; `started(argv, env)` may change how it starts (the bench's
-    LiteLLM defaults)."""
+    LiteLLM defaults, the serving tests' scaled recycling)."""
     settings = make_settings(teams=[{"name": TEAM}], **({"litellm": litellm_settings} if litellm_settings else {}))
     with ExitStack() as stack:
         bedrock, langfuse, redis, aws = surroundings(stack, workdir)

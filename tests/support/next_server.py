@@ -2,9 +2,10 @@
 `server.js` that the Next.js version Langfuse pins (package.json) writes for a one-route app, the route
 at Langfuse's readiness path.
 
-Built once per pinned Next.js and app, like the tools `npm ci` installs: `make test` builds it before
-the suite starts (`python -m tests.support.next_server`), and a run without make builds it on first
-use. A build takes about 25 s of CPU, a check of an existing one a few milliseconds.
+Built once per pinned Next.js, app and Node, like the tools `npm ci` installs: `make test` builds it
+before the suite starts (`python -m tests.support.next_server`; again after `make clean`), and a run
+without make builds it on first use. A build takes about 15 to 25 s of CPU, a check of an existing
+one a few hundredths of a second.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,8 +30,9 @@ APP_FILES = {
 
 
 def _fingerprint() -> str:
-    """What the build depends on: the app and the pinned Node packages."""
-    digest = hashlib.sha256((ROOT / "package-lock.json").read_bytes())
+    """What the build depends on: the app, the pinned Node packages and Node itself."""
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    digest = hashlib.sha256((ROOT / "package-lock.json").read_bytes() + node.encode())
     for name, text in sorted(APP_FILES.items()):
         digest.update(f"{name}\0{text}\0".encode())
     return digest.hexdigest()
@@ -43,17 +46,20 @@ def server_js() -> Path:
     BUILD.mkdir(parents=True, exist_ok=True)
     with open(BUILD / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; a second caller waits and finds it built
-        if stamp.exists() and stamp.read_text() == _fingerprint() and server.exists():
+        fingerprint = _fingerprint()
+        if stamp.exists() and stamp.read_text() == fingerprint and server.exists():
             return server
-        subprocess.run(["rm", "-rf", str(app)], check=True)
+        stamp.unlink(missing_ok=True)  # a build that stops half way is never taken for a finished one
+        shutil.rmtree(app, ignore_errors=True)
         for name, text in APP_FILES.items():
             (app / name).parent.mkdir(parents=True, exist_ok=True)
             (app / name).write_text(text)
         (app / "node_modules").symlink_to(ROOT / "node_modules")
         build = subprocess.run(["node", str(NEXT), "build"], cwd=app, capture_output=True, text=True,
                                env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"}, timeout=600)
-        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-        stamp.write_text(_fingerprint())
+        if build.returncode != 0:
+            raise RuntimeError(f"next build failed:\n{build.stdout[-3000:]}{build.stderr[-3000:]}")
+        stamp.write_text(fingerprint)
         return server
 
 
