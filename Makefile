@@ -38,7 +38,7 @@ $(NODE_MODULES): package.json package-lock.json
 	touch $@
 
 ## Langfuse web's server for its keep-alive test, built by the pinned Next.js (tests/support/next_server.py): a
-## setup step like npm ci, redone only when the pinned Node packages or the app change.
+## setup step like npm ci, redone only when the pinned Node packages, Node or the app change.
 next-server: $(INSTALLED) $(NODE_MODULES)
 	$(PYTHON) -m tests.support.next_server
 

@@ -39,7 +39,7 @@ LONGEST_FIRST = (
 
 
 def _longest_first(item: pytest.Item) -> tuple[bool, int]:
-    """Sorts stably: otherwise the order stays as collected."""
+    """Integration before unit, ranked modules first; the sort is stable, so the rest stays as collected."""
     rank = LONGEST_FIRST.index(item.path.stem) if item.path.stem in LONGEST_FIRST else len(LONGEST_FIRST)
     return not item.path.is_relative_to(INTEGRATION_DIR), rank
 
