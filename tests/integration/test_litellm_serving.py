@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import socket
 import threading
@@ -41,6 +42,7 @@ import httpx
 import pytest
 
 from renderers.litellm_proxy import LITELLM_REDIS_DB
+from team_plane.litellm_start import WORKER_IMPORTS
 from tests.support.gateway import TEAM, Gateway, gateway, gateway_environment, surroundings
 from tests.support.litellm_proxy import random_master_key, running_proxies
 from tests.support.load import CALL, SCALED, closed_by_server, keep_alive_load
@@ -86,7 +88,15 @@ def scaled(tmp_path_factory) -> Iterator[Gateway]:
 
 
 def scaled_recycling(argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    return argv, {**env, **{name: str(max(1, int(env[name]) // RECYCLING_SCALE)) for name in RECYCLING_VARIABLES}}
+    """The recycling limit scaled down; and every import the proxy's processes make written to its
+    log (Python's -X importtime), to tell the master's imports from the workers'."""
+    return argv, {**env, **{name: str(max(1, int(env[name]) // RECYCLING_SCALE)) for name in RECYCLING_VARIABLES},
+                  "PYTHONPROFILEIMPORTTIME": "1"}
+
+
+def imported(log: str) -> set[str]:
+    """The modules a `-X importtime` log shows imported: `import time: <self> | <cumulative> | <name>`."""
+    return {line.rsplit("|", 1)[1].strip() for line in log.splitlines() if line.startswith("import time:") and "|" in line}
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +283,31 @@ def test_the_openai_sdk_retries_what_a_recycle_resets(recycling):
         thread.join()
     assert recycles_logged(proxy) >= recycles_before + 2
     assert not failed, (failed, retried)
+
+
+@ON_RECYCLING
+def test_the_master_imports_and_freezes_what_its_workers_and_their_replacements_share(recycling):
+    """Before gunicorn's master forks the workers it imports what they would at their start or
+    first call (team_plane/litellm_start.py, WORKER_IMPORTS), none of it missing from the pinned
+    LiteLLM, and freezes its objects for them (gc.freeze), its collector on again for them: no worker,
+    first or replacement, imports any of it again serving its calls."""
+    proxy = recycling.proxy
+    recycles_before = recycles_logged(proxy)
+    for _ in range(MAX_PROBES):  # a probe may meet a recycle (test above): not counted
+        if recycles_logged(proxy) > recycles_before:
+            break
+        probe(proxy, recycling.token)
+    assert recycles_logged(proxy) > recycles_before, proxy.log()[-3000:]
+    for _ in range(4 * int(recycling.spec_environment["NUM_WORKERS"])):  # fresh connections, spread over the workers
+        response = recycling.call(CALL)
+        assert response.status == 200, response.read()
+        response.read()
+    in_master, booted, in_workers = proxy.log().partition("Booting worker")
+    assert booted
+    assert set(WORKER_IMPORTS) <= imported(in_master), sorted(set(WORKER_IMPORTS) - imported(in_master))
+    frozen = re.findall(r"llm-gateway: (\d+) objects frozen before forking the workers, collector enabled: (\w+)", in_master)
+    assert len(frozen) == 1 and int(frozen[0][0]) > 0 and frozen[0][1] == "True", in_master[-3000:]
+    assert not set(WORKER_IMPORTS) & imported(in_workers), sorted(set(WORKER_IMPORTS) & imported(in_workers))
 
 
 def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connection(tmp_path):
