@@ -310,19 +310,24 @@ def test_the_master_imports_and_freezes_what_its_workers_and_their_replacements_
     assert not set(WORKER_IMPORTS) & imported(in_workers), sorted(set(WORKER_IMPORTS) & imported(in_workers))
 
 
-def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connection(tmp_path):
+# Last of its proxy's tests (pytest runs a module's tests in file order, and its group's on one
+# worker): it stops the proxy.
+@ON_SCALED
+def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connection(scaled):
     """SIGTERM, as ECS sends it after draining the task and compose when it recreates the container:
     gunicorn's master closes the listening socket, its workers finish what they serve (up to
     `--graceful-timeout`, SCALED.graceful_stop here), then it exits."""
-    with gateway(tmp_path, SCALED) as running:
-        running.bedrock.reply_delay_seconds = SCALED.graceful_stop / 2
-        slow: dict = {}
-        slow_call = threading.Thread(target=lambda: slow.update(response=running.call(CALL)))
-        slow_call.start()
-        while not running.bedrock.snapshot():
+    bedrock = scaled.bedrock
+    bedrock.reply_delay_seconds = SCALED.graceful_stop / 2
+    slow: dict = {}
+    slow_call = threading.Thread(target=lambda: slow.update(response=scaled.call(CALL)))
+    calls_before = len(bedrock.snapshot())
+    slow_call.start()
+    try:
+        while len(bedrock.snapshot()) == calls_before:
             threading.Event().wait(0.05)
-        running.proxy.process.send_signal(signal.SIGTERM)
-        parts = urlsplit(running.proxy.url)
+        scaled.proxy.process.send_signal(signal.SIGTERM)
+        parts = urlsplit(scaled.proxy.url)
         while True:  # the master and the workers close their copies of the listening socket
             try:
                 socket.create_connection((parts.hostname, parts.port), timeout=5).close()
@@ -330,10 +335,12 @@ def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connecti
                 break
             threading.Event().wait(0.05)
         refused_while_serving = slow_call.is_alive()
+    finally:
         slow_call.join()
-        assert refused_while_serving
-        assert slow["response"].status == 200, slow["response"].read()
-        assert running.proxy.process.wait(timeout=60) == 0
+        bedrock.reply_delay_seconds = 0
+    assert refused_while_serving
+    assert slow["response"].status == 200, slow["response"].read()
+    assert scaled.proxy.process.wait(timeout=60) == 0
 
 
 def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(tmp_path):
