@@ -49,7 +49,7 @@ DOCUMENT_VERSION_VAR = "LLM_GATEWAY_TEAM_DOCUMENT_VERSION"
 #   (collector off from the start, frozen before forking, on again): the workers' collections, the
 #   full one as each exits at its recycling limit included, no longer walk the 650,000 objects of
 #   LiteLLM's modules (about 2 s of CPU per worker exit) nor write to their pages, which the workers
-#   keep sharing; and the master imports LiteLLM in about 5 s of CPU instead of 7, for some 10 MB
+#   keep sharing; and the master imports LiteLLM in about 5 s of CPU instead of 7, for some 8 MB
 #   of import-time garbage it keeps.
 # The master runs no native route (LiteLLM's fork guard, litellm/rust_bridge/fork_guard.py, refuses
 # one there), and an image whose LiteLLM lays these modules out otherwise starts as LiteLLM alone
