@@ -1,14 +1,17 @@
-"""The rendered proxy config, loaded by the real pinned LiteLLM proxy."""
+"""The rendered proxy config, loaded by the real pinned LiteLLM proxy as the container's start runs
+it (team_plane/litellm_start.py: SERVE, with the `litellm` spec's command)."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
 from renderers.litellm_proxy import render_proxy_config
-from team_plane.litellm_start import write_config
-from tests.support.litellm_proxy import LITELLM, base_environment, free_port, random_master_key, running_proxy
+from team_plane.litellm_start import SERVE, write_config
+from tests.support.litellm_container import litellm_spec
+from tests.support.litellm_proxy import base_environment, free_port, random_master_key, running_proxy
 from tests.support.stacks import SHIPPED_STACKS, shipped_settings
 from tests.support.variants import LOCAL_BEDROCK
 
@@ -35,7 +38,8 @@ def test_real_proxy_serves_exactly_the_configured_models(stack, tmp_path):
     # A Redis that does not answer: the proxy still starts and serves (it falls back to memory).
     env.update({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_SSL": "False"})
 
-    with running_proxy([str(LITELLM), "--config", config_path], env, tmp_path) as proxy:
+    command = litellm_spec(settings, proxy_config, env["LANGFUSE_HOST"]).command
+    with running_proxy([sys.executable, "-c", SERVE, "--config", config_path, *command], env, tmp_path) as proxy:
         status, body = proxy.request("GET", "/v1/models", master_key)
         assert status == 200, body
         served = sorted(model["id"] for model in json.loads(body)["data"])

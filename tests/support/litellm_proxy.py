@@ -22,7 +22,6 @@ from renderers.litellm_proxy import render_proxy_config
 from team_plane.litellm_start import proxy_config, write_config
 from tests.support.settings import make_settings
 
-LITELLM = Path(sys.executable).parent / "litellm"
 STARTUP_SECONDS = 120
 # Ends a test's script that imports LiteLLM: once it has printed its answer, the interpreter's last
 # collection would walk LiteLLM's 650,000 objects, 2 s of CPU for nothing.
