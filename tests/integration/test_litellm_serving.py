@@ -12,12 +12,14 @@
   the process never ends (it did under plain uvicorn with one worker), and a worker that retires
   with a slow call in flight finishes it while the other worker serves;
 - what a recycle costs under concurrent load, and that the OpenAI SDK's default retries absorb it;
+- gunicorn's master imports what its workers would and freezes its objects before forking them
+  (team_plane/litellm_start.py), so that no worker, a replacement included, imports it again;
 - a stopping proxy (SIGTERM: ECS after draining, compose's recreate) finishes its calls in flight
   and takes no new connection;
 - two proxies sharing one real Redis (Debian's redis-server, started here) hold a team's rpm limit
   across both, as the 2-6 tasks of prod must (without it each task counts on its own).
 
-What the last test proves and what it does not: the team's limit arrives on the key exactly as
+What the rpm limit test proves and what it does not: the team's limit arrives on the key exactly as
 LiteLLM's auth puts it there (`UserAPIKeyAuth.team_rpm_limit`, here from the test's custom auth,
 as there is no database), and the v3 limiter (litellm/proxy/hooks/parallel_request_limiter_v3.py)
 counts it in the shared Redis. Budgets and key revocation across tasks need LiteLLM's database
@@ -35,7 +37,6 @@ import socket
 import threading
 import urllib.error
 from collections.abc import Iterator
-from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,10 +44,8 @@ import pytest
 
 from renderers.litellm_proxy import LITELLM_REDIS_DB
 from team_plane.litellm_start import WORKER_IMPORTS
-from tests.support.gateway import TEAM, Gateway, gateway, gateway_environment, surroundings
-from tests.support.litellm_proxy import random_master_key, running_proxies
+from tests.support.gateway import LIMITED_TEAM, Gateway, gateway
 from tests.support.load import CALL, SCALED, closed_by_server, keep_alive_load
-from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -82,8 +81,8 @@ ON_RECYCLING = pytest.mark.xdist_group("litellm-serving-recycling")
 
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory) -> Iterator[Gateway]:
-    """The proxy with every timeout scaled down (SCALED)."""
-    with gateway(tmp_path_factory.mktemp("scaled"), SCALED) as running:
+    """The proxy with every timeout scaled down (SCALED), with a team held to RPM_LIMIT calls a minute."""
+    with gateway(tmp_path_factory.mktemp("scaled"), SCALED, limited_team_rpm=RPM_LIMIT) as running:
         yield running
 
 
@@ -310,6 +309,30 @@ def test_the_master_imports_and_freezes_what_its_workers_and_their_replacements_
     assert not set(WORKER_IMPORTS) & imported(in_workers), sorted(set(WORKER_IMPORTS) & imported(in_workers))
 
 
+@ON_SCALED
+def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(scaled, tmp_path):
+    """A second task beside the scaled proxy, sharing its Redis (and all else): the team's limit
+    holds across both."""
+    calls_before = len(scaled.bedrock.snapshot())
+    with scaled.another_task(tmp_path) as second:
+        proxies = (scaled.proxy, second)
+        statuses = []
+        for i in range(2 * RPM_LIMIT):  # alternate: each task alone would let RPM_LIMIT through
+            status, _ = proxies[i % 2].request("POST", "/v1/chat/completions", scaled.limited_token, {
+                "model": "sonnet", "messages": [{"role": "user", "content": f"call {i}"}],
+            })
+            statuses.append(status)
+        logs = "\n".join(proxy.log()[-2000:] for proxy in proxies)
+    assert statuses.count(200) == RPM_LIMIT, (statuses, logs)
+    assert statuses.count(429) == RPM_LIMIT, (statuses, logs)
+    assert len(scaled.bedrock.snapshot()) - calls_before == RPM_LIMIT  # the refused calls never reached Bedrock
+    # The counters live in LiteLLM's own database of the shared Redis, none in Langfuse's (0).
+    redis = scaled.redis
+    team_keys = [k for k in redis.client(LITELLM_REDIS_DB).keys("*") if f"team:{LIMITED_TEAM}" in k]
+    assert team_keys, redis.client(LITELLM_REDIS_DB).keys("*")
+    assert redis.client(0).keys("*") == []
+
+
 # Last of its proxy's tests (pytest runs a module's tests in file order, and its group's on one
 # worker): it stops the proxy.
 @ON_SCALED
@@ -341,36 +364,3 @@ def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connecti
     assert refused_while_serving
     assert slow["response"].status == 200, slow["response"].read()
     assert scaled.proxy.process.wait(timeout=60) == 0
-
-
-def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(tmp_path):
-    settings = make_settings(teams=[{"name": TEAM, "rpmLimit": RPM_LIMIT}])
-    with ExitStack() as stack:
-        bedrock, langfuse, redis, aws = surroundings(stack, tmp_path)
-        token = random_master_key()
-        tasks = []
-        for name in ("task-a", "task-b"):
-            workdir = tmp_path / name
-            workdir.mkdir()
-            argv, env, _ = gateway_environment(
-                workdir, settings, tokens={token: TEAM}, rpm_limit=RPM_LIMIT,
-                langfuse_url=langfuse.url, bedrock_url=bedrock.url, redis=redis, aws=aws,
-            )
-            tasks.append((argv, env, workdir))
-        proxies = stack.enter_context(running_proxies(tasks))
-
-        statuses = []
-        for i in range(2 * RPM_LIMIT):  # alternate: each task alone would let RPM_LIMIT through
-            status, _ = proxies[i % 2].request("POST", "/v1/chat/completions", token, {
-                "model": "sonnet", "messages": [{"role": "user", "content": f"call {i}"}],
-            })
-            statuses.append(status)
-
-        logs = "\n".join(proxy.log()[-2000:] for proxy in proxies)
-        assert statuses.count(200) == RPM_LIMIT, (statuses, logs)
-        assert statuses.count(429) == RPM_LIMIT, (statuses, logs)
-        assert len(bedrock.snapshot()) == RPM_LIMIT  # the refused calls never reached Bedrock
-        # The counters live in LiteLLM's own database of the shared Redis, none in Langfuse's (0).
-        team_keys = [k for k in redis.client(LITELLM_REDIS_DB).keys("*") if f"team:{TEAM}" in k]
-        assert team_keys, redis.client(LITELLM_REDIS_DB).keys("*")
-        assert redis.client(0).keys("*") == []

@@ -15,7 +15,9 @@ from scripts import restore
 REGION = "us-east-1"
 STACK = "prod"
 
-pytestmark = pytest.mark.integration
+# One worker takes the module (make test: --dist loadgroup): moto builds its EC2, RDS, ECS and SSM
+# backends once per process, a second or more of CPU each.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("restore")]
 
 
 @pytest.fixture

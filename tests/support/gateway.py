@@ -8,8 +8,8 @@ from __future__ import annotations
 import http.client
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,16 +23,18 @@ from tests.support.litellm_container import (
 )
 from tests.support.litellm_proxy import RunningProxy, random_master_key, running_proxy
 from tests.support.moto_aws import running_loopback_aws
-from tests.support.redis_server import running_redis_server
+from tests.support.redis_server import RedisServer, running_redis_server
 from tests.support.settings import make_settings
 
 TEAM = "home-rentals"
+LIMITED_TEAM = "forecasting"  # with an rpm limit, when the gateway is asked for one
 
 
-def gateway_environment(workdir, settings, *, tokens, rpm_limit=None, langfuse_url, bedrock_url, redis, aws,
-                        timeouts=SERVING):
+def gateway_environment(workdir, settings, *, tokens, langfuse_url, bedrock_url, redis, aws, timeouts=SERVING):
+    """A task's command and environment; the test-only auth gives each token's key its team's rpm
+    limit from `settings`, as LiteLLM's database would."""
     auth_module = f"serving_auth_{uuid.uuid4().hex[:8]}"
-    write_auth_module(workdir, auth_module, tokens, rpm_limit)
+    write_auth_module(workdir, auth_module, tokens, {team.name: team.rpm_limit for team in settings.teams if team.rpm_limit})
     proxy = with_test_additions(render_proxy_config(settings, timeouts), bedrock_url=bedrock_url, auth_module=auth_module)
     # The teams' key secrets and the document LiteLLM's start reads (tests/support/moto_aws.py).
     pairs = {team.name: {"publicKey": f"pk-lf-{team.name}", "secretKey": f"sk-lf-{team.name}"} for team in settings.teams}
@@ -53,8 +55,11 @@ def surroundings(stack: ExitStack, workdir: Path):
 class Gateway:
     proxy: RunningProxy
     bedrock: FakeBedrock
-    token: str
+    redis: RedisServer
+    token: str  # a key of TEAM
+    limited_token: str | None  # a key of LIMITED_TEAM, if the gateway has it
     spec_environment: dict[str, str]
+    another_task: Callable[[Path], AbstractContextManager[RunningProxy]]  # one more task beside this one, sharing all
 
     def call(self, body: dict, timeout: float = 120) -> http.client.HTTPResponse:
         parts = urlsplit(self.proxy.url)
@@ -65,17 +70,25 @@ class Gateway:
 
 
 @contextmanager
-def gateway(workdir: Path, timeouts: ServingTimeouts = SERVING, started=None, **litellm_settings) -> Iterator[Gateway]:
-    """The proxy of a one-team stack; `started(argv, env)` may change how it starts (the bench's
-    LiteLLM defaults, the serving tests' scaled recycling)."""
-    settings = make_settings(teams=[{"name": TEAM}], **({"litellm": litellm_settings} if litellm_settings else {}))
+def gateway(workdir: Path, timeouts: ServingTimeouts = SERVING, started=None, limited_team_rpm: int | None = None,
+            **litellm_settings) -> Iterator[Gateway]:
+    """The proxy of a stack with TEAM, and LIMITED_TEAM at `limited_team_rpm` requests per minute if
+    given; `started(argv, env)` may change how it starts (the bench's LiteLLM defaults, the serving
+    tests' scaled recycling)."""
+    teams = [{"name": TEAM}, *([{"name": LIMITED_TEAM, "rpmLimit": limited_team_rpm}] if limited_team_rpm else [])]
+    settings = make_settings(teams=teams, **({"litellm": litellm_settings} if litellm_settings else {}))
     with ExitStack() as stack:
         bedrock, langfuse, redis, aws = surroundings(stack, workdir)
-        token = random_master_key()
-        argv, env, spec = gateway_environment(
-            workdir, settings, tokens={token: TEAM}, langfuse_url=langfuse.url, bedrock_url=bedrock.url,
-            redis=redis, aws=aws, timeouts=timeouts,
-        )
-        if started is not None:
-            argv, env = started(argv, env)
-        yield Gateway(stack.enter_context(running_proxy(argv, env, workdir)), bedrock, token, dict(spec.environment))
+        token, limited_token = random_master_key(), random_master_key() if limited_team_rpm else None
+        tokens = {token: TEAM, **({limited_token: LIMITED_TEAM} if limited_token else {})}
+
+        def task(directory: Path) -> tuple[AbstractContextManager[RunningProxy], dict[str, str]]:
+            argv, env, spec = gateway_environment(directory, settings, tokens=tokens, langfuse_url=langfuse.url,
+                                                  bedrock_url=bedrock.url, redis=redis, aws=aws, timeouts=timeouts)
+            if started is not None:
+                argv, env = started(argv, env)
+            return running_proxy(argv, env, directory), dict(spec.environment)
+
+        first, spec_environment = task(workdir)
+        yield Gateway(stack.enter_context(first), bedrock, redis, token, limited_token, spec_environment,
+                      lambda directory: task(directory)[0])

@@ -23,22 +23,24 @@ VENV_BIN = Path(sys.executable).parent
 
 AUTH_MODULE_TEMPLATE = '''\
 """Test-only custom auth for the LiteLLM proxy: bearer token -> team (None: no team), and the
-team's rpm limit as LiteLLM puts it on a key of a team that has one (team_rpm_limit)."""
+team's rpm limit as LiteLLM puts it on each key of a team that has one (team_rpm_limit)."""
 from litellm.proxy._types import UserAPIKeyAuth
 
 TEAM_OF_TOKEN = {tokens!r}
+RPM_LIMIT_OF_TEAM = {rpm_limits!r}
 
 
 async def user_api_key_auth(request, api_key: str) -> UserAPIKeyAuth:
     token = api_key.removeprefix("Bearer ").strip()
     if token not in TEAM_OF_TOKEN:
         raise Exception("unknown test token")
-    return UserAPIKeyAuth(api_key=token, team_id=TEAM_OF_TOKEN[token], team_rpm_limit={rpm_limit!r})
+    team = TEAM_OF_TOKEN[token]
+    return UserAPIKeyAuth(api_key=token, team_id=team, team_rpm_limit=RPM_LIMIT_OF_TEAM.get(team))
 '''
 
-def write_auth_module(workdir: Path, name: str, tokens: dict[str, str | None], rpm_limit: int | None = None) -> None:
-    """`<workdir>/<name>.py`: bearer token -> team, optionally with the team's rpm limit on the key."""
-    (workdir / f"{name}.py").write_text(AUTH_MODULE_TEMPLATE.format(tokens=tokens, rpm_limit=rpm_limit))
+def write_auth_module(workdir: Path, name: str, tokens: dict[str, str | None], rpm_limits: dict[str, int] | None = None) -> None:
+    """`<workdir>/<name>.py`: bearer token -> team, and team -> its rpm limit on each of its keys."""
+    (workdir / f"{name}.py").write_text(AUTH_MODULE_TEMPLATE.format(tokens=tokens, rpm_limits=rpm_limits or {}))
 
 
 def with_test_additions(proxy: ProxyConfig, *, bedrock_url: str, auth_module: str) -> ProxyConfig:
