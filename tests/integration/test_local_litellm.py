@@ -37,7 +37,7 @@ from services.local import (
 from team_plane.key_source import KEYS_VAR, environment_keys
 from team_plane.litellm_keys import VALUE_FIELD
 from tests.support.litellm_container import container_argv, container_environment
-from tests.support.litellm_proxy import EXIT_UNCOLLECTED, base_environment, free_port, random_master_key, running_proxy
+from tests.support.litellm_proxy import base_environment, free_port, random_master_key, running_proxy, uncollected
 from tests.support.moto_aws import running_loopback_aws
 from tests.support.redis_server import running_redis_server
 from tests.support.stacks import shipped_settings
@@ -152,7 +152,7 @@ print(admitted)
 
 
 def admitted_calls(costs: list[float], max_budget: float) -> int:
-    checked = subprocess.run([sys.executable, "-c", BUDGET_CHECK + EXIT_UNCOLLECTED, json.dumps(costs), str(max_budget)],
+    checked = subprocess.run([sys.executable, "-c", uncollected(BUDGET_CHECK), json.dumps(costs), str(max_budget)],
                              capture_output=True, text=True, env=base_environment(), timeout=120)
     assert checked.returncode == 0, checked.stderr
     return int(checked.stdout.split()[-1])
