@@ -6,10 +6,12 @@ STACK ?= stg
 INSTALLED := $(VENV)/.installed
 # Tests in parallel (pytest-xdist); the tests that share a started server go to one worker (their
 # `xdist_group`). The unit tier computes: a worker per core. The integration tier mostly waits (for
-# servers to start, keep-alive and deadline timers): two workers per core, one waits while another computes,
-# given work in the order tests/conftest.py sorts it (the longest first), not xdist's (the largest group first).
+# servers to start, keep-alive and deadline timers): three workers per core, so that some compute
+# while others wait (on 2 cores: 4 workers took 110-118 s, 5 took 91-95 s, 6 took 83-91 s with a
+# little more CPU, 7 took 89-93 s), given work in the order tests/conftest.py sorts it (the longest
+# first), not xdist's (the largest group first).
 UNIT_PARALLEL := -n auto --dist loadgroup
-SUITE_PARALLEL := -n $(shell echo $$(( 2 * $$(nproc) ))) --dist loadgroup --no-loadscope-reorder
+SUITE_PARALLEL := -n $(shell echo $$(( 3 * $$(nproc) ))) --dist loadgroup --no-loadscope-reorder
 NODE_MODULES := node_modules/.package-lock.json
 # Python keeps compiled bytecode (__pycache__, pytest's rewritten tests) even where the shell says not to
 # (PYTHONDONTWRITEBYTECODE, set in some images): the suite starts hundreds of Pythons on the same modules.

@@ -29,12 +29,12 @@ def pytest_collection_modifyitems(config, items):
 
 # `make test` has pytest-xdist hand work out in collection order (--no-loadscope-reorder): what keeps
 # one worker longest starts first, and the unit tier's many short tests fill the workers at the end.
-# Ranked by the wall time of each module's tests (`pytest --durations=0`): LiteLLM proxies, servers,
-# waits; then the unit tier's one long group.
+# Ranked by the wall time of each module's tests on one worker (`pytest --durations=0` under make
+# test): LiteLLM proxies, servers, waits; then the unit tier's one long group.
 LONGEST_FIRST = (
-    "test_litellm_serving", "test_local_litellm", "test_team_tracing", "test_smoke", "test_rendered_config_loads",
-    "test_litellm_guard", "test_team_access_sql", "test_litellm_key_values", "test_local_postgres_tls",
-    "test_team_plane_sql", "test_host_job", "test_job_deadlines", "test_langfuse_keep_alive",
+    "test_litellm_serving", "test_smoke", "test_local_litellm", "test_rendered_config_loads", "test_team_tracing",
+    "test_team_access_sql", "test_local_postgres_tls", "test_langfuse_keep_alive", "test_litellm_guard", "test_restore",
+    "test_litellm_key_values", "test_workflows", "test_imds_firewall", "test_job_deadlines", "test_host_job",
     "test_teams_at_scale",
 )
 
