@@ -45,15 +45,18 @@ DOCUMENT_VERSION_VAR = "LLM_GATEWAY_TEAM_DOCUMENT_VERSION"
 #   callbacks) or on its first call (MCP's server manager, the tokenizer), found with
 #   PYTHONPROFILEIMPORTTIME on LiteLLM 1.104.0: a worker that replaces a recycled one serves its
 #   first call without a second of imports;
-# - freezes its objects, as Python's documentation of gc.freeze advises for a process that forks
-#   (collector off from the start, frozen before forking, on again): the workers' collections, the
-#   full one as each exits at its recycling limit included, no longer walk the 650,000 objects of
-#   LiteLLM's modules (about 2 s of CPU per worker exit) nor write to their pages, which the workers
-#   keep sharing; and the master imports LiteLLM in about 5 s of CPU instead of 7, for some 8 MB
-#   of import-time garbage it keeps.
+# - freezes its objects, after the recipe of Python's gc.freeze documentation for a process that
+#   forks (collector off from the start, objects frozen before forking, collector on again: here in
+#   the master just before it forks, which the workers inherit): the workers' collections, the full
+#   one as each exits at its recycling limit included, no longer walk the 650,000 objects LiteLLM's
+#   modules leave (about 2 s of CPU per worker exit) nor write to their pages, which the workers keep
+#   sharing; and the master imports LiteLLM in about 5 s of CPU instead of 7, for some 8 MB of
+#   import-time garbage it keeps (890,000 objects frozen in all).
 # The master runs no native route (LiteLLM's fork guard, litellm/rust_bridge/fork_guard.py, refuses
-# one there), and an image whose LiteLLM lays these modules out otherwise starts as LiteLLM alone
-# would. tests/integration/test_litellm_serving.py holds the workers to it.
+# one there). An image whose LiteLLM lays these modules out otherwise starts as LiteLLM alone would:
+# what fails to import is logged and left to the workers. MCP's server manager brings sse_starlette,
+# whose import makes uvicorn's exit handler end MCP streams at SIGTERM (sse_starlette/sse.py): the
+# gateway serves no MCP. tests/integration/test_litellm_serving.py holds the workers to it.
 WORKER_IMPORTS = (
     "litellm.integrations.langfuse.langfuse_sdk",
     "litellm.proxy._experimental.mcp_server.mcp_server_manager",
@@ -77,8 +80,8 @@ def before_forking(server):
     for name in {WORKER_IMPORTS!r}:
         try:
             __import__(name)
-        except ImportError as error:
-            server.log.info("llm-gateway: %s is left to the workers (%s)", name, error)
+        except Exception as error:  # another LiteLLM: its workers import what they need themselves
+            server.log.warning("llm-gateway: %s is left to the workers (%r)", name, error)
     gc.freeze()
     gc.enable()
     server.log.info("llm-gateway: %d objects frozen before forking the workers, collector enabled: %s",
@@ -91,7 +94,8 @@ def do_load_config(application):
     for name, value in vars(settings).items():
         if value is not None and name != "args":
             application.cfg.set(name.lower(), value)
-    application.cfg.set("when_ready", before_forking)
+    ready = application.cfg.when_ready  # gunicorn's own (nothing), or one LiteLLM's options set
+    application.cfg.set("when_ready", lambda server: (before_forking(server), ready(server)))
 
 
 gunicorn.app.base.BaseApplication.do_load_config = do_load_config

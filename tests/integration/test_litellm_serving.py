@@ -284,12 +284,18 @@ def test_the_openai_sdk_retries_what_a_recycle_resets(recycling):
     assert not failed, (failed, retried)
 
 
+# What a worker still imports at its start and first calls, at most (modules): uvicorn's loop and
+# protocols and a few of LiteLLM's, 64 a worker with LiteLLM 1.104.0, against 353 before the master
+# imported WORKER_IMPORTS for them.
+WORKER_IMPORTS_AT_MOST = 100
+
+
 @ON_RECYCLING
 def test_the_master_imports_and_freezes_what_its_workers_and_their_replacements_share(recycling):
     """Before gunicorn's master forks the workers it imports what they would at their start or
     first call (team_plane/litellm_start.py, WORKER_IMPORTS), none of it missing from the pinned
-    LiteLLM, and freezes its objects for them (gc.freeze), its collector on again for them: no worker,
-    first or replacement, imports any of it again serving its calls."""
+    LiteLLM, and freezes its objects for them (gc.freeze), its collector on again for them: the
+    workers, first or replacement, serving calls import little of their own."""
     proxy = recycling.proxy
     recycles_before = recycles_logged(proxy)
     for _ in range(MAX_PROBES):  # a probe may meet a recycle (test above): not counted
@@ -297,16 +303,19 @@ def test_the_master_imports_and_freezes_what_its_workers_and_their_replacements_
             break
         probe(proxy, recycling.token)
     assert recycles_logged(proxy) > recycles_before, proxy.log()[-3000:]
-    for _ in range(4 * int(recycling.spec_environment["NUM_WORKERS"])):  # fresh connections, spread over the workers
+    for _ in range(4 * int(recycling.spec_environment["NUM_WORKERS"])):  # fresh connections, over the workers
         response = recycling.call(CALL)
         assert response.status == 200, response.read()
         response.read()
-    in_master, booted, in_workers = proxy.log().partition("Booting worker")
+    log = proxy.log()
+    in_master, booted, in_workers = log.partition("Booting worker")
     assert booted
     assert set(WORKER_IMPORTS) <= imported(in_master), sorted(set(WORKER_IMPORTS) - imported(in_master))
     frozen = re.findall(r"llm-gateway: (\d+) objects frozen before forking the workers, collector enabled: (\w+)", in_master)
     assert len(frozen) == 1 and int(frozen[0][0]) > 0 and frozen[0][1] == "True", in_master[-3000:]
-    assert not set(WORKER_IMPORTS) & imported(in_workers), sorted(set(WORKER_IMPORTS) & imported(in_workers))
+    workers = log.count("Booting worker")
+    imports = [line for line in in_workers.splitlines() if line.startswith("import time:")]
+    assert len(imports) <= WORKER_IMPORTS_AT_MOST * workers, (workers, sorted(imported(in_workers)))
 
 
 @ON_SCALED
@@ -333,13 +342,16 @@ def test_a_team_rpm_limit_holds_across_two_proxies_sharing_one_redis(scaled, tmp
     assert redis.client(0).keys("*") == []
 
 
-# Last of its proxy's tests (pytest runs a module's tests in file order, and its group's on one
-# worker): it stops the proxy.
 @ON_SCALED
-def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connection(scaled):
+def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connection(scaled, request):
     """SIGTERM, as ECS sends it after draining the task and compose when it recreates the container:
     gunicorn's master closes the listening socket, its workers finish what they serve (up to
-    `--graceful-timeout`, SCALED.graceful_stop here), then it exits."""
+    `--graceful-timeout`, SCALED.graceful_stop here), then it exits. It stops the scaled proxy, so
+    it runs after every other test of it (pytest runs a module's tests in file order, and their
+    xdist group on one worker)."""
+    items = request.session.items
+    later = [item.nodeid for item in items[items.index(request.node) + 1:] if "scaled" in item.fixturenames]
+    assert not later, f"run after the tests that still need the scaled proxy: {later}"
     bedrock = scaled.bedrock
     bedrock.reply_delay_seconds = SCALED.graceful_stop / 2
     slow: dict = {}
@@ -348,15 +360,18 @@ def test_a_stopping_proxy_finishes_its_calls_in_flight_and_takes_no_new_connecti
     slow_call.start()
     try:
         while len(bedrock.snapshot()) == calls_before:
+            assert slow_call.is_alive(), "the call ended before it reached Bedrock"
             threading.Event().wait(0.05)
         scaled.proxy.process.send_signal(signal.SIGTERM)
         parts = urlsplit(scaled.proxy.url)
-        while True:  # the master and the workers close their copies of the listening socket
+        for _ in range(int(SCALED.graceful_stop / 0.05)):  # the master and workers close their copies of the socket
             try:
                 socket.create_connection((parts.hostname, parts.port), timeout=5).close()
             except ConnectionRefusedError:
                 break
             threading.Event().wait(0.05)
+        else:
+            raise AssertionError("the stopping proxy still takes connections")
         refused_while_serving = slow_call.is_alive()
     finally:
         slow_call.join()

@@ -1,5 +1,6 @@
-"""The rendered proxy config, loaded by the real pinned LiteLLM proxy as the container's start runs
-it (team_plane/litellm_start.py: SERVE, with the `litellm` spec's command)."""
+"""The rendered proxy config, loaded by the real pinned LiteLLM proxy with the command the container's
+start runs (team_plane/litellm_start.py: SERVE, with the `litellm` spec's command), in an environment
+of the config's own variables only."""
 
 from __future__ import annotations
 
