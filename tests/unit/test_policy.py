@@ -24,6 +24,7 @@ from policy.pack import POLICIES, RULES
 from tests.support.policy_harness import (
     Node,
     analyze,
+    any_literal,
     changed,
     edit_json,
     edit_user_data_file,
@@ -141,6 +142,13 @@ def test_a_value_unknown_during_preview_is_the_sdks_cant_run_diagnostic(shipped)
         check("no-secrets-in-container-environment", preview, "prod")
     [diagnostic] = [d for d in analyze([preview], [POLICY["images-pinned-by-digest"]]) if d.policy]
     assert diagnostic.level == "advisory" and "can't run policy 'images-pinned-by-digest'" in diagnostic.message
+
+
+@pytest.mark.parametrize("text", ["", "arn:aws:iam::1:role/a", "x arn:aws:iam::1:role/ab y", "arn:aws:iam::1:rol",
+                                  "vpc-0a1.b", "vpc-0a1b", "a*b(c)", "ends with i-12"])
+def test_the_computed_values_pattern_finds_what_a_substring_search_finds(text):
+    literals = ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/abc", "vpc-0a1.b", "a*b(c)", "i-12"]
+    assert bool(re.search(any_literal(literals), text)) == any(literal in text for literal in literals)
 
 
 @pytest.mark.parametrize("stack", STACKS)
