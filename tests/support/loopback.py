@@ -5,6 +5,7 @@ block runs, and handler helpers to read a request and answer it."""
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -77,9 +78,37 @@ class LoopbackHandler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    """Each connection is served by a thread of the server's own, started only when none is waiting.
+    A thread started per connection (ThreadingMixIn's way) made every request wait for the new
+    thread's first turn on a core: with both cores busy, as under `make unit`, the smoke step's 300
+    requests took 1.5 s instead of 0.35 s."""
+
     def __init__(self, fake: Any, handler: type[LoopbackHandler]):
         super().__init__(("127.0.0.1", 0), handler)
         self.fake = fake
+        self._connections: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._started = self._waiting = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting -= 1
+            else:  # every thread is on a connection (a keep-alive client holds its own): one more
+                self._started += 1
+                threading.Thread(target=self._serve_connections, daemon=True).start()
+        self._connections.put((request, client_address))
+
+    def _serve_connections(self) -> None:
+        while (connection := self._connections.get()) is not None:
+            self.process_request_thread(*connection)
+            with self._lock:
+                self._waiting += 1
+
+    def server_close(self) -> None:
+        super().server_close()
+        for _ in range(self._started):  # each thread ends once done with its connection
+            self._connections.put(None)
 
 
 Fake = TypeVar("Fake")
