@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import hashlib
@@ -27,6 +28,7 @@ import secrets
 import string
 import uuid
 from unittest import mock
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from collections.abc import Callable
 
 import pulumi
 from pulumi.runtime import resource as sdk_resource, rpc
+from pulumi.runtime.sync_await import _ensure_event_loop
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import source_pb2
@@ -667,13 +670,48 @@ def run_pulumi(
         # The SDK takes a stack trace per registration for the engine's diagnostics (source
         # positions); with no engine to show them that is a fifth of a run. patch.object fails
         # loudly if an SDK upgrade renames the function.
-        with mock.patch.object(sdk_resource, "_get_stack_trace", source_pb2.StackTrace):
+        with (mock.patch.object(sdk_resource, "_get_stack_trace", source_pb2.StackTrace),
+              _monitor_calls_in_the_calling_task()):
             pulumi.runtime.test(program)()
     finally:
         gc.freeze()
         if collecting:
             gc.enable()
     return run
+
+
+@contextmanager
+def _monitor_calls_in_the_calling_task():
+    """The SDK hands each call to the monitor (RegisterResource, Invoke, ...) to a thread of the
+    loop's default executor (`run_in_executor(None, ...)` in pulumi/runtime/resource.py and
+    invoke.py): a blocking gRPC call to the engine. The mock monitor answers at once, so here it
+    answers in the calling task instead, on a loop of its own as an executor thread has (MockMonitor
+    runs `_sync_await` on the current thread's loop), and the answer reaches the awaiting task on the
+    loop's next turn, as from a thread. Handing 700 calls a run to threads and back was a fifth of
+    a run's CPU (tests/unit/test_program.py holds the two ways to the same registrations)."""
+    loop = _ensure_event_loop()
+    own_loop = asyncio.new_event_loop()
+
+    def run_in_executor(_executor, call, *args):
+        answer = loop.create_future()
+        asyncio._set_running_loop(None)
+        asyncio.set_event_loop(own_loop)
+        try:
+            value = call(*args)
+        except BaseException as error:  # noqa: BLE001 (an executor hands every exception to the awaiting task too)
+            loop.call_soon(answer.set_exception, error)
+        else:
+            loop.call_soon(answer.set_result, value)
+        finally:
+            asyncio.set_event_loop(loop)
+            asyncio._set_running_loop(loop)
+        return answer
+
+    try:
+        with mock.patch.object(loop, "run_in_executor", run_in_executor):
+            yield
+    finally:
+        own_loop.close()
 
 
 class _Recorder(logging.Handler):
