@@ -281,6 +281,7 @@ class RecordingMocks(Mocks):
         self.calls: list[MockCallArgs] = []
         self.logged: list[tuple[str, str]] = []  # (level, message) the program logged to the engine
         self._request = None
+        self._inputs: dict = {}  # the registration's inputs as MockMonitor deserialized them (RecordingMonitor keeps them)
         self._subnets: dict[str, dict] = {}  # subnet id -> its state (getSubnet answers from it)
 
     # -- invokes ---------------------------------------------------------------------------
@@ -310,6 +311,7 @@ class RecordingMocks(Mocks):
 
     # -- resources -------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs):
+        self._inputs = args.inputs
         inputs = dict(args.inputs)
         name = args.name
         outputs = self._computed(args.typ, name, inputs)
@@ -565,7 +567,7 @@ class RecordingMonitor(MockMonitor):
                 typ=request.type,
                 name=request.name,
                 id=response.id,
-                inputs=rpc.deserialize_properties(request.object),
+                inputs=self.recording._inputs,
                 outputs=dict(registration.state),
                 urn=response.urn,
                 custom=request.custom,
