@@ -21,15 +21,16 @@ The fakes keep their state in files under `state/`:
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.loopback import LoopbackHandler, serving
 
 LATEST_CLICKHOUSE_MIGRATION = 46  # packages/shared/clickhouse/migrations/unclustered at v4.16.0
 # When the entrypoint migrates: v4.16.0's switches, and a later release's that this stack does not set.
@@ -148,7 +149,7 @@ def build_image(root: Path, postgres_switch: str = POSTGRES_SWITCH, clickhouse_s
     return app
 
 
-class _ClickHouse(http.server.BaseHTTPRequestHandler):
+class _ClickHouse(LoopbackHandler):
     state: Path
 
     def do_GET(self):  # noqa: N802 (http.server's name)
@@ -166,24 +167,12 @@ class _ClickHouse(http.server.BaseHTTPRequestHandler):
                                              "data": data, "rows": len(data)}))
 
     def _answer(self, status: int, body: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args) -> None:
-        pass
+        self.send_bytes(status, body.encode(), "application/json")
 
 
 @contextmanager
 def fake_clickhouse(state: Path) -> Iterator[str]:
     """An HTTP ClickHouse on a free loopback port answering from `state`; yields its URL."""
     handler = type("ClickHouse", (_ClickHouse,), {"state": state})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(SimpleNamespace(), handler) as clickhouse:
+        yield clickhouse.url
