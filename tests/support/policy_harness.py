@@ -179,14 +179,22 @@ def any_literal(literals: Iterable[str]) -> str:
         for char in literal:
             node = node.setdefault(char, {})
         node[""] = {}  # a literal ends here: whatever follows, it has matched
-
-    def pattern(node: dict) -> str:
+    if not trie:
+        return "(?!)"  # no literal: nowhere
+    # Each node's pattern from its children's, deepest first (a literal may be longer than Python's
+    # recursion allows).
+    patterns: dict[int, str] = {}
+    pending = [(trie, False)]
+    while pending:
+        node, children_done = pending.pop()
         if "" in node:
-            return ""
-        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items())]
-        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
-
-    return pattern(trie)
+            patterns[id(node)] = ""
+        elif not children_done:
+            pending += [(node, True), *((child, False) for child in node.values())]
+        else:
+            branches = [re.escape(char) + patterns[id(child)] for char, child in sorted(node.items())]
+            patterns[id(node)] = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return patterns[id(trie)]
 
 
 # --- the SDK's argument objects -------------------------------------------------------------------

@@ -26,6 +26,7 @@ import re
 import runpy
 import secrets
 import string
+import threading
 import uuid
 from unittest import mock
 from contextlib import contextmanager
@@ -280,9 +281,17 @@ class RecordingMocks(Mocks):
         self.generated_secrets: list[str] = []  # every value a random resource produced
         self.calls: list[MockCallArgs] = []
         self.logged: list[tuple[str, str]] = []  # (level, message) the program logged to the engine
-        self._request = None
-        self._inputs: dict = {}  # the registration's inputs as MockMonitor deserialized them (RecordingMonitor keeps them)
+        # The registration in progress, per thread (the SDK's own way runs several at once, a thread
+        # each): its request (additionalSecretOutputs) and its inputs as MockMonitor deserialized them.
+        self._registering = threading.local()
         self._subnets: dict[str, dict] = {}  # subnet id -> its state (getSubnet answers from it)
+
+    def __getstate__(self) -> dict:
+        """A finished run travels between workers (tests/support/program.py) without the per-thread state."""
+        return {key: value for key, value in vars(self).items() if key != "_registering"}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state, _registering=threading.local())
 
     # -- invokes ---------------------------------------------------------------------------
     def _call_results(self) -> dict[str, Callable[[dict], dict]]:
@@ -311,13 +320,14 @@ class RecordingMocks(Mocks):
 
     # -- resources -------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs):
-        self._inputs = args.inputs
+        self._registering.inputs = args.inputs
         inputs = dict(args.inputs)
         name = args.name
         outputs = self._computed(args.typ, name, inputs)
         resource_id = outputs.pop("id", f"{name}-id")
         state = {**inputs, **outputs}
-        secret_outputs = set(self._request.additionalSecretOutputs) if self._request else set()
+        request = getattr(self._registering, "request", None)
+        secret_outputs = set(request.additionalSecretOutputs) if request else set()
         for key in secret_outputs & set(state):
             state[key] = rpc.wrap_rpc_secret(state[key])
         return resource_id, state
@@ -556,18 +566,18 @@ class RecordingMonitor(MockMonitor):
         self.recording = mocks
 
     def RegisterResource(self, request):
-        self.recording._request = request
+        self.recording._registering.request = request
         try:
             response = super().RegisterResource(request)
         finally:
-            self.recording._request = None
+            self.recording._registering.request = None
         if request.type != "pulumi:pulumi:Stack":
             registration = self.resources[response.urn]
             self.recording.registrations.append(Registration(
                 typ=request.type,
                 name=request.name,
                 id=response.id,
-                inputs=self.recording._inputs,
+                inputs=self.recording._registering.inputs,
                 outputs=dict(registration.state),
                 urn=response.urn,
                 custom=request.custom,
@@ -689,24 +699,26 @@ def _monitor_calls_in_the_calling_task():
     invoke.py): a blocking gRPC call to the engine. The mock monitor answers at once, so here it
     answers in the calling task instead, on a loop of its own as an executor thread has (MockMonitor
     runs `_sync_await` on the current thread's loop), and the answer reaches the awaiting task on the
-    loop's next turn, as from a thread. Handing 700 calls a run to threads and back was a fifth of
-    a run's CPU (tests/unit/test_program.py holds the two ways to the same registrations)."""
-    loop = _ensure_event_loop()
+    loop's next turn, as from a thread. Handing 700 calls a run to threads and back cost a tenth to a fifth of
+    a run's CPU (tests/unit/test_program.py holds the two ways to the same registrations, inputs
+    and outputs)."""
+    loop = _ensure_event_loop()  # the thread's loop, the one the SDK runs on
     own_loop = asyncio.new_event_loop()
 
     def run_in_executor(_executor, call, *args):
         answer = loop.create_future()
+        running = asyncio._get_running_loop()
         asyncio._set_running_loop(None)
         asyncio.set_event_loop(own_loop)
         try:
             value = call(*args)
         except BaseException as error:  # noqa: BLE001 (an executor hands every exception to the awaiting task too)
-            loop.call_soon(answer.set_exception, error)
+            loop.call_soon(_settle, answer, error, None)
         else:
-            loop.call_soon(answer.set_result, value)
+            loop.call_soon(_settle, answer, None, value)
         finally:
             asyncio.set_event_loop(loop)
-            asyncio._set_running_loop(loop)
+            asyncio._set_running_loop(running)
         return answer
 
     try:
@@ -714,6 +726,16 @@ def _monitor_calls_in_the_calling_task():
             yield
     finally:
         own_loop.close()
+
+
+def _settle(answer: asyncio.Future, error: BaseException | None, value: Any) -> None:
+    """As asyncio settles an executor's answer: not once the awaiting task has given up on it."""
+    if answer.cancelled():
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(value)
 
 
 class _Recorder(logging.Handler):

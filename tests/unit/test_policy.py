@@ -144,10 +144,14 @@ def test_a_value_unknown_during_preview_is_the_sdks_cant_run_diagnostic(shipped)
     assert diagnostic.level == "advisory" and "can't run policy 'images-pinned-by-digest'" in diagnostic.message
 
 
+LONG_LITERAL = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + "x" * 2000
+
+
 @pytest.mark.parametrize("text", ["", "arn:aws:iam::1:role/a", "x arn:aws:iam::1:role/ab y", "arn:aws:iam::1:rol",
-                                  "vpc-0a1.b", "vpc-0a1b", "a*b(c)", "ends with i-12"])
-def test_the_computed_values_pattern_finds_what_a_substring_search_finds(text):
-    literals = ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/abc", "vpc-0a1.b", "a*b(c)", "i-12"]
+                                  "vpc-0a1.b", "vpc-0a1b", "a*b(c)", "ends with i-12", LONG_LITERAL[:-1], LONG_LITERAL])
+@pytest.mark.parametrize("literals", [
+    ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/abc", "vpc-0a1.b", "a*b(c)", "i-12", LONG_LITERAL], []])
+def test_the_computed_values_pattern_finds_what_a_substring_search_finds(literals, text):
     assert bool(re.search(any_literal(literals), text)) == any(literal in text for literal in literals)
 
 
