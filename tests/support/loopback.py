@@ -87,7 +87,7 @@ class _Server(ThreadingHTTPServer):
       thread's first turn on a core: with both cores busy, as under `make unit`, the smoke step's
       300 requests took 1.5 s instead of 0.35 s.
     - socketserver's `serve_forever` sees `shutdown` only at its next poll: 9 ms a server on
-      average with a 10 ms poll, a second of the unit tier's 150 fakes. `stop` wakes `serve` at once.
+      average with a 10 ms poll, a second over the unit tier's 110 fakes. `stop` wakes `serve` at once.
     """
 
     def __init__(self, fake: Any, handler: type[LoopbackHandler]):
