@@ -4,13 +4,13 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STACK ?= stg
 INSTALLED := $(VENV)/.installed
-# Tests in parallel (pytest-xdist); the tests that share a started server go to one worker (their
-# `xdist_group`). The unit tier computes: a worker per core. The integration tier mostly waits (for
-# servers to start, keep-alive and deadline timers): three workers per core, so that some compute
-# while others wait (on 2 cores: 4 workers took 110-118 s, 5 took 91-95 s, 6 took 83-91 s with a
-# little more CPU, 7 took 89-93 s), given work in the order tests/conftest.py sorts it (the longest
-# first), not xdist's (the largest group first).
-UNIT_PARALLEL := -n auto --dist loadgroup
+# Tests in parallel. `make test` with pytest-xdist; the tests that share a started server go to one
+# worker (their `xdist_group`). The integration tier mostly waits (for servers to start, keep-alive
+# and deadline timers): three workers per core, so that some compute while others wait (on 2 cores:
+# 4 workers took 110-118 s, 5 took 91-95 s, 6 took 83-91 s with a little more CPU, 7 took 89-93 s),
+# given work in the order tests/conftest.py sorts it (the longest first), not xdist's (the largest
+# group first). `make unit` computes all along: a pytest process per core, which claim the modules
+# in that order (scripts/unit_tier.py; xdist's own costs were a tenth of the tier).
 SUITE_PARALLEL := -n $(shell echo $$(( 3 * $$(nproc) ))) --dist loadgroup --no-loadscope-reorder
 NODE_MODULES := node_modules/.package-lock.json
 # Python keeps compiled bytecode (__pycache__, pytest's rewritten tests) even where the shell says not to
@@ -52,9 +52,9 @@ system-deps:
 test: $(INSTALLED) $(NODE_MODULES) next-server system-deps
 	$(PYTHON) -m pytest $(SUITE_PARALLEL)
 
-## The fast tier only (tests/unit): no real tool, emulator or second Python started; on every core (pytest-xdist).
+## The fast tier only (tests/unit): no real tool, emulator or second Python started; on every core (scripts/unit_tier.py).
 unit: $(INSTALLED)
-	$(PYTHON) -m pytest tests/unit -m "not integration" $(UNIT_PARALLEL)
+	$(PYTHON) scripts/unit_tier.py
 
 integration: $(INSTALLED) $(NODE_MODULES) next-server system-deps
 	$(PYTHON) -m pytest -m integration $(SUITE_PARALLEL)

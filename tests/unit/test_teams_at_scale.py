@@ -17,8 +17,8 @@ from renderers.compose_host.user_data import USER_DATA_LIMIT
 from tests.support.pulumi_mocks import ProgramRun, unwrap
 from tests.support.variants import STG_EC2, STG_ECS
 
-# One pytest-xdist worker takes the whole module (make unit: --dist loadgroup): its 30- and 200-team
-# runs are the tier's longest, and two workers would wait on each other for them.
+# One process takes the whole module (make test: --dist loadgroup; make unit: a group is claimed whole):
+# its 30- and 200-team runs are the tier's longest, and two processes would wait on each other for them.
 pytestmark = pytest.mark.xdist_group("teams-at-scale")
 
 # Largest first: the 2- and 30-team runs are shared with other modules, which the other worker has

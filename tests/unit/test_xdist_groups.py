@@ -1,7 +1,8 @@
-"""The tests of one `xdist_group` run on one worker under `--dist loadgroup` (make unit, make test):
-the scheduler knows a test's group only by the `@<group>` at the end of its node id, which
+"""The tests of one `xdist_group` run on one worker under `--dist loadgroup` (make test): the
+scheduler knows a test's group only by the `@<group>` at the end of its node id, which
 tests/conftest.py puts there for pytest 9.2 (pytest-dev/pytest-xdist#1386); without loadgroup the
-node id is left as pytest made it. And `make test`'s longest-first order names modules that exist."""
+node id is left as pytest made it (make unit claims a group whole: tests/integration/test_unit_tier.py).
+And the longest-first order (make test, make unit) names modules that exist."""
 
 from __future__ import annotations
 
