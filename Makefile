@@ -10,7 +10,8 @@ INSTALLED := $(VENV)/.installed
 # 4 workers took 110-118 s, 5 took 91-95 s, 6 took 83-91 s with a little more CPU, 7 took 89-93 s),
 # given work in the order tests/conftest.py sorts it (the longest first), not xdist's (the largest
 # group first). `make unit` computes all along: a pytest process per core, which claim the modules
-# in that order (scripts/unit_tier.py; xdist's own costs were a tenth of the tier).
+# in that order (scripts/unit_tier.py; under xdist, whose controller takes a core-second, the tier
+# took 1 to 1.5 s longer).
 SUITE_PARALLEL := -n $(shell echo $$(( 3 * $$(nproc) ))) --dist loadgroup --no-loadscope-reorder
 NODE_MODULES := node_modules/.package-lock.json
 # Python keeps compiled bytecode (__pycache__, pytest's rewritten tests) even where the shell says not to

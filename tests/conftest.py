@@ -1,5 +1,6 @@
 import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -85,12 +86,37 @@ def pytest_collection_finish(session):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item, nextitem):
-    """Under `make unit`, the tests of a module (or of an `xdist_group`) run in the process that
-    claimed it; the others pass over them, unreported (True: handled)."""
-    if _claims and not _claims[0].take(_claim(item)):
+def pytest_runtestloop(session):
+    """Under `make unit`, pytest's own loop (_pytest/main.py) over the tests of the modules (or
+    `xdist_group`s) this process claims, each claimed as the last test before it starts. Each test is
+    told the next one this process runs (`nextitem`), so that the fixtures it leaves are torn down then."""
+    if not _claims:
+        return None
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        raise session.Interrupted(f"{session.testsfailed} error{'s' if session.testsfailed != 1 else ''} during collection")
+    if session.config.option.collectonly:
         return True
-    return None
+    mine = _claimed(session.items, _claims[0])
+    item = next(mine, None)
+    while item is not None:
+        nextitem = next(mine, None)
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        item = nextitem
+    return True
+
+
+def _claimed(items: list[pytest.Item], claims: Claims) -> Iterator[pytest.Item]:
+    """The items of each claim (in the order of its first item) that this process takes."""
+    by_claim: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_claim.setdefault(_claim(item), []).append(item)
+    for claim, claimed in by_claim.items():
+        if claims.take(claim):
+            yield from claimed
 
 
 def _claim(item: pytest.Item) -> str:

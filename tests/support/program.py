@@ -2,8 +2,9 @@
 
 A run is a pure function of its config (the mocks answer deterministically, apart from the random
 values they generate), so runs are shared between the tests that ask for the same config: treat
-a ProgramRun as read-only. Under pytest-xdist the workers share them too: the first worker to need
-a config runs it and leaves it pickled in the session's temporary directory for the others.
+a ProgramRun as read-only. The processes of a session share them too (pytest-xdist's workers, `make
+unit`'s processes): the first to need a config runs it and leaves it pickled in a directory of the
+session (tests/conftest.py) for the others.
 """
 
 from __future__ import annotations

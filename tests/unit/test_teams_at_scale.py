@@ -21,7 +21,7 @@ from tests.support.variants import STG_EC2, STG_ECS
 # its 30- and 200-team runs are the tier's longest, and two processes would wait on each other for them.
 pytestmark = pytest.mark.xdist_group("teams-at-scale")
 
-# Largest first: the 2- and 30-team runs are shared with other modules, which the other worker has
+# Largest first: the 2- and 30-team runs are shared with other modules, which another process has
 # usually made (tests/support/program.py) by the time this group needs them.
 TEAM_COUNTS = (200, 30, 1, 2)
 MODES = ("ecs", "ec2")
