@@ -1,9 +1,10 @@
 """The containers' bootstrap (team_plane/embed.py BOOTSTRAP) run as they run it, `python3 -c`, in a
 fresh interpreter against S3 on loopback (moto's server): it runs the stored code of its entry and
-refuses code that is not what was deployed."""
+refuses code that is not what was deployed. The loopback server logs no request."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -59,3 +60,10 @@ def test_the_bootstrap_refuses_code_that_is_not_what_was_deployed(loopback_aws, 
     assert result.returncode != 0
     assert result.stderr.strip().endswith(f"s3://{bucket}/{code_key()} is not the code this container was deployed "
                                           "with (SHA-256 differs)")
+
+
+def test_the_loopback_server_logs_no_request(loopback_aws, caplog):
+    """werkzeug would log each call at INFO, to stderr outside pytest (`make bench`'s gateway)."""
+    caplog.set_level(logging.DEBUG)
+    loopback_aws.client("s3").list_buckets()
+    assert not [record for record in caplog.records if record.name == "werkzeug"]

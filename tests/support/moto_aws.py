@@ -5,6 +5,7 @@ start reaches it through AWS_ENDPOINT_URL (boto3's service endpoint override).""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -59,6 +60,9 @@ class LoopbackAws:
 
 @contextmanager
 def running_loopback_aws() -> Iterator[LoopbackAws]:
+    # werkzeug logs each request at INFO, to a stderr handler of its own where no handler takes INFO
+    # (werkzeug/_internal.py _log): outside pytest, as under `make bench`, a line per call.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
