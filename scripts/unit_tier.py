@@ -35,6 +35,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Outcomes per test, in pytest's order. Not its warnings: a warning raised at collection is printed
 # by every process, each of which collects the whole tier.
 TEST_OUTCOMES = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
+INTERRUPTED = 2  # pytest's ExitCode.INTERRUPTED
 
 
 @dataclass
@@ -120,6 +121,8 @@ def summary(processes: list[Process]) -> str:
     counts = sum((outcomes for outcomes in counted if outcomes is not None), Counter())
     tests = ", ".join(f"{counts[outcome]} {outcome}{'s' if outcome == 'error' and counts[outcome] != 1 else ''}"
                       for outcome in TEST_OUTCOMES if counts[outcome]) or "no tests ran"
+    if any(process.popen.returncode == INTERRUPTED for process in processes):
+        tests = "interrupted (see above)"  # e.g. by an error during collection, which every process reports
     return f"unit tier: {'; '.join([tests, *unfinished])} in {max(process.seconds for process in processes):.1f} s ({seconds})"
 
 
