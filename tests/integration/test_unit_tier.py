@@ -3,7 +3,6 @@ this suite's hooks (tests/conftest.py).
 
 - The runner with two processes: every test runs exactly once, a module's tests (an `xdist_group`'s,
   across modules) in one process; a failure is printed and fails the run; one line counts the tests.
-- A process that dies is named, with the status a shell would give it.
 - One process, the other's claims made beforehand: it runs exactly the tests of what it claims, and
   tears a module's fixtures down before the next test it runs, past modules claimed by the other
   (one in the same subdirectory, which would otherwise stay set up) and a group inside a module.
@@ -101,13 +100,6 @@ def test_every_test_runs_once_a_module_and_a_group_in_one_process_and_a_failure_
     assert "'left-side' == 'right-side'" in done.stdout
     assert re.search(r"^unit tier: 1 failed, 15 passed in [\d.]+ s \(2 processes, ended after [\d.]+ s, [\d.]+ s\); "
                      r"the processes' files are in /\S+$", done.stdout, re.MULTILINE), done.stdout
-
-
-def test_a_process_that_dies_is_named_with_its_status(tmp_path):
-    tier(tmp_path, {"test_dies.py": "import os, signal\n\ndef test_dies():\n    os.kill(os.getpid(), signal.SIGKILL)\n"})
-    done = unit_tier(tmp_path, 1)
-    assert done.returncode == 128 + 9, done.stdout
-    assert re.search(r"^unit tier: no tests ran; process 1 ended with status 137 and no summary in ", done.stdout, re.MULTILINE), done.stdout
 
 
 def test_a_process_runs_what_it_claims_and_tears_down_past_what_another_claimed(tmp_path):

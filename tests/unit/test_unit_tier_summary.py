@@ -1,6 +1,6 @@
 """`make unit`'s last line (scripts/unit_tier.py `summary`): the tests of every process counted from
 pytest's own summary line (_pytest/terminal.py), whatever follows it or colours it; a process that
-died named with its status; an interrupted session (an error during collection, reported by every
+died named with its status (and exit status, as a shell gives it); an interrupted session (an error during collection, reported by every
 process) not counted as one error per process."""
 
 from __future__ import annotations
@@ -37,3 +37,9 @@ def test_the_last_line_counts_the_tests_of_every_process(tmp_path, ended, counte
         processes.append(Process(SimpleNamespace(returncode=returncode), tmp_path / f"{index}.txt", 0.0, 9.3 - index))
     assert summary(processes) == f"unit tier: {counted} in 9.3 s ({len(ended)} processes, ended after " \
         + ", ".join(f"{9.3 - index:.1f} s" for index in range(len(ended))) + ")"
+
+
+@pytest.mark.parametrize("returncode, status", [(0, 0), (1, 1), (-9, 137), (-15, 143)])
+def test_a_process_has_the_exit_status_a_shell_gives(tmp_path, returncode, status):
+    """What the runner exits with (its first failed process's): 128 + the signal that ended one."""
+    assert Process(SimpleNamespace(returncode=returncode), tmp_path / "output.txt", 0.0).status() == status
